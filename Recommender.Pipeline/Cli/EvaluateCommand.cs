@@ -1,0 +1,105 @@
+using System.CommandLine;
+using System.Globalization;
+using Recommender.Pipeline.Data;
+using Recommender.Pipeline.Evaluation;
+
+namespace Recommender.Pipeline.Cli;
+
+/// <summary><c>evaluate</c>: scores a predictions file against a labels file, row by row.</summary>
+internal static class EvaluateCommand
+{
+    public static Command Create()
+    {
+        var predictions = new Option<FileInfo>("--predictions") { Description = "CSV with a header holding any of PCtr, PCvr, PCtcvr, PredictedRating", Required = true };
+        var labels = new Option<FileInfo>("--labels") { Description = "The labelled data, row-aligned with the predictions", Required = true };
+        var threshold = new Option<float>("--threshold") { Description = "Decision threshold for precision / recall / F1 of CTR", DefaultValueFactory = _ => 0.5f };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
+        var schemaArgs = new SchemaArguments();
+        var command = new Command("evaluate", "Evaluate predictions against labels: CTR AUC / GAUC / LogLoss / calibration, CVR AUC on clicked rows, CTCVR AUC, rating RMSE / MAE. Without --schema, schema.json beside the labels is used.")
+        {
+            predictions, labels, threshold, json,
+        };
+        schemaArgs.AddTo(command);
+        command.SetAction(result =>
+        {
+            string labelPath = result.GetValue(labels)!.FullName;
+            DatasetSchema schema;
+            if (result.GetValue(schemaArgs.Schema) is null && result.GetValue(schemaArgs.Experiment) is null)
+            {
+                string beside = Path.Combine(Path.GetDirectoryName(labelPath)!, "schema.json");
+                if (!File.Exists(beside)) throw new SchemaException($"no --schema given and no schema.json beside {labelPath}");
+                schema = DatasetSchema.Load(beside);
+            }
+            else schema = schemaArgs.Build(result, out _);
+            var table = DataLoader.Load(schema, labelPath);
+            if (table.Report.RowsKept != table.Report.RowsRead)
+                throw new SchemaException($"{labelPath}: {table.Report}; predictions can only be aligned with every row kept");
+
+            var p = ReadPredictions(result.GetValue(predictions)!.FullName);
+            if (p.Rows != table.RowCount)
+                throw new SchemaException($"predictions have {p.Rows:N0} rows but labels have {table.RowCount:N0}");
+            var s = table.Schema;
+            float[]? Labels(string name) => Array.IndexOf(s.NumberColumns, name) >= 0 ? table.GetNumbers(name) : null;
+            var click = Labels(DatasetSchema.ClickColumn);
+            var metrics = MultiTaskMetrics.Compute(p.Get("PCtr"), p.Get("PCvr"), p.Get("PCtcvr"), p.Get("PredictedRating"),
+                click, Labels(DatasetSchema.ConversionColumn), Labels(DatasetSchema.RatingColumn),
+                s.GroupOutput is null ? null : table.GetText(s.GroupOutput));
+            var node = MetricsReport.Json(metrics);
+            if (p.Get("PCtr") is { } ctr && click is not null)
+            {
+                var (precision, recall, f1) = BinaryMetrics.AtThreshold(ctr, click, result.GetValue(threshold));
+                var m = node["metrics"]!.AsObject();
+                m["ctr_precision"] = precision.IsDefined ? Math.Round(precision.Value, 6) : null;
+                m["ctr_recall"] = recall.IsDefined ? Math.Round(recall.Value, 6) : null;
+                m["ctr_f1"] = f1.IsDefined ? Math.Round(f1.Value, 6) : null;
+            }
+            if (result.GetValue(json)) Console.WriteLine(MetricsReport.Format(node));
+            else
+            {
+                Console.WriteLine($"{metrics.Rows:N0} rows");
+                Console.Write(MetricsReport.Table(metrics));
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    private sealed class Predictions
+    {
+        public readonly Dictionary<string, List<float>> Columns = new(StringComparer.OrdinalIgnoreCase);
+        public long Rows;
+        public float[]? Get(string name) => Columns.TryGetValue(name, out var v) ? v.ToArray() : null;
+    }
+
+    private static Predictions ReadPredictions(string path)
+    {
+        string[] known = ["PCtr", "PCvr", "PCtcvr", "PredictedRating"];
+        using var reader = new DelimitedReader(path, path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase) ? '\t' : ',');
+        if (!reader.Read()) throw new DataFormatException(path, 1, 1, "empty file: expected a header");
+        var p = new Predictions();
+        var index = new List<(int Field, List<float> Values)>();
+        int fields = reader.FieldCount;
+        for (int i = 0; i < reader.FieldCount; i++)
+        {
+            string name = reader[i].Trim().ToString();
+            var match = known.FirstOrDefault(k => k.Equals(name, StringComparison.OrdinalIgnoreCase));
+            if (match is null) continue;
+            var list = new List<float>();
+            p.Columns[match] = list;
+            index.Add((i, list));
+        }
+        if (index.Count == 0) throw new DataFormatException(path, 1, 1, $"no prediction column: expected any of {string.Join(", ", known)}");
+        while (reader.Read())
+        {
+            if (reader.FieldCount != fields) throw reader.RecordError($"expected {fields} fields, found {reader.FieldCount}");
+            foreach (var (field, values) in index)
+            {
+                if (!float.TryParse(reader[field], NumberStyles.Float, CultureInfo.InvariantCulture, out float v))
+                    throw reader.Error(field, $"'{reader[field]}' is not a number");
+                values.Add(v);
+            }
+            p.Rows++;
+        }
+        return p;
+    }
+}

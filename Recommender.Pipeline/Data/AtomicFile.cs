@@ -1,0 +1,58 @@
+using System.Text;
+
+namespace Recommender.Pipeline.Data;
+
+/// <summary>
+/// Writes files through a temporary sibling and a rename, so a crash leaves either the old file or
+/// the complete new one, never half a file.
+/// </summary>
+public static class AtomicFile
+{
+    /// <summary>Opens a temporary file beside <paramref name="path"/>; <see cref="Commit"/> renames it into place.</summary>
+    public static FileStream CreateTemp(string path, out string tempPath)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        tempPath = $"{full}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        return new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+    }
+
+    /// <summary>Flushes the temporary file to disk and renames it over <paramref name="path"/>.</summary>
+    public static void Commit(FileStream stream, string tempPath, string path)
+    {
+        stream.Flush(flushToDisk: true);
+        stream.Dispose();
+        File.Move(tempPath, Path.GetFullPath(path), overwrite: true);
+    }
+
+    /// <summary>Writes text atomically.</summary>
+    public static void WriteAllText(string path, string text) => Write(path, s =>
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        s.Write(bytes);
+    });
+
+    /// <summary>Writes whatever <paramref name="write"/> writes, atomically; the temp file is removed on failure.</summary>
+    public static void Write(string path, Action<Stream> write)
+    {
+        var stream = CreateTemp(path, out var temp);
+        try
+        {
+            write(stream);
+            Commit(stream, temp, path);
+        }
+        catch
+        {
+            stream.Dispose();
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>Writes text through a <see cref="TextWriter"/>, atomically.</summary>
+    public static void WriteText(string path, Action<TextWriter> write) => Write(path, s =>
+    {
+        using var writer = new StreamWriter(s, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
+        write(writer);
+    });
+}

@@ -1,0 +1,177 @@
+using System.Text;
+
+namespace Recommender.Pipeline.Data;
+
+/// <summary>
+/// A streaming reader of delimited text (CSV, TSV, or any single-character separator) that keeps
+/// the line and character column of every field, so parse errors can name <c>file:line:column</c>.
+/// Quoted fields follow RFC 4180 (doubled quotes inside, separators and newlines allowed).
+/// Fields are exposed as spans over an internal buffer: no allocation per field.
+/// </summary>
+public sealed class DelimitedReader : IRecord, IDisposable
+{
+    private readonly TextReader _reader;
+    private readonly char _separator;
+    private readonly bool _quotes;
+    private readonly StringBuilder _quoted = new();
+    private char[] _line = new char[4096];
+    private int _lineLength;
+    private readonly List<(int Start, int Length, int Column)> _fields = new();
+    private char[] _unquoted = new char[256];
+    private int _unquotedLength;
+    private readonly List<(int Start, int Length)> _unquotedFields = new();
+
+    /// <summary>Opens <paramref name="path"/> for reading.</summary>
+    public DelimitedReader(string path, char separator, bool allowQuotes = true)
+        : this(new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16), path, separator, allowQuotes)
+    {
+    }
+
+    /// <summary>Reads from an open reader; <paramref name="name"/> is used in error messages.</summary>
+    public DelimitedReader(TextReader reader, string name, char separator, bool allowQuotes = true)
+    {
+        _reader = reader;
+        FileName = name;
+        _separator = separator;
+        _quotes = allowQuotes;
+    }
+
+    /// <summary>The name used in error messages.</summary>
+    public string FileName { get; }
+
+    /// <summary>1-based line number of the start of the current record.</summary>
+    public long LineNumber { get; private set; }
+
+    private long _nextLine = 1;
+
+    /// <summary>Number of fields in the current record.</summary>
+    public int FieldCount => _fields.Count;
+
+    /// <summary>Advances to the next non-empty record; false at the end of the input.</summary>
+    public bool Read()
+    {
+        while (true)
+        {
+            string? line = _reader.ReadLine();
+            if (line is null) return false;
+            LineNumber = _nextLine++;
+            if (line.Length == 0) continue;
+            Split(line);
+            return true;
+        }
+    }
+
+    /// <summary>The text of field <paramref name="index"/> of the current record.</summary>
+    public ReadOnlySpan<char> this[int index]
+    {
+        get
+        {
+            var (start, length, column) = _fields[index];
+            if (column < 0) return _unquoted.AsSpan(_unquotedFields[start].Start, _unquotedFields[start].Length);
+            return _line.AsSpan(start, length);
+        }
+    }
+
+    /// <summary>The 1-based character column where field <paramref name="index"/> starts.</summary>
+    public int ColumnOf(int index) => Math.Abs(_fields[index].Column);
+
+    /// <summary>A located error for field <paramref name="index"/> of the current record.</summary>
+    public DataFormatException Error(int index, string message) =>
+        new(FileName, LineNumber, index < _fields.Count ? ColumnOf(index) : 1, message);
+
+    /// <summary>A located error for the current record as a whole.</summary>
+    public DataFormatException RecordError(string message) => new(FileName, LineNumber, 1, message);
+
+    private void Split(string firstLine)
+    {
+        _fields.Clear();
+        _unquotedFields.Clear();
+        _unquotedLength = 0;
+        string text = firstLine;
+        if (_quotes && text.Contains('"')) text = CompleteQuotedRecord(text);
+        if (_line.Length < text.Length) _line = new char[Math.Max(text.Length, _line.Length * 2)];
+        text.CopyTo(0, _line, 0, text.Length);
+        _lineLength = text.Length;
+        if (_lineLength > 0 && _line[_lineLength - 1] == '\r') _lineLength--;
+
+        int pos = 0;
+        while (true)
+        {
+            int column = pos + 1;
+            if (_quotes && pos < _lineLength && _line[pos] == '"')
+            {
+                pos = ReadQuoted(pos, column);
+            }
+            else
+            {
+                int end = Array.IndexOf(_line, _separator, pos, _lineLength - pos);
+                if (end < 0) end = _lineLength;
+                _fields.Add((pos, end - pos, column));
+                pos = end;
+            }
+            if (pos >= _lineLength) break;
+            pos++; // separator
+            if (pos == _lineLength) { _fields.Add((pos, 0, pos + 1)); break; }
+        }
+    }
+
+    private int ReadQuoted(int pos, int column)
+    {
+        int start = _unquotedLength;
+        int i = pos + 1;
+        while (true)
+        {
+            if (i >= _lineLength)
+                throw new DataFormatException(FileName, LineNumber, column, "unterminated quoted field");
+            char c = _line[i];
+            if (c == '"')
+            {
+                if (i + 1 < _lineLength && _line[i + 1] == '"') { Append('"'); i += 2; continue; }
+                i++;
+                break;
+            }
+            Append(c);
+            i++;
+        }
+        if (i < _lineLength && _line[i] != _separator)
+            throw new DataFormatException(FileName, LineNumber, i + 1, $"unexpected character '{_line[i]}' after a closing quote");
+        _unquotedFields.Add((start, _unquotedLength - start));
+        _fields.Add((_unquotedFields.Count - 1, 0, -column));
+        return i;
+    }
+
+    private void Append(char c)
+    {
+        if (_unquotedLength == _unquoted.Length) Array.Resize(ref _unquoted, _unquoted.Length * 2);
+        _unquoted[_unquotedLength++] = c;
+    }
+
+    // A quoted field may hold newlines: keep reading physical lines until the quotes balance.
+    private string CompleteQuotedRecord(string line)
+    {
+        if (!HasOpenQuote(line)) return line;
+        _quoted.Clear().Append(line);
+        while (HasOpenQuote(_quoted))
+        {
+            string? next = _reader.ReadLine();
+            if (next is null) break;
+            _nextLine++;
+            _quoted.Append('\n').Append(next);
+        }
+        return _quoted.ToString();
+    }
+
+    private bool HasOpenQuote(string s) => CountQuotes(s.AsSpan()) % 2 == 1;
+
+    private bool HasOpenQuote(StringBuilder sb)
+    {
+        int count = 0;
+        foreach (var chunk in sb.GetChunks()) count += CountQuotes(chunk.Span);
+        return count % 2 == 1;
+    }
+
+    private static int CountQuotes(ReadOnlySpan<char> s) => s.Count('"');
+
+    /// <inheritdoc/>
+    public void Dispose() => _reader.Dispose();
+}

@@ -1,0 +1,78 @@
+namespace Recommender.Pipeline.Data;
+
+/// <summary>
+/// A <see cref="DatasetSchema"/> bound to the fields of one file: source field indices per role
+/// (-1 where a role is absent) and the output layout every loader produces.
+/// </summary>
+public sealed class ResolvedSchema
+{
+    internal ResolvedSchema(DatasetSchema schema, string[] header, int user, int item, int group,
+        int[] categorical, int[] dense, int click, int conversion, int rating)
+    {
+        Schema = schema;
+        Header = header;
+        var text = new List<(string, int)>();
+        if (user >= 0) text.Add((DatasetSchema.UserColumn, user));
+        if (item >= 0) text.Add((DatasetSchema.ItemColumn, item));
+        if (group >= 0) text.Add((DatasetSchema.GroupColumn, group));
+        foreach (int i in categorical) text.Add((header[i], i));
+        var numbers = new List<(string, int)>();
+        foreach (int i in dense) numbers.Add((header[i], i));
+        Click = click >= 0 ? numbers.Count : -1;
+        if (click >= 0) numbers.Add((DatasetSchema.ClickColumn, click));
+        Conversion = conversion >= 0 ? numbers.Count : -1;
+        if (conversion >= 0) numbers.Add((DatasetSchema.ConversionColumn, conversion));
+        Rating = rating >= 0 ? numbers.Count : -1;
+        if (rating >= 0) numbers.Add((DatasetSchema.RatingColumn, rating));
+        TextColumns = text.Select(t => t.Item1).ToArray();
+        TextSources = text.Select(t => t.Item2).ToArray();
+        NumberColumns = numbers.Select(t => t.Item1).ToArray();
+        NumberSources = numbers.Select(t => t.Item2).ToArray();
+        DenseCount = dense.Length;
+        CategoricalFeatures = text.Where(t => t.Item1 != DatasetSchema.GroupColumn).Select(t => t.Item1).ToArray();
+        DenseFeatures = numbers.Take(dense.Length).Select(t => t.Item1).ToArray();
+        GroupOutput = group >= 0 ? DatasetSchema.GroupColumn : user >= 0 ? DatasetSchema.UserColumn : null;
+    }
+
+    /// <summary>The schema this came from.</summary>
+    public DatasetSchema Schema { get; }
+
+    /// <summary>The file's field names.</summary>
+    public string[] Header { get; }
+
+    /// <summary>Output text columns (ids and categoricals), in order.</summary>
+    public string[] TextColumns { get; }
+
+    /// <summary>Source field index of each output text column.</summary>
+    public int[] TextSources { get; }
+
+    /// <summary>Output float columns: the dense features, then the labels.</summary>
+    public string[] NumberColumns { get; }
+
+    /// <summary>Source field index of each output float column.</summary>
+    public int[] NumberSources { get; }
+
+    /// <summary>How many of <see cref="NumberColumns"/> are dense features (they come first).</summary>
+    public int DenseCount { get; }
+
+    /// <summary>Index in <see cref="NumberColumns"/> of the click label, or -1.</summary>
+    public int Click { get; }
+
+    /// <summary>Index in <see cref="NumberColumns"/> of the conversion label, or -1.</summary>
+    public int Conversion { get; }
+
+    /// <summary>Index in <see cref="NumberColumns"/> of the rating label, or -1.</summary>
+    public int Rating { get; }
+
+    /// <summary>Output names of the categorical features (user and item ids included).</summary>
+    public string[] CategoricalFeatures { get; }
+
+    /// <summary>Output names of the dense features.</summary>
+    public string[] DenseFeatures { get; }
+
+    /// <summary>Output name of the GAUC grouping column, or null when there is none.</summary>
+    public string? GroupOutput { get; }
+
+    /// <summary>Highest source field index any role reads (a record needs more fields than this).</summary>
+    public int MaxSource => TextSources.Concat(NumberSources).DefaultIfEmpty(-1).Max();
+}

@@ -1,0 +1,288 @@
+using System.Globalization;
+using System.Text;
+using Recommender.Pipeline.Evaluation;
+
+namespace Recommender.Pipeline.Data.Synthetic;
+
+/// <summary>What <see cref="SyntheticGenerator.Generate"/> wrote and the best achievable metrics on its test split.</summary>
+public sealed record GenerationResult(string Directory, long TrainRows, long ValidRows, long TestRows,
+    double Ctr, double CvrGivenClick, long Ratings, MultiTaskMetrics Oracle, double Seconds);
+
+/// <summary>
+/// The embedded default data (DESIGN section 6): Ali-CCP-shaped impression logs with users and items with
+/// attributes, Zipf item popularity and user activity, position bias, a latent user-item affinity,
+/// clicks, conversions only after clicks, ratings only after purchases, split by time, with the true
+/// probabilities of every validation and test row written beside it (<c>*_truth.csv</c>).
+/// </summary>
+public static class SyntheticGenerator
+{
+    /// <summary>The categorical columns, in file order (16 fields).</summary>
+    public static readonly string[] CategoricalColumns =
+        ["user_id", "age", "gender", "city", "occupation", "consumption", "item_id", "category", "brand", "shop", "price_bucket", "position", "hour", "weekday", "device", "channel"];
+
+    /// <summary>The dense columns, in file order (8 fields).</summary>
+    public static readonly string[] DenseColumns =
+        ["user_hist_ctr", "user_orders", "item_hist_ctr", "item_price", "item_review_score", "item_sales", "user_category_affinity", "recency_days"];
+
+    /// <summary>The header of the generated files.</summary>
+    public static string Header => string.Join(',', CategoricalColumns.Concat(DenseColumns).Concat(["click", "conversion", "rating", "timestamp"]));
+
+    /// <summary>The schema of the generated files.</summary>
+    public static DatasetSchema Schema() => new()
+    {
+        Name = "synthetic-ecommerce",
+        Format = DataFormat.Csv,
+        User = "user_id",
+        Item = "item_id",
+        Group = "user_id",
+        Categorical = CategoricalColumns.Where(c => c is not "user_id" and not "item_id").ToList(),
+        Dense = DenseColumns.ToList(),
+        Click = "click",
+        Conversion = "conversion",
+        Rating = "rating",
+        RatingMin = 1,
+        RatingMax = 5,
+    };
+
+    private const int ChunkRows = 50_000;
+
+    /// <summary>Generates the data set into <paramref name="directory"/>; every file is written atomically.</summary>
+    public static GenerationResult Generate(SyntheticOptions options, string directory, Action<long, long>? progress = null)
+    {
+        if (options.Rows < 100) throw new ArgumentOutOfRangeException(nameof(options), "generate at least 100 rows");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var world = new SyntheticWorld(options);
+        Calibrate(world, options);
+        var profile = new Profiles(world, options.Seed);
+
+        long testRows = (long)Math.Round(options.Rows * options.TestFraction);
+        long validRows = (long)Math.Round(options.Rows * options.ValidFraction);
+        long trainRows = options.Rows - validRows - testRows;
+        Directory.CreateDirectory(directory);
+        string[] names = ["train.csv", "valid.csv", "test.csv", "valid_truth.csv", "test_truth.csv"];
+        var streams = new FileStream[names.Length];
+        var temps = new string[names.Length];
+        for (int f = 0; f < names.Length; f++) streams[f] = AtomicFile.CreateTemp(Path.Combine(directory, names[f]), out temps[f]);
+        try
+        {
+            var header = Encoding.UTF8.GetBytes(Header + "\n");
+            var truthHeader = Encoding.UTF8.GetBytes("PCtr,PCvr,PCtcvr,PredictedRating\n");
+            for (int f = 0; f < 3; f++) streams[f].Write(header);
+            streams[3].Write(truthHeader);
+            streams[4].Write(truthHeader);
+
+            var oracle = new OracleRows((int)testRows);
+            long chunks = (options.Rows + ChunkRows - 1) / ChunkRows;
+            long clicks = 0, conversions = 0, ratings = 0;
+            int wave = Math.Max(2, Environment.ProcessorCount * 2);
+            for (long first = 0; first < chunks; first += wave)
+            {
+                int count = (int)Math.Min(wave, chunks - first);
+                var results = new ChunkOutput[count];
+                Parallel.For(0, count, k =>
+                {
+                    long c = first + k;
+                    long start = c * ChunkRows, end = Math.Min(options.Rows, start + ChunkRows);
+                    results[k] = GenerateChunk(world, profile, options, c, start, end, trainRows, trainRows + validRows, oracle);
+                });
+                foreach (var r in results)
+                {
+                    for (int f = 0; f < names.Length; f++) r.Text[f].WriteTo(streams[f]);
+                    clicks += r.Clicks; conversions += r.Conversions; ratings += r.Ratings;
+                }
+                progress?.Invoke(Math.Min(options.Rows, (first + count) * ChunkRows), options.Rows);
+            }
+            for (int f = 0; f < names.Length; f++) AtomicFile.Commit(streams[f], temps[f], Path.Combine(directory, names[f]));
+            var schema = Schema();
+            schema.Save(Path.Combine(directory, "schema.json"));
+            var metrics = oracle.Metrics();
+            return new GenerationResult(directory, trainRows, validRows, testRows,
+                clicks / (double)options.Rows, clicks == 0 ? 0 : conversions / (double)clicks, ratings, metrics, clock.Elapsed.TotalSeconds);
+        }
+        catch
+        {
+            for (int f = 0; f < names.Length; f++) { streams[f].Dispose(); File.Delete(temps[f]); }
+            throw;
+        }
+    }
+
+    // Per-user and per-item "historical" features: noisy, stable views of the hidden truth.
+    private sealed class Profiles
+    {
+        public readonly string[] UserHistCtr, UserOrders, ItemHistCtr, ItemPrice, ItemReview, ItemSales;
+
+        public Profiles(SyntheticWorld w, ulong seed)
+        {
+            var rng = new Rng(seed, stream: 3);
+            UserHistCtr = new string[w.UserCount];
+            UserOrders = new string[w.UserCount];
+            for (int u = 0; u < w.UserCount; u++)
+            {
+                // New users have no click history: the field is missing.
+                UserHistCtr[u] = rng.NextDouble() < 0.03 ? "" : F(SyntheticWorld.Sigmoid(w.CtrIntercept + w.UserBias[u] + 0.3 * rng.NextGaussian()), 5);
+                UserOrders[u] = ((int)Math.Round(Math.Exp(1.5 + 1.5 * w.UserBuyBias[u] + 0.5 * rng.NextGaussian()))).ToString(CultureInfo.InvariantCulture);
+            }
+            ItemHistCtr = new string[w.ItemCount]; ItemPrice = new string[w.ItemCount]; ItemReview = new string[w.ItemCount]; ItemSales = new string[w.ItemCount];
+            for (int i = 0; i < w.ItemCount; i++)
+            {
+                ItemHistCtr[i] = F(SyntheticWorld.Sigmoid(w.CtrIntercept + w.ItemBias[i] + 0.3 * rng.NextGaussian()), 5);
+                ItemPrice[i] = F(Math.Exp(w.ItemLogPrice[i]), 2);
+                ItemReview[i] = w.ItemNew[i] ? "" : F(Math.Clamp(3.7 + 0.45 * w.ItemQuality[i] + 0.3 * rng.NextGaussian(), 1, 5), 2);
+                ItemSales[i] = ((long)Math.Round(w.ItemPopularity[i] * w.ItemCount * 20 * SyntheticWorld.Sigmoid(w.ItemQuality[i]) * Math.Exp(0.3 * rng.NextGaussian()))).ToString(CultureInfo.InvariantCulture);
+            }
+        }
+    }
+
+    private static string F(double v, int decimals) => Math.Round(v, decimals).ToString(CultureInfo.InvariantCulture);
+
+    private struct Impression
+    {
+        public int User, Item, Position, Hour, Weekday, Device, Channel;
+        public long Timestamp;
+        public double Recency, Affinity, ClickLogit;
+    }
+
+    private static void Sample(SyntheticWorld w, SyntheticOptions o, ref Rng rng, long row, out Impression x)
+    {
+        x = default;
+        x.User = rng.Pick(w.UserActivity);
+        x.Channel = rng.Pick(w.ChannelCumulative);
+        int favorite = w.UserFavorite[x.User];
+        // A third of impressions come from the user's favourite category (a recommender already shaped
+        // the traffic); the rest follow global popularity.
+        int k = rng.NextDouble() < 0.35
+            ? rng.Pick(w.ItemPopularityCumulative, w.CategoryStart[favorite], w.CategoryEnd[favorite])
+            : rng.Pick(w.ItemPopularityCumulative);
+        x.Item = w.ItemsByCategory[k];
+        x.Position = rng.Pick(w.PositionCumulative) + 1;
+        x.Hour = rng.Pick(w.HourCumulative);
+        x.Device = rng.NextDouble() < 0.85 ? w.UserDevice[x.User] : rng.NextInt(SyntheticWorld.Devices);
+        double t = row / (double)o.Rows * o.Days;
+        int day = (int)t;
+        x.Weekday = (day + 3) % 7;
+        x.Timestamp = 1_700_000_000L + day * 86_400L + x.Hour * 3600L + rng.NextInt(3600);
+        x.Recency = rng.NextExponential(3);
+        x.Affinity = w.Affinity(x.User, x.Item);
+        x.ClickLogit = SyntheticWorld.ClickLogit(w.UserBias[x.User], w.ItemBias[x.Item], x.Affinity, x.Position, x.Hour, x.Device, x.Channel, x.Recency);
+    }
+
+    private static double CvrLogit(SyntheticWorld w, in Impression x) =>
+        SyntheticWorld.ConversionLogit(w.UserBuyBias[x.User], w.ItemQuality[x.Item], w.ItemPriceZ[x.Item], x.Affinity, x.Channel);
+
+    // Solves the intercepts so the base rates hit their targets on a large sample of the traffic.
+    private static void Calibrate(SyntheticWorld w, SyntheticOptions o)
+    {
+        const int n = 40_000;
+        var rng = new Rng(o.Seed, stream: 2);
+        var ctrLogits = new double[n];
+        var cvrLogits = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            Sample(w, o, ref rng, (long)(i / (double)n * o.Rows), out var x);
+            ctrLogits[i] = x.ClickLogit;
+            cvrLogits[i] = CvrLogit(w, x);
+        }
+        w.CtrIntercept = Solve(b => ctrLogits.Average(z => SyntheticWorld.Sigmoid(b + z)), o.TargetCtr);
+        var clickWeight = ctrLogits.Select(z => SyntheticWorld.Sigmoid(w.CtrIntercept + z)).ToArray();
+        double totalWeight = clickWeight.Sum();
+        w.CvrIntercept = Solve(b =>
+        {
+            double s = 0;
+            for (int i = 0; i < n; i++) s += clickWeight[i] * SyntheticWorld.Sigmoid(b + cvrLogits[i]);
+            return s / totalWeight;
+        }, o.TargetCvr);
+    }
+
+    private static double Solve(Func<double, double> mean, double target)
+    {
+        double lo = -20, hi = 20;
+        for (int i = 0; i < 60; i++)
+        {
+            double mid = (lo + hi) / 2;
+            if (mean(mid) < target) lo = mid; else hi = mid;
+        }
+        return (lo + hi) / 2;
+    }
+
+    private sealed class ChunkOutput
+    {
+        public readonly MemoryStream[] Text = [new(), new(), new(), new(), new()];
+        public long Clicks, Conversions, Ratings;
+    }
+
+    private static ChunkOutput GenerateChunk(SyntheticWorld w, Profiles profile, SyntheticOptions o, long chunk,
+        long start, long end, long validStart, long testStart, OracleRows oracle)
+    {
+        var output = new ChunkOutput();
+        var rng = new Rng(o.Seed, stream: 1000 + (ulong)chunk);
+        var builders = new[] { new StringBuilder(), new StringBuilder(), new StringBuilder(), new StringBuilder(), new StringBuilder() };
+        var inv = CultureInfo.InvariantCulture;
+        for (long row = start; row < end; row++)
+        {
+            Sample(w, o, ref rng, row, out var x);
+            double pCtr = SyntheticWorld.Sigmoid(w.CtrIntercept + x.ClickLogit);
+            double pCvr = SyntheticWorld.Sigmoid(w.CvrIntercept + CvrLogit(w, x));
+            double ratingMean = SyntheticWorld.RatingMean(w.ItemQuality[x.Item], w.UserRatingBias[x.User], x.Affinity);
+            int click = rng.NextDouble() < pCtr ? 1 : 0;
+            int conversion = click == 1 && rng.NextDouble() < pCvr ? 1 : 0;
+            int rating = 0;
+            if (conversion == 1)
+            {
+                // 1 + Binomial(4, p) has mean exactly ratingMean, so the oracle's RMSE is the noise floor.
+                double p = (ratingMean - 1) / 4;
+                rating = 1;
+                for (int t = 0; t < 4; t++) if (rng.NextDouble() < p) rating++;
+            }
+            output.Clicks += click; output.Conversions += conversion; output.Ratings += conversion;
+            double categoryAffinity = w.CategoryAffinity(x.User, w.ItemCategory[x.Item]) + 0.25 * rng.NextGaussian();
+
+            int split = row < validStart ? 0 : row < testStart ? 1 : 2;
+            var sb = builders[split];
+            sb.Append(x.User).Append(',').Append(w.UserAge[x.User]).Append(',').Append(w.UserGender[x.User]).Append(',')
+              .Append(w.UserCity[x.User]).Append(',').Append(w.UserOccupation[x.User]).Append(',').Append(w.UserConsumption[x.User]).Append(',')
+              .Append(x.Item).Append(',').Append(w.ItemCategory[x.Item]).Append(',').Append(w.ItemBrand[x.Item]).Append(',')
+              .Append(w.ItemShop[x.Item]).Append(',').Append(w.ItemPriceBucket[x.Item]).Append(',').Append(x.Position).Append(',')
+              .Append(x.Hour).Append(',').Append(x.Weekday).Append(',').Append(x.Device).Append(',').Append(x.Channel).Append(',')
+              .Append(profile.UserHistCtr[x.User]).Append(',').Append(profile.UserOrders[x.User]).Append(',')
+              .Append(profile.ItemHistCtr[x.Item]).Append(',').Append(profile.ItemPrice[x.Item]).Append(',')
+              .Append(profile.ItemReview[x.Item]).Append(',').Append(profile.ItemSales[x.Item]).Append(',')
+              .Append(inv, $"{categoryAffinity:0.####}").Append(',').Append(inv, $"{x.Recency:0.##}").Append(',')
+              .Append(click).Append(',').Append(conversion).Append(',');
+            if (rating > 0) sb.Append(rating);
+            sb.Append(',').Append(x.Timestamp).Append('\n');
+
+            if (split > 0)
+            {
+                float fCtr = (float)pCtr, fCvr = (float)pCvr, fCtcvr = (float)(pCtr * pCvr), fRating = (float)ratingMean;
+                builders[2 + split].Append(inv, $"{fCtr:R},{fCvr:R},{fCtcvr:R},{fRating:R}\n");
+                if (split == 2)
+                    oracle.Set(row - testStart, fCtr, fCvr, fCtcvr, fRating, click, conversion, rating > 0 ? rating : float.NaN, x.User);
+            }
+        }
+        var utf8 = new UTF8Encoding(false);
+        for (int f = 0; f < builders.Length; f++)
+        {
+            var bytes = utf8.GetBytes(builders[f].ToString());
+            output.Text[f].Write(bytes);
+        }
+        return output;
+    }
+
+    // The test split's truth and labels, for the oracle metrics.
+    private sealed class OracleRows(int n)
+    {
+        private readonly float[] _pCtr = new float[n], _pCvr = new float[n], _pCtcvr = new float[n], _rating = new float[n];
+        private readonly float[] _click = new float[n], _conversion = new float[n], _observed = new float[n];
+        private readonly string[] _user = new string[n];
+
+        public void Set(long i, float pCtr, float pCvr, float pCtcvr, float rating, int click, int conversion, float observed, int user)
+        {
+            _pCtr[i] = pCtr; _pCvr[i] = pCvr; _pCtcvr[i] = pCtcvr; _rating[i] = rating;
+            _click[i] = click; _conversion[i] = conversion; _observed[i] = observed;
+            _user[i] = user.ToString(CultureInfo.InvariantCulture);
+        }
+
+        public MultiTaskMetrics Metrics() =>
+            MultiTaskMetrics.Compute(_pCtr, _pCvr, _pCtcvr, _rating, _click, _conversion, _observed, _user);
+    }
+}

@@ -1,0 +1,38 @@
+namespace Recommender.Pipeline.Data.Synthetic;
+
+/// <summary>Options of the synthetic e-commerce log generator. Defaults give Ali-CCP-like base rates and a long tail.</summary>
+public sealed class SyntheticOptions
+{
+    /// <summary>Impressions to generate (all splits).</summary>
+    public long Rows { get; set; } = 1_000_000;
+
+    /// <summary>Seed; the same seed gives byte-identical files.</summary>
+    public ulong Seed { get; set; } = 42;
+
+    /// <summary>Users; default max(1000, rows / 20).</summary>
+    public int? Users { get; set; }
+
+    /// <summary>Items; default max(500, rows / 50).</summary>
+    public int? Items { get; set; }
+
+    /// <summary>Days covered; the split is by time.</summary>
+    public int Days { get; set; } = 30;
+
+    /// <summary>Rank of the latent user-item affinity (the collaborative signal).</summary>
+    public int LatentRank { get; set; } = 8;
+
+    /// <summary>Target mean click-through rate.</summary>
+    public double TargetCtr { get; set; } = 0.04;
+
+    /// <summary>Target mean conversion rate given a click.</summary>
+    public double TargetCvr { get; set; } = 0.06;
+
+    /// <summary>Share of rows (the latest) in the validation split.</summary>
+    public double ValidFraction { get; set; } = 0.1;
+
+    /// <summary>Share of rows (the very latest) in the test split.</summary>
+    public double TestFraction { get; set; } = 0.1;
+
+    internal int UserCount => Users ?? (int)Math.Max(1000, Rows / 20);
+    internal int ItemCount => Items ?? (int)Math.Max(500, Rows / 50);
+}

@@ -1,0 +1,143 @@
+using System.Globalization;
+
+namespace Recommender.Pipeline.Data;
+
+/// <summary>
+/// Turns records into <see cref="TableChunk"/>s under a <see cref="ResolvedSchema"/>, enforcing the
+/// label rules: click and conversion are 0/1, a rating lies in the declared range (empty = not rated),
+/// a conversion needs a click. Malformed rows throw a located error or, with
+/// <see cref="DatasetSchema.SkipBadRows"/>, are counted in the <see cref="LoadReport"/>.
+/// </summary>
+public sealed class TableBuilder
+{
+    private readonly ResolvedSchema _schema;
+    private readonly LoadReport _report;
+    private readonly int _chunkSize;
+    private readonly int _expectedFields;
+    private readonly Dictionary<string, string>[] _intern;
+    private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>>[] _lookup;
+    private readonly float[] _row;
+    private TableChunk _chunk;
+
+    /// <summary>Creates a builder; <paramref name="expectedFields"/> is the exact field count of a record, or 0 for "at least enough".</summary>
+    public TableBuilder(ResolvedSchema schema, LoadReport report, int expectedFields = 0, int chunkSize = 1 << 16)
+    {
+        _schema = schema;
+        _report = report;
+        _chunkSize = chunkSize;
+        _expectedFields = expectedFields;
+        _intern = new Dictionary<string, string>[schema.TextColumns.Length];
+        _lookup = new Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>>[_intern.Length];
+        for (int i = 0; i < _intern.Length; i++)
+        {
+            _intern[i] = new Dictionary<string, string>(StringComparer.Ordinal);
+            _lookup[i] = _intern[i].GetAlternateLookup<ReadOnlySpan<char>>();
+        }
+        _row = new float[schema.NumberColumns.Length];
+        _chunk = NewChunk();
+    }
+
+    private TableChunk NewChunk() => new(_schema.TextColumns.Length, _schema.NumberColumns.Length, _chunkSize);
+
+    /// <summary>Adds a record; returns a full chunk when one is complete, else null.</summary>
+    public TableChunk? Add(IRecord record)
+    {
+        _report.RowsRead++;
+        try
+        {
+            if (!ParseNumbers(record)) return null;
+        }
+        catch (DataFormatException e) when (_schema.Schema.SkipBadRows)
+        {
+            _report.BadRowsSkipped++;
+            _report.AddExample(e.Message);
+            return null;
+        }
+
+        int row = _chunk.Count;
+        for (int c = 0; c < _row.Length; c++) _chunk.Numbers[c][row] = _row[c];
+        var sources = _schema.TextSources;
+        for (int c = 0; c < sources.Length; c++) _chunk.Text[c][row] = Intern(c, record[sources[c]].Trim());
+        _chunk.Count++;
+        _report.RowsKept++;
+        if (_chunk.Count < _chunkSize) return null;
+        var full = _chunk;
+        _chunk = NewChunk();
+        return full;
+    }
+
+    /// <summary>The last, partly filled chunk (null when empty).</summary>
+    public TableChunk? Flush()
+    {
+        if (_chunk.Count == 0) return null;
+        var last = _chunk;
+        _chunk = NewChunk();
+        return last;
+    }
+
+    // Returns false when the row is dropped as inconsistent.
+    private bool ParseNumbers(IRecord record)
+    {
+        int expected = _expectedFields > 0 ? _expectedFields : _schema.MaxSource + 1;
+        if (_expectedFields > 0 ? record.FieldCount != expected : record.FieldCount < expected)
+            throw record.Error(Math.Max(0, Math.Min(record.FieldCount, expected) - 1), $"expected {expected} fields, found {record.FieldCount}");
+        var sources = _schema.NumberSources;
+        for (int c = 0; c < _schema.DenseCount; c++)
+            _row[c] = ParseDense(record, sources[c], _schema.NumberColumns[c]);
+        if (_schema.Click >= 0) _row[_schema.Click] = ParseBinary(record, sources[_schema.Click], "click");
+        if (_schema.Conversion >= 0) _row[_schema.Conversion] = ParseBinary(record, sources[_schema.Conversion], "conversion");
+        if (_schema.Rating >= 0) _row[_schema.Rating] = ParseRating(record, sources[_schema.Rating]);
+        if (_schema.Conversion >= 0 && _row[_schema.Conversion] == 1f && _row[_schema.Click] == 0f)
+        {
+            var error = record.Error(sources[_schema.Conversion], "conversion is 1 where click is 0 (a conversion must follow a click)");
+            if (_schema.Schema.OnInconsistent == InconsistentRowPolicy.Fail) throw error;
+            _report.InconsistentDropped++;
+            _report.AddExample(error.Message);
+            return false;
+        }
+        return true;
+    }
+
+    internal static bool IsMissing(ReadOnlySpan<char> s) =>
+        s.IsEmpty || s is "NA" or "N/A" or "NaN" or "nan" or "null" or "NULL" or "?" || s.IsWhiteSpace();
+
+    private static float ParseDense(IRecord record, int field, string name)
+    {
+        var s = record[field].Trim();
+        if (IsMissing(s)) return float.NaN;
+        if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v))
+            throw record.Error(field, $"dense column '{name}': '{s}' is not a number");
+        return v;
+    }
+
+    private static float ParseBinary(IRecord record, int field, string label)
+    {
+        var s = record[field].Trim();
+        if (s.IsEmpty) throw record.Error(field, $"{label} label is empty");
+        if (s is "0") return 0f;
+        if (s is "1") return 1f;
+        if (float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) && (v == 0f || v == 1f)) return v;
+        throw record.Error(field, $"{label} label must be 0 or 1, got '{s}'");
+    }
+
+    private float ParseRating(IRecord record, int field)
+    {
+        var s = record[field].Trim();
+        if (IsMissing(s)) return float.NaN;
+        if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v))
+            throw record.Error(field, $"rating '{s}' is not a number");
+        if (v < _schema.Schema.RatingMin || v > _schema.Schema.RatingMax)
+            throw record.Error(field, $"rating {s} is outside the declared range [{_schema.Schema.RatingMin}, {_schema.Schema.RatingMax}]");
+        return v;
+    }
+
+    private string Intern(int column, ReadOnlySpan<char> value)
+    {
+        if (_lookup[column].TryGetValue(value, out var existing)) return existing;
+        // Unbounded vocabularies (raw Ali-CCP) must not grow this cache without limit.
+        if (_intern[column].Count >= 1 << 20) _intern[column].Clear();
+        string s = value.ToString();
+        _intern[column][s] = s;
+        return s;
+    }
+}
