@@ -29,6 +29,7 @@ public sealed class AliCcpRawReader : ITableReader
     private readonly string _common;
     private readonly string[] _categorical;
     private readonly string[] _dense;
+    private readonly bool _skipBadRows;
 
     /// <summary>Binds the schema to the joined layout: <c>click</c>, <c>conversion</c>, one column per categorical field, <c>D{field}</c> per dense field.</summary>
     public AliCcpRawReader(string skeletonPath, string commonFeaturesPath, DatasetSchema schema)
@@ -39,6 +40,7 @@ public sealed class AliCcpRawReader : ITableReader
         _common = commonFeaturesPath;
         _categorical = (schema.AliCcpCategoricalFields ?? DefaultCategoricalFields.ToList()).ToArray();
         _dense = (schema.AliCcpDenseFields ?? DefaultDenseFields.ToList()).ToArray();
+        _skipBadRows = schema.SkipBadRows;
         var header = new[] { "sample_id", "click", "conversion" }.Concat(_categorical).Concat(_dense.Select(f => "D" + f)).ToArray();
         Resolved = schema.Resolve(header, skeletonPath);
     }
@@ -116,8 +118,9 @@ public sealed class AliCcpRawReader : ITableReader
         if (last is not null) yield return last;
     }
 
-    private static bool Skip(LoadReport report, DataFormatException error)
+    private bool Skip(LoadReport report, DataFormatException error)
     {
+        if (!_skipBadRows) return false;
         report.RowsRead++;
         report.BadRowsSkipped++;
         report.AddExample(error.Message);

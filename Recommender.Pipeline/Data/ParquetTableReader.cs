@@ -62,7 +62,7 @@ public sealed class ParquetTableReader : ITableReader
     {
         if (field.IsArray) throw new SchemaException($"column '{field.Name}' is a list; only flat columns are supported");
         var type = field.ClrType;
-        if (type == typeof(string))
+        if (type == typeof(string) || type == typeof(ReadOnlyMemory<char>))
         {
             var values = new string?[rows];
             group.ReadAsync(field, values.AsMemory()).AsTask().GetAwaiter().GetResult();

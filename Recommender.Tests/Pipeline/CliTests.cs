@@ -1,0 +1,69 @@
+using Recommender.Pipeline.Cli;
+
+namespace Recommender.Tests.Pipeline;
+
+[TestClass]
+[DoNotParallelize] // redirects the process-wide console
+public sealed class CliTests
+{
+    private static (int Code, string Out, string Error) Run(params string[] args)
+    {
+        var outWriter = new StringWriter();
+        var errorWriter = new StringWriter();
+        var (oldOut, oldError) = (Console.Out, Console.Error);
+        Console.SetOut(outWriter);
+        Console.SetError(errorWriter);
+        try { return (CliApp.Run(args), outWriter.ToString(), errorWriter.ToString()); }
+        finally { Console.SetOut(oldOut); Console.SetError(oldError); }
+    }
+
+    [TestMethod]
+    public void GenerateThenEvaluateTheTruthReproducesTheOracle()
+    {
+        using var files = new TestFiles();
+        string dir = Path.Combine(files.Root, "sim");
+        var (code, output, _) = Run("generate", "--rows", "20000", "--out", dir, "--seed", "9", "--json");
+        Assert.AreEqual(0, code);
+        var generated = System.Text.Json.Nodes.JsonNode.Parse(output)!;
+        var (code2, output2, error2) = Run("evaluate", "--predictions", Path.Combine(dir, "test_truth.csv"), "--labels", Path.Combine(dir, "test.csv"), "--json");
+        Assert.AreEqual(0, code2, error2);
+        var evaluated = System.Text.Json.Nodes.JsonNode.Parse(output2)!;
+        foreach (var metric in new[] { "ctr_auc", "ctr_gauc", "cvr_auc_clicked", "ctcvr_auc", "rating_rmse" })
+            Assert.AreEqual(generated["oracle"]!["metrics"]![metric]!.GetValue<double>(), evaluated["metrics"]![metric]!.GetValue<double>(), 1e-6, metric);
+    }
+
+    [TestMethod]
+    public void CorruptedInputFailsWithFileLineAndColumn()
+    {
+        using var files = new TestFiles();
+        string data = files.Write("bad.csv", "click,purchase,101,205\n0,0,1,2\n1,x,1,3\n");
+        var (code, _, error) = Run("inspect", "--data", data, "--user", "101", "--item", "205", "--click", "click", "--conversion", "purchase");
+        Assert.AreEqual(2, code);
+        StringAssert.Contains(error, $"error: {data}:3:3: conversion label must be 0 or 1, got 'x'");
+    }
+
+    [TestMethod]
+    public void InspectReportsSkippedRows()
+    {
+        using var files = new TestFiles();
+        string data = files.Write("bad.csv", "click,purchase,101,205\n0,0,1,2\n1,x,1,3\n0,1,1,3\n");
+        var (code, output, _) = Run("inspect", "--data", data, "--user", "101", "--item", "205", "--click", "click", "--conversion", "purchase", "--skip-bad-rows", "--json");
+        Assert.AreEqual(0, code);
+        var report = System.Text.Json.Nodes.JsonNode.Parse(output)![0]!;
+        Assert.AreEqual(3, report["rows_read"]!.GetValue<long>());
+        Assert.AreEqual(1, report["rows_kept"]!.GetValue<long>());
+        Assert.AreEqual(1, report["bad_rows_skipped"]!.GetValue<long>());
+        Assert.AreEqual(1, report["inconsistent_dropped"]!.GetValue<long>());
+    }
+
+    [TestMethod]
+    public void EveryCommandHasHelp()
+    {
+        foreach (var command in new[] { "generate", "inspect", "evaluate" })
+        {
+            var (code, output, _) = Run(command, "--help");
+            Assert.AreEqual(0, code);
+            StringAssert.Contains(output, "Usage:");
+        }
+    }
+}

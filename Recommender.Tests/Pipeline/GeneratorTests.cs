@@ -1,0 +1,72 @@
+using System.Globalization;
+using Recommender.Pipeline.Data;
+using Recommender.Pipeline.Data.Synthetic;
+
+namespace Recommender.Tests.Pipeline;
+
+[TestClass]
+public sealed class GeneratorTests
+{
+    private static GenerationResult Generate(TestFiles files, string name, long rows, ulong seed) =>
+        SyntheticGenerator.Generate(new SyntheticOptions { Rows = rows, Seed = seed }, Path.Combine(files.Root, name));
+
+    [TestMethod]
+    public void SameSeedGivesIdenticalBytesAndAnotherSeedDoesNot()
+    {
+        using var files = new TestFiles();
+        Generate(files, "a", 30_000, 5);
+        Generate(files, "b", 30_000, 5);
+        Generate(files, "c", 30_000, 6);
+        foreach (var f in new[] { "train.csv", "valid.csv", "test.csv", "test_truth.csv", "schema.json" })
+            CollectionAssert.AreEqual(File.ReadAllBytes(Path.Combine(files.Root, "a", f)), File.ReadAllBytes(Path.Combine(files.Root, "b", f)), f);
+        CollectionAssert.AreNotEqual(File.ReadAllBytes(Path.Combine(files.Root, "a", "train.csv")), File.ReadAllBytes(Path.Combine(files.Root, "c", "train.csv")));
+        Assert.IsFalse(Directory.EnumerateFiles(Path.Combine(files.Root, "a"), "*.tmp").Any(), "temporary files left behind");
+    }
+
+    [TestMethod]
+    public void LogsFollowTheFunnelTheBaseRatesAndTheTimeSplit()
+    {
+        using var files = new TestFiles();
+        var r = Generate(files, "d", 200_000, 11);
+        Assert.AreEqual(160_000, r.TrainRows);
+        Assert.AreEqual(20_000, r.TestRows);
+        Assert.IsTrue(r.Ctr is > 0.03 and < 0.05, $"CTR {r.Ctr}");
+        Assert.IsTrue(r.CvrGivenClick is > 0.02 and < 0.10, $"CVR {r.CvrGivenClick}");
+
+        var schema = DatasetSchema.Load(Path.Combine(r.Directory, "schema.json"));
+        schema.OnInconsistent = InconsistentRowPolicy.Fail; // a conversion without a click would throw
+        var train = DataLoader.Load(schema, Path.Combine(r.Directory, "train.csv"));
+        var test = DataLoader.Load(schema, Path.Combine(r.Directory, "test.csv"));
+        var click = train.GetNumbers("Click");
+        var conversion = train.GetNumbers("Conversion");
+        var rating = train.GetNumbers("Rating");
+        for (int i = 0; i < click.Length; i++)
+        {
+            Assert.AreEqual(conversion[i] == 1, !float.IsNaN(rating[i]), "a rating exactly when there is a purchase");
+            if (!float.IsNaN(rating[i])) Assert.IsTrue(rating[i] is >= 1 and <= 5 && rating[i] == MathF.Round(rating[i]));
+        }
+        // Split by time: every training row is no later than any test row (timestamps by day).
+        static long Day(string line) => long.Parse(line.Split(',')[^1], CultureInfo.InvariantCulture) / 86_400;
+        long lastTrainDay = File.ReadLines(Path.Combine(r.Directory, "train.csv")).Skip(1).Max(Day);
+        long firstTestDay = File.ReadLines(Path.Combine(r.Directory, "test.csv")).Skip(1).Min(Day);
+        Assert.IsTrue(lastTrainDay <= firstTestDay);
+        Assert.AreEqual(r.TestRows, File.ReadLines(Path.Combine(r.Directory, "test_truth.csv")).Count() - 1);
+
+        // A long tail: the top 1% of items take a large share of impressions, and most items are rare.
+        var items = train.GetText("ItemId").GroupBy(x => x).Select(g => g.Count()).OrderByDescending(c => c).ToArray();
+        double top = items.Take(Math.Max(1, items.Length / 100)).Sum() / (double)click.Length;
+        Assert.IsTrue(top > 0.15, $"top 1% of items hold {top:P1}");
+        double median = items[items.Length / 2], mean = items.Average();
+        Assert.IsTrue(median < mean / 3, $"a long tail: median item impressions {median}, mean {mean:F1}");
+    }
+
+    [TestMethod]
+    public void OracleBeatsChanceAndTheCollaborativeSignalMatters()
+    {
+        using var files = new TestFiles();
+        var r = Generate(files, "o", 200_000, 3);
+        Assert.IsTrue(r.Oracle.CtrAuc!.Value.Value is > 0.7 and < 0.9, $"oracle CTR AUC {r.Oracle.CtrAuc}");
+        Assert.IsTrue(r.Oracle.CvrAuc!.Value.Value > 0.65, $"oracle CVR AUC {r.Oracle.CvrAuc}");
+        Assert.AreEqual(1.0, r.Oracle.CtrCalibration!.Value.Value, 0.1);
+    }
+}

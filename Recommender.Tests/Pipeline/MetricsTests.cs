@@ -1,0 +1,135 @@
+using Recommender.Pipeline.Evaluation;
+
+namespace Recommender.Tests.Pipeline;
+
+[TestClass]
+public sealed class MetricsTests
+{
+    [TestMethod]
+    public void AucMatchesHandComputedValue()
+    {
+        // Positives 0.35, 0.8; negatives 0.1, 0.4: pairs won 1 + 0 + 1 + 1 = 3 of 4.
+        var auc = BinaryMetrics.Auc([0.1f, 0.4f, 0.35f, 0.8f], [0, 0, 1, 1]);
+        Assert.AreEqual(0.75, auc.Value, 1e-12);
+    }
+
+    [TestMethod]
+    public void AucCountsTiesHalf()
+    {
+        // Positives 0.5, 0.9; negatives 0.2, 0.5: 1 + 0.5 + 1 + 1 = 3.5 of 4.
+        Assert.AreEqual(0.875, BinaryMetrics.Auc([0.2f, 0.5f, 0.5f, 0.9f], [0, 1, 0, 1]).Value, 1e-12);
+        Assert.AreEqual(0.5, BinaryMetrics.Auc([0.5f, 0.5f, 0.5f, 0.5f], [0, 1, 0, 1]).Value, 1e-12);
+    }
+
+    [TestMethod]
+    public void AucAgreesWithPairwiseCountingOnRandomTiedData()
+    {
+        var random = new Random(7);
+        int n = 600;
+        var scores = new float[n];
+        var labels = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            scores[i] = random.Next(20) / 20f; // many ties
+            labels[i] = random.NextDouble() < 0.3 + 0.4 * scores[i] ? 1 : 0;
+        }
+        double wins = 0, pairs = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+            {
+                if (labels[i] != 1 || labels[j] != 0) continue;
+                pairs++;
+                wins += scores[i] > scores[j] ? 1 : scores[i] == scores[j] ? 0.5 : 0;
+            }
+        Assert.AreEqual(wins / pairs, BinaryMetrics.Auc(scores, labels).Value, 1e-12);
+    }
+
+    [TestMethod]
+    public void AucOfOneClassIsUndefinedWithAReason()
+    {
+        var auc = BinaryMetrics.Auc([0.1f, 0.2f], [1, 1]);
+        Assert.IsTrue(double.IsNaN(auc.Value));
+        Assert.AreEqual("no negative labels", auc.Reason);
+        Assert.AreEqual("no rows", BinaryMetrics.Auc([], []).Reason);
+    }
+
+    [TestMethod]
+    public void GaucWeightsGroupsByImpressionsAndSkipsOneClassGroups()
+    {
+        // a: AUC 1 over 2 rows; b: AUC 0 over 3 rows; c: one class only, left out. (1*2 + 0*3) / 5.
+        float[] scores = [0.1f, 0.9f, 0.8f, 0.2f, 0.5f, 0.3f, 0.6f];
+        float[] labels = [0, 1, 0, 1, 0, 1, 1];
+        string[] groups = ["a", "a", "b", "b", "b", "c", "c"];
+        Assert.AreEqual(0.4, BinaryMetrics.Gauc(scores, labels, groups).Value, 1e-12);
+        Assert.AreEqual("no group has both classes", BinaryMetrics.Gauc([0.1f, 0.2f], [1, 0], ["x", "y"]).Reason);
+    }
+
+    [TestMethod]
+    public void LogLossIsMeanCrossEntropyWithClipping()
+    {
+        Assert.AreEqual(-(Math.Log(0.9) + Math.Log(0.8)) / 2, BinaryMetrics.LogLoss([0.9f, 0.2f], [1, 0]).Value, 1e-7);
+        Assert.AreEqual(-Math.Log(1e-7), BinaryMetrics.LogLoss([0f], [1]).Value, 1e-6);
+        Assert.AreEqual(-Math.Log(1e-7), BinaryMetrics.LogLoss([1f], [0]).Value, 1e-3);
+    }
+
+    [TestMethod]
+    public void CalibrationIsMeanPredictionOverMeanLabel()
+    {
+        Assert.AreEqual((0.2 + 0.4 + 0.3) / 1.0, BinaryMetrics.Calibration([0.2f, 0.4f, 0.3f], [0, 1, 0]).Value, 1e-6);
+        Assert.AreEqual("no positive labels", BinaryMetrics.Calibration([0.2f], [0]).Reason);
+    }
+
+    [TestMethod]
+    public void PrecisionRecallF1AtThreshold()
+    {
+        // >= 0.5 predicted positive: rows 0,1,3. tp = rows 0,3; fp = row 1; fn = row 2.
+        var (p, r, f1) = BinaryMetrics.AtThreshold([0.9f, 0.6f, 0.4f, 0.5f, 0.1f], [1, 0, 1, 1, 0], 0.5f);
+        Assert.AreEqual(2 / 3.0, p.Value, 1e-12);
+        Assert.AreEqual(2 / 3.0, r.Value, 1e-12);
+        Assert.AreEqual(2 / 3.0, f1.Value, 1e-12);
+        var none = BinaryMetrics.AtThreshold([0.1f], [1], 0.5f);
+        Assert.AreEqual("no positive predictions", none.Precision.Reason);
+        Assert.AreEqual(0, none.Recall.Value);
+    }
+
+    [TestMethod]
+    public void RegressionMetricsSkipUnratedRows()
+    {
+        Assert.AreEqual(Math.Sqrt(2), RegressionMetrics.Rmse([1, 2, 3], [1, float.NaN, 5]).Value, 1e-12);
+        Assert.AreEqual(1, RegressionMetrics.Mae([1, 2, 3], [1, float.NaN, 5]).Value, 1e-12);
+        Assert.AreEqual("no labelled rows", RegressionMetrics.Rmse([1], [float.NaN]).Reason);
+    }
+
+    [TestMethod]
+    public void TopKMetricsMatchHandComputedValues()
+    {
+        // ranked a,b,c,d; relevant {b,d}; K=3: one hit at rank 2.
+        IReadOnlyList<IReadOnlyList<string>> ranked = [new[] { "a", "b", "c", "d" }, new[] { "x" }, new[] { "q", "r" }];
+        IReadOnlyList<IReadOnlySet<string>> relevant = [new HashSet<string> { "b", "d" }, new HashSet<string>(), new HashSet<string> { "q" }];
+        var m = TopKMetrics.Compute(ranked, relevant, 3);
+        double user1Ndcg = (1 / Math.Log2(3)) / (1 + 1 / Math.Log2(3));
+        Assert.AreEqual((user1Ndcg + 1) / 2, m.Ndcg.Value, 1e-12);
+        Assert.AreEqual(1.0, m.HitRate.Value, 1e-12);
+        Assert.AreEqual((0.5 + 1) / 2, m.Recall.Value, 1e-12);
+        Assert.AreEqual((0.5 + 1) / 2, m.Mrr.Value, 1e-12);
+        Assert.AreEqual(2, m.Users);
+        Assert.AreEqual(1, m.UsersWithoutRelevant);
+        // K=1 cuts user 1's hit at rank 2.
+        var top1 = TopKMetrics.Compute(ranked, relevant, 1);
+        Assert.AreEqual(0.5, top1.HitRate.Value, 1e-12);
+        Assert.AreEqual(0.5, top1.Mrr.Value, 1e-12);
+    }
+
+    [TestMethod]
+    public void MultiTaskMetricsUseClickedRowsForCvrAndAllRowsForCtcvr()
+    {
+        float[] click = [1, 1, 1, 0, 0];
+        float[] conversion = [1, 0, 0, 0, 0];
+        float[] pCvr = [0.2f, 0.1f, 0.3f, 0.9f, 0.9f]; // unclicked rows would spoil the AUC if they counted
+        float[] pCtcvr = [0.5f, 0.1f, 0.2f, 0.3f, 0.4f];
+        var m = MultiTaskMetrics.Compute(null, pCvr, pCtcvr, null, click, conversion, null, null);
+        Assert.AreEqual(0.5, m.CvrAuc!.Value.Value, 1e-12);
+        Assert.AreEqual(1.0, m.CtcvrAuc!.Value.Value, 1e-12);
+        Assert.IsNull(m.CtrAuc);
+    }
+}
