@@ -1,0 +1,57 @@
+using DataType = Onnx.TensorProto.Types.DataType;
+
+namespace Recommender.Trainers.Graph;
+
+// Reductions; their gradients broadcast the output gradient back over the reduced axes.
+public sealed partial class GraphBuilder
+{
+    /// <summary>Sum over <paramref name="axes"/> (all axes when empty).</summary>
+    public Value ReduceSum(Value x, long[] axes, bool keepDims = false) => Reduce("ReduceSum", x, axes, keepDims, (g, n, d) =>
+        [g.Expand(g.KeepDims(d[0]!, x, axes, keepDims), g.Shape(n.Inputs[0]), n.Inputs[0].Shape), null]);
+
+    /// <summary>Sum of all elements, as a scalar.</summary>
+    public Value Sum(Value x) => ReduceSum(x, [], keepDims: false);
+
+    /// <summary>Mean over <paramref name="axes"/> (all axes when empty).</summary>
+    public Value ReduceMean(Value x, long[] axes, bool keepDims = false) => Reduce("ReduceMean", x, axes, keepDims, (g, n, d) =>
+    {
+        var spread = g.Expand(g.KeepDims(d[0]!, x, axes, keepDims), g.Shape(n.Inputs[0]), n.Inputs[0].Shape);
+        // Count of reduced elements at run time (the batch axis may be among them).
+        var count = g.Cast(g.Div(g.Size(n.Inputs[0]), g.Size(n.Output)), x.Type);
+        return [g.Div(spread, count), null];
+    });
+
+    /// <summary>Mean of all elements, as a scalar.</summary>
+    public Value Mean(Value x) => ReduceMean(x, [], keepDims: false);
+
+    private Value Reduce(string op, Value x, long[] axes, bool keepDims, GradientRule rule)
+    {
+        var all = axes.Length == 0 ? Enumerable.Range(0, x.Rank).Select(i => (long)i).ToArray() : axes.Select(a => a < 0 ? a + x.Rank : a).ToArray();
+        var node = new Node(op, [x, Int64s(all)], rule);
+        node.Attributes.Add(IntAttribute("keepdims", keepDims ? 1 : 0));
+        var shape = new List<long>();
+        for (int i = 0; i < x.Rank; i++)
+        {
+            if (!all.Contains(i)) shape.Add(x.Shape[i]);
+            else if (keepDims) shape.Add(1);
+        }
+        return Emit(node, op.ToLowerInvariant(), x.Type, shape.ToArray());
+    }
+
+    // Restores reduced axes as size 1 so the gradient can broadcast.
+    private Value KeepDims(Value gradient, Value input, long[] axes, bool keptDims)
+    {
+        if (keptDims) return gradient;
+        var all = axes.Length == 0 ? Enumerable.Range(0, input.Rank).Select(i => (long)i).ToArray() : axes.Select(a => a < 0 ? a + input.Rank : a).ToArray();
+        return all.Length == input.Rank ? Reshape(gradient, Enumerable.Repeat(1L, input.Rank).ToArray()) : Unsqueeze(gradient, all);
+    }
+
+    /// <summary>Converts element type; the gradient converts back (floating types only).</summary>
+    public Value Cast(Value x, DataType to)
+    {
+        GradientRule? rule = x.IsFloating && to is DataType.Float or DataType.Double ? (g, n, d) => [g.Cast(d[0]!, x.Type)] : null;
+        var node = new Node("Cast", [x], rule);
+        node.Attributes.Add(IntAttribute("to", (int)to));
+        return Emit(node, "cast", to, x.Shape);
+    }
+}

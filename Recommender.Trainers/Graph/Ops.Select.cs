@@ -1,0 +1,56 @@
+using DataType = Onnx.TensorProto.Types.DataType;
+
+namespace Recommender.Trainers.Graph;
+
+// Comparisons, selection and indexing.
+public sealed partial class GraphBuilder
+{
+    /// <summary>a &gt; b (bool; not differentiable).</summary>
+    public Value Greater(Value a, Value b) => Compare("Greater", a, b);
+
+    /// <summary>a &gt;= b.</summary>
+    public Value GreaterOrEqual(Value a, Value b) => Compare("GreaterOrEqual", a, b);
+
+    /// <summary>a &lt; b.</summary>
+    public Value Less(Value a, Value b) => Compare("Less", a, b);
+
+    /// <summary>a &lt;= b.</summary>
+    public Value LessOrEqual(Value a, Value b) => Compare("LessOrEqual", a, b);
+
+    private Value Compare(string op, Value a, Value b) =>
+        Emit(new Node(op, [a, b], null), op.ToLowerInvariant(), DataType.Bool, BroadcastShape(op, a.Shape, b.Shape));
+
+    /// <summary>cond ? a : b element-wise; each branch gets the gradient where it was chosen.</summary>
+    public Value Where(Value condition, Value a, Value b)
+    {
+        var node = new Node("Where", [condition, a, b], (g, n, d) =>
+        {
+            var zero = g.Scalar(0, d[0]!.Type);
+            return [null, g.Unbroadcast(g.Where(n.Inputs[0], d[0]!, zero), n.Inputs[1]), g.Unbroadcast(g.Where(n.Inputs[0], zero, d[0]!), n.Inputs[2])];
+        });
+        var shape = BroadcastShape("Where", BroadcastShape("Where", condition.Shape, a.Shape), b.Shape);
+        return Emit(node, "where", a.Type, shape);
+    }
+
+    /// <summary>Rows of <paramref name="data"/>[V, D] at int64 <paramref name="indices"/>[N]; the gradient scatter-adds (duplicates summed).</summary>
+    public Value Gather(Value data, Value indices)
+    {
+        if (indices.Type != DataType.Int64) throw new ArgumentException("Gather indices must be int64");
+        var node = new Node("Gather", [data, indices], (g, n, d) =>
+        {
+            var zeros = g.ZerosLike(n.Inputs[0]);
+            return [g.ScatterNDAdd(zeros, g.Unsqueeze(n.Inputs[1], -1), d[0]!), null];
+        });
+        node.Attributes.Add(IntAttribute("axis", 0));
+        return Emit(node, "gather", data.Type, indices.Shape.Concat(data.Shape.Skip(1)).ToArray());
+    }
+
+    /// <summary>data with updates added at indices (duplicates accumulate); the gradient for data passes through, for updates it gathers.</summary>
+    public Value ScatterNDAdd(Value data, Value indices, Value updates)
+    {
+        var node = new Node("ScatterND", [data, indices, updates], (g, n, d) =>
+            [d[0], null, g.Gather(d[0]!, g.Squeeze(n.Inputs[1], -1))]);
+        node.Attributes.Add(StringAttribute("reduction", "add"));
+        return Emit(node, "scatternd", data.Type, data.Shape);
+    }
+}

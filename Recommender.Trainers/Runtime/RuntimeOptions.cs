@@ -1,0 +1,20 @@
+namespace Recommender.Trainers.Runtime;
+
+/// <summary>How sessions are created.</summary>
+public sealed class RuntimeOptions
+{
+    /// <summary>Device choice; default <see cref="ExecutionDevice.Auto"/>.</summary>
+    public ExecutionDevice Device = ExecutionDevice.Auto;
+
+    /// <summary>CUDA device ordinal.</summary>
+    public int DeviceId;
+
+    /// <summary>Intra-op threads on the CPU; 0 lets ONNX Runtime choose (one per core).</summary>
+    public int Threads;
+
+    /// <summary>TF32 matrix math on CUDA (faster, about 1e-3 relative error); off for parity checks.</summary>
+    public bool AllowTf32 = true;
+
+    /// <summary>Graph optimization level; full optimization by default.</summary>
+    public Microsoft.ML.OnnxRuntime.GraphOptimizationLevel Optimization = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL;
+}
