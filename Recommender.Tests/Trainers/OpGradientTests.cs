@@ -81,10 +81,13 @@ public sealed class OpGradientTests
     public void BceWithLogitsIncludingLargeLogits()
     {
         var logits = R(8);
-        logits = logits with { Values = logits.Values.Select((v, i) => i < 2 ? v * 30 : v * 4).ToArray() };
+        logits = logits with { Values = logits.Values.Select((v, i) => i < 2 ? v * 30 : i == 2 ? 0 : v * 4).ToArray() }; // huge and exactly-zero logits
         var labels = new Input([8], [1, 0, 1, 1, 0, 0, 1, 0], Differentiable: false);
         Check((g, x) => Losses.BceWithLogits(x[0], x[1]), logits, labels);
     }
+
+    [TestMethod]
+    public void SoftplusAtZeroAndFarOut() => Check((g, x) => Losses.Softplus(x[0]), new Input([5], [0, 1e-3, -40, 40, 3]));
 
     [TestMethod]
     public void MaskedBceAndMse()

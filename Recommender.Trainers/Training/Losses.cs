@@ -6,14 +6,35 @@ namespace Recommender.Trainers.Training;
 public static class Losses
 {
     /// <summary>
-    /// Element-wise binary cross-entropy on logits in the stable form
-    /// <c>relu(z) - y z + log(1 + exp(-|z|))</c>: no overflow for any z, exact for large |z|.
+    /// Element-wise binary cross-entropy on logits: <c>softplus(z) - y z</c>, the same function as the stable
+    /// <c>relu(z) - y z + log(1 + exp(-|z|))</c>, with a gradient of exactly <c>sigmoid(z) - y</c> everywhere.
     /// </summary>
     public static Value BceWithLogits(Value logits, Value labels)
     {
         var g = logits.Graph;
-        var softplusOfNegAbs = g.Log(g.Add(g.Scalar(1), g.Exp(g.Neg(g.Abs(logits)))));
-        return g.Add(g.Sub(g.Relu(logits), g.Mul(labels, logits)), softplusOfNegAbs);
+        return g.Sub(Softplus(logits), g.Mul(labels, logits));
+    }
+
+    /// <summary>
+    /// log(1 + exp(z)) without overflow: <c>z + log(1 + exp(-z))</c> for z &gt; 0, <c>log(1 + exp(z))</c> otherwise.
+    /// </summary>
+    /// <remarks>
+    /// Written branch-wise rather than as <c>relu(z) + log(1 + exp(-|z|))</c>: at z = 0 exactly (a dead ReLU layer
+    /// with a zero bias gives that) the piecewise derivatives relu'(0) = sign(0) = 0 would sum to 0 instead of
+    /// sigmoid(0) = 1/2. Each branch sees its input clamped to its own side of 0, so the branch that is not
+    /// selected stays finite and cannot turn a zero gradient into NaN.
+    /// </remarks>
+    public static Value Softplus(Value z)
+    {
+        var g = z.Graph;
+        var positive = g.Greater(z, g.Scalar(0, z.Type));
+        var zero = g.Scalar(0, z.Type);
+        var one = g.Scalar(1, z.Type);
+        var zp = g.Where(positive, z, zero);
+        var zn = g.Where(positive, zero, z);
+        var upper = g.Add(zp, g.Log(g.Add(one, g.Exp(g.Neg(zp)))));
+        var lower = g.Log(g.Add(one, g.Exp(zn)));
+        return g.Where(positive, upper, lower);
     }
 
     /// <summary>

@@ -1,0 +1,117 @@
+using Recommender.Trainers.Network;
+using Recommender.Trainers.Runtime;
+using Recommender.Trainers.Training;
+using DataType = Onnx.TensorProto.Types.DataType;
+
+namespace Recommender.Tests.Trainers;
+
+[TestClass]
+public sealed class TrainStepTests
+{
+    private static MultiTaskSpec Spec() => new() { FieldRows = [4, 5, 3], EmbeddingDim = 2, DenseSize = 2, CtrWeight = 1, CvrWeight = 0.7f, RatingWeight = 0.3f, Seed = 3 };
+
+    [TestMethod]
+    public void WholeTrainStepGradientsMatchFiniteDifferences()
+    {
+        // SGD without momentum at lr = 1 makes p.next = p - grad, so the step's own outputs reveal the gradient.
+        var model = SharedBottom.Create(Spec(), [5], [3]);
+        var f64 = new ModelDefinition { Parameters = model.Parameters, Inputs = model.Inputs, Forward = model.Forward, FloatType = DataType.Double };
+        var compiled = TrainStepCompiler.Compile(f64, new DenseOptimizerOptions { Kind = DenseOptimizerKind.Sgd, Momentum = 0 });
+        using var runner = new GraphRunner(compiled.TrainStep, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });
+
+        const int batch = 4;
+        var rng = new Random(5);
+        double[] Rand(int n, double scale = 1) => Enumerable.Range(0, n).Select(_ => (rng.NextDouble() * 2 - 1) * scale).ToArray();
+        var feed = new Dictionary<string, (Array, long[])>
+        {
+            [MultiTaskInputs.Embeddings] = (Rand(batch * 6, 0.5), [batch, 6]),
+            [MultiTaskInputs.Dense] = (Rand(batch * 2), [batch, 2]),
+            [MultiTaskInputs.Click] = (new double[] { 1, 0, 1, 1 }, [batch, 1]),
+            [MultiTaskInputs.Conversion] = (new double[] { 1, 0, 0, 1 }, [batch, 1]),
+            [MultiTaskInputs.Rating] = (new double[] { 4, 0, 0, 2 }, [batch, 1]),
+            [MultiTaskInputs.RowMask] = (new double[] { 1, 1, 1, 0 }, [batch, 1]), // last row is padding
+            [MultiTaskInputs.RatingMask] = (new double[] { 1, 0, 0, 1 }, [batch, 1]),
+            [GraphNames.LearningRate] = (new double[] { 1 }, []),
+            [GraphNames.Step] = (new double[] { 1 }, []),
+        };
+        foreach (var p in model.Parameters) feed[p.Name] = (p.Initial.Select(v => (double)v).ToArray(), p.Shape);
+        var result = runner.Run(feed);
+        double Loss() => ((double[])runner.Run(feed, GraphNames.Loss)[GraphNames.Loss].Data)[0];
+
+        double worst = 0;
+        void Compare(string input, double[] analytic)
+        {
+            var values = (double[])feed[input].Item1;
+            for (int j = 0; j < values.Length; j++)
+            {
+                double saved = values[j];
+                values[j] = saved + 1e-6; double up = Loss();
+                values[j] = saved - 1e-6; double down = Loss();
+                values[j] = saved;
+                double numeric = (up - down) / 2e-6;
+                double error = Math.Abs(numeric - analytic[j]) / Math.Max(Math.Max(Math.Abs(numeric), Math.Abs(analytic[j])), 1e-3);
+                worst = Math.Max(worst, error);
+                Assert.IsTrue(error < 1e-5, $"{input}[{j}]: analytic {analytic[j]:G8} numeric {numeric:G8}");
+            }
+        }
+        foreach (var p in model.Parameters)
+        {
+            var before = (double[])feed[p.Name].Item1;
+            var after = (double[])result[GraphNames.NextParameter(p.Name)].Data;
+            Compare(p.Name, before.Zip(after, (b, a) => b - a).ToArray());
+        }
+        var embeddingGrad = (double[])result[GraphNames.EmbeddingGradient(MultiTaskInputs.Embeddings)].Data;
+        Compare(MultiTaskInputs.Embeddings, embeddingGrad);
+        // Padding row 3 contributes nothing.
+        for (int j = 18; j < 24; j++) Assert.AreEqual(0.0, embeddingGrad[j], 1e-15);
+        Console.WriteLine($"train step: largest relative gradient error {worst:E2}");
+        lock (typeof(GradientCheck)) GradientCheck.LargestRelativeError = Math.Max(GradientCheck.LargestRelativeError, worst);
+    }
+
+    [TestMethod]
+    public void BatchWithNoMaskedInRowsContributesZeroNotNaN()
+    {
+        var model = SharedBottom.Create(Spec() with { DenseSize = 0 }, [4], [2]);
+        using var runner = new TrainStepRunner(TrainStepCompiler.Compile(model), 3, new RuntimeOptions { Device = ExecutionDevice.Cpu });
+        // Row mask 1 but no click and no rating: CVR and rating losses have no rows.
+        Array.Fill(runner.Input(MultiTaskInputs.RowMask), 1f);
+        runner.Step(0.01f);
+        Assert.AreEqual(0f, runner.LossTerm("cvr"));
+        Assert.AreEqual(0f, runner.LossTerm("rating"));
+        Assert.IsTrue(float.IsFinite(runner.Loss) && runner.Loss > 0);
+        Assert.IsTrue(runner.Parameters().Values.All(p => p.All(float.IsFinite)));
+    }
+
+    [TestMethod]
+    public void InferenceGraphSharesParameterNamesWithTheTrainStep()
+    {
+        var model = SharedBottom.Create(Spec(), [5], [3]);
+        var compiled = TrainStepCompiler.Compile(model);
+        using var runner = new TrainStepRunner(compiled, 4, new RuntimeOptions { Device = ExecutionDevice.Cpu });
+        var rng = new Random(1);
+        foreach (var name in new[] { MultiTaskInputs.Embeddings, MultiTaskInputs.Dense })
+            for (int i = 0; i < runner.Input(name).Length; i++) runner.Input(name)[i] = (float)rng.NextDouble();
+        Array.Fill(runner.Input(MultiTaskInputs.RowMask), 1f);
+        runner.Input(MultiTaskInputs.Click)[0] = 1;
+        for (int s = 0; s < 3; s++) runner.Step(0.05f);
+
+        var parameters = runner.Parameters();
+        var feed = new Dictionary<string, (Array, long[])>
+        {
+            [MultiTaskInputs.Embeddings] = (runner.Input(MultiTaskInputs.Embeddings), [4, 6]),
+            [MultiTaskInputs.Dense] = (runner.Input(MultiTaskInputs.Dense), [4, 2]),
+        };
+        using var exported = new GraphRunner(compiled.Inference(parameters));
+        var a = exported.Run(feed);
+        foreach (var (name, values) in parameters) feed[name] = (values, model.Parameters.Single(p => p.Name == name).Shape);
+        using var withInputs = new GraphRunner(compiled.Inference());
+        var b = withInputs.Run(feed);
+        foreach (var output in compiled.Predictions)
+            CollectionAssert.AreEqual((float[])a[output].Data, (float[])b[output].Data, output);
+        var pctr = (float[])a[MultiTaskInputs.PCtr].Data;
+        var pcvr = (float[])a[MultiTaskInputs.PCvr].Data;
+        var pctcvr = (float[])a[MultiTaskInputs.PCtcvr].Data;
+        for (int i = 0; i < 4; i++) Assert.AreEqual(pctr[i] * pcvr[i], pctcvr[i], 1e-7);
+        Assert.IsTrue(((float[])a[MultiTaskInputs.PredictedRating].Data).All(r => r is >= 1 and <= 5));
+    }
+}

@@ -1,0 +1,138 @@
+namespace Recommender.Trainers.Embeddings;
+
+/// <summary>
+/// Updates only the embedding rows a batch touched. Gradients of duplicate ids in a batch are summed
+/// first (the gradient of a gathered row is the sum over its occurrences), then each touched row gets
+/// one update, with L2 applied to touched rows only.
+/// </summary>
+public abstract class SparseOptimizer
+{
+    /// <summary>L2 regularization on touched rows (added to the gradient as <c>l2 * w</c>).</summary>
+    public float L2 { get; init; }
+
+    /// <summary>
+    /// Applies the gradients of one field: row <c>b</c> has id <c>ids[idOffset + b * idStride]</c> and gradient
+    /// <c>grads[gradOffset + b * gradStride ..][..Dim]</c>. <paramref name="step"/> is the 1-based global step.
+    /// </summary>
+    public void Update(EmbeddingTable table, int[] ids, int idOffset, int idStride, float[] grads, int gradOffset, int gradStride, int count, float learningRate, long step)
+    {
+        int dim = table.Dim;
+        if (table.Stamp is null)
+        {
+            table.Stamp = new int[table.Rows];
+            table.Slot = new int[table.Rows];
+            Initialize(table);
+        }
+        if (table.Unique.Length < count)
+        {
+            table.Unique = new int[count];
+            table.Accumulated = new float[count * dim];
+        }
+        int pass = ++table.Pass;
+        int unique = 0;
+        var acc = table.Accumulated;
+        for (int b = 0; b < count; b++)
+        {
+            int id = ids[idOffset + b * idStride];
+            var g = grads.AsSpan(gradOffset + b * gradStride, dim);
+            if (table.Stamp[id] != pass)
+            {
+                table.Stamp[id] = pass;
+                table.Slot![id] = unique;
+                table.Unique[unique] = id;
+                g.CopyTo(acc.AsSpan(unique * dim, dim));
+                unique++;
+            }
+            else
+            {
+                System.Numerics.Tensors.TensorPrimitives.Add(acc.AsSpan(table.Slot![id] * dim, dim), g, acc.AsSpan(table.Slot[id] * dim, dim));
+            }
+        }
+        for (int u = 0; u < unique; u++)
+        {
+            int id = table.Unique[u];
+            var g = acc.AsSpan(u * dim, dim);
+            var w = table.Row(id);
+            if (L2 > 0) for (int d = 0; d < dim; d++) g[d] += L2 * w[d];
+            UpdateRow(table, id, w, g, learningRate, step);
+        }
+    }
+
+    /// <summary>Allocates the per-row state.</summary>
+    protected abstract void Initialize(EmbeddingTable table);
+
+    /// <summary>Updates one row with its summed gradient.</summary>
+    protected abstract void UpdateRow(EmbeddingTable table, int id, Span<float> weights, Span<float> gradient, float learningRate, long step);
+
+    /// <summary>Bytes of optimizer state per table element.</summary>
+    public abstract int StateBytesPerElement { get; }
+}
+
+/// <summary>Sparse Adagrad (PyTorch semantics): <c>acc += g^2; w -= lr * g / (sqrt(acc) + eps)</c>.</summary>
+public sealed class SparseAdagrad : SparseOptimizer
+{
+    /// <summary>Added to the root of the accumulator.</summary>
+    public float Epsilon { get; init; } = 1e-10f;
+
+    /// <summary>The accumulator's starting value.</summary>
+    public float InitialAccumulator { get; init; }
+
+    /// <inheritdoc/>
+    public override int StateBytesPerElement => 4;
+
+    /// <inheritdoc/>
+    protected override void Initialize(EmbeddingTable table)
+    {
+        table.State1 = new float[table.Weights.LongLength];
+        if (InitialAccumulator != 0) Array.Fill(table.State1, InitialAccumulator);
+    }
+
+    /// <inheritdoc/>
+    protected override void UpdateRow(EmbeddingTable table, int id, Span<float> w, Span<float> g, float lr, long step)
+    {
+        var acc = table.State1.AsSpan(id * table.Dim, table.Dim);
+        for (int d = 0; d < w.Length; d++)
+        {
+            acc[d] += g[d] * g[d];
+            w[d] -= lr * g[d] / (MathF.Sqrt(acc[d]) + Epsilon);
+        }
+    }
+}
+
+/// <summary>
+/// Lazy Adam: Adam moments kept per row and updated only for touched rows, bias-corrected with the
+/// global step (TensorFlow's LazyAdam semantics).
+/// </summary>
+public sealed class LazyAdam : SparseOptimizer
+{
+    /// <summary>First-moment decay.</summary>
+    public float Beta1 { get; init; } = 0.9f;
+    /// <summary>Second-moment decay.</summary>
+    public float Beta2 { get; init; } = 0.999f;
+    /// <summary>Added to the root of the corrected second moment.</summary>
+    public float Epsilon { get; init; } = 1e-8f;
+
+    /// <inheritdoc/>
+    public override int StateBytesPerElement => 8;
+
+    /// <inheritdoc/>
+    protected override void Initialize(EmbeddingTable table)
+    {
+        table.State1 = new float[table.Weights.LongLength];
+        table.State2 = new float[table.Weights.LongLength];
+    }
+
+    /// <inheritdoc/>
+    protected override void UpdateRow(EmbeddingTable table, int id, Span<float> w, Span<float> g, float lr, long step)
+    {
+        var m = table.State1.AsSpan(id * table.Dim, table.Dim);
+        var v = table.State2.AsSpan(id * table.Dim, table.Dim);
+        float c1 = 1 - MathF.Pow(Beta1, step), c2 = 1 - MathF.Pow(Beta2, step);
+        for (int d = 0; d < w.Length; d++)
+        {
+            m[d] = Beta1 * m[d] + (1 - Beta1) * g[d];
+            v[d] = Beta2 * v[d] + (1 - Beta2) * g[d] * g[d];
+            w[d] -= lr * (m[d] / c1) / (MathF.Sqrt(v[d] / c2) + Epsilon);
+        }
+    }
+}

@@ -1,0 +1,33 @@
+using Recommender.Trainers.Training;
+
+namespace Recommender.Trainers.Network;
+
+/// <summary>
+/// Shared-bottom multi-task network (Caruana, 1997): one bottom MLP shared by all tasks, one tower MLP
+/// per task (CTR, CVR, rating) on top of it.
+/// <code>
+///   [embeddings | dense] -> bottom MLP -> h -> tower_ctr    -> CTR logit
+///                                          -> tower_cvr    -> CVR logit
+///                                          -> tower_rating -> rating logit
+/// </code>
+/// </summary>
+public static class SharedBottom
+{
+    /// <summary>The model: parameters, inputs and the forward function.</summary>
+    public static ModelDefinition Create(MultiTaskSpec spec, IReadOnlyList<int> bottom, IReadOnlyList<int> tower)
+    {
+        var init = new ParameterInit(spec.Seed);
+        var shared = new Mlp(init, "bottom", spec.InputSize, bottom);
+        var towers = new[] { "ctr", "cvr", "rating" }.Select(t => new Mlp(init, $"tower_{t}", shared.OutputSize, tower, output: 1)).ToArray();
+        return new ModelDefinition
+        {
+            Parameters = init.Parameters,
+            Inputs = spec.Inputs(),
+            Forward = (g, inputs, p, training) =>
+            {
+                var h = shared.Forward(g, TaskHeads.Input(g, spec, inputs), p);
+                return TaskHeads.Standard(g, spec, inputs, towers[0].Forward(g, h, p), towers[1].Forward(g, h, p), towers[2].Forward(g, h, p), training);
+            },
+        };
+    }
+}

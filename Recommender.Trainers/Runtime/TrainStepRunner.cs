@@ -1,0 +1,175 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Recommender.Trainers.Training;
+
+namespace Recommender.Trainers.Runtime;
+
+/// <summary>
+/// Runs a compiled train step over and over with no managed allocation per step. Parameters and
+/// optimizer state live in two pre-allocated sets inside ONNX Runtime; two IOBindings ping-pong between
+/// them (step k reads set A and writes set B, step k+1 the reverse). The batch is read from host
+/// buffers the caller fills in place; the losses and the embedding gradients are written to host buffers.
+/// </summary>
+public sealed class TrainStepRunner : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions = new();
+    private readonly OrtIoBinding[] _bindings = new OrtIoBinding[2];
+    private readonly Dictionary<string, OrtValue>[] _sets = [new(), new()];
+    private readonly List<OrtValue> _hostValues = new();
+    private readonly Dictionary<string, float[]> _inputs = new();
+    private readonly Dictionary<string, float[]> _embeddingGradients = new();
+    private readonly Dictionary<string, float[]> _lossTerms = new();
+    private readonly float[] _learningRate = new float[1], _step = new float[1], _loss = new float[1];
+    private int _current;
+
+    /// <summary>Creates the session and the buffers for batches of <paramref name="batchSize"/> rows, with parameters at their initial values.</summary>
+    public TrainStepRunner(CompiledModel model, int batchSize, RuntimeOptions? options = null)
+    {
+        if (model.Definition.FloatType != Onnx.TensorProto.Types.DataType.Float) throw new ArgumentException("the train step runner runs float32 models");
+        Model = model;
+        BatchSize = batchSize;
+        _session = SessionFactory.Create(model.TrainStep, options ?? new RuntimeOptions(), out var device);
+        Device = device;
+        var optimizer = model.Optimizer;
+
+        foreach (var p in model.Definition.Parameters)
+        {
+            for (int s = 0; s < 2; s++)
+            {
+                _sets[s][p.Name] = Allocate(p.Shape);
+                foreach (var state in optimizer.StateNames) _sets[s][GraphNames.State(p.Name, state)] = Allocate(p.Shape);
+            }
+        }
+        ResetParameters();
+
+        for (int b = 0; b < 2; b++)
+        {
+            var binding = _session.CreateIoBinding();
+            var from = _sets[b];
+            var to = _sets[1 - b];
+            foreach (var p in model.Definition.Parameters)
+            {
+                binding.BindInput(GraphNames.Parameter(p.Name), from[p.Name]);
+                binding.BindOutput(GraphNames.NextParameter(p.Name), to[p.Name]);
+                foreach (var state in optimizer.StateNames)
+                {
+                    binding.BindInput(GraphNames.State(p.Name, state), from[GraphNames.State(p.Name, state)]);
+                    binding.BindOutput(GraphNames.NextState(p.Name, state), to[GraphNames.State(p.Name, state)]);
+                }
+            }
+            _bindings[b] = binding;
+        }
+        foreach (var input in model.Definition.Inputs)
+        {
+            var buffer = new float[batchSize * input.RowSize];
+            _inputs[input.Name] = buffer;
+            BindHostInput(input.Name, buffer, [batchSize, .. input.RowShape]);
+            if (input.Kind == BatchInputKind.Embedding)
+            {
+                var grad = new float[buffer.Length];
+                _embeddingGradients[input.Name] = grad;
+                BindHostOutput(GraphNames.EmbeddingGradient(input.Name), grad, [batchSize, .. input.RowShape]);
+            }
+        }
+        BindHostInput(GraphNames.LearningRate, _learningRate, []);
+        BindHostInput(GraphNames.Step, _step, []);
+        BindHostOutput(GraphNames.Loss, _loss, []);
+        foreach (var term in model.LossTerms)
+        {
+            var value = new float[1];
+            _lossTerms[term] = value;
+            BindHostOutput(GraphNames.LossTerm(term), value, []);
+        }
+    }
+
+    /// <summary>The compiled model.</summary>
+    public CompiledModel Model { get; }
+
+    /// <summary>Rows per batch.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Where the step runs.</summary>
+    public ExecutionDevice Device { get; }
+
+    /// <summary>Steps taken (the next step's bias-correction count is this plus one).</summary>
+    public long Steps { get; private set; }
+
+    /// <summary>The total loss of the last step.</summary>
+    public float Loss => _loss[0];
+
+    /// <summary>A loss term of the last step.</summary>
+    public float LossTerm(string name) => _lossTerms[name][0];
+
+    /// <summary>The host buffer of a batch input, row-major [batch, row...]: fill it before <see cref="Step"/>.</summary>
+    public float[] Input(string name) => _inputs[name];
+
+    /// <summary>The gradient of an embedding input after the last step, row-major like the input.</summary>
+    public float[] EmbeddingGradient(string name) => _embeddingGradients[name];
+
+    /// <summary>Runs one train step on the batch in the input buffers.</summary>
+    public void Step(float learningRate)
+    {
+        _learningRate[0] = learningRate;
+        _step[0] = Steps + 1;
+        _session.RunWithBinding(_runOptions, _bindings[_current]);
+        _current = 1 - _current;
+        Steps++;
+    }
+
+    /// <summary>Copies a parameter's current value out.</summary>
+    public float[] GetParameter(string name) => _sets[_current][name].GetTensorDataAsSpan<float>().ToArray();
+
+    /// <summary>Overwrites a parameter's current value.</summary>
+    public void SetParameter(string name, ReadOnlySpan<float> values) => values.CopyTo(_sets[_current][name].GetTensorMutableDataAsSpan<float>());
+
+    /// <summary>Copies an optimizer state tensor out (for checkpoints).</summary>
+    public float[] GetState(string parameter, string state) => GetParameter(GraphNames.State(parameter, state));
+
+    /// <summary>Overwrites an optimizer state tensor (resuming from a checkpoint).</summary>
+    public void SetState(string parameter, string state, ReadOnlySpan<float> values) => SetParameter(GraphNames.State(parameter, state), values);
+
+    /// <summary>Sets the step counter (resuming from a checkpoint).</summary>
+    public void SetSteps(long steps) => Steps = steps;
+
+    /// <summary>All current parameter values by name.</summary>
+    public Dictionary<string, float[]> Parameters() => Model.Definition.Parameters.ToDictionary(p => p.Name, p => GetParameter(p.Name));
+
+    /// <summary>Puts parameters back to their initial values and clears the optimizer state.</summary>
+    public void ResetParameters()
+    {
+        foreach (var p in Model.Definition.Parameters)
+        {
+            SetParameter(p.Name, p.Initial);
+            foreach (var state in Model.Optimizer.StateNames) _sets[_current][GraphNames.State(p.Name, state)].GetTensorMutableDataAsSpan<float>().Clear();
+        }
+        Steps = 0;
+    }
+
+    private static OrtValue Allocate(long[] shape) =>
+        OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, shape);
+
+    private void BindHostInput(string name, float[] buffer, long[] shape)
+    {
+        var value = OrtValue.CreateTensorValueFromMemory(buffer, shape);
+        _hostValues.Add(value);
+        foreach (var b in _bindings) b.BindInput(name, value);
+    }
+
+    private void BindHostOutput(string name, float[] buffer, long[] shape)
+    {
+        var value = OrtValue.CreateTensorValueFromMemory(buffer, shape);
+        _hostValues.Add(value);
+        foreach (var b in _bindings) b.BindOutput(name, value);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var b in _bindings) b?.Dispose();
+        foreach (var set in _sets) foreach (var v in set.Values) v.Dispose();
+        foreach (var v in _hostValues) v.Dispose();
+        _runOptions.Dispose();
+        _session.Dispose();
+    }
+}

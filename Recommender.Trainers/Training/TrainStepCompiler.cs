@@ -1,0 +1,112 @@
+using Recommender.Trainers.Graph;
+
+namespace Recommender.Trainers.Training;
+
+/// <summary>Names used by compiled graphs: parameters keep their names in the train step and the inference graph.</summary>
+public static class GraphNames
+{
+    /// <summary>Learning-rate input (scalar).</summary>
+    public const string LearningRate = "learning_rate";
+    /// <summary>1-based step input (scalar float), for bias correction.</summary>
+    public const string Step = "step";
+    /// <summary>Total loss output.</summary>
+    public const string Loss = "loss";
+    /// <summary>A parameter's input name.</summary>
+    public static string Parameter(string name) => name;
+    /// <summary>A parameter's updated value output.</summary>
+    public static string NextParameter(string name) => name + ".next";
+    /// <summary>An optimizer state input.</summary>
+    public static string State(string name, string state) => $"{name}.{state}";
+    /// <summary>An optimizer state output.</summary>
+    public static string NextState(string name, string state) => $"{name}.{state}.next";
+    /// <summary>A loss-term output.</summary>
+    public static string LossTerm(string term) => "loss." + term;
+    /// <summary>The gradient of an embedding input.</summary>
+    public static string EmbeddingGradient(string input) => "grad." + input;
+}
+
+/// <summary>The compiled graphs of a model.</summary>
+public sealed class CompiledModel
+{
+    internal CompiledModel(ModelDefinition definition, DenseOptimizerOptions optimizer, byte[] trainStep, IReadOnlyList<string> lossTerms, IReadOnlyList<string> predictions, IEnumerable<string> opTypes)
+    {
+        Definition = definition;
+        Optimizer = optimizer;
+        TrainStep = trainStep;
+        LossTerms = lossTerms;
+        Predictions = predictions;
+        OpTypes = opTypes.ToArray();
+    }
+
+    /// <summary>The model.</summary>
+    public ModelDefinition Definition { get; }
+    /// <summary>The optimizer compiled in.</summary>
+    public DenseOptimizerOptions Optimizer { get; }
+    /// <summary>The train-step graph: forward, losses, backward and optimizer in one ONNX model.</summary>
+    public byte[] TrainStep { get; }
+    /// <summary>Names of the loss terms.</summary>
+    public IReadOnlyList<string> LossTerms { get; }
+    /// <summary>Names of the prediction outputs.</summary>
+    public IReadOnlyList<string> Predictions { get; }
+    /// <summary>Op types of the train-step graph.</summary>
+    public IReadOnlyList<string> OpTypes { get; }
+
+    /// <summary>
+    /// The inference graph with the same parameter names: as graph inputs (to run with the training
+    /// buffers) when <paramref name="parameters"/> is null, or baked in as initializers (the exported model).
+    /// </summary>
+    public byte[] Inference(IReadOnlyDictionary<string, float[]>? parameters = null) =>
+        TrainStepCompiler.BuildInference(Definition, parameters).ToBytes("inference");
+}
+
+/// <summary>
+/// Compiles a <see cref="ModelDefinition"/> into one train-step graph: inputs are the parameters, the
+/// optimizer state, the batch, the learning rate and the step; outputs are the new parameters and state,
+/// the losses, and the gradient of every embedding input (for the host's sparse optimizer).
+/// </summary>
+public static class TrainStepCompiler
+{
+    /// <summary>Compiles the train step.</summary>
+    public static CompiledModel Compile(ModelDefinition model, DenseOptimizerOptions? optimizer = null)
+    {
+        optimizer ??= new DenseOptimizerOptions();
+        var g = new GraphBuilder(model.FloatType);
+        var inputs = model.Inputs.ToDictionary(i => i.Name, i => g.Input(i.Name, [-1, .. i.RowShape]));
+        var parameters = model.Parameters.ToDictionary(p => p.Name, p => g.Input(GraphNames.Parameter(p.Name), p.Shape));
+        var state = model.Parameters.ToDictionary(p => p.Name, p => optimizer.StateNames.Select(s => g.Input(GraphNames.State(p.Name, s), p.Shape)).ToArray());
+        var lr = g.Input(GraphNames.LearningRate, []);
+        var step = g.Input(GraphNames.Step, []);
+
+        var outputs = model.Forward(g, inputs, parameters, training: true);
+        var loss = outputs.Loss ?? throw new InvalidOperationException("the forward function returned no loss in training mode");
+        var embeddings = model.Inputs.Where(i => i.Kind == BatchInputKind.Embedding).Select(i => inputs[i.Name]).ToArray();
+        var wrt = model.Parameters.Select(p => parameters[p.Name]).Concat(embeddings).ToArray();
+        var grads = Autodiff.Gradients(loss, wrt);
+        var denseGrads = optimizer.Clip(g, grads.Take(model.Parameters.Count).ToArray());
+
+        g.Output(loss, GraphNames.Loss);
+        foreach (var (term, value) in outputs.LossTerms) g.Output(value, GraphNames.LossTerm(term));
+        for (int i = 0; i < model.Parameters.Count; i++)
+        {
+            var p = model.Parameters[i];
+            var (next, nextState) = optimizer.Apply(g, parameters[p.Name], denseGrads[i], state[p.Name], lr, step);
+            g.Output(next, GraphNames.NextParameter(p.Name));
+            for (int s = 0; s < nextState.Length; s++) g.Output(nextState[s], GraphNames.NextState(p.Name, optimizer.StateNames[s]));
+        }
+        for (int i = 0; i < embeddings.Length; i++)
+            g.Output(grads[model.Parameters.Count + i], GraphNames.EmbeddingGradient(embeddings[i].Name));
+        return new CompiledModel(model, optimizer, g.ToBytes("train_step"), outputs.LossTerms.Keys.ToArray(), outputs.Predictions.Keys.ToArray(), g.OpTypes);
+    }
+
+    internal static GraphBuilder BuildInference(ModelDefinition model, IReadOnlyDictionary<string, float[]>? values)
+    {
+        var g = new GraphBuilder(model.FloatType);
+        var inputs = model.Inputs.Where(i => i.Kind != BatchInputKind.Label).ToDictionary(i => i.Name, i => g.Input(i.Name, [-1, .. i.RowShape]));
+        var parameters = model.Parameters.ToDictionary(p => p.Name, p => values is null
+            ? g.Input(GraphNames.Parameter(p.Name), p.Shape)
+            : g.Initializer(GraphNames.Parameter(p.Name), p.Shape, values[p.Name]));
+        var outputs = model.Forward(g, inputs, parameters, training: false);
+        foreach (var (name, value) in outputs.Predictions) g.Output(value, name);
+        return g;
+    }
+}
