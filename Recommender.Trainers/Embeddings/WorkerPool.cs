@@ -43,8 +43,10 @@ public sealed class WorkerPool : IDisposable
         Volatile.Write(ref _pending, Workers - 1);
         foreach (var s in _start) s.Set();
         try { work(0, Workers); }
-        finally { _done.Wait(); }
-        if (_error is { } e) throw new AggregateException("a host worker failed", e);
+        catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+        _done.Wait();
+        // The first failure is rethrown as it was, whichever thread hit it.
+        if (_error is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
     }
 
     private void Loop(int index)
@@ -56,7 +58,7 @@ public sealed class WorkerPool : IDisposable
             start.Reset();
             if (_stopping) return;
             try { _work!(index, Workers); }
-            catch (Exception e) { _error = e; }
+            catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
             if (Interlocked.Decrement(ref _pending) == 0) _done.Set();
         }
     }
