@@ -14,6 +14,7 @@ public static class CliApp
             GenerateCommand.Create(),
             InspectCommand.Create(),
             EvaluateCommand.Create(),
+            BenchCommand.Create(),
         };
         try
         {

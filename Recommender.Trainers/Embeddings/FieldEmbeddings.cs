@@ -26,6 +26,9 @@ public sealed class FieldEmbeddings : IDisposable
         _updateWork = UpdatePart;
     }
 
+    /// <summary>The host worker threads, shared with other per-step host work (the batch fill).</summary>
+    public WorkerPool Workers => _pool;
+
     /// <summary>Number of fields.</summary>
     public int Fields => Tables.Length;
 
@@ -53,18 +56,28 @@ public sealed class FieldEmbeddings : IDisposable
         _pool.Run(_updateWork);
     }
 
-    private void GatherPart(int worker, int workers)
+    private unsafe void GatherPart(int worker, int workers)
     {
         int fields = Fields, dim = Dim, stride = fields * dim;
         for (int f = worker; f < fields; f += workers)
         {
             var table = Tables[f];
             var weights = table.Weights;
-            for (int b = 0; b < _batch; b++)
+            int rows = table.Rows;
+            fixed (float* w = weights)
             {
-                int id = _ids[b * fields + f];
-                if ((uint)id >= (uint)table.Rows) throw new ArgumentOutOfRangeException(nameof(_ids), $"field {f}: id {id} outside 0..{table.Rows - 1}");
-                Array.Copy(weights, id * dim, _buffer, b * stride + f * dim, dim);
+                for (int b = 0; b < _batch; b++)
+                {
+                    int id = _ids[b * fields + f];
+                    if ((uint)id >= (uint)rows) throw new ArgumentOutOfRangeException(nameof(_ids), $"field {f}: id {id} outside 0..{rows - 1}");
+                    // Rows are scattered over the table: ask for a later row's cache line early.
+                    if (System.Runtime.Intrinsics.X86.Sse.IsSupported && b + 4 < _batch)
+                    {
+                        int ahead = _ids[(b + 4) * fields + f];
+                        if ((uint)ahead < (uint)rows) System.Runtime.Intrinsics.X86.Sse.Prefetch0(w + (long)ahead * dim);
+                    }
+                    new ReadOnlySpan<float>(w + (long)id * dim, dim).CopyTo(_buffer.AsSpan(b * stride + f * dim, dim));
+                }
             }
         }
     }

@@ -1,3 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace Recommender.Trainers.Embeddings;
 
 /// <summary>
@@ -50,12 +54,22 @@ public abstract class SparseOptimizer
         }
         for (int u = 0; u < unique; u++)
         {
+            if (u + 4 < unique) Prefetch(table, table.Unique[u + 4]);
             int id = table.Unique[u];
             var g = acc.AsSpan(u * dim, dim);
             var w = table.Row(id);
             if (L2 > 0) for (int d = 0; d < dim; d++) g[d] += L2 * w[d];
             UpdateRow(table, id, w, g, learningRate, step);
         }
+    }
+
+    private static unsafe void Prefetch(EmbeddingTable table, int id)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        long offset = (long)id * table.Dim;
+        fixed (float* w = table.Weights) System.Runtime.Intrinsics.X86.Sse.Prefetch0(w + offset);
+        if (table.State1 is { } s1) fixed (float* p = s1) System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + offset);
+        if (table.State2 is { } s2) fixed (float* p = s2) System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + offset);
     }
 
     /// <summary>Allocates the per-row state.</summary>
@@ -91,10 +105,24 @@ public sealed class SparseAdagrad : SparseOptimizer
     protected override void UpdateRow(EmbeddingTable table, int id, Span<float> w, Span<float> g, float lr, long step)
     {
         var acc = table.State1.AsSpan(id * table.Dim, table.Dim);
-        for (int d = 0; d < w.Length; d++)
+        ref float wr = ref MemoryMarshal.GetReference(w), gr = ref MemoryMarshal.GetReference(g), ar = ref MemoryMarshal.GetReference(acc);
+        int d = 0;
+        if (Vector256.IsHardwareAccelerated)
         {
-            acc[d] += g[d] * g[d];
-            w[d] -= lr * g[d] / (MathF.Sqrt(acc[d]) + Epsilon);
+            var lrV = Vector256.Create(lr);
+            var epsV = Vector256.Create(Epsilon);
+            for (; d + 8 <= w.Length; d += 8)
+            {
+                var gv = Vector256.LoadUnsafe(ref gr, (nuint)d);
+                var av = Vector256.LoadUnsafe(ref ar, (nuint)d) + gv * gv;
+                av.StoreUnsafe(ref ar, (nuint)d);
+                (Vector256.LoadUnsafe(ref wr, (nuint)d) - lrV * gv / (Vector256.Sqrt(av) + epsV)).StoreUnsafe(ref wr, (nuint)d);
+            }
+        }
+        for (; d < w.Length; d++)
+        {
+            Unsafe.Add(ref ar, d) += Unsafe.Add(ref gr, d) * Unsafe.Add(ref gr, d);
+            Unsafe.Add(ref wr, d) -= lr * Unsafe.Add(ref gr, d) / (MathF.Sqrt(Unsafe.Add(ref ar, d)) + Epsilon);
         }
     }
 }
@@ -128,7 +156,24 @@ public sealed class LazyAdam : SparseOptimizer
         var m = table.State1.AsSpan(id * table.Dim, table.Dim);
         var v = table.State2.AsSpan(id * table.Dim, table.Dim);
         float c1 = 1 - MathF.Pow(Beta1, step), c2 = 1 - MathF.Pow(Beta2, step);
-        for (int d = 0; d < w.Length; d++)
+        int d = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref float wr = ref MemoryMarshal.GetReference(w), gr = ref MemoryMarshal.GetReference(g);
+            ref float mr = ref MemoryMarshal.GetReference(m), vr = ref MemoryMarshal.GetReference(v);
+            Vector256<float> b1 = Vector256.Create(Beta1), b2 = Vector256.Create(Beta2), ob1 = Vector256.Create(1 - Beta1), ob2 = Vector256.Create(1 - Beta2);
+            Vector256<float> lrV = Vector256.Create(lr), c1V = Vector256.Create(c1), c2V = Vector256.Create(c2), epsV = Vector256.Create(Epsilon);
+            for (; d + 8 <= w.Length; d += 8)
+            {
+                var gv = Vector256.LoadUnsafe(ref gr, (nuint)d);
+                var mv = b1 * Vector256.LoadUnsafe(ref mr, (nuint)d) + ob1 * gv;
+                var vv = b2 * Vector256.LoadUnsafe(ref vr, (nuint)d) + ob2 * gv * gv;
+                mv.StoreUnsafe(ref mr, (nuint)d);
+                vv.StoreUnsafe(ref vr, (nuint)d);
+                (Vector256.LoadUnsafe(ref wr, (nuint)d) - lrV * (mv / c1V) / (Vector256.Sqrt(vv / c2V) + epsV)).StoreUnsafe(ref wr, (nuint)d);
+            }
+        }
+        for (; d < w.Length; d++)
         {
             m[d] = Beta1 * m[d] + (1 - Beta1) * g[d];
             v[d] = Beta2 * v[d] + (1 - Beta2) * g[d] * g[d];

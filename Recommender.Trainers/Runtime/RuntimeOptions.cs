@@ -15,6 +15,12 @@ public sealed class RuntimeOptions
     /// <summary>TF32 matrix math on CUDA (faster, about 1e-3 relative error); off for parity checks.</summary>
     public bool AllowTf32 = true;
 
+    /// <summary>
+    /// Let ONNX Runtime's CPU threads spin-wait after a run. Off by default: between train steps the host
+    /// runs the gather and the sparse update on the same cores, and spinning threads would steal them.
+    /// </summary>
+    public bool AllowSpinning;
+
     /// <summary>Graph optimization level; full optimization by default.</summary>
     public Microsoft.ML.OnnxRuntime.GraphOptimizationLevel Optimization = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL;
 }

@@ -33,6 +33,7 @@ public static class SessionFactory
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
         };
+        so.AddSessionConfigEntry("session.intra_op.allow_spinning", options.AllowSpinning ? "1" : "0");
         device = ExecutionDevice.Cpu;
         if (options.Device == ExecutionDevice.Cpu) return so;
         try

@@ -1,0 +1,39 @@
+using System.CommandLine;
+using Recommender.Pipeline.Benchmarks;
+using Recommender.Trainers.Runtime;
+
+namespace Recommender.Pipeline.Cli;
+
+/// <summary><c>bench</c>: reproducible performance figures, printed as JSON.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("bench", "Benchmarks that print JSON (engine: train-step throughput of the reference network)");
+        command.Subcommands.Add(Engine());
+        return command;
+    }
+
+    private static Command Engine()
+    {
+        var data = new Option<DirectoryInfo?>("--data") { Description = "Folder with generated data (train.csv, schema.json); default: generate 1,000,000 rows (seed 42) into a temp folder" };
+        var batch = new Option<int>("--batch") { Description = "Rows per train step", DefaultValueFactory = _ => 2048 };
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads and host worker threads", DefaultValueFactory = _ => 2 };
+        var steps = new Option<int>("--steps") { Description = "Measured steps (after 5 warm-up steps), in 5 windows; the median window is reported", DefaultValueFactory = _ => 100 };
+        var hostThreads = new Option<int>("--host-threads") { Description = "Host worker threads for fill, gather and sparse update (default: --threads)" };
+        var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Cpu };
+        var command = new Command("engine", "Train steps of the reference network on featurized default data: samples/s, ORT and host ms per step, host share, managed bytes per step")
+        {
+            data, batch, threads, hostThreads, steps, device,
+        };
+        command.SetAction(result =>
+        {
+            var (matrix, features, seconds) = EngineBenchmark.PrepareDefaultData(result.GetValue(data)?.FullName, 1_000_000, m => Console.Error.WriteLine(m));
+            Console.Error.WriteLine($"data ready: {matrix.Rows:N0} training rows featurized in {seconds:F1} s");
+            var figures = EngineBenchmark.Run(matrix, features, result.GetValue(batch), result.GetValue(threads), result.GetValue(steps), result.GetValue(device), result.GetValue(hostThreads));
+            Console.WriteLine(MetricsReport.Format(figures));
+            return 0;
+        });
+        return command;
+    }
+}
