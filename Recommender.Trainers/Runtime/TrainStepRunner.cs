@@ -9,6 +9,8 @@ namespace Recommender.Trainers.Runtime;
 /// optimizer state live in two pre-allocated sets inside ONNX Runtime; two IOBindings ping-pong between
 /// them (step k reads set A and writes set B, step k+1 the reverse). The batch is read from host
 /// buffers the caller fills in place; the losses and the embedding gradients are written to host buffers.
+/// On CUDA the two parameter sets are device memory: per step only the batch goes in and the losses and
+/// embedding gradients come out.
 /// </summary>
 public sealed class TrainStepRunner : IDisposable
 {
@@ -21,6 +23,10 @@ public sealed class TrainStepRunner : IDisposable
     private readonly Dictionary<string, float[]> _embeddingGradients = new();
     private readonly Dictionary<string, float[]> _lossTerms = new();
     private readonly float[] _learningRate = new float[1], _step = new float[1], _loss = new float[1];
+    private readonly DeviceTransfer? _transfer;
+    private readonly OrtAllocator? _deviceAllocator;
+    private readonly Dictionary<string, long[]> _shapes = new();
+    private readonly RuntimeOptions _options;
     private int _current;
 
     /// <summary>Creates the session and the buffers for batches of <paramref name="batchSize"/> rows, with parameters at their initial values.</summary>
@@ -29,12 +35,20 @@ public sealed class TrainStepRunner : IDisposable
         if (model.Definition.FloatType != Onnx.TensorProto.Types.DataType.Float) throw new ArgumentException("the train step runner runs float32 models");
         Model = model;
         BatchSize = batchSize;
-        _session = SessionFactory.Create(model.TrainStep, options ?? new RuntimeOptions(), out var device);
+        _options = options ?? new RuntimeOptions();
+        _session = SessionFactory.Create(model.TrainStep, _options, out var device);
         Device = device;
+        if (device == ExecutionDevice.Cuda)
+        {
+            _transfer = new DeviceTransfer(_options);
+            _deviceAllocator = DeviceTransfer.CudaAllocator(_session, _options.DeviceId);
+        }
         var optimizer = model.Optimizer;
 
         foreach (var p in model.Definition.Parameters)
         {
+            _shapes[p.Name] = p.Shape;
+            foreach (var state in optimizer.StateNames) _shapes[GraphNames.State(p.Name, state)] = p.Shape;
             for (int s = 0; s < 2; s++)
             {
                 _sets[s][p.Name] = Allocate(p.Shape);
@@ -118,10 +132,17 @@ public sealed class TrainStepRunner : IDisposable
     }
 
     /// <summary>Copies a parameter's current value out.</summary>
-    public float[] GetParameter(string name) => _sets[_current][name].GetTensorDataAsSpan<float>().ToArray();
+    public float[] GetParameter(string name) => _transfer is null
+        ? _sets[_current][name].GetTensorDataAsSpan<float>().ToArray()
+        : _transfer.Download(_sets[_current][name], _shapes[name]);
 
     /// <summary>Overwrites a parameter's current value.</summary>
-    public void SetParameter(string name, ReadOnlySpan<float> values) => values.CopyTo(_sets[_current][name].GetTensorMutableDataAsSpan<float>());
+    public void SetParameter(string name, ReadOnlySpan<float> values)
+    {
+        if (values.Length != _shapes[name].Aggregate(1L, (a, b) => a * b)) throw new ArgumentException($"'{name}' takes {string.Join("x", _shapes[name])} values, got {values.Length}");
+        if (_transfer is null) values.CopyTo(_sets[_current][name].GetTensorMutableDataAsSpan<float>());
+        else _transfer.Upload(values, _sets[_current][name], _shapes[name]);
+    }
 
     /// <summary>Copies an optimizer state tensor out (for checkpoints).</summary>
     public float[] GetState(string parameter, string state) => GetParameter(GraphNames.State(parameter, state));
@@ -141,13 +162,13 @@ public sealed class TrainStepRunner : IDisposable
         foreach (var p in Model.Definition.Parameters)
         {
             SetParameter(p.Name, p.Initial);
-            foreach (var state in Model.Optimizer.StateNames) _sets[_current][GraphNames.State(p.Name, state)].GetTensorMutableDataAsSpan<float>().Clear();
+            foreach (var state in Model.Optimizer.StateNames) SetParameter(GraphNames.State(p.Name, state), new float[p.Size]);
         }
         Steps = 0;
     }
 
-    private static OrtValue Allocate(long[] shape) =>
-        OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, shape);
+    private OrtValue Allocate(long[] shape) =>
+        OrtValue.CreateAllocatedTensorValue(_deviceAllocator ?? OrtAllocator.DefaultInstance, TensorElementType.Float, shape);
 
     private void BindHostInput(string name, float[] buffer, long[] shape)
     {
@@ -168,8 +189,10 @@ public sealed class TrainStepRunner : IDisposable
     {
         foreach (var b in _bindings) b?.Dispose();
         foreach (var set in _sets) foreach (var v in set.Values) v.Dispose();
+        _deviceAllocator?.Dispose();
         foreach (var v in _hostValues) v.Dispose();
         _runOptions.Dispose();
+        _transfer?.Dispose();
         _session.Dispose();
     }
 }

@@ -1,0 +1,70 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace Recommender.Trainers.Runtime;
+
+/// <summary>
+/// Runs an inference graph over fixed-size batches with pre-bound host buffers: fill the inputs, call
+/// <see cref="Run"/>, read the outputs. No managed allocation per batch; a last partial batch is run
+/// whole and only its first rows are read.
+/// </summary>
+public sealed class BatchedInference : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly OrtIoBinding _binding;
+    private readonly RunOptions _runOptions = new();
+    private readonly List<OrtValue> _values = new();
+    private readonly Dictionary<string, float[]> _inputs = new(), _outputs = new();
+
+    /// <summary>Creates the session and binds a buffer of <paramref name="batchSize"/> rows to every float input and output.</summary>
+    public BatchedInference(byte[] model, int batchSize, RuntimeOptions? options = null)
+    {
+        _session = SessionFactory.Create(model, options ?? new RuntimeOptions(), out var device);
+        Device = device;
+        BatchSize = batchSize;
+        _binding = _session.CreateIoBinding();
+        foreach (var (name, meta) in _session.InputMetadata) _inputs[name] = Bind(name, meta, batchSize, input: true);
+        foreach (var (name, meta) in _session.OutputMetadata) _outputs[name] = Bind(name, meta, batchSize, input: false);
+    }
+
+    /// <summary>Rows per batch.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Where the session runs.</summary>
+    public ExecutionDevice Device { get; }
+
+    /// <summary>Names of the inputs.</summary>
+    public IEnumerable<string> InputNames => _inputs.Keys;
+
+    /// <summary>Names of the outputs.</summary>
+    public IEnumerable<string> OutputNames => _outputs.Keys;
+
+    /// <summary>An input buffer, row-major [batch, ...].</summary>
+    public float[] Input(string name) => _inputs[name];
+
+    /// <summary>An output buffer, row-major [batch, ...], valid after <see cref="Run"/>.</summary>
+    public float[] Output(string name) => _outputs[name];
+
+    /// <summary>Runs the batch in the input buffers.</summary>
+    public void Run() => _session.RunWithBinding(_runOptions, _binding);
+
+    private float[] Bind(string name, NodeMetadata meta, int batch, bool input)
+    {
+        if (meta.ElementDataType != Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float)
+            throw new NotSupportedException($"'{name}' is {meta.ElementDataType}; batched inference binds float tensors");
+        var shape = meta.Dimensions.Select((d, i) => i == 0 ? batch : d < 0 ? throw new NotSupportedException($"'{name}' has a dynamic dimension {i}") : (long)d).ToArray();
+        var buffer = new float[shape.Aggregate(1L, (a, b) => a * b)];
+        var value = OrtValue.CreateTensorValueFromMemory(buffer, shape);
+        _values.Add(value);
+        if (input) _binding.BindInput(name, value); else _binding.BindOutput(name, value);
+        return buffer;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _binding.Dispose();
+        foreach (var v in _values) v.Dispose();
+        _runOptions.Dispose();
+        _session.Dispose();
+    }
+}

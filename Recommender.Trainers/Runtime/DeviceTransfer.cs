@@ -1,0 +1,71 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Recommender.Trainers.Graph;
+
+namespace Recommender.Trainers.Runtime;
+
+/// <summary>
+/// Copies tensors between host arrays and device-resident <see cref="OrtValue"/>s. The managed API has no
+/// memcpy for device memory, so each copy runs a one-node Identity graph on the device with one side bound
+/// to host memory: ONNX Runtime moves the data. One small session per distinct shape, created on first use;
+/// copies happen at start, at checkpoints and at export, never per step.
+/// </summary>
+internal sealed class DeviceTransfer : IDisposable
+{
+    private readonly RuntimeOptions _options;
+    private readonly Dictionary<string, InferenceSession> _sessions = new();
+    private readonly RunOptions _run = new();
+
+    public DeviceTransfer(RuntimeOptions options) => _options = options;
+
+    private InferenceSession SessionFor(long[] shape)
+    {
+        string key = string.Join("x", shape);
+        if (_sessions.TryGetValue(key, out var s)) return s;
+        var g = new GraphBuilder();
+        g.Output(g.Identity(g.Input("x", shape)), "y");
+        s = SessionFactory.Create(g.ToBytes("copy"), new RuntimeOptions { Device = ExecutionDevice.Cuda, DeviceId = _options.DeviceId, Optimization = GraphOptimizationLevel.ORT_DISABLE_ALL }, out _);
+        _sessions[key] = s;
+        return s;
+    }
+
+    /// <summary>Host -> device.</summary>
+    public void Upload(ReadOnlySpan<float> host, OrtValue device, long[] shape)
+    {
+        var session = SessionFor(shape);
+        var buffer = host.ToArray();
+        using var input = OrtValue.CreateTensorValueFromMemory(buffer, shape);
+        using var binding = session.CreateIoBinding();
+        binding.BindInput("x", input);
+        binding.BindOutput("y", device);
+        session.RunWithBinding(_run, binding);
+        binding.SynchronizeBoundOutputs();
+    }
+
+    /// <summary>Device -> host.</summary>
+    public float[] Download(OrtValue device, long[] shape)
+    {
+        var session = SessionFor(shape);
+        var buffer = new float[shape.Aggregate(1L, (a, b) => a * b)];
+        using var output = OrtValue.CreateTensorValueFromMemory(buffer, shape);
+        using var binding = session.CreateIoBinding();
+        binding.BindInput("x", device);
+        binding.BindOutput("y", output);
+        session.RunWithBinding(_run, binding);
+        binding.SynchronizeBoundOutputs();
+        return buffer;
+    }
+
+    /// <summary>The session's CUDA allocator; it must outlive every tensor allocated from it.</summary>
+    public static OrtAllocator CudaAllocator(InferenceSession session, int deviceId)
+    {
+        using var info = new OrtMemoryInfo("Cuda", OrtAllocatorType.DeviceAllocator, deviceId, OrtMemType.Default);
+        return new OrtAllocator(session, info);
+    }
+
+    public void Dispose()
+    {
+        foreach (var s in _sessions.Values) s.Dispose();
+        _run.Dispose();
+    }
+}

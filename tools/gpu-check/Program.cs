@@ -1,0 +1,170 @@
+// The GPU check (tools/gpu-check/README.md): CUDA vs CPU parity of 20 train steps with TF32 off,
+// train-step throughput of the reference network at batch 2048 / 8192 / 32768, and scoring rows/s.
+// Prints one JSON document; exits 3 when CUDA cannot start.
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Recommender.Trainers.Embeddings;
+using Recommender.Trainers.Network;
+using Recommender.Trainers.Runtime;
+using Recommender.Trainers.Training;
+
+// Rows per field of the reference network: the featurized vocabularies (+1 out-of-vocabulary row) of the
+// default generated data (generate --rows 1000000 --seed 42), as `bench engine` prints them in field_rows.
+int[] fieldRows = [49675, 19835, 8, 4, 401, 21, 6, 301, 1528, 2363, 11, 21, 25, 8, 5, 6];
+const int Dense = 8, Dim = 16, PoolRows = 65536;
+int cores = Environment.ProcessorCount;
+var report = new JsonObject { ["machine_cores"] = cores, ["ort_version"] = typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version?.ToString() };
+int outIndex = Array.IndexOf(args, "--out");
+string? outPath = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : null;
+// --dry-run: every "cuda" stage runs on the CPU, with small sizes, to test the check without a GPU.
+bool dryRun = args.Contains("--dry-run");
+var Gpu = dryRun ? ExecutionDevice.Cpu : ExecutionDevice.Cuda;
+void Emit()
+{
+    string json = report.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    Console.WriteLine(json);
+    if (outPath is not null) File.WriteAllText(outPath, json);
+}
+
+var spec = new MultiTaskSpec { FieldRows = fieldRows, EmbeddingDim = Dim, DenseSize = Dense, Seed = 1 };
+var model = SharedBottom.Create(spec, [256, 128], [64]);
+var compiled = TrainStepCompiler.Compile(model);
+report["train_graph_ops"] = new JsonArray(compiled.OpTypes.Order().Select(o => (JsonNode)o).ToArray());
+
+// A pool of synthetic rows: Zipf ids per field, normal dense features, CTR about 4%, CVR about 6% of clicks.
+var rng = new Random(7);
+var ids = new int[PoolRows * fieldRows.Length];
+var dense = new float[PoolRows * Dense];
+var labels = new float[PoolRows * 5];
+var cdfs = fieldRows.Select(rows => { var c = new double[rows - 1]; double s = 0; for (int i = 0; i < c.Length; i++) c[i] = s += 1 / Math.Pow(i + 1, 1.05); return c; }).ToArray();
+for (int r = 0; r < PoolRows; r++)
+{
+    for (int f = 0; f < fieldRows.Length; f++)
+    {
+        var c = cdfs[f];
+        int k = Array.BinarySearch(c, rng.NextDouble() * c[^1]);
+        ids[r * fieldRows.Length + f] = 1 + Math.Min(k < 0 ? ~k : k, c.Length - 1);
+    }
+    for (int d = 0; d < Dense; d++) dense[r * Dense + d] = (float)(rng.NextDouble() * 2 - 1);
+    float click = rng.NextDouble() < 0.04 ? 1 : 0, conversion = click == 1 && rng.NextDouble() < 0.06 ? 1 : 0;
+    labels[r * 5 + 0] = click; labels[r * 5 + 1] = conversion;
+    labels[r * 5 + 2] = conversion == 1 ? rng.Next(1, 6) : 0; labels[r * 5 + 3] = 1; labels[r * 5 + 4] = conversion;
+}
+
+void Fill(TrainStepRunner runner, int[] batchIds, int start)
+{
+    int b = runner.BatchSize, f = fieldRows.Length;
+    for (int i = 0; i < b; i++)
+    {
+        int r = (start + i) % PoolRows;
+        Array.Copy(ids, r * f, batchIds, i * f, f);
+        Array.Copy(dense, r * Dense, runner.Input(MultiTaskInputs.Dense), i * Dense, Dense);
+        runner.Input(MultiTaskInputs.Click)[i] = labels[r * 5];
+        runner.Input(MultiTaskInputs.Conversion)[i] = labels[r * 5 + 1];
+        runner.Input(MultiTaskInputs.Rating)[i] = labels[r * 5 + 2];
+        runner.Input(MultiTaskInputs.RowMask)[i] = labels[r * 5 + 3];
+        runner.Input(MultiTaskInputs.RatingMask)[i] = labels[r * 5 + 4];
+    }
+}
+
+(List<float> Losses, Dictionary<string, float[]> Parameters, float[] Table0, double SamplesPerS, double OrtMs, double HostMs) Train(ExecutionDevice device, int batch, int steps, bool tf32, int warmup)
+{
+    using var runner = new TrainStepRunner(compiled, batch, new RuntimeOptions { Device = device, Threads = device == ExecutionDevice.Cpu ? cores : 1, AllowTf32 = tf32 });
+    if (runner.Device != device) throw new InvalidOperationException($"asked for {device}, got {runner.Device}");
+    using var embeddings = new FieldEmbeddings(fieldRows, Dim, seed: 1, threads: Math.Min(cores, fieldRows.Length));
+    var optimizer = new SparseAdagrad();
+    var batchIds = new int[batch * fieldRows.Length];
+    var losses = new List<float>();
+    long host = 0, ort = 0;
+    var wall = new Stopwatch();
+    for (int s = 0; s < warmup + steps; s++)
+    {
+        if (s == warmup) { host = ort = 0; wall.Restart(); }
+        long t0 = Stopwatch.GetTimestamp();
+        Fill(runner, batchIds, s * batch);
+        embeddings.Gather(batchIds, batch, runner.Input(MultiTaskInputs.Embeddings));
+        long t1 = Stopwatch.GetTimestamp();
+        runner.Step(0.001f);
+        long t2 = Stopwatch.GetTimestamp();
+        embeddings.Update(batchIds, batch, runner.EmbeddingGradient(MultiTaskInputs.Embeddings), optimizer, 0.05f, runner.Steps);
+        long t3 = Stopwatch.GetTimestamp();
+        host += (t1 - t0) + (t3 - t2); ort += t2 - t1;
+        if (s >= warmup) losses.Add(runner.Loss);
+    }
+    wall.Stop();
+    double ms(long t) => t * 1000.0 / Stopwatch.Frequency / steps;
+    return (losses, runner.Parameters(), embeddings.Tables[0].Weights, steps * (double)batch / wall.Elapsed.TotalSeconds, ms(ort), ms(host));
+}
+
+if (dryRun) report["cuda"] = "dry run: CUDA stages ran on the CPU";
+else try
+{
+    using var probe = SessionFactory.Create(compiled.TrainStep, new RuntimeOptions { Device = ExecutionDevice.Cuda }, out _);
+    report["cuda"] = "started; session.disable_cpu_ep_fallback=1, so every node of the train step has a CUDA kernel";
+}
+catch (Exception e)
+{
+    report["cuda"] = "failed: " + e.Message;
+    Emit();
+    return 3;
+}
+
+// 1. Parity: the same 20 steps (same batches, same host embedding updates) on the CPU and on CUDA, TF32 off.
+const int parityBatch = 2048, paritySteps = 20;
+var cpu = Train(ExecutionDevice.Cpu, parityBatch, paritySteps, tf32: false, warmup: 0);
+var gpu = Train(Gpu, parityBatch, paritySteps, tf32: false, warmup: 0);
+double lossRel = cpu.Losses.Zip(gpu.Losses, (a, b) => Math.Abs(a - b) / Math.Max(Math.Abs(a), 1e-6)).Max();
+double paramAbs = cpu.Parameters.Keys.Max(k => cpu.Parameters[k].Zip(gpu.Parameters[k], (a, b) => Math.Abs(a - b)).Max());
+double tableAbs = cpu.Table0.Zip(gpu.Table0, (a, b) => Math.Abs(a - b)).Max();
+const double lossTolerance = 1e-3, paramTolerance = 1e-3;
+report["parity"] = new JsonObject
+{
+    ["steps"] = paritySteps, ["batch"] = parityBatch, ["tf32"] = false,
+    ["cpu_losses"] = new JsonArray(cpu.Losses.Select(l => (JsonNode)Math.Round(l, 6)).ToArray()),
+    ["cuda_losses"] = new JsonArray(gpu.Losses.Select(l => (JsonNode)Math.Round(l, 6)).ToArray()),
+    ["max_loss_relative_diff"] = lossRel, ["max_dense_parameter_abs_diff"] = paramAbs, ["max_user_embedding_abs_diff"] = tableAbs,
+    ["tolerance"] = $"loss relative {lossTolerance}, parameters absolute {paramTolerance}",
+    ["pass"] = lossRel <= lossTolerance && paramAbs <= paramTolerance && tableAbs <= paramTolerance,
+};
+Emit();
+
+// 2. Throughput of the reference network.
+var throughput = new JsonArray();
+foreach (int batch in dryRun ? new[] { 2048 } : new[] { 2048, 8192, 32768 })
+{
+    var r = Train(Gpu, batch, steps: batch >= 32768 ? 20 : 40, tf32: true, warmup: 5);
+    throughput.Add(new JsonObject { ["device"] = Gpu.ToString().ToLowerInvariant(), ["batch"] = batch, ["samples_per_s"] = Math.Round(r.SamplesPerS), ["ort_ms_per_step"] = Math.Round(r.OrtMs, 3), ["host_ms_per_step"] = Math.Round(r.HostMs, 3) });
+}
+var cpuBaseline = Train(ExecutionDevice.Cpu, 2048, steps: dryRun ? 5 : 20, tf32: false, warmup: 3);
+throughput.Add(new JsonObject { ["device"] = $"cpu ({cores} threads, same machine)", ["batch"] = 2048, ["samples_per_s"] = Math.Round(cpuBaseline.SamplesPerS), ["ort_ms_per_step"] = Math.Round(cpuBaseline.OrtMs, 3), ["host_ms_per_step"] = Math.Round(cpuBaseline.HostMs, 3) });
+report["train_throughput"] = throughput;
+Emit();
+
+// 3. Scoring: the exported inference graph, batched, with the host gather, on CUDA and on the CPU.
+var scoring = new JsonArray();
+foreach (var device in new[] { Gpu, ExecutionDevice.Cpu })
+{
+    const int batch = 32768;
+    using var inference = new BatchedInference(compiled.Inference(gpu.Parameters), batch, new RuntimeOptions { Device = device, Threads = device == ExecutionDevice.Cpu ? cores : 1 });
+    using var embeddings = new FieldEmbeddings(fieldRows, Dim, seed: 1, threads: Math.Min(cores, fieldRows.Length));
+    var batchIds = new int[batch * fieldRows.Length];
+    int batches = device == ExecutionDevice.Cuda ? 30 : dryRun ? 2 : 5;
+    var wall = new Stopwatch();
+    for (int k = -2; k < batches; k++)
+    {
+        if (k == 0) wall.Restart();
+        for (int i = 0; i < batch; i++)
+        {
+            int r = (k * batch + i + 10 * PoolRows) % PoolRows;
+            Array.Copy(ids, r * fieldRows.Length, batchIds, i * fieldRows.Length, fieldRows.Length);
+            Array.Copy(dense, r * Dense, inference.Input(MultiTaskInputs.Dense), i * Dense, Dense);
+        }
+        embeddings.Gather(batchIds, batch, inference.Input(MultiTaskInputs.Embeddings));
+        inference.Run();
+    }
+    scoring.Add(new JsonObject { ["device"] = device.ToString().ToLowerInvariant(), ["batch"] = batch, ["rows_per_s"] = Math.Round(batches * (double)batch / wall.Elapsed.TotalSeconds) });
+}
+report["scoring"] = scoring;
+Emit();
+return 0;

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine from the repository root: unpacks the bundle that pack.sh made, finds the CUDA 13
+# libraries the image ships, and runs the check. The JSON lands in $OUT/gpu-check.json.
+set -uo pipefail
+bundle=.devbuild/gpu-check
+work=/tmp/gpu-check
+mkdir -p "$work"
+xz -dc "$bundle/app.tar.xz" | tar -C "$work" -xf -
+xz -dc "$bundle/provider.so.xz" > "$work/gpucheck/libonnxruntime_providers_cuda.so"
+libs=$(find /usr/local /opt /usr/lib -xdev \( -name 'libcublasLt.so.13*' -o -name 'libcublas.so.13*' -o -name 'libcudart.so.13*' -o -name 'libcurand.so.10*' \) 2>/dev/null \
+  | xargs -r -n1 dirname | sort -u | tr '\n' ':')
+echo "CUDA library folders: $libs"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+export LD_LIBRARY_PATH="${libs}${LD_LIBRARY_PATH:-}"
+"$work/gpucheck/GpuCheck" --out "${OUT:-/tmp}/gpu-check.json"
