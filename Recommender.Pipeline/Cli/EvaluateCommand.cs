@@ -1,3 +1,4 @@
+using Recommender.Trainers.Evaluation;
 using System.CommandLine;
 using System.Globalization;
 using Recommender.Pipeline.Data;

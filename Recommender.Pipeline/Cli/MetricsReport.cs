@@ -1,3 +1,4 @@
+using Recommender.Trainers.Evaluation;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;

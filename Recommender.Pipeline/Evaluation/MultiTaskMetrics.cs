@@ -1,3 +1,5 @@
+using Recommender.Trainers.Evaluation;
+
 namespace Recommender.Pipeline.Evaluation;
 
 /// <summary>

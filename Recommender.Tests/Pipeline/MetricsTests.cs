@@ -1,3 +1,4 @@
+using Recommender.Trainers.Evaluation;
 using Recommender.Pipeline.Evaluation;
 
 namespace Recommender.Tests.Pipeline;

@@ -10,11 +10,28 @@ public sealed class TrainStepTests
 {
     private static MultiTaskSpec Spec() => new() { FieldRows = [4, 5, 3], EmbeddingDim = 2, DenseSize = 2, CtrWeight = 1, CvrWeight = 0.7f, RatingWeight = 0.3f, Seed = 3 };
 
+    public static ModelDefinition Architecture(string name, MultiTaskSpec spec) => name switch
+    {
+        "SharedBottom" => SharedBottom.Create(spec, [5], [3]),
+        "SharedBottomLearnedWeights" => SharedBottom.Create(spec with { LearnTaskWeights = true }, [5], [3]),
+        "Esmm" => Esmm.Create(spec, [4]),
+        "Mmoe" => Mmoe.Create(spec, experts: 3, expert: [4], tower: [3]),
+        "Ple" => Ple.Create(spec, layers: 2, sharedExperts: 1, taskExperts: 1, expert: [4], tower: [3]),
+        _ => throw new ArgumentException(name),
+    };
+
+    public static readonly string[] Architectures = ["SharedBottom", "SharedBottomLearnedWeights", "Esmm", "Mmoe", "Ple"];
+
     [TestMethod]
-    public void WholeTrainStepGradientsMatchFiniteDifferences()
+    [DataRow("SharedBottom")]
+    [DataRow("SharedBottomLearnedWeights")]
+    [DataRow("Esmm")]
+    [DataRow("Mmoe")]
+    [DataRow("Ple")]
+    public void WholeTrainStepGradientsMatchFiniteDifferences(string architecture)
     {
         // SGD without momentum at lr = 1 makes p.next = p - grad, so the step's own outputs reveal the gradient.
-        var model = SharedBottom.Create(Spec(), [5], [3]);
+        var model = Architecture(architecture, Spec());
         var f64 = new ModelDefinition { Parameters = model.Parameters, Inputs = model.Inputs, Forward = model.Forward, FloatType = DataType.Double };
         var compiled = TrainStepCompiler.Compile(f64, new DenseOptimizerOptions { Kind = DenseOptimizerKind.Sgd, Momentum = 0 });
         using var runner = new GraphRunner(compiled.TrainStep, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });

@@ -21,6 +21,11 @@ public sealed record MultiTaskSpec
     public float RatingMin { get; init; } = 1;
     /// <summary>Largest rating.</summary>
     public float RatingMax { get; init; } = 5;
+    /// <summary>
+    /// Learn the task weights by homoscedastic uncertainty (Kendall et al., 2018): the loss becomes
+    /// <c>sum_t exp(-s_t) w_t L_t + s_t</c> with a learned log-variance s_t per enabled task.
+    /// </summary>
+    public bool LearnTaskWeights { get; init; }
     /// <summary>Seed of the dense parameters' initialization.</summary>
     public int Seed { get; init; } = 1;
 

@@ -4,11 +4,11 @@ namespace Recommender.Trainers.Network;
 
 /// <summary>
 /// Shared-bottom multi-task network (Caruana, 1997): one bottom MLP shared by all tasks, one tower MLP
-/// per task (CTR, CVR, rating) on top of it.
+/// per task on top of it.
 /// <code>
-///   [embeddings | dense] -> bottom MLP -> h -> tower_ctr    -> CTR logit
-///                                          -> tower_cvr    -> CVR logit
-///                                          -> tower_rating -> rating logit
+///   [embeddings | dense] -> bottom -> h -> tower_ctr -> CTR logit
+///                                      -> tower_cvr -> CVR logit
+///                                      -> tower_rating -> rating logit
 /// </code>
 /// </summary>
 public static class SharedBottom
@@ -19,6 +19,7 @@ public static class SharedBottom
         var init = new ParameterInit(spec.Seed);
         var shared = new Mlp(init, "bottom", spec.InputSize, bottom);
         var towers = new[] { "ctr", "cvr", "rating" }.Select(t => new Mlp(init, $"tower_{t}", shared.OutputSize, tower, output: 1)).ToArray();
+        TaskHeads.Declare(init, spec);
         return new ModelDefinition
         {
             Parameters = init.Parameters,
@@ -26,7 +27,7 @@ public static class SharedBottom
             Forward = (g, inputs, p, training) =>
             {
                 var h = shared.Forward(g, TaskHeads.Input(g, spec, inputs), p);
-                return TaskHeads.Standard(g, spec, inputs, towers[0].Forward(g, h, p), towers[1].Forward(g, h, p), towers[2].Forward(g, h, p), training);
+                return TaskHeads.Build(g, spec, inputs, p, towers[0].Forward(g, h, p), towers[1].Forward(g, h, p), towers[2].Forward(g, h, p), training);
             },
         };
     }

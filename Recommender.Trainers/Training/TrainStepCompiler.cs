@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Recommender.Trainers.Graph;
 
 namespace Recommender.Trainers.Training;
@@ -57,6 +58,34 @@ public sealed class CompiledModel
     /// </summary>
     public byte[] Inference(IReadOnlyDictionary<string, float[]>? parameters = null) =>
         TrainStepCompiler.BuildInference(Definition, parameters).ToBytes("inference");
+
+    /// <summary>
+    /// The standalone model: embedding tables and parameters inside, inputs are one int64 id column
+    /// <c>[N, 1]</c> per categorical field (named <paramref name="fieldInputs"/>, 0 = out of vocabulary) and,
+    /// when the model has dense features, <c>dense [N, D]</c> float; outputs are the predictions, each <c>[N, 1]</c>.
+    /// Any ONNX runtime can run it.
+    /// </summary>
+    public byte[] Export(IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables, IReadOnlyList<string> fieldInputs, int embeddingDim, string? docString = null)
+    {
+        var embedding = Definition.Inputs.Single(i => i.Kind == BatchInputKind.Embedding);
+        if (tables.Count != fieldInputs.Count || tables.Count * embeddingDim != embedding.RowSize)
+            throw new ArgumentException($"{tables.Count} tables of width {embeddingDim} do not make the {embedding.RowSize}-wide embedding input");
+        var g = new GraphBuilder(Definition.FloatType);
+        var rows = new List<Value>();
+        for (int f = 0; f < tables.Count; f++)
+        {
+            var ids = g.Input(fieldInputs[f], [-1, 1], Onnx.TensorProto.Types.DataType.Int64);
+            var table = g.Initializer($"embedding.{f}", [tables[f].Length / embeddingDim, embeddingDim], tables[f]);
+            rows.Add(g.Gather(table, g.Squeeze(ids, 1)));
+        }
+        var inputs = new Dictionary<string, Value> { [embedding.Name] = rows.Count == 1 ? rows[0] : g.Concat(1, rows.ToArray()) };
+        foreach (var input in Definition.Inputs.Where(i => i.Kind == BatchInputKind.Feature))
+            inputs[input.Name] = g.Input(input.Name, [-1, .. input.RowShape]);
+        var p = Definition.Parameters.ToDictionary(x => x.Name, x => g.Initializer(x.Name, x.Shape, parameters[x.Name]));
+        var outputs = Definition.Forward(g, inputs, p, training: false);
+        foreach (var (name, value) in outputs.Predictions) g.Output(value, name);
+        return g.ToModel("recommender", docString).ToByteArray();
+    }
 }
 
 /// <summary>

@@ -1,4 +1,4 @@
-namespace Recommender.Pipeline.Evaluation;
+namespace Recommender.Trainers.Evaluation;
 
 /// <summary>Top-K metrics averaged over users, with binary relevance. Users without relevant items are left out and counted.</summary>
 public sealed record TopKMetrics(int K, Metric Ndcg, Metric HitRate, Metric Recall, Metric Mrr, int Users, int UsersWithoutRelevant)

@@ -1,4 +1,4 @@
-namespace Recommender.Pipeline.Evaluation;
+namespace Recommender.Trainers.Evaluation;
 
 /// <summary>Errors of a numeric prediction; rows whose label is NaN (not rated) are left out.</summary>
 public static class RegressionMetrics

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Recommender.Pipeline.Evaluation;
+namespace Recommender.Trainers.Evaluation;
 
 /// <summary>A metric value, or NaN with the reason it is undefined (one class only, no rows, ...).</summary>
 public readonly record struct Metric(double Value, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Reason = null)

@@ -1,4 +1,4 @@
-namespace Recommender.Pipeline.Evaluation;
+namespace Recommender.Trainers.Evaluation;
 
 /// <summary>Metrics of a probability against 0/1 labels.</summary>
 public static class BinaryMetrics

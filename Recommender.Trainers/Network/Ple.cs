@@ -1,0 +1,59 @@
+using Recommender.Trainers.Graph;
+using Recommender.Trainers.Training;
+
+namespace Recommender.Trainers.Network;
+
+/// <summary>
+/// Progressive Layered Extraction (Tang et al., RecSys 2020): stacked Customized Gate Control layers. In each
+/// layer every task has its own experts and all tasks share some; a task's gate mixes its own and the shared
+/// experts, and (below the top layer) a shared gate mixes all experts for the next layer's shared input.
+/// <code>
+///   layer l: task t input -> experts_t ; shared input -> experts_s
+///            out_t = gate_t(input_t)[experts_t + experts_s]      out_s = gate_s(input_s)[all experts]
+///   top: out_t -> tower_t
+/// </code>
+/// </summary>
+public static class Ple
+{
+    /// <summary>The model: parameters, inputs and the forward function.</summary>
+    public static ModelDefinition Create(MultiTaskSpec spec, int layers, int sharedExperts, int taskExperts, IReadOnlyList<int> expert, IReadOnlyList<int> tower)
+    {
+        var init = new ParameterInit(spec.Seed);
+        string[] tasks = ["ctr", "cvr", "rating"];
+        int width = spec.InputSize;
+        var specific = new Mlp[layers][][];
+        var shared = new Mlp[layers][];
+        for (int l = 0; l < layers; l++)
+        {
+            int input = width;
+            specific[l] = tasks.Select(t => Enumerable.Range(0, taskExperts).Select(k => new Mlp(init, $"ple{l}.{t}.expert_{k}", input, expert)).ToArray()).ToArray();
+            shared[l] = Enumerable.Range(0, sharedExperts).Select(k => new Mlp(init, $"ple{l}.shared.expert_{k}", input, expert)).ToArray();
+            foreach (var t in tasks) MixtureOfExperts.DeclareGate(init, $"ple{l}.gate_{t}", input, taskExperts + sharedExperts);
+            if (l + 1 < layers) MixtureOfExperts.DeclareGate(init, $"ple{l}.gate_shared", input, tasks.Length * taskExperts + sharedExperts);
+            width = expert[^1];
+        }
+        var towers = tasks.Select(t => new Mlp(init, $"tower_{t}", width, tower, output: 1)).ToArray();
+        TaskHeads.Declare(init, spec);
+        return new ModelDefinition
+        {
+            Parameters = init.Parameters,
+            Inputs = spec.Inputs(),
+            Forward = (g, inputs, p, training) =>
+            {
+                var x = TaskHeads.Input(g, spec, inputs);
+                var taskInputs = tasks.Select(_ => x).ToArray();
+                Value sharedInput = x;
+                for (int l = 0; l < layers; l++)
+                {
+                    var own = tasks.Select((_, i) => specific[l][i].Select(e => e.Forward(g, taskInputs[i], p)).ToArray()).ToArray();
+                    var common = shared[l].Select(e => e.Forward(g, sharedInput, p)).ToArray();
+                    var next = tasks.Select((t, i) => MixtureOfExperts.Mix(g, $"ple{l}.gate_{t}", taskInputs[i], [.. own[i], .. common], p)).ToArray();
+                    if (l + 1 < layers) sharedInput = MixtureOfExperts.Mix(g, $"ple{l}.gate_shared", sharedInput, [.. own.SelectMany(e => e), .. common], p);
+                    taskInputs = next;
+                }
+                var logits = tasks.Select((_, i) => towers[i].Forward(g, taskInputs[i], p)).ToArray();
+                return TaskHeads.Build(g, spec, inputs, p, logits[0], logits[1], logits[2], training);
+            },
+        };
+    }
+}
