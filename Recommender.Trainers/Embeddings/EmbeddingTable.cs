@@ -25,6 +25,15 @@ public sealed class EmbeddingTable
         }
     }
 
+    /// <summary>Wraps existing weights (a trained or checkpointed table).</summary>
+    public EmbeddingTable(int dim, float[] weights)
+    {
+        if (dim < 1 || weights.Length % dim != 0) throw new ArgumentException("weights are not a whole number of rows");
+        Dim = dim;
+        Rows = weights.Length / dim;
+        Weights = weights;
+    }
+
     /// <summary>Number of rows (vocabulary size + 1 for the out-of-vocabulary row 0).</summary>
     public int Rows { get; }
 

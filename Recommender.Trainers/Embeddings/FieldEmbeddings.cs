@@ -26,6 +26,16 @@ public sealed class FieldEmbeddings : IDisposable
         _updateWork = UpdatePart;
     }
 
+    /// <summary>Wraps existing tables (a trained model's), all of width <paramref name="dim"/>.</summary>
+    public FieldEmbeddings(IReadOnlyList<float[]> tables, int dim, int threads = 0)
+    {
+        Dim = dim;
+        Tables = tables.Select(t => new EmbeddingTable(dim, t)).ToArray();
+        _pool = new WorkerPool(threads > 0 ? threads : Math.Min(Environment.ProcessorCount, Math.Max(1, tables.Count)));
+        _gatherWork = GatherPart;
+        _updateWork = UpdatePart;
+    }
+
     /// <summary>The host worker threads, shared with other per-step host work (the batch fill).</summary>
     public WorkerPool Workers => _pool;
 

@@ -61,11 +61,12 @@ public sealed class CompiledModel
 
     /// <summary>
     /// The standalone model: embedding tables and parameters inside, inputs are one int64 id column
-    /// <c>[N, 1]</c> per categorical field (named <paramref name="fieldInputs"/>, 0 = out of vocabulary) and,
+    /// <c>[N, 1]</c> per categorical field (named <paramref name="fieldInputs"/>, 0 = out of vocabulary; uint32 with
+    /// <paramref name="idType"/> for ML.NET's key columns) and,
     /// when the model has dense features, <c>dense [N, D]</c> float; outputs are the predictions, each <c>[N, 1]</c>.
     /// Any ONNX runtime can run it.
     /// </summary>
-    public byte[] Export(IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables, IReadOnlyList<string> fieldInputs, int embeddingDim, string? docString = null)
+    public byte[] Export(IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables, IReadOnlyList<string> fieldInputs, int embeddingDim, string? docString = null, string? denseInputName = null, Onnx.TensorProto.Types.DataType idType = Onnx.TensorProto.Types.DataType.Int64)
     {
         var embedding = Definition.Inputs.Single(i => i.Kind == BatchInputKind.Embedding);
         if (tables.Count != fieldInputs.Count || tables.Count * embeddingDim != embedding.RowSize)
@@ -74,13 +75,14 @@ public sealed class CompiledModel
         var rows = new List<Value>();
         for (int f = 0; f < tables.Count; f++)
         {
-            var ids = g.Input(fieldInputs[f], [-1, 1], Onnx.TensorProto.Types.DataType.Int64);
+            var ids = g.Input(fieldInputs[f], [-1, 1], idType);
+            if (idType != Onnx.TensorProto.Types.DataType.Int64) ids = g.Cast(ids, Onnx.TensorProto.Types.DataType.Int64);
             var table = g.Initializer($"embedding.{f}", [tables[f].Length / embeddingDim, embeddingDim], tables[f]);
             rows.Add(g.Gather(table, g.Squeeze(ids, 1)));
         }
         var inputs = new Dictionary<string, Value> { [embedding.Name] = rows.Count == 1 ? rows[0] : g.Concat(1, rows.ToArray()) };
         foreach (var input in Definition.Inputs.Where(i => i.Kind == BatchInputKind.Feature))
-            inputs[input.Name] = g.Input(input.Name, [-1, .. input.RowShape]);
+            inputs[input.Name] = g.Input(input.Name == Network.MultiTaskInputs.Dense && denseInputName is not null ? denseInputName : input.Name, [-1, .. input.RowShape]);
         var p = Definition.Parameters.ToDictionary(x => x.Name, x => g.Initializer(x.Name, x.Shape, parameters[x.Name]));
         var outputs = Definition.Forward(g, inputs, p, training: false);
         foreach (var (name, value) in outputs.Predictions) g.Output(value, name);

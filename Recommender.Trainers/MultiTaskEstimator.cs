@@ -1,0 +1,107 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Recommender.Trainers.Network;
+using Recommender.Trainers.Training;
+
+namespace Recommender.Trainers;
+
+/// <summary>
+/// Trains a multi-task network on key-typed categorical columns, a dense feature vector and the click,
+/// conversion and rating labels, and returns a transformer that adds <c>PCtr</c>, <c>PCvr</c>, <c>PCtcvr</c> and
+/// <c>PredictedRating</c> (each a one-element float vector, as ML.NET maps <c>[N, 1]</c> ONNX outputs).
+/// </summary>
+/// <remarks>
+/// The returned transformer is made of ML.NET's own transformers — key-to-Int64 conversions, then
+/// <c>ApplyOnnxModel</c> over the trained network exported with its embedding tables, then a column drop — so
+/// <c>mlContext.Model.Save</c> and <c>Load</c> round-trip it with public APIs only (DESIGN section 5). Unseen
+/// categorical values arrive as key 0 and score with the out-of-vocabulary row.
+/// </remarks>
+public sealed class MultiTaskEstimator : IEstimator<ITransformer>
+{
+    private static readonly string[] Outputs = [MultiTaskInputs.PCtr, MultiTaskInputs.PCvr, MultiTaskInputs.PCtcvr, MultiTaskInputs.PredictedRating];
+    private readonly MLContext _ml;
+
+    internal MultiTaskEstimator(MLContext mlContext, MultiTaskTrainerOptions options)
+    {
+        _ml = mlContext;
+        Options = options;
+    }
+
+    /// <summary>The options (the catalog sets the architecture).</summary>
+    public MultiTaskTrainerOptions Options { get; }
+
+    /// <summary>The model of the last <see cref="Fit(IDataView)"/>: history, parameters, export.</summary>
+    public TrainedMultiTaskModel? LastModel { get; private set; }
+
+    /// <summary>The categorical columns of the last fit, in the order of the exported model's inputs.</summary>
+    public IReadOnlyList<string> LastCategoricalColumns { get; private set; } = [];
+
+    /// <summary>Trains without a validation set.</summary>
+    public ITransformer Fit(IDataView input) => Fit(input, null);
+
+    /// <summary>Trains with per-epoch validation, early stopping and the best epoch kept.</summary>
+    public ITransformer Fit(IDataView train, IDataView? validation)
+    {
+        var keys = KeyColumns(train.Schema);
+        var fieldRows = keys.Select(k => checked((int)((KeyDataViewType)train.Schema[k].Type).Count + 1)).ToArray();
+        var (dense, denseSize) = DenseColumn(train.Schema);
+        FeatureMatrix Matrix(IDataView data) => FeatureMatrix.From(data, keys, dense, denseSize,
+            Optional(data, Options.ClickColumn), Optional(data, Options.ConversionColumn), Optional(data, Options.RatingColumn));
+        var model = MultiTaskTrainer.Train(Matrix(train), validation is null ? null : Matrix(validation), fieldRows, Options);
+        LastModel = model;
+        LastCategoricalColumns = keys;
+        var onnx = model.Export(IdColumns(keys), $"Recommender multi-task model ({Options.Architecture})", dense, Onnx.TensorProto.Types.DataType.Uint32);
+        return Chain(keys, dense, onnx).Fit(train);
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        // Propagate through the same chain over a stand-in model with the trained model's inputs and outputs.
+        var keys = Options.CategoricalColumns ?? inputSchema.Where(c => c.IsKey).Select(c => c.Name).ToArray();
+        if (keys.Length == 0) throw new ArgumentException("no key-typed categorical column in the input: featurize the categoricals into keys first (MapValueToKey or Hash)");
+        var columns = inputSchema.ToDictionary(c => c.Name);
+        foreach (var k in keys)
+            if (!columns.TryGetValue(k, out var c) || !c.IsKey) throw new ArgumentException($"categorical column '{k}' is missing or not key-typed");
+        string? dense = Options.DenseColumn is { } d && columns.TryGetValue(d, out var dc) && dc.ItemType == NumberDataViewType.Single ? d : null;
+        var spec = new MultiTaskSpec { FieldRows = keys.Select(_ => 2).ToArray(), EmbeddingDim = 1, DenseSize = dense is null ? 0 : 1 };
+        var standIn = SharedBottom.Create(spec, [1], [1]);
+        var onnx = TrainStepCompiler.Compile(standIn).Export(standIn.Parameters.ToDictionary(p => p.Name, p => p.Initial),
+            keys.Select(_ => new float[2]).ToArray(), IdColumns(keys), 1, null, dense, Onnx.TensorProto.Types.DataType.Uint32);
+        return Chain(keys, dense, onnx).GetOutputSchema(inputSchema);
+    }
+
+    private IEstimator<ITransformer> Chain(IReadOnlyList<string> keys, string? dense, byte[] onnx)
+    {
+        var ids = IdColumns(keys);
+        IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
+        for (int i = 0; i < keys.Count; i++) chain = chain.Append(_ml.Transforms.Conversion.ConvertType(ids[i], keys[i], DataKind.UInt32));
+        var inputs = dense is null ? ids : [.. ids, dense];
+        return chain.Append(_ml.Transforms.ApplyOnnxModel(Outputs, inputs, new MemoryStream(onnx), gpuDeviceId: null, fallbackToCpu: false))
+            .Append(_ml.Transforms.DropColumns(ids));
+    }
+
+    private string[] KeyColumns(DataViewSchema schema)
+    {
+        var keys = Options.CategoricalColumns ?? schema.Where(c => !c.IsHidden && c.Type is KeyDataViewType).Select(c => c.Name).ToArray();
+        if (keys.Length == 0) throw new ArgumentException("no key-typed categorical column in the input: featurize the categoricals into keys first (MapValueToKey or Hash)");
+        foreach (var k in keys)
+        {
+            var column = schema.GetColumnOrNull(k) ?? throw new ArgumentException($"categorical column '{k}' is not in the input");
+            if (column.Type is not KeyDataViewType) throw new ArgumentException($"categorical column '{k}' is {column.Type}, not key-typed: map it to keys first");
+        }
+        return keys;
+    }
+
+    private (string? Name, int Size) DenseColumn(DataViewSchema schema)
+    {
+        if (Options.DenseColumn is not { } name || schema.GetColumnOrNull(name) is not { } column) return (null, 0);
+        if (column.Type is not VectorDataViewType { ItemType: NumberDataViewType n, Size: > 0 } v || n != NumberDataViewType.Single)
+            throw new ArgumentException($"dense column '{name}' must be a known-size vector of Single, got {column.Type}");
+        return (name, v.Size);
+    }
+
+    private static string? Optional(IDataView data, string name) => data.Schema.GetColumnOrNull(name) is null ? null : name;
+
+    private static string[] IdColumns(IReadOnlyList<string> keys) => keys.Select((k, i) => $"__id{i}").ToArray();
+}

@@ -1,0 +1,109 @@
+using System.Text.Json;
+using Recommender.Trainers.Embeddings;
+using Recommender.Trainers.Runtime;
+
+namespace Recommender.Trainers.Training;
+
+/// <summary>What a checkpoint restores besides the weights.</summary>
+internal sealed record CheckpointState(int NextEpoch, List<EpochReport> History, double? Best, int SinceBest,
+    Dictionary<string, float[]>? BestParameters, float[][]? BestTables);
+
+/// <summary>
+/// The whole training state after an epoch — dense parameters and Adam state, the step count, embedding
+/// tables with their Adagrad accumulators, the history and the best epoch's weights — in one binary file,
+/// written to a temporary file and renamed, so a crash leaves the previous checkpoint intact.
+/// </summary>
+internal static class Checkpoint
+{
+    private const string Magic = "RECOMMENDER-CHECKPOINT-1";
+
+    public static void Save(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, CheckpointState state)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temp = $"{full}.{Environment.ProcessId}.tmp";
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        using (var w = new BinaryWriter(stream))
+        {
+            w.Write(Magic);
+            w.Write(state.NextEpoch);
+            w.Write(runner.Steps);
+            w.Write(state.Best ?? double.NaN);
+            w.Write(state.SinceBest);
+            w.Write(JsonSerializer.Serialize(state.History));
+            foreach (var p in compiled.Definition.Parameters)
+            {
+                Write(w, runner.GetParameter(p.Name));
+                foreach (var s in compiled.Optimizer.StateNames) Write(w, runner.GetState(p.Name, s));
+            }
+            w.Write(embeddings.Fields);
+            foreach (var t in embeddings.Tables)
+            {
+                Write(w, t.Weights);
+                Write(w, t.State1 ?? []);
+            }
+            w.Write(state.BestParameters is not null);
+            if (state.BestParameters is not null)
+            {
+                foreach (var p in compiled.Definition.Parameters) Write(w, state.BestParameters[p.Name]);
+                foreach (var t in state.BestTables!) Write(w, t);
+            }
+            w.Flush();
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temp, full, overwrite: true);
+    }
+
+    public static CheckpointState Load(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled)
+    {
+        using var r = new BinaryReader(File.OpenRead(path));
+        if (r.ReadString() != Magic) throw new InvalidDataException($"{path}: not a checkpoint of this trainer");
+        int nextEpoch = r.ReadInt32();
+        long steps = r.ReadInt64();
+        double best = r.ReadDouble();
+        int sinceBest = r.ReadInt32();
+        var history = JsonSerializer.Deserialize<List<EpochReport>>(r.ReadString()) ?? [];
+        foreach (var p in compiled.Definition.Parameters)
+        {
+            runner.SetParameter(p.Name, Read(r, p.Size, path, p.Name));
+            foreach (var s in compiled.Optimizer.StateNames) runner.SetState(p.Name, s, Read(r, p.Size, path, $"{p.Name}.{s}"));
+        }
+        runner.SetSteps(steps);
+        if (r.ReadInt32() != embeddings.Fields) throw new InvalidDataException($"{path}: the checkpoint has another number of embedding tables");
+        foreach (var t in embeddings.Tables)
+        {
+            Read(r, t.Weights.Length, path, "embedding table").CopyTo(t.Weights, 0);
+            var accumulator = ReadAny(r);
+            if (accumulator.Length > 0) t.State1 = accumulator;
+        }
+        Dictionary<string, float[]>? bestParameters = null;
+        float[][]? bestTables = null;
+        if (r.ReadBoolean())
+        {
+            bestParameters = compiled.Definition.Parameters.ToDictionary(p => p.Name, p => Read(r, p.Size, path, p.Name));
+            bestTables = embeddings.Tables.Select(t => Read(r, t.Weights.Length, path, "best embedding table")).ToArray();
+        }
+        return new CheckpointState(nextEpoch, history, double.IsNaN(best) ? null : best, sinceBest, bestParameters, bestTables);
+    }
+
+    private static void Write(BinaryWriter w, float[] values)
+    {
+        w.Write(values.Length);
+        w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+    }
+
+    private static float[] ReadAny(BinaryReader r)
+    {
+        int n = r.ReadInt32();
+        var values = new float[n];
+        r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+        return values;
+    }
+
+    private static float[] Read(BinaryReader r, long expected, string path, string what)
+    {
+        var values = ReadAny(r);
+        if (values.Length != expected) throw new InvalidDataException($"{path}: {what} has {values.Length} values, the model needs {expected}");
+        return values;
+    }
+}

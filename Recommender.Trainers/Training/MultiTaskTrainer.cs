@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using Recommender.Trainers.Embeddings;
+using Recommender.Trainers.Evaluation;
+using Recommender.Trainers.Network;
+using Recommender.Trainers.Runtime;
+
+namespace Recommender.Trainers.Training;
+
+/// <summary>
+/// The training loop: epochs over a seeded shuffle, dense parameters by the compiled train step (Adam with
+/// warm-up and decay), embeddings by sparse Adagrad on the host, validation after each epoch, early stopping
+/// on a chosen metric with the best epoch's weights kept, and a checkpoint after each epoch to resume from.
+/// </summary>
+public static class MultiTaskTrainer
+{
+    /// <summary>Metrics computed on the validation set; for the ones marked lower-is-better, smaller wins.</summary>
+    public static readonly IReadOnlyDictionary<string, bool> MetricHigherIsBetter = new Dictionary<string, bool>
+    {
+        ["ctr_auc"] = true, ["ctr_logloss"] = false, ["cvr_auc"] = true, ["ctcvr_auc"] = true, ["rating_rmse"] = false,
+    };
+
+    /// <summary>The model definition for an architecture.</summary>
+    public static ModelDefinition Define(MultiTaskTrainerOptions o, MultiTaskSpec spec) => o.Architecture switch
+    {
+        MultiTaskArchitecture.SharedBottom => SharedBottom.Create(spec, o.Bottom, o.Tower),
+        // ESMM has no shared bottom: each tower gets the bottom's layers and the tower's.
+        MultiTaskArchitecture.Esmm => Esmm.Create(spec, [.. o.Bottom, .. o.Tower]),
+        MultiTaskArchitecture.Mmoe => Mmoe.Create(spec, o.Experts, o.Expert, o.Tower),
+        MultiTaskArchitecture.Ple => Ple.Create(spec, o.PleLayers, o.SharedExperts, o.TaskExperts, o.Expert, o.Tower),
+        _ => throw new ArgumentOutOfRangeException(nameof(o), o.Architecture, "unknown architecture"),
+    };
+
+    /// <summary>Trains on <paramref name="train"/>; <paramref name="fieldRows"/> are the table sizes (vocabulary + 1).</summary>
+    public static TrainedMultiTaskModel Train(FeatureMatrix train, FeatureMatrix? validation, IReadOnlyList<int> fieldRows, MultiTaskTrainerOptions o)
+    {
+        Validate(train, fieldRows, o);
+        var spec = new MultiTaskSpec
+        {
+            FieldRows = fieldRows, EmbeddingDim = o.EmbeddingDim, DenseSize = train.DenseSize,
+            CtrWeight = o.CtrWeight, CvrWeight = o.CvrWeight, RatingWeight = o.RatingWeight, LearnTaskWeights = o.LearnTaskWeights,
+            RatingMin = o.RatingMin, RatingMax = o.RatingMax, Seed = o.Seed,
+        };
+        var compiled = TrainStepCompiler.Compile(Define(o, spec), new DenseOptimizerOptions { Kind = DenseOptimizerKind.Adam });
+        int batch = Math.Min(o.BatchSize, Math.Max(1, train.Rows));
+        var runtime = new RuntimeOptions { Device = o.Device, Threads = o.Threads };
+        using var runner = new TrainStepRunner(compiled, batch, runtime);
+        using var embeddings = new FieldEmbeddings(fieldRows, o.EmbeddingDim, o.Seed, threads: o.Threads);
+        var sparse = new SparseAdagrad { L2 = o.EmbeddingL2 };
+        var filler = new BatchFiller(train, batch, embeddings.Workers);
+        int stepsPerEpoch = (train.Rows + batch - 1) / batch;
+        long totalSteps = (long)stepsPerEpoch * o.Epochs;
+
+        var history = new List<EpochReport>();
+        int firstEpoch = 0, sinceBest = 0;
+        double? best = null;
+        Dictionary<string, float[]>? bestParameters = null;
+        float[][]? bestTables = null;
+        if (o.CheckpointPath is { } path && o.Resume && File.Exists(path))
+        {
+            var state = Checkpoint.Load(path, runner, embeddings, compiled);
+            firstEpoch = state.NextEpoch;
+            history.AddRange(state.History);
+            best = state.Best;
+            sinceBest = state.SinceBest;
+            bestParameters = state.BestParameters;
+            bestTables = state.BestTables;
+        }
+
+        bool higher = !MetricHigherIsBetter.TryGetValue(o.EarlyStoppingMetric, out var h) || h;
+        var order = new int[train.Rows];
+        for (int epoch = firstEpoch; epoch < o.Epochs; epoch++)
+        {
+            if (o.Patience > 0 && sinceBest >= o.Patience && validation is not null) break;
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < order.Length; i++) order[i] = i;
+            new Random(o.Seed * 7919 + epoch).Shuffle(order);
+            double lossSum = 0;
+            var termSums = compiled.LossTerms.ToDictionary(t => t, _ => 0.0);
+            for (int s = 0; s < stepsPerEpoch; s++)
+            {
+                int real = filler.Fill(runner, order, s * batch);
+                embeddings.Gather(filler.Ids, batch, runner.Input(MultiTaskInputs.Embeddings));
+                runner.Step(LearningRate(o, runner.Steps, totalSteps));
+                embeddings.Update(filler.Ids, real, runner.EmbeddingGradient(MultiTaskInputs.Embeddings), sparse, o.EmbeddingLearningRate, runner.Steps);
+                lossSum += runner.Loss;
+                foreach (var t in compiled.LossTerms) termSums[t] += runner.LossTerm(t);
+                o.Progress?.Invoke(epoch, s + 1, stepsPerEpoch, lossSum / (s + 1));
+            }
+            var parameters = runner.Parameters();
+            var tables = embeddings.Tables.Select(t => t.Weights).ToArray();
+            var metrics = validation is null ? new Dictionary<string, double>() : Evaluate(compiled, parameters, tables, spec, validation, runtime);
+            bool isBest = false;
+            if (validation is not null && metrics.TryGetValue(o.EarlyStoppingMetric, out double value) && !double.IsNaN(value))
+            {
+                if (best is null || (higher ? value > best : value < best))
+                {
+                    best = value;
+                    sinceBest = 0;
+                    isBest = true;
+                    bestParameters = parameters;
+                    bestTables = tables.Select(t => (float[])t.Clone()).ToArray();
+                }
+                else sinceBest++;
+            }
+            var report = new EpochReport(epoch + 1, lossSum / stepsPerEpoch, termSums.ToDictionary(kv => kv.Key, kv => kv.Value / stepsPerEpoch),
+                metrics, clock.Elapsed.TotalSeconds, train.Rows / clock.Elapsed.TotalSeconds, isBest);
+            history.Add(report);
+            o.EpochCompleted?.Invoke(report);
+            if (o.CheckpointPath is { } cp)
+                Checkpoint.Save(cp, runner, embeddings, compiled, new CheckpointState(epoch + 1, history, best, sinceBest, bestParameters, bestTables));
+        }
+        var finalParameters = bestParameters ?? runner.Parameters();
+        var finalTables = bestTables ?? embeddings.Tables.Select(t => (float[])t.Weights.Clone()).ToArray();
+        return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history);
+    }
+
+    /// <summary>Linear warm-up, then constant or cosine down to 10%.</summary>
+    public static float LearningRate(MultiTaskTrainerOptions o, long step, long totalSteps)
+    {
+        if (o.WarmupSteps > 0 && step < o.WarmupSteps) return o.LearningRate * (step + 1) / o.WarmupSteps;
+        if (o.Decay == LearningRateDecay.None || totalSteps <= o.WarmupSteps) return o.LearningRate;
+        double progress = Math.Clamp((step - o.WarmupSteps) / (double)(totalSteps - o.WarmupSteps), 0, 1);
+        return (float)(o.LearningRate * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * progress))));
+    }
+
+    /// <summary>Validation metrics of a model on labelled data.</summary>
+    public static Dictionary<string, double> Evaluate(CompiledModel compiled, IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables,
+        MultiTaskSpec spec, FeatureMatrix data, RuntimeOptions? runtime = null)
+    {
+        var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, data, runtime, 8192);
+        var click = data.LabelColumn(0);
+        var conversion = data.LabelColumn(1);
+        var metrics = new Dictionary<string, double>();
+        if (data.HasClick)
+        {
+            metrics["ctr_auc"] = BinaryMetrics.Auc(p.PCtr, click).Value;
+            metrics["ctr_logloss"] = BinaryMetrics.LogLoss(p.PCtr, click).Value;
+        }
+        if (data.HasClick && data.HasConversion)
+        {
+            var clicked = Enumerable.Range(0, data.Rows).Where(i => click[i] == 1).ToArray();
+            metrics["cvr_auc"] = BinaryMetrics.Auc(clicked.Select(i => p.PCvr[i]).ToArray(), clicked.Select(i => conversion[i]).ToArray()).Value;
+        }
+        if (data.HasConversion) metrics["ctcvr_auc"] = BinaryMetrics.Auc(p.PCtcvr, conversion).Value;
+        if (data.HasRating)
+        {
+            var rating = data.LabelColumn(2);
+            var mask = data.LabelColumn(3);
+            for (int i = 0; i < rating.Length; i++) if (mask[i] == 0) rating[i] = float.NaN;
+            metrics["rating_rmse"] = RegressionMetrics.Rmse(p.PredictedRating, rating).Value;
+        }
+        return metrics;
+    }
+
+    private static void Validate(FeatureMatrix train, IReadOnlyList<int> fieldRows, MultiTaskTrainerOptions o)
+    {
+        if (train.Rows == 0) throw new ArgumentException("the training data has no rows");
+        if (fieldRows.Count != train.Fields) throw new ArgumentException($"{fieldRows.Count} table sizes for {train.Fields} fields");
+        if (o.CtrWeight > 0 && !train.HasClick)
+            throw new ArgumentException($"the CTR task is on (CtrWeight {o.CtrWeight}) but the data has no click column '{o.ClickColumn}'; add the label or set CtrWeight = 0");
+        if (o.CvrWeight > 0 && !(train.HasClick && train.HasConversion))
+            throw new ArgumentException($"the CVR task is on (CvrWeight {o.CvrWeight}) but the data lacks the click '{o.ClickColumn}' or conversion '{o.ConversionColumn}' column; add them or set CvrWeight = 0");
+        if (o.RatingWeight > 0 && !train.HasRating)
+            throw new ArgumentException($"the rating task is on (RatingWeight {o.RatingWeight}) but the data has no rating column '{o.RatingColumn}'; add it or set RatingWeight = 0");
+        if (o.CtrWeight <= 0 && o.CvrWeight <= 0 && o.RatingWeight <= 0) throw new ArgumentException("every task is switched off");
+        if (o.Epochs < 1 || o.BatchSize < 1 || o.EmbeddingDim < 1) throw new ArgumentException("Epochs, BatchSize and EmbeddingDim must be positive");
+    }
+}

@@ -1,0 +1,131 @@
+using Recommender.Trainers.Runtime;
+
+namespace Recommender.Trainers.Training;
+
+/// <summary>The multi-task network architectures.</summary>
+public enum MultiTaskArchitecture
+{
+    /// <summary>One shared bottom MLP, a tower per task (the design card's default).</summary>
+    SharedBottom,
+    /// <summary>Entire Space Multi-task Model: CVR learned through CTCVR over all impressions.</summary>
+    Esmm,
+    /// <summary>Multi-gate Mixture-of-Experts.</summary>
+    Mmoe,
+    /// <summary>Progressive Layered Extraction (stacked CGC layers).</summary>
+    Ple,
+}
+
+/// <summary>How the dense learning rate decays after warm-up.</summary>
+public enum LearningRateDecay
+{
+    /// <summary>Constant after warm-up.</summary>
+    None,
+    /// <summary>Cosine from the learning rate down to 10% of it at the last step.</summary>
+    Cosine,
+}
+
+/// <summary>Options of the multi-task trainer. Public fields with documented defaults, as ML.NET trainers have.</summary>
+public sealed class MultiTaskTrainerOptions
+{
+    /// <summary>Default values.</summary>
+    public static class Defaults
+    {
+        /// <summary>Embedding width.</summary>
+        public const int EmbeddingDim = 16;
+        /// <summary>Rows per step.</summary>
+        public const int BatchSize = 2048;
+        /// <summary>Passes over the training data.</summary>
+        public const int Epochs = 3;
+        /// <summary>Adam's learning rate for dense parameters.</summary>
+        public const float LearningRate = 1e-3f;
+        /// <summary>Sparse Adagrad's learning rate for embeddings.</summary>
+        public const float EmbeddingLearningRate = 0.05f;
+        /// <summary>Steps of linear warm-up.</summary>
+        public const int WarmupSteps = 100;
+        /// <summary>Epochs without improvement before stopping.</summary>
+        public const int Patience = 2;
+    }
+
+    /// <summary>The architecture.</summary>
+    public MultiTaskArchitecture Architecture = MultiTaskArchitecture.SharedBottom;
+    /// <summary>Key-typed categorical columns; null = every key-typed column of the input, in schema order.</summary>
+    public string[]? CategoricalColumns;
+    /// <summary>The float vector of dense features; ignored when the input has no such column.</summary>
+    public string? DenseColumn = "DenseFeatures";
+    /// <summary>Click label column (0/1).</summary>
+    public string ClickColumn = "Click";
+    /// <summary>Conversion label column (0/1).</summary>
+    public string ConversionColumn = "Conversion";
+    /// <summary>Rating label column (NaN = not rated).</summary>
+    public string RatingColumn = "Rating";
+
+    /// <summary>Weight of the CTR loss (alpha); 0 switches the task off.</summary>
+    public float CtrWeight = 1;
+    /// <summary>Weight of the CVR (ESMM: CTCVR) loss (beta); 0 switches the task off.</summary>
+    public float CvrWeight = 1;
+    /// <summary>Weight of the rating loss (gamma); 0 switches the task off.</summary>
+    public float RatingWeight = 1;
+    /// <summary>Learn the task weights by uncertainty (Kendall et al., 2018) on top of the fixed ones.</summary>
+    public bool LearnTaskWeights;
+    /// <summary>Smallest rating (the rating head's range).</summary>
+    public float RatingMin = 1;
+    /// <summary>Largest rating.</summary>
+    public float RatingMax = 5;
+
+    /// <summary>Embedding width.</summary>
+    public int EmbeddingDim = Defaults.EmbeddingDim;
+    /// <summary>SharedBottom: the bottom MLP's hidden sizes.</summary>
+    public int[] Bottom = [256, 128];
+    /// <summary>Every architecture: each task tower's hidden sizes (a linear output follows).</summary>
+    public int[] Tower = [64];
+    /// <summary>MMoE and PLE: each expert's hidden sizes.</summary>
+    public int[] Expert = [128];
+    /// <summary>MMoE: number of experts.</summary>
+    public int Experts = 4;
+    /// <summary>PLE: CGC layers.</summary>
+    public int PleLayers = 2;
+    /// <summary>PLE: shared experts per layer.</summary>
+    public int SharedExperts = 2;
+    /// <summary>PLE: experts per task per layer.</summary>
+    public int TaskExperts = 1;
+
+    /// <summary>Passes over the training data.</summary>
+    public int Epochs = Defaults.Epochs;
+    /// <summary>Rows per step.</summary>
+    public int BatchSize = Defaults.BatchSize;
+    /// <summary>Adam's learning rate for dense parameters.</summary>
+    public float LearningRate = Defaults.LearningRate;
+    /// <summary>Sparse Adagrad's learning rate for embeddings.</summary>
+    public float EmbeddingLearningRate = Defaults.EmbeddingLearningRate;
+    /// <summary>L2 on touched embedding rows.</summary>
+    public float EmbeddingL2;
+    /// <summary>Steps of linear learning-rate warm-up.</summary>
+    public int WarmupSteps = Defaults.WarmupSteps;
+    /// <summary>Decay after warm-up.</summary>
+    public LearningRateDecay Decay = LearningRateDecay.Cosine;
+    /// <summary>Seed of initialization and shuffling; a fixed seed gives the same model on the CPU.</summary>
+    public int Seed = 1;
+
+    /// <summary>Validation metric for early stopping and the best checkpoint: ctr_auc, ctr_logloss, cvr_auc, ctcvr_auc, rating_rmse or loss.</summary>
+    public string EarlyStoppingMetric = "ctr_auc";
+    /// <summary>Epochs without improvement before stopping; 0 = never stop early.</summary>
+    public int Patience = Defaults.Patience;
+    /// <summary>Where the last epoch's checkpoint is written (atomically); null = no checkpoints.</summary>
+    public string? CheckpointPath;
+    /// <summary>Continue from <see cref="CheckpointPath"/> when it exists.</summary>
+    public bool Resume = true;
+
+    /// <summary>Device of the train step.</summary>
+    public ExecutionDevice Device = ExecutionDevice.Auto;
+    /// <summary>CPU threads for ONNX Runtime and the host work; 0 = one per core.</summary>
+    public int Threads;
+
+    /// <summary>Called during each epoch (epoch, step within the epoch, steps per epoch, running loss).</summary>
+    public Action<int, int, int, double>? Progress;
+    /// <summary>Called after each epoch with its report.</summary>
+    public Action<EpochReport>? EpochCompleted;
+}
+
+/// <summary>One epoch's training loss and validation metrics.</summary>
+public sealed record EpochReport(int Epoch, double TrainLoss, IReadOnlyDictionary<string, double> TrainLossTerms,
+    IReadOnlyDictionary<string, double> Validation, double Seconds, double SamplesPerSecond, bool Best);
