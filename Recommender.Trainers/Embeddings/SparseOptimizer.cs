@@ -25,8 +25,8 @@ public abstract class SparseOptimizer
         {
             table.Stamp = new int[table.Rows];
             table.Slot = new int[table.Rows];
-            Initialize(table);
         }
+        Initialize(table);
         if (table.Unique.Length < count)
         {
             table.Unique = new int[count];
@@ -72,7 +72,7 @@ public abstract class SparseOptimizer
         if (table.State2 is { } s2) fixed (float* p = s2) System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + offset);
     }
 
-    /// <summary>Allocates the per-row state.</summary>
+    /// <summary>Allocates the per-row state unless it exists (a checkpoint may have restored it).</summary>
     protected abstract void Initialize(EmbeddingTable table);
 
     /// <summary>Updates one row with its summed gradient.</summary>
@@ -97,6 +97,7 @@ public sealed class SparseAdagrad : SparseOptimizer
     /// <inheritdoc/>
     protected override void Initialize(EmbeddingTable table)
     {
+        if (table.State1 is not null) return;
         table.State1 = new float[table.Weights.LongLength];
         if (InitialAccumulator != 0) Array.Fill(table.State1, InitialAccumulator);
     }
@@ -146,8 +147,8 @@ public sealed class LazyAdam : SparseOptimizer
     /// <inheritdoc/>
     protected override void Initialize(EmbeddingTable table)
     {
-        table.State1 = new float[table.Weights.LongLength];
-        table.State2 = new float[table.Weights.LongLength];
+        table.State1 ??= new float[table.Weights.LongLength];
+        table.State2 ??= new float[table.Weights.LongLength];
     }
 
     /// <inheritdoc/>

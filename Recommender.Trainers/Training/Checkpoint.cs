@@ -10,12 +10,12 @@ internal sealed record CheckpointState(int NextEpoch, List<EpochReport> History,
 
 /// <summary>
 /// The whole training state after an epoch — dense parameters and Adam state, the step count, embedding
-/// tables with their Adagrad accumulators, the history and the best epoch's weights — in one binary file,
+/// tables with their sparse optimizer's state, the history and the best epoch's weights — in one binary file,
 /// written to a temporary file and renamed, so a crash leaves the previous checkpoint intact.
 /// </summary>
 internal static class Checkpoint
 {
-    private const string Magic = "RECOMMENDER-CHECKPOINT-1";
+    private const string Magic = "RECOMMENDER-CHECKPOINT-2";
 
     public static void Save(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, CheckpointState state)
     {
@@ -41,6 +41,7 @@ internal static class Checkpoint
             {
                 Write(w, t.Weights);
                 Write(w, t.State1 ?? []);
+                Write(w, t.State2 ?? []);
             }
             w.Write(state.BestParameters is not null);
             if (state.BestParameters is not null)
@@ -73,8 +74,10 @@ internal static class Checkpoint
         foreach (var t in embeddings.Tables)
         {
             Read(r, t.Weights.Length, path, "embedding table").CopyTo(t.Weights, 0);
-            var accumulator = ReadAny(r);
-            if (accumulator.Length > 0) t.State1 = accumulator;
+            var first = ReadAny(r);
+            var second = ReadAny(r);
+            if (first.Length > 0) t.State1 = first;
+            if (second.Length > 0) t.State2 = second;
         }
         Dictionary<string, float[]>? bestParameters = null;
         float[][]? bestTables = null;

@@ -105,9 +105,10 @@ public static class MultiTaskTrainer
             var report = new EpochReport(epoch + 1, lossSum / stepsPerEpoch, termSums.ToDictionary(kv => kv.Key, kv => kv.Value / stepsPerEpoch),
                 metrics, clock.Elapsed.TotalSeconds, train.Rows / clock.Elapsed.TotalSeconds, isBest);
             history.Add(report);
-            o.EpochCompleted?.Invoke(report);
+            // Checkpoint first: whatever happens after this line, the epoch is not lost.
             if (o.CheckpointPath is { } cp)
                 Checkpoint.Save(cp, runner, embeddings, compiled, new CheckpointState(epoch + 1, history, best, sinceBest, bestParameters, bestTables));
+            o.EpochCompleted?.Invoke(report);
         }
         var finalParameters = bestParameters ?? runner.Parameters();
         var finalTables = bestTables ?? embeddings.Tables.Select(t => (float[])t.Weights.Clone()).ToArray();
