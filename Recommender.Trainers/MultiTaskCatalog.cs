@@ -29,6 +29,9 @@ public sealed class MultiTaskTrainers(MLContext mlContext)
     /// <summary>Progressive Layered Extraction.</summary>
     public MultiTaskEstimator Ple(MultiTaskTrainerOptions? options = null) => Create(MultiTaskArchitecture.Ple, options);
 
+    /// <summary>The architecture named in <see cref="MultiTaskTrainerOptions.Architecture"/> (for experiment files and CLIs).</summary>
+    public MultiTaskEstimator FromOptions(MultiTaskTrainerOptions options) => new(mlContext, options);
+
     private MultiTaskEstimator Create(MultiTaskArchitecture architecture, MultiTaskTrainerOptions? options)
     {
         options ??= new MultiTaskTrainerOptions();

@@ -14,6 +14,9 @@ public static class CliApp
             GenerateCommand.Create(),
             InspectCommand.Create(),
             EvaluateCommand.Create(),
+            DemoCommand.Create(),
+            TrainCommand.Create(),
+            PredictCommand.Create(),
             BenchCommand.Create(),
         };
         try

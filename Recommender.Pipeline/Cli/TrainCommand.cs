@@ -1,0 +1,51 @@
+using System.CommandLine;
+using Recommender.Pipeline.Data;
+using Recommender.Pipeline.Jobs;
+
+namespace Recommender.Pipeline.Cli;
+
+/// <summary><c>train</c>: data + schema (or an experiment file) to a model bundle, with a per-epoch table.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<DirectoryInfo?>("--data") { Description = "A folder as generate writes it (schema.json, train.csv, valid.csv, test.csv)" };
+        var trainFile = new Option<FileInfo?>("--train") { Description = "Training data file (with --schema or role flags)" };
+        var validFile = new Option<FileInfo?>("--valid") { Description = "Validation data file" };
+        var testFile = new Option<FileInfo?>("--test") { Description = "Test data file" };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Bundle folder (model.zip, model.onnx, model.json)", DefaultValueFactory = _ => new DirectoryInfo("models/model") };
+        var schemaArgs = new SchemaArguments();
+        var trainerArgs = new TrainerArguments();
+        var command = new Command("train", "Train a multi-task model (featurization + network) and save it as a bundle; prints validation metrics per epoch and test metrics at the end")
+        {
+            data, trainFile, validFile, testFile, output,
+        };
+        schemaArgs.AddTo(command);
+        trainerArgs.AddTo(command);
+        command.SetAction(result =>
+        {
+            TrainingData training;
+            ExperimentFile? experiment = null;
+            if (result.GetValue(data) is { } dir) training = TrainingData.FromDirectory(dir.FullName);
+            else
+            {
+                var schema = schemaArgs.Build(result, out experiment);
+                string? train = result.GetValue(trainFile)?.FullName ?? experiment?.Resolve(experiment.Data.Train);
+                if (train is null) throw new SchemaException("give --data DIR, --train FILE with a schema, or --experiment FILE");
+                training = new TrainingData(schema, train, result.GetValue(validFile)?.FullName ?? experiment?.Resolve(experiment.Data.Valid),
+                    result.GetValue(testFile)?.FullName ?? experiment?.Resolve(experiment.Data.Test), schemaArgs.CommonFeaturesPath(result, experiment));
+            }
+            var options = trainerArgs.Build(result, experiment);
+            new EpochTable().Attach(options, options.Architecture.ToString());
+            var r = TrainingJob.Run(training, options, result.GetValue(output)!.FullName, m => Console.Error.WriteLine(m));
+            if (r.Test is { } test)
+            {
+                Console.WriteLine("test split:");
+                Console.Write(MetricsReport.Table(test));
+            }
+            Console.WriteLine($"bundle: {r.Bundle} ({r.Seconds:F1} s)");
+            return 0;
+        });
+        return command;
+    }
+}

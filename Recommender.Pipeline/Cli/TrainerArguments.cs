@@ -1,0 +1,64 @@
+using System.CommandLine;
+using System.Text.Json;
+using Recommender.Pipeline.Data;
+using Recommender.Trainers.Runtime;
+using Recommender.Trainers.Training;
+
+namespace Recommender.Pipeline.Cli;
+
+/// <summary>The trainer's options as flags; an experiment file's "trainer" section fills them first.</summary>
+internal sealed class TrainerArguments
+{
+    public readonly Option<MultiTaskArchitecture?> Architecture = new("--architecture") { Description = "SharedBottom, Esmm, Mmoe or Ple" };
+    public readonly Option<int?> Epochs = new("--epochs") { Description = $"Passes over the training data (default {MultiTaskTrainerOptions.Defaults.Epochs})" };
+    public readonly Option<int?> BatchSize = new("--batch-size") { Description = $"Rows per step (default {MultiTaskTrainerOptions.Defaults.BatchSize})" };
+    public readonly Option<int?> EmbeddingDim = new("--embedding-dim") { Description = $"Embedding width (default {MultiTaskTrainerOptions.Defaults.EmbeddingDim})" };
+    public readonly Option<float?> LearningRate = new("--learning-rate") { Description = "Adam learning rate of dense parameters (default 0.001)" };
+    public readonly Option<float?> CtrWeight = new("--ctr-weight") { Description = "alpha: weight of the CTR loss; 0 switches CTR off" };
+    public readonly Option<float?> CvrWeight = new("--cvr-weight") { Description = "beta: weight of the CVR loss; 0 switches CVR off" };
+    public readonly Option<float?> RatingWeight = new("--rating-weight") { Description = "gamma: weight of the rating loss; 0 switches rating off" };
+    public readonly Option<bool> LearnTaskWeights = new("--learn-task-weights") { Description = "Learn task weights by uncertainty (Kendall et al., 2018)" };
+    public readonly Option<string?> EarlyStopping = new("--early-stopping-metric") { Description = "ctr_auc, ctr_logloss, cvr_auc, ctcvr_auc or rating_rmse" };
+    public readonly Option<ExecutionDevice?> Device = new("--device") { Description = "Auto (CUDA if it starts, else CPU), Cpu or Cuda" };
+    public readonly Option<int?> Threads = new("--threads") { Description = "CPU threads (default: one per core)" };
+    public readonly Option<FileInfo?> Checkpoint = new("--checkpoint") { Description = "Checkpoint file written after each epoch; an existing one is resumed" };
+    public readonly Option<int?> Seed = new("--seed") { Description = "Seed of initialization and shuffling" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
+            command.Options.Add(o);
+    }
+
+    public MultiTaskTrainerOptions Build(ParseResult r, ExperimentFile? experiment)
+    {
+        var o = new MultiTaskTrainerOptions();
+        if (experiment is not null)
+        {
+            o.CtrWeight = experiment.Tasks.Ctr;
+            o.CvrWeight = experiment.Tasks.Cvr;
+            o.RatingWeight = experiment.Tasks.Rating;
+            foreach (var (name, value) in experiment.Trainer ?? [])
+            {
+                var field = typeof(MultiTaskTrainerOptions).GetField(name, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase)
+                    ?? throw new SchemaException($"experiment trainer option '{name}' is not an option of the multi-task trainer");
+                field.SetValue(o, value.Deserialize(field.FieldType, DatasetSchema.JsonOptions));
+            }
+        }
+        if (r.GetValue(Architecture) is { } a) o.Architecture = a;
+        if (r.GetValue(Epochs) is { } e) o.Epochs = e;
+        if (r.GetValue(BatchSize) is { } b) o.BatchSize = b;
+        if (r.GetValue(EmbeddingDim) is { } d) o.EmbeddingDim = d;
+        if (r.GetValue(LearningRate) is { } lr) o.LearningRate = lr;
+        if (r.GetValue(CtrWeight) is { } cw) o.CtrWeight = cw;
+        if (r.GetValue(CvrWeight) is { } vw) o.CvrWeight = vw;
+        if (r.GetValue(RatingWeight) is { } rw) o.RatingWeight = rw;
+        if (r.GetValue(LearnTaskWeights)) o.LearnTaskWeights = true;
+        if (r.GetValue(EarlyStopping) is { } m) o.EarlyStoppingMetric = m;
+        if (r.GetValue(Device) is { } dev) o.Device = dev;
+        if (r.GetValue(Threads) is { } t) o.Threads = t;
+        if (r.GetValue(Checkpoint) is { } c) o.CheckpointPath = c.FullName;
+        if (r.GetValue(Seed) is { } s) o.Seed = s;
+        return o;
+    }
+}

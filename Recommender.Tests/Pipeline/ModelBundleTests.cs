@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML;
+using Recommender.Pipeline.Cli;
+using Recommender.Pipeline.Data;
+using Recommender.Pipeline.Data.Synthetic;
+using Recommender.Pipeline.Jobs;
+using Recommender.Pipeline.Scoring;
+using Recommender.Trainers.Runtime;
+using Recommender.Trainers.Training;
+
+namespace Recommender.Tests.Pipeline;
+
+[TestClass]
+public sealed class ModelBundleTests
+{
+    [TestMethod]
+    public void ASavedBundleScoresIdenticallyInANewProcess()
+    {
+        using var files = new TestFiles();
+        string dir = Path.Combine(files.Root, "sim");
+        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 20_000, Seed = 8 }, dir);
+        string bundle = Path.Combine(files.Root, "bundle");
+        var options = new MultiTaskTrainerOptions
+        {
+            Architecture = MultiTaskArchitecture.Esmm, Epochs = 1, BatchSize = 512, EmbeddingDim = 4, Bottom = [16], Tower = [8],
+            Device = ExecutionDevice.Cpu, Threads = 1,
+        };
+        var result = TrainingJob.Run(TrainingData.FromDirectory(dir), options, bundle, _ => { });
+        Assert.IsNotNull(result.Test);
+        foreach (var f in new[] { ModelBundle.ModelFile, ModelBundle.OnnxFile, ModelBundle.MetadataFile })
+            Assert.IsTrue(File.Exists(Path.Combine(bundle, f)), f);
+
+        // In this process: load through ML.NET and score.
+        var ml = new MLContext();
+        var (model, metadata) = ModelBundle.Load(ml, bundle);
+        var test = DataLoader.Load(metadata.Schema, Path.Combine(dir, "test.csv"));
+        var scored = model.Transform(test.ToDataView());
+        var expected = ScoredColumns.MultiTask.Select(c => ScoredColumns.Read(scored, c)).ToArray();
+
+        // In a new process: the CLI's predict command loads the same bundle.
+        string predictions = Path.Combine(files.Root, "predictions.csv");
+        string cli = typeof(CliApp).Assembly.Location;
+        var start = new ProcessStartInfo("dotnet", ["exec", cli, "predict", "--model", bundle, "--data", Path.Combine(dir, "test.csv"), "--out", predictions])
+        {
+            RedirectStandardError = true, RedirectStandardOutput = true,
+        };
+        using var process = Process.Start(start)!;
+        string error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.AreEqual(0, process.ExitCode, error);
+
+        var lines = File.ReadAllLines(predictions);
+        Assert.AreEqual("PCtr,PCvr,PCtcvr,PredictedRating", lines[0]);
+        Assert.AreEqual(test.RowCount + 1, lines.Length);
+        double worst = 0;
+        for (int i = 1; i < lines.Length; i++)
+        {
+            var values = lines[i].Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+            for (int c = 0; c < 4; c++) worst = Math.Max(worst, Math.Abs(values[c] - expected[c][i - 1]));
+        }
+        Assert.IsTrue(worst <= 1e-6, $"largest difference {worst}");
+    }
+}
