@@ -22,6 +22,13 @@ public static class EngineBenchmark
     /// <summary>Loads (or generates) the data and featurizes the training split.</summary>
     public static (FeatureMatrix Matrix, FeaturizedSchema Features, double Seconds) PrepareDefaultData(string? dataDirectory, long rows, Action<string> log)
     {
+        var (train, _, features, seconds) = PrepareDefaultSplits(dataDirectory, rows, log, withValidation: false);
+        return (train, features, seconds);
+    }
+
+    /// <summary>Loads (or generates) the data and featurizes the training and validation splits.</summary>
+    public static (FeatureMatrix Train, FeatureMatrix? Valid, FeaturizedSchema Features, double Seconds) PrepareDefaultSplits(string? dataDirectory, long rows, Action<string> log, bool withValidation)
+    {
         var clock = Stopwatch.StartNew();
         string dir = dataDirectory ?? Path.Combine(Path.GetTempPath(), $"rec-bench-{rows}-42");
         if (!File.Exists(Path.Combine(dir, "train.csv")))
@@ -34,9 +41,16 @@ public static class EngineBenchmark
         var ml = new MLContext(seed: 1);
         var view = table.ToDataView();
         var (estimator, features) = SchemaFeaturizer.Create(ml, table.Schema, view);
-        var featurized = estimator.Fit(view).Transform(view);
-        var matrix = FeatureMatrix.From(featurized, features.Categorical.Select(c => c.Name).ToArray(), features.DenseColumn, features.DenseSize);
-        return (matrix, features, clock.Elapsed.TotalSeconds);
+        var transformer = estimator.Fit(view);
+        var keys = features.Categorical.Select(c => c.Name).ToArray();
+        var matrix = FeatureMatrix.From(transformer.Transform(view), keys, features.DenseColumn, features.DenseSize);
+        FeatureMatrix? valid = null;
+        if (withValidation)
+        {
+            var validTable = DataLoader.Load(schema, Path.Combine(dir, "valid.csv"));
+            valid = FeatureMatrix.From(transformer.Transform(validTable.ToDataView()), keys, features.DenseColumn, features.DenseSize);
+        }
+        return (matrix, valid, features, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>Runs the benchmark and returns its figures.</summary>

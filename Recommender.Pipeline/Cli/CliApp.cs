@@ -17,6 +17,7 @@ public static class CliApp
             DemoCommand.Create(),
             TrainCommand.Create(),
             PredictCommand.Create(),
+            ExportOnnxCommand.Create(),
             BenchCommand.Create(),
         };
         try

@@ -11,21 +11,30 @@ internal static class EvaluateCommand
 {
     public static Command Create()
     {
-        var predictions = new Option<FileInfo>("--predictions") { Description = "CSV with a header holding any of PCtr, PCvr, PCtcvr, PredictedRating", Required = true };
+        var predictions = new Option<FileInfo?>("--predictions") { Description = "CSV with a header holding any of PCtr, PCvr, PCtcvr, PredictedRating" };
+        var model = new Option<DirectoryInfo?>("--model") { Description = "A bundle folder to score the labels file with (instead of --predictions)" };
         var labels = new Option<FileInfo>("--labels") { Description = "The labelled data, row-aligned with the predictions", Required = true };
         var threshold = new Option<float>("--threshold") { Description = "Decision threshold for precision / recall / F1 of CTR", DefaultValueFactory = _ => 0.5f };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
         var schemaArgs = new SchemaArguments();
         var command = new Command("evaluate", "Evaluate predictions against labels: CTR AUC / GAUC / LogLoss / calibration, CVR AUC on clicked rows, CTCVR AUC, rating RMSE / MAE. Without --schema, schema.json beside the labels is used.")
         {
-            predictions, labels, threshold, json,
+            predictions, model, labels, threshold, json,
         };
         schemaArgs.AddTo(command);
         command.SetAction(result =>
         {
             string labelPath = result.GetValue(labels)!.FullName;
             DatasetSchema schema;
-            if (result.GetValue(schemaArgs.Schema) is null && result.GetValue(schemaArgs.Experiment) is null)
+            Jobs.ModelBundle.Metadata? bundle = null;
+            Microsoft.ML.ITransformer? transformer = null;
+            if (result.GetValue(model) is { } bundleDirectory)
+            {
+                (transformer, bundle) = Jobs.ModelBundle.Load(new Microsoft.ML.MLContext(), bundleDirectory.FullName);
+                schema = bundle.Schema;
+            }
+            else if (result.GetValue(predictions) is null) throw new SchemaException("give --predictions FILE or --model BUNDLE");
+            else if (result.GetValue(schemaArgs.Schema) is null && result.GetValue(schemaArgs.Experiment) is null)
             {
                 string beside = Path.Combine(Path.GetDirectoryName(labelPath)!, "schema.json");
                 if (!File.Exists(beside)) throw new SchemaException($"no --schema given and no schema.json beside {labelPath}");
@@ -36,7 +45,7 @@ internal static class EvaluateCommand
             if (table.Report.RowsKept != table.Report.RowsRead)
                 throw new SchemaException($"{labelPath}: {table.Report}; predictions can only be aligned with every row kept");
 
-            var p = ReadPredictions(result.GetValue(predictions)!.FullName);
+            var p = transformer is null ? ReadPredictions(result.GetValue(predictions)!.FullName) : Score(transformer, table);
             if (p.Rows != table.RowCount)
                 throw new SchemaException($"predictions have {p.Rows:N0} rows but labels have {table.RowCount:N0}");
             var s = table.Schema;
@@ -70,6 +79,15 @@ internal static class EvaluateCommand
         public readonly Dictionary<string, List<float>> Columns = new(StringComparer.OrdinalIgnoreCase);
         public long Rows;
         public float[]? Get(string name) => Columns.TryGetValue(name, out var v) ? v.ToArray() : null;
+    }
+
+    // Row-at-a-time through ML.NET's OnnxTransformer: exact, not fast (the batch scoring job is the fast path).
+    private static Predictions Score(Microsoft.ML.ITransformer model, Table table)
+    {
+        var scored = model.Transform(table.ToDataView());
+        var p = new Predictions { Rows = table.RowCount };
+        foreach (var c in Scoring.ScoredColumns.MultiTask) p.Columns[c] = Scoring.ScoredColumns.Read(scored, c).ToList();
+        return p;
     }
 
     private static Predictions ReadPredictions(string path)
