@@ -12,25 +12,39 @@ internal static class PredictCommand
 {
     public static Command Create()
     {
-        var model = new Option<DirectoryInfo>("--model") { Description = "Bundle folder written by train", Required = true };
-        var data = new Option<FileInfo>("--data") { Description = "Data to score (the bundle's schema is used to read it)", Required = true };
-        var output = new Option<FileInfo>("--out") { Description = "Predictions CSV: PCtr,PCvr,PCtcvr,PredictedRating", Required = true };
-        var command = new Command("predict", "Score a data file with a saved model bundle (loaded through mlContext.Model.Load) and write the predictions, one row per input row")
+        var model = new Option<string>("--model") { Description = "Bundle folder written by train, or any ML.NET model .zip (then give --schema)", Required = true };
+        var data = new Option<FileInfo>("--data") { Description = "Data to score (read with the bundle's schema, or --schema)", Required = true };
+        var output = new Option<FileInfo>("--out") { Description = "Predictions CSV, one row per input row", Required = true };
+        var schemaFile = new Option<FileInfo?>("--schema") { Description = "Schema of the data (for a plain ML.NET zip)" };
+        var columnsOption = new Option<string[]>("--columns") { Description = "Float columns to write (default PCtr, PCvr, PCtcvr, PredictedRating)", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("predict", "Score a data file with a saved model (a bundle or any ML.NET zip, loaded through mlContext.Model.Load) and write the chosen float columns, one row per input row")
         {
-            model, data, output,
+            model, data, output, schemaFile, columnsOption,
         };
         command.SetAction(result =>
         {
             var ml = new MLContext();
-            var (transformer, metadata) = ModelBundle.Load(ml, result.GetValue(model)!.FullName);
-            var schema = metadata.Schema;
-            schema.SkipBadRows = false;
+            string path = Path.GetFullPath(result.GetValue(model)!);
+            ITransformer transformer;
+            DatasetSchema schema;
+            if (File.Exists(path) && path.EndsWith(".zip", StringComparison.OrdinalIgnoreCase))
+            {
+                transformer = ml.Model.Load(path, out _);
+                schema = DatasetSchema.Load((result.GetValue(schemaFile) ?? throw new SchemaException("a plain ML.NET model needs --schema to read the data")).FullName);
+            }
+            else
+            {
+                var (t, metadata) = ModelBundle.Load(ml, path);
+                transformer = t;
+                schema = result.GetValue(schemaFile) is { } sf ? DatasetSchema.Load(sf.FullName) : metadata.Schema;
+            }
+            var names = result.GetValue(columnsOption) is { Length: > 0 } chosen ? chosen : ScoredColumns.MultiTask;
             var table = DataLoader.Load(schema, result.GetValue(data)!.FullName);
             var scored = transformer.Transform(table.ToDataView());
-            var columns = ScoredColumns.MultiTask.Select(c => ScoredColumns.Read(scored, c)).ToArray();
+            var columns = names.Select(c => ScoredColumns.Read(scored, c)).ToArray();
             AtomicFile.WriteText(result.GetValue(output)!.FullName, w =>
             {
-                w.Write(string.Join(',', ScoredColumns.MultiTask) + "\n");
+                w.Write(string.Join(',', names) + "\n");
                 for (int i = 0; i < columns[0].Length; i++)
                     w.Write(string.Join(',', columns.Select(c => c[i].ToString("R", CultureInfo.InvariantCulture))) + "\n");
             });

@@ -1,0 +1,106 @@
+using Recommender.Trainers.Evaluation;
+using Recommender.Trainers.MatrixFactorization;
+
+namespace Recommender.Tests.Trainers;
+
+[TestClass]
+public sealed class MatrixFactorizationTests
+{
+    // A rank-3 matrix with entries of scale about 1, 60% observed for training, the rest held out.
+    private static (RatingMatrix Train, RatingMatrix Test) Planted(int users, int items, int rank, double observed, int seed)
+    {
+        var rng = new Random(seed);
+        var p = Enumerable.Range(0, users * rank).Select(_ => rng.NextDouble()).ToArray();
+        var q = Enumerable.Range(0, items * rank).Select(_ => rng.NextDouble()).ToArray();
+        var train = (new List<int>(), new List<int>(), new List<float>());
+        var test = (new List<int>(), new List<int>(), new List<float>());
+        for (int u = 0; u < users; u++)
+            for (int i = 0; i < items; i++)
+            {
+                double v = 0;
+                for (int d = 0; d < rank; d++) v += p[u * rank + d] * q[i * rank + d];
+                var target = rng.NextDouble() < observed ? train : test;
+                target.Item1.Add(u); target.Item2.Add(i); target.Item3.Add((float)v);
+            }
+        return (new RatingMatrix(users, items, [.. train.Item1], [.. train.Item2], [.. train.Item3]),
+                new RatingMatrix(users, items, [.. test.Item1], [.. test.Item2], [.. test.Item3]));
+    }
+
+    [TestMethod]
+    public void RecoversAPlantedLowRankMatrix()
+    {
+        var (train, test) = Planted(120, 90, 3, 0.6, 1);
+        var validation = new List<double>();
+        var options = new MatrixFactorizationOptions { ApproximationRank = 8, Lambda = 0.001, LearningRate = 0.1, NumberOfIterations = 200, NumberOfThreads = 1, IterationCompleted = (_, _, v) => validation.Add(v) };
+        var model = MatrixFactorizationTrainer.Train(train, options, test);
+        double mean = test.Values.Average(v => (double)v), spread = Math.Sqrt(test.Values.Average(v => (v - mean) * (v - mean)));
+        Console.WriteLine($"held-out RMSE {validation[^1]:F4} (entries spread {spread:F3})");
+        Assert.AreEqual(200, validation.Count);
+        Assert.IsTrue(validation[^1] < 0.05 * (mean + spread), $"held-out RMSE {validation[^1]:F4}");
+        Assert.IsTrue(validation[^1] < validation[0] / 5);
+        Assert.AreEqual(model.Score(3, 4), MatrixFactorizationModelParameters.Dot(model.LeftFactorMatrix.AsSpan(24, 8), model.RightFactorMatrix.AsSpan(32, 8)));
+        Assert.IsTrue(float.IsNaN(model.Score(120, 0)) && float.IsNaN(model.Score(0, -1)));
+    }
+
+    [TestMethod]
+    public void ParallelSgdReachesTheSameQuality()
+    {
+        var (train, test) = Planted(200, 150, 3, 0.5, 2);
+        double final = 0;
+        var options = new MatrixFactorizationOptions { ApproximationRank = 8, Lambda = 0.001, NumberOfIterations = 150, NumberOfThreads = 4, IterationCompleted = (_, _, v) => final = v };
+        MatrixFactorizationTrainer.Train(train, options, test);
+        Assert.IsTrue(final < 0.1, $"held-out RMSE {final:F4} with 4 threads");
+    }
+
+    [TestMethod]
+    public void OneClassRanksHeldOutPositivesAboveNegatives()
+    {
+        // Users and items fall into 4 clusters; a user interacts only with items of their cluster.
+        const int users = 200, items = 120, clusters = 4;
+        var rng = new Random(3);
+        var rows = new List<int>(); var cols = new List<int>();
+        var heldOut = new List<(int U, int I)>();
+        for (int u = 0; u < users; u++)
+            for (int i = 0; i < items; i++)
+            {
+                if (u % clusters != i % clusters || rng.NextDouble() > 0.3) continue;
+                if (rng.NextDouble() < 0.2) heldOut.Add((u, i));
+                else { rows.Add(u); cols.Add(i); }
+            }
+        var data = new RatingMatrix(users, items, [.. rows], [.. cols], Enumerable.Repeat(1f, rows.Count).ToArray());
+        var model = MatrixFactorizationTrainer.Train(data, new MatrixFactorizationOptions
+        {
+            LossFunction = LossFunctionType.SquareLossOneClass, ApproximationRank = 8, Lambda = 0.1, Alpha = 0.01, C = 0, NumberOfIterations = 10, NumberOfThreads = 2,
+        });
+        var seen = rows.Zip(cols).ToHashSet();
+        var negatives = new List<(int U, int I)>();
+        while (negatives.Count < heldOut.Count)
+        {
+            int u = rng.Next(users), i = rng.Next(items);
+            if (u % clusters != i % clusters) negatives.Add((u, i));
+        }
+        var scores = heldOut.Concat(negatives).Select(x => model.Score(x.U, x.I)).ToArray();
+        var labels = heldOut.Select(_ => 1f).Concat(negatives.Select(_ => 0f)).ToArray();
+        var auc = BinaryMetrics.Auc(scores, labels).Value;
+        Console.WriteLine($"one-class AUC {auc:F4}");
+        Assert.IsTrue(auc > 0.9, $"one-class AUC {auc:F4}");
+    }
+
+    [TestMethod]
+    public void RetrievalMatchesBruteForceAndExcludesSeenItems()
+    {
+        var (train, _) = Planted(30, 500, 3, 0.5, 4);
+        var model = MatrixFactorizationTrainer.Train(train, new MatrixFactorizationOptions { NumberOfIterations = 5, NumberOfThreads = 1 });
+        var retrieval = new TopNRetrieval(model);
+        var seen = new HashSet<int> { 3, 7, 11 };
+        var result = retrieval.Recommend([0, 5, 29, 99], 10, u => u == 5 ? seen : null);
+        foreach (var (user, index) in new[] { (0, 0), (5, 1), (29, 2) })
+        {
+            var expected = Enumerable.Range(0, 500).Where(i => user != 5 || !seen.Contains(i))
+                .OrderByDescending(i => model.Score(user, i)).ThenBy(i => i).Take(10).ToArray();
+            CollectionAssert.AreEqual(expected, result[index].Items, $"user {user}");
+            for (int r = 0; r < 10; r++) Assert.AreEqual(model.Score(user, expected[r]), result[index].Scores[r], 1e-5f);
+        }
+        Assert.AreEqual(0, result[3].Items.Length); // user 99 is unknown
+    }
+}
