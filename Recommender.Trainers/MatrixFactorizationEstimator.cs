@@ -49,7 +49,8 @@ public sealed class MatrixFactorizationEstimator : IEstimator<ITransformer>
     private const string RowInput = "__mf_row", ColumnInput = "__mf_column";
     private readonly MLContext _ml;
 
-    internal MatrixFactorizationEstimator(MLContext mlContext, MatrixFactorizationOptions options)
+    /// <summary>Creates the estimator (the catalog is the usual way in).</summary>
+    public MatrixFactorizationEstimator(MLContext mlContext, MatrixFactorizationOptions options)
     {
         _ml = mlContext;
         Options = options;

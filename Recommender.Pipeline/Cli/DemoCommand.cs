@@ -17,7 +17,7 @@ internal static class DemoCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Where the data and the models go", DefaultValueFactory = _ => new DirectoryInfo("models/demo") };
         var epochs = new Option<int>("--epochs") { Description = "Epochs per model", DefaultValueFactory = _ => 2 };
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: one per core)" };
-        var command = new Command("demo", "Generate the default e-commerce data, train SharedBottom and ESMM, evaluate each against the oracle (the true probabilities) side by side, and save the models")
+        var command = new Command("demo", "Generate the default e-commerce data, train matrix factorization, SharedBottom and ESMM, evaluate each against the oracle (the true probabilities) side by side, and save the multi-task models")
         {
             rows, output, epochs, threads,
         };
@@ -32,11 +32,16 @@ internal static class DemoCommand
             Console.WriteLine($"data: {generated.TrainRows:N0} train, {generated.ValidRows:N0} valid, {generated.TestRows:N0} test rows; CTR {generated.Ctr:P2}, CVR given click {generated.CvrGivenClick:P2} ({generated.Seconds:F1} s)");
 
             var columns = new List<(string Name, MultiTaskMetrics Metrics)> { ("oracle", generated.Oracle) };
+            var data = TrainingData.FromDirectory(dataDir);
+            var (mf, mfSeconds) = MatrixFactorizationBaseline.Run(Data.DataLoader.Load(data.Schema, data.Train), Data.DataLoader.Load(data.Schema, data.Test!),
+                new Recommender.Trainers.MatrixFactorization.MatrixFactorizationOptions { NumberOfThreads = result.GetValue(threads) is > 0 and var t ? t : null });
+            Console.WriteLine($"matrix factorization (users x items clicks, rank 8): {mfSeconds:F1} s");
+            columns.Add(("MatrixFactorization", mf));
             foreach (var architecture in new[] { MultiTaskArchitecture.SharedBottom, MultiTaskArchitecture.Esmm })
             {
                 var options = new MultiTaskTrainerOptions { Architecture = architecture, Epochs = result.GetValue(epochs), Threads = result.GetValue(threads) };
                 new EpochTable().Attach(options, architecture.ToString());
-                var r = TrainingJob.Run(TrainingData.FromDirectory(dataDir), options, Path.Combine(root, architecture.ToString().ToLowerInvariant()), m => Console.Error.WriteLine(m));
+                var r = TrainingJob.Run(data, options, Path.Combine(root, architecture.ToString().ToLowerInvariant()), m => Console.Error.WriteLine(m));
                 columns.Add((architecture.ToString(), r.Test!));
             }
 
@@ -44,7 +49,8 @@ internal static class DemoCommand
             Console.WriteLine("test split (the latest 10% of days), every model next to the oracle:");
             var table = new TextTable(["metric", .. columns.Select(c => c.Name)]);
             foreach (var (name, _) in generated.Oracle.Items())
-                table.Add([name, .. columns.Select(c => c.Metrics.Items().FirstOrDefault(i => i.Name == name).Value is { IsDefined: true } m ? m.Value.ToString("F4", CultureInfo.InvariantCulture) : "-")]);
+                table.Add([name, .. columns.Select(c => c.Metrics.Items().Where(i => i.Name == name).Select(i => i.Value).FirstOrDefault(Metric.Undefined("not predicted")) is { IsDefined: true } m
+                    ? m.Value.ToString("F4", CultureInfo.InvariantCulture) : "-")]);
             Console.Write(table.ToString());
             Console.WriteLine($"models saved under {root} (load model.zip with mlContext.Model.Load); {clock.Elapsed.TotalSeconds:F0} s in all");
             return 0;

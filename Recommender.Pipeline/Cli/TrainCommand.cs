@@ -13,12 +13,14 @@ internal static class TrainCommand
         var trainFile = new Option<FileInfo?>("--train") { Description = "Training data file (with --schema or role flags)" };
         var validFile = new Option<FileInfo?>("--valid") { Description = "Validation data file" };
         var testFile = new Option<FileInfo?>("--test") { Description = "Test data file" };
+        var mf = new Option<bool>("--mf") { Description = "Train matrix factorization on the clicks first and feed its score and factors to the network" };
+        var mfRank = new Option<int>("--mf-rank") { Description = "Rank of the matrix factorization", DefaultValueFactory = _ => 8 };
         var output = new Option<DirectoryInfo>("--out") { Description = "Bundle folder (model.zip, model.onnx, model.json)", DefaultValueFactory = _ => new DirectoryInfo("models/model") };
         var schemaArgs = new SchemaArguments();
         var trainerArgs = new TrainerArguments();
         var command = new Command("train", "Train a multi-task model (featurization + network) and save it as a bundle; prints validation metrics per epoch and test metrics at the end")
         {
-            data, trainFile, validFile, testFile, output,
+            data, trainFile, validFile, testFile, output, mf, mfRank,
         };
         schemaArgs.AddTo(command);
         trainerArgs.AddTo(command);
@@ -37,7 +39,13 @@ internal static class TrainCommand
             }
             var options = trainerArgs.Build(result, experiment);
             new EpochTable().Attach(options, options.Architecture.ToString());
-            var r = TrainingJob.Run(training, options, result.GetValue(output)!.FullName, m => Console.Error.WriteLine(m));
+            var mfOptions = result.GetValue(mf) ? new Recommender.Trainers.MatrixFactorization.MatrixFactorizationOptions { ApproximationRank = result.GetValue(mfRank) } : null;
+            var r = TrainingJob.Run(training, options, result.GetValue(output)!.FullName, m => Console.Error.WriteLine(m), matrixFactorization: mfOptions);
+            if (r.MatrixFactorizationTest is { } alone)
+            {
+                Console.WriteLine("test split, matrix factorization alone (CTR):");
+                Console.Write(MetricsReport.Table(alone));
+            }
             if (r.Test is { } test)
             {
                 Console.WriteLine("test split:");

@@ -3,7 +3,10 @@ using Microsoft.ML.Data;
 using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Evaluation;
 using Recommender.Pipeline.Featurization;
+using Microsoft.ML.Transforms;
 using Recommender.Trainers;
+using Recommender.Trainers.Evaluation;
+using Recommender.Trainers.MatrixFactorization;
 using Recommender.Trainers.Training;
 
 namespace Recommender.Pipeline.Jobs;
@@ -19,14 +22,21 @@ public sealed record TrainingData(DatasetSchema Schema, string Train, string? Va
     private static string? Existing(string path) => File.Exists(path) ? path : null;
 }
 
-/// <summary>What a training job produced.</summary>
-public sealed record TrainingResult(string Bundle, TrainedMultiTaskModel Model, MultiTaskMetrics? Test, double Seconds, LoadReport TrainReport);
+/// <summary>What a training job produced; <paramref name="MatrixFactorizationTest"/> scores the MF model alone as a CTR predictor.</summary>
+public sealed record TrainingResult(string Bundle, TrainedMultiTaskModel Model, MultiTaskMetrics? Test, double Seconds, LoadReport TrainReport,
+    MultiTaskMetrics? MatrixFactorizationTest = null);
 
 /// <summary>Load, featurize, train the multi-task model, save the bundle, evaluate on the test split.</summary>
 public static class TrainingJob
 {
     /// <summary>Runs the job; <paramref name="log"/> receives progress lines.</summary>
-    public static TrainingResult Run(TrainingData data, MultiTaskTrainerOptions options, string bundle, Action<string> log, FeaturizerOptions? featurizer = null)
+    /// <remarks>
+    /// With <paramref name="matrixFactorization"/>, a matrix factorization of the click matrix (users x items)
+    /// is trained after featurization; its score and the user and item factors join the dense features of
+    /// the multi-task model, inside the same saved pipeline.
+    /// </remarks>
+    public static TrainingResult Run(TrainingData data, MultiTaskTrainerOptions options, string bundle, Action<string> log, FeaturizerOptions? featurizer = null,
+        MatrixFactorizationOptions? matrixFactorization = null)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var ml = new MLContext(seed: options.Seed);
@@ -41,8 +51,16 @@ public static class TrainingJob
         var test = data.Test is null ? null : Load(data.Test);
 
         var (featurizerEstimator, features) = SchemaFeaturizer.Create(ml, train.Schema, train.ToDataView(), featurizer);
-        var featurization = featurizerEstimator.Fit(train.ToDataView());
+        ITransformer featurization = featurizerEstimator.Fit(train.ToDataView());
         log($"featurized: {features.Categorical.Count} categorical fields ({features.Categorical.Sum(c => (long)c.Cardinality):N0} keys), {features.DenseSize} dense");
+        string? denseColumn = features.DenseColumn;
+        int denseSize = features.DenseSize;
+        MultiTaskMetrics? mfTest = null;
+        if (matrixFactorization is not null)
+        {
+            (featurization, denseColumn, denseSize, mfTest) = AddMatrixFactorization(ml, featurization, denseColumn, denseSize, matrixFactorization, train, valid, test, log);
+            options.DenseColumn = denseColumn;
+        }
 
         var estimator = ml.MultiTask().Trainers.FromOptions(options);
         var multiTask = estimator.Fit(featurization.Transform(train.ToDataView()), valid is null ? null : featurization.Transform(valid.ToDataView()));
@@ -52,7 +70,7 @@ public static class TrainingJob
         MultiTaskMetrics? metrics = null;
         if (test is not null)
         {
-            var matrix = FeatureMatrix.From(featurization.Transform(test.ToDataView()), estimator.LastCategoricalColumns, features.DenseColumn, features.DenseSize);
+            var matrix = FeatureMatrix.From(featurization.Transform(test.ToDataView()), estimator.LastCategoricalColumns, denseColumn, denseSize);
             var p = model.Predict(matrix);
             var s = test.Schema;
             float[]? Labels(string name) => Array.IndexOf(s.NumberColumns, name) >= 0 ? test.GetNumbers(name) : null;
@@ -66,16 +84,55 @@ public static class TrainingJob
             Schema = data.Schema,
             Architecture = options.Architecture.ToString(),
             OnnxIdInputs = estimator.LastCategoricalColumns.ToList(),
-            OnnxDenseInput = features.DenseColumn,
-            DenseSize = features.DenseSize,
+            OnnxDenseInput = denseColumn,
+            DenseSize = denseSize,
             Options = typeof(MultiTaskTrainerOptions).GetFields().Where(f => f.FieldType.IsPrimitive || f.FieldType.IsEnum || f.FieldType == typeof(string) || f.FieldType == typeof(int[]))
                 .ToDictionary(f => f.Name, f => f.GetValue(options) is { } v && v.GetType().IsEnum ? v.ToString() : f.GetValue(options)),
             History = model.History.Cast<object>().ToList(),
             TestMetrics = metrics?.Items().ToDictionary(i => i.Name, i => i.Value.IsDefined ? (double?)i.Value.Value : null) ?? new(),
         };
-        var onnx = model.Export(estimator.LastCategoricalColumns, $"Recommender multi-task model ({options.Architecture}); inputs: see model.json", features.DenseColumn);
+        var onnx = model.Export(estimator.LastCategoricalColumns, $"Recommender multi-task model ({options.Architecture}); inputs: see model.json", denseColumn);
         ModelBundle.Save(bundle, ml, pipeline, train.ToDataView().Schema, onnx, metadata);
         log($"saved {bundle}");
-        return new TrainingResult(bundle, model, metrics, clock.Elapsed.TotalSeconds, train.Report);
+        return new TrainingResult(bundle, model, metrics, clock.Elapsed.TotalSeconds, train.Report, mfTest);
+    }
+
+    /// <summary>Name of the dense column once the matrix-factorization features are appended.</summary>
+    public const string DenseWithMatrixFactorization = "DenseWithMf";
+
+    private static (ITransformer, string, int, MultiTaskMetrics?) AddMatrixFactorization(MLContext ml, ITransformer featurization, string? dense, int denseSize,
+        MatrixFactorizationOptions options, Table train, Table? valid, Table? test, Action<string> log)
+    {
+        if (train.Schema.Schema.User is null || train.Schema.Schema.Item is null || train.Schema.Click < 0)
+            throw new SchemaException("matrix factorization needs the user and item roles and a click label");
+        options.MatrixRowIndexColumnName = DatasetSchema.UserColumn;
+        options.MatrixColumnIndexColumnName = DatasetSchema.ItemColumn;
+        options.LabelColumnName = DatasetSchema.ClickColumn;
+        var mf = new MatrixFactorizationEstimator(ml, options) { OutputFactors = true };
+        var featurizedTrain = featurization.Transform(train.ToDataView());
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var mfModel = mf.Fit(featurizedTrain, valid is null ? null : featurization.Transform(valid.ToDataView()));
+        log($"matrix factorization: rank {options.ApproximationRank}, {mf.Model!.NumberOfRows:N0} users x {mf.Model.NumberOfColumns:N0} items in {clock.Elapsed.TotalSeconds:F1} s ({mf.SkippedRows:N0} rows without a known user or item skipped)");
+        // Unknown users or items score NaN: the feature gets the training mean instead.
+        string[] inputs = dense is null ? ["MfFeatures"] : [dense, "MfFeatures"];
+        var combine = ml.Transforms.Concatenate("MfFeatures", "Score", "UserFactors", "ItemFactors")
+            .Append(ml.Transforms.ReplaceMissingValues("MfFeatures", replacementMode: MissingValueReplacingEstimator.ReplacementMode.Mean))
+            .Append(ml.Transforms.Concatenate(DenseWithMatrixFactorization, inputs))
+            .Append(ml.Transforms.DropColumns("Score", "UserFactors", "ItemFactors", "MfFeatures"));
+        var scoredTrain = mfModel.Transform(featurizedTrain);
+        var chain = new TransformerChain<ITransformer>(featurization, mfModel, combine.Fit(scoredTrain));
+
+        MultiTaskMetrics? alone = null;
+        if (test is not null)
+        {
+            // Matrix factorization alone as a CTR model: its score, unknown pairs at the training click rate.
+            var score = Scoring.ScoredColumns.Read(mfModel.Transform(featurization.Transform(test.ToDataView())), "Score");
+            double baseRate = train.GetNumbers(DatasetSchema.ClickColumn).Average(v => (double)v);
+            var pCtr = score.Select(s => float.IsNaN(s) ? (float)baseRate : Math.Clamp(s, 1e-6f, 1 - 1e-6f)).ToArray();
+            var s = test.Schema;
+            alone = MultiTaskMetrics.Compute(pCtr, null, null, null, test.GetNumbers(DatasetSchema.ClickColumn), null, null,
+                s.GroupOutput is null ? null : test.GetText(s.GroupOutput));
+        }
+        return (chain, DenseWithMatrixFactorization, denseSize + 1 + 2 * options.ApproximationRank, alone);
     }
 }
