@@ -16,6 +16,7 @@ public static class CliApp
             EvaluateCommand.Create(),
             DemoCommand.Create(),
             TrainCommand.Create(),
+            TuneCommand.Create(),
             PredictCommand.Create(),
             ExportOnnxCommand.Create(),
             BenchCommand.Create(),
