@@ -37,12 +37,14 @@ internal static class DemoCommand
                 new Recommender.Trainers.MatrixFactorization.MatrixFactorizationOptions { NumberOfThreads = result.GetValue(threads) is > 0 and var t ? t : null });
             Console.WriteLine($"matrix factorization (users x items clicks, rank 8): {mfSeconds:F1} s");
             columns.Add(("MatrixFactorization", mf));
+            var reported = new List<HtmlReport.ModelResult>();
             foreach (var architecture in new[] { MultiTaskArchitecture.SharedBottom, MultiTaskArchitecture.Esmm })
             {
                 var options = new MultiTaskTrainerOptions { Architecture = architecture, Epochs = result.GetValue(epochs), Threads = result.GetValue(threads) };
                 new EpochTable().Attach(options, architecture.ToString());
                 var r = TrainingJob.Run(data, options, Path.Combine(root, architecture.ToString().ToLowerInvariant()), m => Console.Error.WriteLine(m));
                 columns.Add((architecture.ToString(), r.Test!));
+                reported.Add(new HtmlReport.ModelResult(architecture.ToString(), r.Model.History, r.TestPredictions!.PCtr, r.TestClicks!));
             }
 
             Console.WriteLine();
@@ -52,6 +54,7 @@ internal static class DemoCommand
                 table.Add([name, .. columns.Select(c => c.Metrics.Items().Where(i => i.Name == name).Select(i => i.Value).FirstOrDefault(Metric.Undefined("not predicted")) is { IsDefined: true } m
                     ? m.Value.ToString("F4", CultureInfo.InvariantCulture) : "-")]);
             Console.Write(table.ToString());
+            Console.WriteLine($"report: {HtmlReport.Write(root, columns, reported)}");
             Console.WriteLine($"models saved under {root} (load model.zip with mlContext.Model.Load); {clock.Elapsed.TotalSeconds:F0} s in all");
             return 0;
         });

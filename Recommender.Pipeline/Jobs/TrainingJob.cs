@@ -24,7 +24,7 @@ public sealed record TrainingData(DatasetSchema Schema, string Train, string? Va
 
 /// <summary>What a training job produced; <paramref name="MatrixFactorizationTest"/> scores the MF model alone as a CTR predictor.</summary>
 public sealed record TrainingResult(string Bundle, TrainedMultiTaskModel Model, MultiTaskMetrics? Test, double Seconds, LoadReport TrainReport,
-    MultiTaskMetrics? MatrixFactorizationTest = null);
+    MultiTaskMetrics? MatrixFactorizationTest = null, MultiTaskPredictions? TestPredictions = null, float[]? TestClicks = null);
 
 /// <summary>Load, featurize, train the multi-task model, save the bundle, evaluate on the test split.</summary>
 public static class TrainingJob
@@ -68,10 +68,12 @@ public static class TrainingJob
         var model = estimator.LastModel!;
 
         MultiTaskMetrics? metrics = null;
+        MultiTaskPredictions? testPredictions = null;
         if (test is not null)
         {
             var matrix = FeatureMatrix.From(featurization.Transform(test.ToDataView()), estimator.LastCategoricalColumns, denseColumn, denseSize);
             var p = model.Predict(matrix);
+            testPredictions = p;
             var s = test.Schema;
             float[]? Labels(string name) => Array.IndexOf(s.NumberColumns, name) >= 0 ? test.GetNumbers(name) : null;
             metrics = MultiTaskMetrics.Compute(p.PCtr, p.PCvr, p.PCtcvr, p.PredictedRating,
@@ -94,7 +96,8 @@ public static class TrainingJob
         var onnx = model.Export(estimator.LastCategoricalColumns, $"Recommender multi-task model ({options.Architecture}); inputs: see model.json", denseColumn);
         ModelBundle.Save(bundle, ml, pipeline, train.ToDataView().Schema, onnx, metadata);
         log($"saved {bundle}");
-        return new TrainingResult(bundle, model, metrics, clock.Elapsed.TotalSeconds, train.Report, mfTest);
+        return new TrainingResult(bundle, model, metrics, clock.Elapsed.TotalSeconds, train.Report, mfTest, testPredictions,
+            test is not null && test.Schema.Click >= 0 ? test.GetNumbers(DatasetSchema.ClickColumn) : null);
     }
 
     /// <summary>Name of the dense column once the matrix-factorization features are appended.</summary>
