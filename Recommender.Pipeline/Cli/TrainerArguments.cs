@@ -14,6 +14,8 @@ internal sealed class TrainerArguments
     public readonly Option<int?> BatchSize = new("--batch-size") { Description = $"Rows per step (default {MultiTaskTrainerOptions.Defaults.BatchSize})" };
     public readonly Option<int?> EmbeddingDim = new("--embedding-dim") { Description = $"Embedding width (default {MultiTaskTrainerOptions.Defaults.EmbeddingDim})" };
     public readonly Option<float?> LearningRate = new("--learning-rate") { Description = "Adam learning rate of dense parameters (default 0.001)" };
+    public readonly Option<float?> EmbeddingLearningRate = new("--embedding-learning-rate") { Description = "Sparse Adagrad learning rate of the embeddings (default 0.05)" };
+    public readonly Option<float?> EmbeddingL2 = new("--embedding-l2") { Description = "L2 on touched embedding rows" };
     public readonly Option<float?> CtrWeight = new("--ctr-weight") { Description = "alpha: weight of the CTR loss; 0 switches CTR off" };
     public readonly Option<float?> CvrWeight = new("--cvr-weight") { Description = "beta: weight of the CVR loss; 0 switches CVR off" };
     public readonly Option<float?> RatingWeight = new("--rating-weight") { Description = "gamma: weight of the rating loss; 0 switches rating off" };
@@ -26,7 +28,7 @@ internal sealed class TrainerArguments
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
+        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, EmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
             command.Options.Add(o);
     }
 
@@ -50,6 +52,8 @@ internal sealed class TrainerArguments
         if (r.GetValue(BatchSize) is { } b) o.BatchSize = b;
         if (r.GetValue(EmbeddingDim) is { } d) o.EmbeddingDim = d;
         if (r.GetValue(LearningRate) is { } lr) o.LearningRate = lr;
+        if (r.GetValue(EmbeddingLearningRate) is { } elr) o.EmbeddingLearningRate = elr;
+        if (r.GetValue(EmbeddingL2) is { } el2) o.EmbeddingL2 = el2;
         if (r.GetValue(CtrWeight) is { } cw) o.CtrWeight = cw;
         if (r.GetValue(CvrWeight) is { } vw) o.CvrWeight = vw;
         if (r.GetValue(RatingWeight) is { } rw) o.RatingWeight = rw;

@@ -66,6 +66,6 @@ public sealed class ExperimentTasks
     public float Ctr { get; set; } = 1f;
     /// <summary>Weight of the CVR loss (beta); 0 switches the task off.</summary>
     public float Cvr { get; set; } = 1f;
-    /// <summary>Weight of the rating loss (gamma); 0 switches the task off.</summary>
-    public float Rating { get; set; } = 1f;
+    /// <summary>Weight of the rating loss (gamma); 0 switches the task off (default 0.1, as the trainer's).</summary>
+    public float Rating { get; set; } = Recommender.Trainers.Training.MultiTaskTrainerOptions.Defaults.RatingWeight;
 }

@@ -31,30 +31,20 @@ public sealed class Table
         new TableDataView(Schema.TextColumns, Schema.NumberColumns, () => Chunks, RowCount);
 
     /// <summary>All values of a float column, in row order.</summary>
-    public float[] GetNumbers(string column)
-    {
-        int c = Array.IndexOf(Schema.NumberColumns, column);
-        if (c < 0) throw new ArgumentException($"no float column '{column}'", nameof(column));
-        var result = new float[RowCount];
-        long offset = 0;
-        foreach (var chunk in Chunks)
-        {
-            Array.Copy(chunk.Numbers[c], 0, result, offset, chunk.Count);
-            offset += chunk.Count;
-        }
-        return result;
-    }
+    public float[] GetNumbers(string column) => Column(Schema.NumberColumns, column, chunk => chunk.Numbers);
 
     /// <summary>All values of a text column, in row order.</summary>
-    public string[] GetText(string column)
+    public string[] GetText(string column) => Column(Schema.TextColumns, column, chunk => chunk.Text);
+
+    private T[] Column<T>(string[] names, string column, Func<TableChunk, T[][]> columns)
     {
-        int c = Array.IndexOf(Schema.TextColumns, column);
-        if (c < 0) throw new ArgumentException($"no text column '{column}'", nameof(column));
-        var result = new string[RowCount];
+        int c = Array.IndexOf(names, column);
+        if (c < 0) throw new ArgumentException($"no {typeof(T).Name} column '{column}'", nameof(column));
+        var result = new T[RowCount];
         long offset = 0;
         foreach (var chunk in Chunks)
         {
-            Array.Copy(chunk.Text[c], 0, result, offset, chunk.Count);
+            Array.Copy(columns(chunk)[c], 0, result, offset, chunk.Count);
             offset += chunk.Count;
         }
         return result;

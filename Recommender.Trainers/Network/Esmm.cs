@@ -19,16 +19,10 @@ public static class Esmm
     {
         var init = new ParameterInit(spec.Seed);
         var towers = new[] { "ctr", "cvr", "rating" }.Select(t => new Mlp(init, $"tower_{t}", spec.InputSize, tower, output: 1)).ToArray();
-        TaskHeads.Declare(init, spec);
-        return new ModelDefinition
+        return spec.Define(init, (g, inputs, p, training) =>
         {
-            Parameters = init.Parameters,
-            Inputs = spec.Inputs(),
-            Forward = (g, inputs, p, training) =>
-            {
-                var x = TaskHeads.Input(g, spec, inputs);
-                return TaskHeads.Build(g, spec, inputs, p, towers[0].Forward(g, x, p), towers[1].Forward(g, x, p), towers[2].Forward(g, x, p), training, esmm: true);
-            },
-        };
+            var x = TaskHeads.Input(g, spec, inputs);
+            return TaskHeads.Build(g, spec, inputs, p, towers[0].Forward(g, x, p), towers[1].Forward(g, x, p), towers[2].Forward(g, x, p), training, esmm: true);
+        });
     }
 }

@@ -21,18 +21,12 @@ public static class Mmoe
         string[] tasks = ["ctr", "cvr", "rating"];
         foreach (var t in tasks) MixtureOfExperts.DeclareGate(init, $"gate_{t}", spec.InputSize, experts);
         var towers = tasks.Select(t => new Mlp(init, $"tower_{t}", expertNets[0].OutputSize, tower, output: 1)).ToArray();
-        TaskHeads.Declare(init, spec);
-        return new ModelDefinition
+        return spec.Define(init, (g, inputs, p, training) =>
         {
-            Parameters = init.Parameters,
-            Inputs = spec.Inputs(),
-            Forward = (g, inputs, p, training) =>
-            {
-                var x = TaskHeads.Input(g, spec, inputs);
-                var outs = expertNets.Select(e => e.Forward(g, x, p)).ToArray();
-                var logits = tasks.Select((t, i) => towers[i].Forward(g, MixtureOfExperts.Mix(g, $"gate_{t}", x, outs, p), p)).ToArray();
-                return TaskHeads.Build(g, spec, inputs, p, logits[0], logits[1], logits[2], training);
-            },
-        };
+            var x = TaskHeads.Input(g, spec, inputs);
+            var outs = expertNets.Select(e => e.Forward(g, x, p)).ToArray();
+            var logits = tasks.Select((t, i) => towers[i].Forward(g, MixtureOfExperts.Mix(g, $"gate_{t}", x, outs, p), p)).ToArray();
+            return TaskHeads.Build(g, spec, inputs, p, logits[0], logits[1], logits[2], training);
+        });
     }
 }

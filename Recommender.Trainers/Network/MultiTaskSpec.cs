@@ -32,6 +32,13 @@ public sealed record MultiTaskSpec
     /// <summary>Width of the concatenated input: fields x embedding + dense.</summary>
     public int InputSize => FieldRows.Count * EmbeddingDim + DenseSize;
 
+    /// <summary>A model of this spec: the parameters declared in <paramref name="init"/> (plus the heads'), the standard inputs, and <paramref name="forward"/>.</summary>
+    public ModelDefinition Define(ParameterInit init, ForwardFunction forward)
+    {
+        TaskHeads.Declare(init, this);
+        return new ModelDefinition { Parameters = init.Parameters, Inputs = Inputs(), Forward = forward };
+    }
+
     /// <summary>The batch inputs: gathered embeddings, dense features, labels and masks (all [B, 1] per-row scalars).</summary>
     public IReadOnlyList<BatchInputSpec> Inputs()
     {

@@ -33,27 +33,21 @@ public static class Ple
             width = expert[^1];
         }
         var towers = tasks.Select(t => new Mlp(init, $"tower_{t}", width, tower, output: 1)).ToArray();
-        TaskHeads.Declare(init, spec);
-        return new ModelDefinition
+        return spec.Define(init, (g, inputs, p, training) =>
         {
-            Parameters = init.Parameters,
-            Inputs = spec.Inputs(),
-            Forward = (g, inputs, p, training) =>
+            var x = TaskHeads.Input(g, spec, inputs);
+            var taskInputs = tasks.Select(_ => x).ToArray();
+            Value sharedInput = x;
+            for (int l = 0; l < layers; l++)
             {
-                var x = TaskHeads.Input(g, spec, inputs);
-                var taskInputs = tasks.Select(_ => x).ToArray();
-                Value sharedInput = x;
-                for (int l = 0; l < layers; l++)
-                {
-                    var own = tasks.Select((_, i) => specific[l][i].Select(e => e.Forward(g, taskInputs[i], p)).ToArray()).ToArray();
-                    var common = shared[l].Select(e => e.Forward(g, sharedInput, p)).ToArray();
-                    var next = tasks.Select((t, i) => MixtureOfExperts.Mix(g, $"ple{l}.gate_{t}", taskInputs[i], [.. own[i], .. common], p)).ToArray();
-                    if (l + 1 < layers) sharedInput = MixtureOfExperts.Mix(g, $"ple{l}.gate_shared", sharedInput, [.. own.SelectMany(e => e), .. common], p);
-                    taskInputs = next;
-                }
-                var logits = tasks.Select((_, i) => towers[i].Forward(g, taskInputs[i], p)).ToArray();
-                return TaskHeads.Build(g, spec, inputs, p, logits[0], logits[1], logits[2], training);
-            },
-        };
+                var own = tasks.Select((_, i) => specific[l][i].Select(e => e.Forward(g, taskInputs[i], p)).ToArray()).ToArray();
+                var common = shared[l].Select(e => e.Forward(g, sharedInput, p)).ToArray();
+                var next = tasks.Select((t, i) => MixtureOfExperts.Mix(g, $"ple{l}.gate_{t}", taskInputs[i], [.. own[i], .. common], p)).ToArray();
+                if (l + 1 < layers) sharedInput = MixtureOfExperts.Mix(g, $"ple{l}.gate_shared", sharedInput, [.. own.SelectMany(e => e), .. common], p);
+                taskInputs = next;
+            }
+            var logits = tasks.Select((_, i) => towers[i].Forward(g, taskInputs[i], p)).ToArray();
+            return TaskHeads.Build(g, spec, inputs, p, logits[0], logits[1], logits[2], training);
+        });
     }
 }

@@ -19,16 +19,10 @@ public static class SharedBottom
         var init = new ParameterInit(spec.Seed);
         var shared = new Mlp(init, "bottom", spec.InputSize, bottom);
         var towers = new[] { "ctr", "cvr", "rating" }.Select(t => new Mlp(init, $"tower_{t}", shared.OutputSize, tower, output: 1)).ToArray();
-        TaskHeads.Declare(init, spec);
-        return new ModelDefinition
+        return spec.Define(init, (g, inputs, p, training) =>
         {
-            Parameters = init.Parameters,
-            Inputs = spec.Inputs(),
-            Forward = (g, inputs, p, training) =>
-            {
-                var h = shared.Forward(g, TaskHeads.Input(g, spec, inputs), p);
-                return TaskHeads.Build(g, spec, inputs, p, towers[0].Forward(g, h, p), towers[1].Forward(g, h, p), towers[2].Forward(g, h, p), training);
-            },
-        };
+            var h = shared.Forward(g, TaskHeads.Input(g, spec, inputs), p);
+            return TaskHeads.Build(g, spec, inputs, p, towers[0].Forward(g, h, p), towers[1].Forward(g, h, p), towers[2].Forward(g, h, p), training);
+        });
     }
 }
