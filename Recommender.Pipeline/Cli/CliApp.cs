@@ -18,6 +18,7 @@ public static class CliApp
             TrainCommand.Create(),
             TuneCommand.Create(),
             PredictCommand.Create(),
+            ScoreCommand.Create(),
             ExportOnnxCommand.Create(),
             BenchCommand.Create(),
         };

@@ -124,10 +124,22 @@ public sealed class DatasetSchema
     /// <summary>Writes the schema as JSON, atomically.</summary>
     public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, JsonOptions));
 
+    /// <summary>The same roles without the labels: for scoring data, which has none.</summary>
+    public DatasetSchema WithoutLabels()
+    {
+        var copy = (DatasetSchema)MemberwiseClone();
+        copy.Click = copy.Conversion = copy.Rating = null;
+        copy.LabelsOptional = true;
+        return copy;
+    }
+
+    [System.Text.Json.Serialization.JsonIgnore]
+    internal bool LabelsOptional { get; private set; }
+
     /// <summary>Checks rules that need no data: at least one label, a sane rating range.</summary>
     public void Validate()
     {
-        if (Click is null && Conversion is null && Rating is null)
+        if (Click is null && Conversion is null && Rating is null && !LabelsOptional)
             throw new SchemaException("schema declares no label: set at least one of click, conversion, rating");
         if (Conversion is not null && Click is null)
             throw new SchemaException("schema declares a conversion label without a click label: CVR is defined on clicked rows");

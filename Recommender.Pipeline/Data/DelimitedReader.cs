@@ -44,6 +44,9 @@ public sealed class DelimitedReader : IRecord, IDisposable
 
     private long _nextLine = 1;
 
+    /// <summary>The current record's text as read (quoted newlines included).</summary>
+    public string CurrentText => new(_line, 0, _lineLength);
+
     /// <summary>Number of fields in the current record.</summary>
     public int FieldCount => _fields.Count;
 

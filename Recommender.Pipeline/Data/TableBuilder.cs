@@ -39,6 +39,9 @@ public sealed class TableBuilder
 
     private TableChunk NewChunk() => new(_schema.TextColumns.Length, _schema.NumberColumns.Length, _chunkSize);
 
+    /// <summary>Called with each skipped or dropped record and the reason (for a quarantine file).</summary>
+    public Action<IRecord, DataFormatException>? Rejected { get; set; }
+
     /// <summary>Adds a record; returns a full chunk when one is complete, else null.</summary>
     public TableChunk? Add(IRecord record)
     {
@@ -51,6 +54,7 @@ public sealed class TableBuilder
         {
             _report.BadRowsSkipped++;
             _report.AddExample(e.Message);
+            Rejected?.Invoke(record, e);
             return null;
         }
 
@@ -93,6 +97,7 @@ public sealed class TableBuilder
             if (_schema.Schema.OnInconsistent == InconsistentRowPolicy.Fail) throw error;
             _report.InconsistentDropped++;
             _report.AddExample(error.Message);
+            Rejected?.Invoke(record, error);
             return false;
         }
         return true;

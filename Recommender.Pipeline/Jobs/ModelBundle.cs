@@ -6,14 +6,15 @@ namespace Recommender.Pipeline.Jobs;
 
 /// <summary>
 /// A trained model on disk, one folder: <c>model.zip</c> (the whole ML.NET pipeline — featurization and the
-/// multi-task model — for <c>mlContext.Model.Load</c>), <c>model.onnx</c> (the network with its embedding
-/// tables, for any ONNX runtime; inputs documented in <c>model.json</c>) and <c>model.json</c> (schema,
+/// multi-task model — for <c>mlContext.Model.Load</c>), <c>featurization.zip</c> (its first part alone),
+/// <c>model.onnx</c> (the network with its embedding tables, for any ONNX runtime; inputs documented in
+/// <c>model.json</c>) and <c>model.json</c> (schema,
 /// options, input contract, training history, test metrics). Every file is written atomically.
 /// </summary>
 public sealed class ModelBundle
 {
     /// <summary>The ML.NET model file name.</summary>
-    public const string ModelFile = "model.zip", OnnxFile = "model.onnx", MetadataFile = "model.json";
+    public const string ModelFile = "model.zip", OnnxFile = "model.onnx", MetadataFile = "model.json", FeaturizationFile = "featurization.zip";
 
     /// <summary>What model.json holds.</summary>
     public sealed class Metadata
@@ -38,10 +39,14 @@ public sealed class ModelBundle
         public Dictionary<string, double?> TestMetrics { get; set; } = new();
     }
 
-    /// <summary>Writes the three files into <paramref name="directory"/>.</summary>
-    public static void Save(string directory, MLContext ml, ITransformer model, DataViewSchema inputSchema, byte[] onnx, Metadata metadata)
+    /// <summary>
+    /// Writes the files into <paramref name="directory"/>; <paramref name="featurization"/> (the model's first part,
+    /// ML.NET's own fast transforms) is also saved alone, for batch scoring that runs the network in batches.
+    /// </summary>
+    public static void Save(string directory, MLContext ml, ITransformer model, ITransformer featurization, DataViewSchema inputSchema, byte[] onnx, Metadata metadata)
     {
         Directory.CreateDirectory(directory);
+        AtomicFile.Write(Path.Combine(directory, FeaturizationFile), s => ml.Model.Save(featurization, inputSchema, s));
         AtomicFile.Write(Path.Combine(directory, ModelFile), s => ml.Model.Save(model, inputSchema, s));
         AtomicFile.Write(Path.Combine(directory, OnnxFile), s => s.Write(onnx));
         AtomicFile.WriteAllText(Path.Combine(directory, MetadataFile), JsonSerializer.Serialize(metadata, DatasetSchema.JsonOptions));

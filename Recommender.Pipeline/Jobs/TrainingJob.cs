@@ -94,7 +94,7 @@ public static class TrainingJob
             TestMetrics = metrics?.Items().ToDictionary(i => i.Name, i => i.Value.IsDefined ? (double?)i.Value.Value : null) ?? new(),
         };
         var onnx = model.Export(estimator.LastCategoricalColumns, $"Recommender multi-task model ({options.Architecture}); inputs: see model.json", denseColumn);
-        ModelBundle.Save(bundle, ml, pipeline, train.ToDataView().Schema, onnx, metadata);
+        ModelBundle.Save(bundle, ml, pipeline, featurization, train.ToDataView().Schema, onnx, metadata);
         log($"saved {bundle}");
         return new TrainingResult(bundle, model, metrics, clock.Elapsed.TotalSeconds, train.Report, mfTest, testPredictions,
             test is not null && test.Schema.Click >= 0 ? test.GetNumbers(DatasetSchema.ClickColumn) : null);

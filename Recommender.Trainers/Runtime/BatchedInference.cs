@@ -14,6 +14,7 @@ public sealed class BatchedInference : IDisposable
     private readonly RunOptions _runOptions = new();
     private readonly List<OrtValue> _values = new();
     private readonly Dictionary<string, float[]> _inputs = new(), _outputs = new();
+    private readonly Dictionary<string, long[]> _idInputs = new();
 
     /// <summary>Creates the session and binds a buffer of <paramref name="batchSize"/> rows to every float input and output.</summary>
     public BatchedInference(byte[] model, int batchSize, RuntimeOptions? options = null)
@@ -22,7 +23,11 @@ public sealed class BatchedInference : IDisposable
         Device = device;
         BatchSize = batchSize;
         _binding = _session.CreateIoBinding();
-        foreach (var (name, meta) in _session.InputMetadata) _inputs[name] = Bind(name, meta, batchSize, input: true);
+        foreach (var (name, meta) in _session.InputMetadata)
+        {
+            if (meta.ElementDataType == Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64) _idInputs[name] = BindIds(name, meta, batchSize);
+            else _inputs[name] = Bind(name, meta, batchSize, input: true);
+        }
         foreach (var (name, meta) in _session.OutputMetadata) _outputs[name] = Bind(name, meta, batchSize, input: false);
     }
 
@@ -41,6 +46,12 @@ public sealed class BatchedInference : IDisposable
     /// <summary>An input buffer, row-major [batch, ...].</summary>
     public float[] Input(string name) => _inputs[name];
 
+    /// <summary>An int64 input buffer (ids), row-major [batch, ...].</summary>
+    public long[] IdInput(string name) => _idInputs[name];
+
+    /// <summary>Names of the int64 inputs.</summary>
+    public IEnumerable<string> IdInputNames => _idInputs.Keys;
+
     /// <summary>An output buffer, row-major [batch, ...], valid after <see cref="Run"/>.</summary>
     public float[] Output(string name) => _outputs[name];
 
@@ -56,6 +67,16 @@ public sealed class BatchedInference : IDisposable
         var value = OrtValue.CreateTensorValueFromMemory(buffer, shape);
         _values.Add(value);
         if (input) _binding.BindInput(name, value); else _binding.BindOutput(name, value);
+        return buffer;
+    }
+
+    private long[] BindIds(string name, NodeMetadata meta, int batch)
+    {
+        var shape = meta.Dimensions.Select((d, i) => i == 0 ? batch : Math.Max(d, 1L)).Select(d => (long)d).ToArray();
+        var buffer = new long[shape.Aggregate(1L, (a, b) => a * b)];
+        var value = OrtValue.CreateTensorValueFromMemory(buffer, shape);
+        _values.Add(value);
+        _binding.BindInput(name, value);
         return buffer;
     }
 

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using Recommender.Pipeline.Scoring;
+using Recommender.Trainers.Runtime;
+
+namespace Recommender.Pipeline.Cli;
+
+/// <summary><c>score</c>: the batch scoring job.</summary>
+internal static class ScoreCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<DirectoryInfo>("--model") { Description = "Bundle folder written by train", Required = true };
+        var input = new Option<FileInfo>("--input") { Description = "CSV/TSV to score, with the columns of the bundle's schema (labels not needed)", Required = true };
+        var output = new Option<FileInfo>("--output") { Description = "Output CSV: id columns, PCtr, PCvr, PCtcvr, PredictedRating, RankScore", Required = true };
+        var rank = new Option<string>("--rank") { Description = "Ranking formula: a product of pctr, pcvr, pctcvr, rating, dense columns and numbers, each with an optional ^exponent", DefaultValueFactory = _ => "pctr" };
+        var partition = new Option<string>("--partition") { Description = "i/n: score the chunks k with k mod n = i (run the n parts anywhere)", DefaultValueFactory = _ => "0/1" };
+        var resume = new Option<bool>("--resume") { Description = "Keep the chunks an interrupted run finished" };
+        var chunkRows = new Option<int>("--chunk-rows") { Description = "Rows per chunk (the unit of streaming, partitioning and resuming)", DefaultValueFactory = _ => 65536 };
+        var batch = new Option<int>("--batch-size") { Description = "Rows per inference batch", DefaultValueFactory = _ => 8192 };
+        var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Auto };
+        var threads = new Option<int>("--threads") { Description = "Inference threads (default: one per core)" };
+        var command = new Command("score", "Score a file of any size with a model bundle: streamed in chunks, batched inference, atomic per-chunk parts (resumable), partitionable, bad rows quarantined")
+        {
+            model, input, output, rank, partition, resume, chunkRows, batch, device, threads,
+        };
+        command.SetAction(result =>
+        {
+            var p = result.GetValue(partition)!.Split('/');
+            if (p.Length != 2 || !int.TryParse(p[0], out int index) || !int.TryParse(p[1], out int count))
+                throw new Data.SchemaException($"--partition must be i/n, got '{result.GetValue(partition)}'");
+            var options = new ScoringOptions
+            {
+                Model = result.GetValue(model)!.FullName, Input = result.GetValue(input)!.FullName, Output = result.GetValue(output)!.FullName,
+                Ranking = result.GetValue(rank)!, PartitionIndex = index, PartitionCount = count, Resume = result.GetValue(resume),
+                ChunkRows = result.GetValue(chunkRows), BatchSize = result.GetValue(batch), Device = result.GetValue(device), Threads = result.GetValue(threads),
+            };
+            long size = new FileInfo(options.Input).Length;
+            ScoringSummary summary;
+            using (var bar = new ProgressBar("score"))
+                summary = BatchScoringJob.Run(options, rows => bar.Report(rows));
+            Console.WriteLine($"rows in {summary.RowsIn:N0}, rows out {summary.RowsOut:N0}, quarantined {summary.Quarantined:N0} ({summary.Quarantine}), " +
+                $"{summary.Chunks:N0} chunks ({summary.ChunksResumed:N0} kept from an earlier run), {summary.Seconds:F1} s, {summary.RowsPerSecond:N0} rows/s");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Recommender.Pipeline.Data;
+using Recommender.Pipeline.Jobs;
+using Recommender.Trainers.Runtime;
+
+namespace Recommender.Pipeline.Scoring;
+
+/// <summary>Options of <see cref="BatchScoringJob"/>.</summary>
+public sealed class ScoringOptions
+{
+    /// <summary>Bundle folder.</summary>
+    public required string Model { get; init; }
+    /// <summary>Input file (any format the bundle's schema reads; labels are not needed).</summary>
+    public required string Input { get; init; }
+    /// <summary>Output CSV.</summary>
+    public required string Output { get; init; }
+    /// <summary>Rows per chunk: the unit of streaming, partitioning and resuming.</summary>
+    public int ChunkRows { get; init; } = 65536;
+    /// <summary>Rows per inference batch.</summary>
+    public int BatchSize { get; init; } = 8192;
+    /// <summary>This job's part of the input: chunk k belongs to partition k mod Count.</summary>
+    public int PartitionIndex { get; init; }
+    /// <summary>Number of partitions.</summary>
+    public int PartitionCount { get; init; } = 1;
+    /// <summary>Keep the finished chunks of an earlier, interrupted run.</summary>
+    public bool Resume { get; init; }
+    /// <summary>The ranking formula (see <see cref="RankingFormula"/>).</summary>
+    public string Ranking { get; init; } = "pctr";
+    /// <summary>Where the network runs.</summary>
+    public ExecutionDevice Device { get; init; } = ExecutionDevice.Auto;
+    /// <summary>CPU threads of the inference session; 0 = one per core.</summary>
+    public int Threads { get; init; }
+}
+
+/// <summary>What a scoring run did.</summary>
+public sealed record ScoringSummary(long RowsIn, long RowsOut, long Quarantined, int Chunks, int ChunksResumed, double Seconds, string Output, string Quarantine)
+{
+    /// <summary>Rows per second over the run.</summary>
+    public double RowsPerSecond => RowsIn / Math.Max(Seconds, 1e-9);
+}
+
+/// <summary>
+/// The nightly scoring job: streams the input in chunks through three stages on their own threads — read and
+/// parse, featurize (ML.NET's transforms from the bundle) and infer (the bundle's ONNX network in batches),
+/// write — joined by bounded queues, so memory stays bounded by a few chunks whatever the input's size. Each
+/// chunk's output lands atomically as its own part file, so a resumed run skips what is done; the parts are
+/// then joined, in order, into the output (atomically). Malformed rows go to a quarantine file with their reason.
+/// </summary>
+public static class BatchScoringJob
+{
+    private sealed record ReadChunk(int Index, TableChunk Rows, List<string> Quarantine);
+    private sealed record ScoredChunk(int Index, byte[] Csv, byte[] Quarantine, int Rows);
+
+    /// <summary>Runs the job; <paramref name="progress"/> gets (rows read so far, input bytes read, input size).</summary>
+    public static ScoringSummary Run(ScoringOptions o, Action<long>? progress = null)
+    {
+        if (o.PartitionCount < 1 || o.PartitionIndex < 0 || o.PartitionIndex >= o.PartitionCount)
+            throw new ArgumentException($"partition {o.PartitionIndex}/{o.PartitionCount} is not valid: use i/n with 0 <= i < n");
+        var clock = Stopwatch.StartNew();
+        var ml = new MLContext();
+        var metadata = JsonFile.Read<ModelBundle.Metadata>(Path.Combine(o.Model, ModelBundle.MetadataFile));
+        var featurization = ml.Model.Load(Path.Combine(o.Model, ModelBundle.FeaturizationFile), out _);
+        var schema = metadata.Schema.WithoutLabels();
+        schema.SkipBadRows = true;
+        var reader = DataLoader.Open(schema, o.Input);
+        var resolved = reader.Resolved;
+        var formula = RankingFormula.Parse(o.Ranking, resolved.DenseFeatures);
+        using var inference = new BatchedInference(File.ReadAllBytes(Path.Combine(o.Model, ModelBundle.OnnxFile)), o.BatchSize,
+            new RuntimeOptions { Device = o.Device, Threads = o.Threads });
+
+        string parts = o.Output + ".parts";
+        if (!o.Resume && Directory.Exists(parts)) Directory.Delete(parts, recursive: true);
+        Directory.CreateDirectory(parts);
+        string Part(int k) => Path.Combine(parts, $"part-{k:D6}.csv");
+        string QuarantinePart(int k) => Path.Combine(parts, $"quarantine-{k:D6}.csv");
+
+        var toScore = Channel.CreateBounded<ReadChunk>(2);
+        var toWrite = Channel.CreateBounded<ScoredChunk>(2);
+        long rowsIn = 0, quarantined = 0;
+        int chunks = 0, resumed = 0;
+        var idColumns = resolved.TextColumns.Where(c => c is DatasetSchema.UserColumn or DatasetSchema.ItemColumn or DatasetSchema.GroupColumn).ToArray();
+
+        var readTask = Task.Run(async () =>
+        {
+            try
+            {
+                var pending = new List<string>();
+                int index = 0;
+                foreach (var chunk in ReadChunks(reader, o.ChunkRows, pending))
+                {
+                    rowsIn += chunk.Count + pending.Count;
+                    quarantined += pending.Count;
+                    progress?.Invoke(rowsIn);
+                    int k = index++;
+                    chunks = index;
+                    var q = new List<string>(pending);
+                    pending.Clear();
+                    if (k % o.PartitionCount != o.PartitionIndex) continue;
+                    if (File.Exists(Part(k))) { resumed++; continue; }
+                    await toScore.Writer.WriteAsync(new ReadChunk(k, chunk, q));
+                }
+            }
+            finally { toScore.Writer.Complete(); }
+        });
+        var writeTask = Task.Run(async () =>
+        {
+            await foreach (var scored in toWrite.Reader.ReadAllAsync())
+            {
+                // Quarantine first: a chunk counts as done once its output part exists.
+                AtomicFile.Write(QuarantinePart(scored.Index), s => s.Write(scored.Quarantine));
+                AtomicFile.Write(Part(scored.Index), s => s.Write(scored.Csv));
+            }
+        });
+        try
+        {
+            foreach (var chunk in toScore.Reader.ReadAllAsync().ToBlockingEnumerable())
+                toWrite.Writer.WriteAsync(Score(chunk, ml, featurization, inference, metadata, resolved, idColumns, formula)).AsTask().GetAwaiter().GetResult();
+        }
+        finally { toWrite.Writer.Complete(); }
+        readTask.GetAwaiter().GetResult();
+        writeTask.GetAwaiter().GetResult();
+
+        // Join this partition's parts in order into the output, and check the row count.
+        string quarantine = o.Output + ".quarantine.csv";
+        long rowsOut = 0, quarantineRows = 0;
+        AtomicFile.Write(o.Output, s =>
+        {
+            var header = Encoding.UTF8.GetBytes(string.Join(',', idColumns.Concat(ScoredColumns.MultiTask).Append("RankScore")) + "\n");
+            s.Write(header);
+            for (int k = o.PartitionIndex; k < chunks; k += o.PartitionCount)
+            {
+                var bytes = File.ReadAllBytes(Part(k));
+                s.Write(bytes);
+                rowsOut += bytes.Count(b => b == (byte)'\n');
+            }
+        });
+        AtomicFile.Write(quarantine, s =>
+        {
+            s.Write(Encoding.UTF8.GetBytes("line,reason\n"));
+            for (int k = o.PartitionIndex; k < chunks; k += o.PartitionCount)
+            {
+                var bytes = File.ReadAllBytes(QuarantinePart(k));
+                s.Write(bytes);
+                quarantineRows += bytes.Count(b => b == (byte)'\n');
+            }
+        });
+        long partitionRowsIn = rowsOut + quarantineRows;
+        if (o.PartitionCount == 1 && partitionRowsIn != rowsIn)
+            throw new InvalidOperationException($"row count check failed: {rowsIn:N0} rows in, {rowsOut:N0} out + {quarantineRows:N0} quarantined");
+        Directory.Delete(parts, recursive: true);
+        return new ScoringSummary(o.PartitionCount == 1 ? rowsIn : partitionRowsIn, rowsOut, quarantineRows, chunks, resumed, clock.Elapsed.TotalSeconds, o.Output, quarantine);
+    }
+
+    // Fixed-size chunks of kept rows; the rejected rows met while filling a chunk belong to it.
+    private static IEnumerable<TableChunk> ReadChunks(ITableReader reader, int chunkRows, List<string> rejected)
+    {
+        if (reader is not DelimitedTableReader delimited) throw new NotSupportedException("batch scoring reads CSV/TSV input");
+        return delimited.ReadChunks(new LoadReport(), chunkRows, (record, error) =>
+            rejected.Add($"{error.Line},\"{error.Reason.Replace("\"", "\"\"")}\""));
+    }
+
+    private static ScoredChunk Score(ReadChunk chunk, MLContext ml, ITransformer featurization, BatchedInference inference,
+        ModelBundle.Metadata metadata, ResolvedSchema resolved, string[] idColumns, RankingFormula formula)
+    {
+        var rows = chunk.Rows;
+        var view = new TableDataView(resolved.TextColumns, resolved.NumberColumns, () => [rows], rows.Count);
+        var featurized = featurization.Transform(view);
+        int n = rows.Count, batch = inference.BatchSize, fields = metadata.OnnxIdInputs.Count;
+        var ids = new uint[fields][];
+        for (int f = 0; f < fields; f++) ids[f] = new uint[n];
+        float[] dense = new float[n * Math.Max(1, metadata.DenseSize)];
+        var s = featurized.Schema;
+        var keyColumns = metadata.OnnxIdInputs.Select(c => s[c]).ToArray();
+        var denseColumn = metadata.OnnxDenseInput is { } d ? s[d] : (DataViewSchema.Column?)null;
+        using (var cursor = featurized.GetRowCursor(denseColumn is { } dc ? [.. keyColumns, dc] : keyColumns))
+        {
+            var getters = keyColumns.Select(c => cursor.GetGetter<uint>(c)).ToArray();
+            var denseGetter = denseColumn is { } dc2 ? cursor.GetGetter<VBuffer<float>>(dc2) : null;
+            VBuffer<float> vector = default;
+            int r = 0;
+            while (cursor.MoveNext())
+            {
+                for (int f = 0; f < fields; f++) getters[f](ref ids[f][r]);
+                if (denseGetter is not null)
+                {
+                    denseGetter(ref vector);
+                    vector.GetValues().CopyTo(dense.AsSpan(r * metadata.DenseSize, metadata.DenseSize));
+                }
+                r++;
+            }
+        }
+        var predictions = new float[4 * n];
+        var inputNames = metadata.OnnxIdInputs;
+        for (int start = 0; start < n; start += batch)
+        {
+            int count = Math.Min(batch, n - start);
+            for (int f = 0; f < fields; f++)
+            {
+                var buffer = inference.IdInput(inputNames[f]);
+                for (int b = 0; b < count; b++) buffer[b] = ids[f][start + b];
+                Array.Clear(buffer, count, batch - count);
+            }
+            if (metadata.OnnxDenseInput is { } denseName)
+            {
+                var buffer = inference.Input(denseName);
+                Array.Copy(dense, start * metadata.DenseSize, buffer, 0, count * metadata.DenseSize);
+            }
+            inference.Run();
+            for (int c = 0; c < 4; c++)
+            {
+                var output = inference.Output(ScoredColumns.MultiTask[c]);
+                for (int b = 0; b < count; b++) predictions[(start + b) * 4 + c] = output[b];
+            }
+        }
+        var idIndex = idColumns.Select(c => Array.IndexOf(resolved.TextColumns, c)).ToArray();
+        var csv = new StringBuilder(n * 96);
+        var inv = CultureInfo.InvariantCulture;
+        for (int r = 0; r < n; r++)
+        {
+            foreach (int c in idIndex) csv.Append(Csv(rows.Text[c][r])).Append(',');
+            var p = predictions.AsSpan(r * 4, 4);
+            for (int c = 0; c < 4; c++) csv.Append(p[c].ToString("R", inv)).Append(',');
+            int row = r;
+            csv.Append(formula.Evaluate(p, i => rows.Numbers[i][row]).ToString("R", inv)).Append('\n');
+        }
+        var quarantine = string.Concat(chunk.Quarantine.Select(q => q + "\n"));
+        return new ScoredChunk(chunk.Index, Encoding.UTF8.GetBytes(csv.ToString()), Encoding.UTF8.GetBytes(quarantine), n);
+    }
+
+    private static string Csv(string value) => value.AsSpan().IndexOfAny(",\"\n") < 0 ? value : "\"" + value.Replace("\"", "\"\"") + "\"";
+}

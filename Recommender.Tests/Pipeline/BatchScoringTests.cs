@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using Recommender.Pipeline.Cli;
+using Recommender.Pipeline.Data.Synthetic;
+using Recommender.Pipeline.Jobs;
+using Recommender.Pipeline.Scoring;
+using Recommender.Trainers.Runtime;
+using Recommender.Trainers.Training;
+
+namespace Recommender.Tests.Pipeline;
+
+[TestClass]
+[DoNotParallelize]
+public sealed class BatchScoringTests
+{
+    private static readonly Lazy<(string Bundle, string Input, string Root)> Fixture = new(() =>
+    {
+        string root = Path.Combine(Path.GetTempPath(), "rec-tests-score-" + Environment.ProcessId);
+        string dir = Path.Combine(root, "sim");
+        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 60_000, Seed = 12 }, dir);
+        string bundle = Path.Combine(root, "bundle");
+        TrainingJob.Run(TrainingData.FromDirectory(dir), new MultiTaskTrainerOptions
+        {
+            Epochs = 1, BatchSize = 512, EmbeddingDim = 4, Bottom = [16], Tower = [8], Device = ExecutionDevice.Cpu, Threads = 1,
+        }, bundle, _ => { });
+        // The input to score: the training split, with two malformed rows.
+        var lines = File.ReadAllLines(Path.Combine(dir, "train.csv"));
+        lines[100] = lines[100].Replace(",", ",abc,", StringComparison.Ordinal)[..lines[100].Length]; // shifted fields: non-numeric dense
+        lines[2000] = string.Join(',', lines[2000].Split(',')[..5]);                                      // too few fields
+        string input = Path.Combine(root, "input.csv");
+        File.WriteAllLines(input, lines);
+        return (bundle, input, root);
+    });
+
+    [ClassCleanup]
+    public static void Cleanup()
+    {
+        if (Fixture.IsValueCreated) try { Directory.Delete(Fixture.Value.Root, true); } catch (IOException) { }
+    }
+
+    private static ScoringSummary Score(string output, int partition = 0, int partitions = 1, bool resume = false) => BatchScoringJob.Run(new ScoringOptions
+    {
+        Model = Fixture.Value.Bundle, Input = Fixture.Value.Input, Output = output, ChunkRows = 2000, BatchSize = 1024,
+        PartitionIndex = partition, PartitionCount = partitions, Resume = resume, Device = ExecutionDevice.Cpu, Threads = 1,
+        Ranking = "pctr^2 * pcvr * item_price",
+    });
+
+    [TestMethod]
+    public void EveryRowIsScoredOrQuarantinedWithItsReason()
+    {
+        using var files = new TestFiles();
+        var s = Score(files.Path_("out.csv"));
+        Assert.AreEqual(48_000, s.RowsIn);
+        Assert.AreEqual(2, s.Quarantined);
+        Assert.AreEqual(s.RowsIn - s.Quarantined, s.RowsOut);
+        Assert.AreEqual(s.RowsOut + 1, File.ReadLines(s.Output).Count());
+        var quarantine = File.ReadAllLines(s.Quarantine);
+        Assert.AreEqual(3, quarantine.Length);
+        StringAssert.StartsWith(quarantine[1], "101,");
+        StringAssert.Contains(quarantine[2], "expected 28 fields, found 5");
+        // The rank score is the formula of the row's own predictions.
+        var header = File.ReadLines(s.Output).First().Split(',');
+        var row = File.ReadLines(s.Output).Skip(1).First().Split(',').Select(v => double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var x) ? x : double.NaN).ToArray();
+        double price = double.Parse(File.ReadLines(Fixture.Value.Input).Skip(1).First().Split(',')[19], System.Globalization.CultureInfo.InvariantCulture);
+        double expected = Math.Pow((float)row[Array.IndexOf(header, "PCtr")], 2) * (float)row[Array.IndexOf(header, "PCvr")] * (float)price;
+        Assert.AreEqual(expected, row[^1], Math.Abs(expected) * 1e-5);
+        Assert.IsFalse(Directory.Exists(s.Output + ".parts"));
+    }
+
+    [TestMethod]
+    public void PartitionsTogetherScoreEveryRowOnce()
+    {
+        using var files = new TestFiles();
+        var whole = File.ReadAllLines(Score(files.Path_("all.csv")).Output).Skip(1).ToHashSet();
+        var parts = Enumerable.Range(0, 3).Select(i => Score(files.Path_($"p{i}.csv"), i, 3)).ToArray();
+        var union = parts.SelectMany(p => File.ReadAllLines(p.Output).Skip(1)).ToList();
+        Assert.AreEqual(whole.Count, union.Count);
+        CollectionAssert.AreEquivalent(whole.ToList(), union);
+        Assert.AreEqual(2, parts.Sum(p => p.Quarantined));
+    }
+
+    [TestMethod]
+    public void AKilledRunResumesToTheSameOutput()
+    {
+        using var files = new TestFiles();
+        string reference = Score(files.Path_("reference.csv")).Output;
+        string output = files.Path_("killed.csv");
+        string parts = output + ".parts";
+        var start = new ProcessStartInfo("dotnet", ["exec", typeof(CliApp).Assembly.Location, "score", "--model", Fixture.Value.Bundle, "--input", Fixture.Value.Input,
+            "--output", output, "--chunk-rows", "500", "--batch-size", "256", "--threads", "1", "--device", "Cpu", "--rank", "pctr^2 * pcvr * item_price"])
+        { RedirectStandardError = true, RedirectStandardOutput = true };
+        using (var process = Process.Start(start)!)
+        {
+            var clock = Stopwatch.StartNew();
+            while (!process.HasExited && clock.Elapsed < TimeSpan.FromSeconds(60)
+                   && !(Directory.Exists(parts) && Directory.EnumerateFiles(parts, "part-*.csv").Count() >= 10)) Thread.Sleep(5);
+            Assert.IsFalse(process.HasExited, "the job finished before it could be killed");
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+        int done = Directory.EnumerateFiles(parts, "part-*.csv").Count();
+        Assert.IsTrue(done >= 10 && done < 96, $"{done} chunks were done at the kill");
+        Assert.IsFalse(File.Exists(output), "no output before the run completes");
+
+        var resumed = BatchScoringJob.Run(new ScoringOptions
+        {
+            Model = Fixture.Value.Bundle, Input = Fixture.Value.Input, Output = output, ChunkRows = 500, BatchSize = 256, Resume = true,
+            Device = ExecutionDevice.Cpu, Threads = 1, Ranking = "pctr^2 * pcvr * item_price",
+        });
+        Assert.IsTrue(resumed.ChunksResumed >= 10);
+        // Chunk size does not change a row's score: the resumed output equals the uninterrupted one.
+        CollectionAssert.AreEqual(File.ReadAllBytes(reference), File.ReadAllBytes(output));
+        CollectionAssert.AreEqual(File.ReadAllBytes(reference + ".quarantine.csv"), File.ReadAllBytes(output + ".quarantine.csv"));
+    }
+}
