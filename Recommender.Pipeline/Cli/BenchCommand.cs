@@ -9,10 +9,27 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var command = new Command("bench", "Benchmarks that print JSON (engine: train-step throughput; train: end-to-end training; mf: matrix factorization on MovieLens)");
+        var command = new Command("bench", "Benchmarks that print JSON (engine, train, mf, score)");
         command.Subcommands.Add(Engine());
         command.Subcommands.Add(Train());
         command.Subcommands.Add(MatrixFactorization());
+        command.Subcommands.Add(Score());
+        return command;
+    }
+
+    private static Command Score()
+    {
+        var work = new Option<DirectoryInfo>("--work") { Description = "Folder for the generated data and the bundle (kept between runs)", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), "rec-bench-score")) };
+        var threads = new Option<int>("--threads") { Description = "Threads", DefaultValueFactory = _ => 2 };
+        var command = new Command("score", "The scoring job end to end (CSV in, CSV out) on 1,000,000 generated rows, the network alone on in-memory batches, and the peak memory")
+        {
+            work, threads,
+        };
+        command.SetAction(result =>
+        {
+            Console.WriteLine(MetricsReport.Format(ScoreBenchmark.Run(result.GetValue(work)!.FullName, result.GetValue(threads), m => Console.Error.WriteLine(m))));
+            return 0;
+        });
         return command;
     }
 

@@ -39,7 +39,8 @@ internal static class ScoreCommand
             using (var bar = new ProgressBar("score"))
                 summary = BatchScoringJob.Run(options, rows => bar.Report(rows));
             Console.WriteLine($"rows in {summary.RowsIn:N0}, rows out {summary.RowsOut:N0}, quarantined {summary.Quarantined:N0} ({summary.Quarantine}), " +
-                $"{summary.Chunks:N0} chunks ({summary.ChunksResumed:N0} kept from an earlier run), {summary.Seconds:F1} s, {summary.RowsPerSecond:N0} rows/s");
+                $"{summary.Chunks:N0} chunks ({summary.ChunksResumed:N0} kept from an earlier run), {summary.Seconds:F1} s, {summary.RowsPerSecond:N0} rows/s, " +
+                $"peak memory {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:N0} MB");
             return 0;
         });
         return command;

@@ -54,7 +54,17 @@ public sealed record ScoringSummary(long RowsIn, long RowsOut, long Quarantined,
 public static class BatchScoringJob
 {
     private sealed record ReadChunk(int Index, TableChunk Rows, List<string> Quarantine);
-    private sealed record ScoredChunk(int Index, byte[] Csv, byte[] Quarantine, int Rows);
+    private sealed record ScoredChunk(int Index, byte[] Csv, int CsvLength, byte[] Quarantine, int Rows);
+
+    // Buffers reused from chunk to chunk: the scoring stage is one thread, and large per-chunk arrays would
+    // otherwise pile up on the large-object heap between collections and grow the process with the input.
+    private sealed class Scratch
+    {
+        public uint[][] Ids = [];
+        public float[] Dense = [], Predictions = [];
+        public readonly System.Text.StringBuilder Csv = new();
+        public readonly Queue<byte[]> FreeBuffers = new();
+    }
 
     /// <summary>Runs the job; <paramref name="progress"/> gets (rows read so far, input bytes read, input size).</summary>
     public static ScoringSummary Run(ScoringOptions o, Action<long>? progress = null)
@@ -83,6 +93,7 @@ public static class BatchScoringJob
         var toWrite = Channel.CreateBounded<ScoredChunk>(2);
         long rowsIn = 0, quarantined = 0;
         int chunks = 0, resumed = 0;
+        var scratch = new Scratch();
         var idColumns = resolved.TextColumns.Where(c => c is DatasetSchema.UserColumn or DatasetSchema.ItemColumn or DatasetSchema.GroupColumn).ToArray();
 
         var readTask = Task.Run(async () =>
@@ -113,13 +124,25 @@ public static class BatchScoringJob
             {
                 // Quarantine first: a chunk counts as done once its output part exists.
                 AtomicFile.Write(QuarantinePart(scored.Index), s => s.Write(scored.Quarantine));
-                AtomicFile.Write(Part(scored.Index), s => s.Write(scored.Csv));
+                AtomicFile.Write(Part(scored.Index), s => s.Write(scored.Csv, 0, scored.CsvLength));
+                lock (scratch.FreeBuffers) scratch.FreeBuffers.Enqueue(scored.Csv);
             }
         });
         try
         {
+            int scoredChunks = 0;
             foreach (var chunk in toScore.Reader.ReadAllAsync().ToBlockingEnumerable())
-                toWrite.Writer.WriteAsync(Score(chunk, ml, featurization, inference, metadata, resolved, idColumns, formula)).AsTask().GetAwaiter().GetResult();
+            {
+                // Every chunk allocates multi-megabyte column arrays (parsing, ML.NET's transforms) on the
+                // large-object heap, which is only compacted on request: without this the process would grow
+                // with the length of the input instead of staying at a few chunks' worth.
+                if (++scoredChunks % 16 == 0)
+                {
+                    System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+                    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                }
+                toWrite.Writer.WriteAsync(Score(chunk, featurization, inference, metadata, resolved, idColumns, formula, scratch)).AsTask().GetAwaiter().GetResult();
+            }
         }
         finally { toWrite.Writer.Complete(); }
         readTask.GetAwaiter().GetResult();
@@ -128,32 +151,37 @@ public static class BatchScoringJob
         // Join this partition's parts in order into the output, and check the row count.
         string quarantine = o.Output + ".quarantine.csv";
         long rowsOut = 0, quarantineRows = 0;
+        var copyBuffer = new byte[1 << 20];
         AtomicFile.Write(o.Output, s =>
         {
             var header = Encoding.UTF8.GetBytes(string.Join(',', idColumns.Concat(ScoredColumns.MultiTask).Append("RankScore")) + "\n");
             s.Write(header);
-            for (int k = o.PartitionIndex; k < chunks; k += o.PartitionCount)
-            {
-                var bytes = File.ReadAllBytes(Part(k));
-                s.Write(bytes);
-                rowsOut += bytes.Count(b => b == (byte)'\n');
-            }
+            for (int k = o.PartitionIndex; k < chunks; k += o.PartitionCount) rowsOut += Append(Part(k), s, copyBuffer);
         });
         AtomicFile.Write(quarantine, s =>
         {
             s.Write(Encoding.UTF8.GetBytes("line,reason\n"));
-            for (int k = o.PartitionIndex; k < chunks; k += o.PartitionCount)
-            {
-                var bytes = File.ReadAllBytes(QuarantinePart(k));
-                s.Write(bytes);
-                quarantineRows += bytes.Count(b => b == (byte)'\n');
-            }
+            for (int k = o.PartitionIndex; k < chunks; k += o.PartitionCount) quarantineRows += Append(QuarantinePart(k), s, copyBuffer);
         });
         long partitionRowsIn = rowsOut + quarantineRows;
         if (o.PartitionCount == 1 && partitionRowsIn != rowsIn)
             throw new InvalidOperationException($"row count check failed: {rowsIn:N0} rows in, {rowsOut:N0} out + {quarantineRows:N0} quarantined");
         Directory.Delete(parts, recursive: true);
         return new ScoringSummary(o.PartitionCount == 1 ? rowsIn : partitionRowsIn, rowsOut, quarantineRows, chunks, resumed, clock.Elapsed.TotalSeconds, o.Output, quarantine);
+    }
+
+    // Copies a part into the output through one buffer and counts its lines.
+    private static long Append(string path, Stream output, byte[] buffer)
+    {
+        long lines = 0;
+        using var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        int read;
+        while ((read = input.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            output.Write(buffer, 0, read);
+            lines += buffer.AsSpan(0, read).Count((byte)'\n');
+        }
+        return lines;
     }
 
     // Fixed-size chunks of kept rows; the rejected rows met while filling a chunk belong to it.
@@ -164,16 +192,21 @@ public static class BatchScoringJob
             rejected.Add($"{error.Line},\"{error.Reason.Replace("\"", "\"\"")}\""));
     }
 
-    private static ScoredChunk Score(ReadChunk chunk, MLContext ml, ITransformer featurization, BatchedInference inference,
-        ModelBundle.Metadata metadata, ResolvedSchema resolved, string[] idColumns, RankingFormula formula)
+    private static ScoredChunk Score(ReadChunk chunk, ITransformer featurization, BatchedInference inference,
+        ModelBundle.Metadata metadata, ResolvedSchema resolved, string[] idColumns, RankingFormula formula, Scratch scratch)
     {
         var rows = chunk.Rows;
         var view = new TableDataView(resolved.TextColumns, resolved.NumberColumns, () => [rows], rows.Count);
         var featurized = featurization.Transform(view);
         int n = rows.Count, batch = inference.BatchSize, fields = metadata.OnnxIdInputs.Count;
-        var ids = new uint[fields][];
-        for (int f = 0; f < fields; f++) ids[f] = new uint[n];
-        float[] dense = new float[n * Math.Max(1, metadata.DenseSize)];
+        if (scratch.Ids.Length != fields || scratch.Ids[0].Length < n)
+        {
+            scratch.Ids = Enumerable.Range(0, fields).Select(_ => new uint[n]).ToArray();
+            scratch.Dense = new float[n * Math.Max(1, metadata.DenseSize)];
+            scratch.Predictions = new float[4 * n];
+        }
+        var ids = scratch.Ids;
+        var dense = scratch.Dense;
         var s = featurized.Schema;
         var keyColumns = metadata.OnnxIdInputs.Select(c => s[c]).ToArray();
         var denseColumn = metadata.OnnxDenseInput is { } d ? s[d] : (DataViewSchema.Column?)null;
@@ -194,7 +227,7 @@ public static class BatchScoringJob
                 r++;
             }
         }
-        var predictions = new float[4 * n];
+        var predictions = scratch.Predictions;
         var inputNames = metadata.OnnxIdInputs;
         for (int start = 0; start < n; start += batch)
         {
@@ -218,7 +251,7 @@ public static class BatchScoringJob
             }
         }
         var idIndex = idColumns.Select(c => Array.IndexOf(resolved.TextColumns, c)).ToArray();
-        var csv = new StringBuilder(n * 96);
+        var csv = scratch.Csv.Clear();
         var inv = CultureInfo.InvariantCulture;
         for (int r = 0; r < n; r++)
         {
@@ -229,7 +262,14 @@ public static class BatchScoringJob
             csv.Append(formula.Evaluate(p, i => rows.Numbers[i][row]).ToString("R", inv)).Append('\n');
         }
         var quarantine = string.Concat(chunk.Quarantine.Select(q => q + "\n"));
-        return new ScoredChunk(chunk.Index, Encoding.UTF8.GetBytes(csv.ToString()), Encoding.UTF8.GetBytes(quarantine), n);
+        byte[]? text = null;
+        lock (scratch.FreeBuffers) if (scratch.FreeBuffers.Count > 0) text = scratch.FreeBuffers.Dequeue();
+        int length = 0;
+        foreach (var piece in csv.GetChunks()) length += Encoding.UTF8.GetByteCount(piece.Span);
+        if (text is null || text.Length < length) text = new byte[length + length / 4];
+        int at = 0;
+        foreach (var piece in csv.GetChunks()) at += Encoding.UTF8.GetBytes(piece.Span, text.AsSpan(at));
+        return new ScoredChunk(chunk.Index, text, length, Encoding.UTF8.GetBytes(quarantine), n);
     }
 
     private static string Csv(string value) => value.AsSpan().IndexOfAny(",\"\n") < 0 ? value : "\"" + value.Replace("\"", "\"\"") + "\"";

@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Recommender.Pipeline.Data.Synthetic;
+using Recommender.Pipeline.Jobs;
+using Recommender.Pipeline.Scoring;
+using Recommender.Trainers.Runtime;
+using Recommender.Trainers.Training;
+
+namespace Recommender.Pipeline.Benchmarks;
+
+/// <summary>
+/// <c>bench score</c>: the scoring job end to end, CSV in and CSV out, on 1,000,000 generated rows (the
+/// training split of <c>generate --rows 1250000</c>) with a SharedBottom bundle trained for one epoch; and
+/// the same network alone on in-memory batches.
+/// </summary>
+public static class ScoreBenchmark
+{
+    /// <summary>Runs the benchmark (data and bundle are made in <paramref name="workDirectory"/> when missing).</summary>
+    public static JsonObject Run(string workDirectory, int threads, Action<string> log)
+    {
+        string data = Path.Combine(workDirectory, "data");
+        if (!File.Exists(Path.Combine(data, "train.csv")))
+        {
+            log("generating 1,250,000 rows (1,000,000 in the training split)");
+            SyntheticGenerator.Generate(new SyntheticOptions { Rows = 1_250_000, Seed = 42 }, data);
+        }
+        string bundle = Path.Combine(workDirectory, "bundle");
+        if (!File.Exists(Path.Combine(bundle, ModelBundle.OnnxFile)))
+        {
+            log("training the bundle (SharedBottom, one epoch)");
+            TrainingJob.Run(TrainingData.FromDirectory(data), new MultiTaskTrainerOptions { Epochs = 1, Threads = threads, Device = ExecutionDevice.Cpu }, bundle, log);
+        }
+        string input = Path.Combine(data, "train.csv");
+        string output = Path.Combine(workDirectory, "scored.csv");
+        var summary = BatchScoringJob.Run(new ScoringOptions
+        {
+            Model = bundle, Input = input, Output = output, Threads = threads, Device = ExecutionDevice.Cpu, Ranking = "pctr * pcvr * item_price",
+        });
+        long peak = Process.GetCurrentProcess().PeakWorkingSet64;
+
+        // The network alone: batches of 8192 already in memory.
+        using var inference = new BatchedInference(File.ReadAllBytes(Path.Combine(bundle, ModelBundle.OnnxFile)), 8192, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = threads });
+        var rng = new Random(1);
+        foreach (var name in inference.IdInputNames) { var b = inference.IdInput(name); for (int i = 0; i < b.Length; i++) b[i] = rng.Next(1, 3); }
+        foreach (var name in inference.InputNames) { var b = inference.Input(name); for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextDouble(); }
+        inference.Run();
+        var clock = Stopwatch.StartNew();
+        int batches = 0;
+        while (clock.Elapsed.TotalSeconds < 3) { inference.Run(); batches++; }
+        double inferenceRows = batches * 8192.0 / clock.Elapsed.TotalSeconds;
+        File.Delete(output);
+        File.Delete(summary.Quarantine);
+        return new JsonObject
+        {
+            ["benchmark"] = "score", ["threads"] = threads, ["rows"] = summary.RowsIn,
+            ["rows_per_s"] = Math.Round(summary.RowsPerSecond), ["seconds"] = Math.Round(summary.Seconds, 2),
+            ["inference_rows_per_s"] = Math.Round(inferenceRows),
+            ["peak_rss_mb"] = Math.Round(peak / 1048576.0),
+            ["note"] = "peak_rss_mb is this process's peak, which includes generating and training when they ran here; run score alone for the job's own figure",
+        };
+    }
+}
