@@ -15,7 +15,7 @@ internal static class ScoreCommand
         var rank = new Option<string>("--rank") { Description = "Ranking formula: a product of pctr, pcvr, pctcvr, rating, dense columns and numbers, each with an optional ^exponent", DefaultValueFactory = _ => "pctr" };
         var partition = new Option<string>("--partition") { Description = "i/n: score the chunks k with k mod n = i (run the n parts anywhere)", DefaultValueFactory = _ => "0/1" };
         var resume = new Option<bool>("--resume") { Description = "Keep the chunks an interrupted run finished" };
-        var chunkRows = new Option<int>("--chunk-rows") { Description = "Rows per chunk (the unit of streaming, partitioning and resuming)", DefaultValueFactory = _ => 65536 };
+        var chunkRows = new Option<int>("--chunk-rows") { Description = "Rows per chunk (the unit of streaming, partitioning and resuming)", DefaultValueFactory = _ => 8192 };
         var batch = new Option<int>("--batch-size") { Description = "Rows per inference batch", DefaultValueFactory = _ => 8192 };
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Auto };
         var threads = new Option<int>("--threads") { Description = "Inference threads (default: one per core)" };
@@ -41,6 +41,12 @@ internal static class ScoreCommand
             Console.WriteLine($"rows in {summary.RowsIn:N0}, rows out {summary.RowsOut:N0}, quarantined {summary.Quarantined:N0} ({summary.Quarantine}), " +
                 $"{summary.Chunks:N0} chunks ({summary.ChunksResumed:N0} kept from an earlier run), {summary.Seconds:F1} s, {summary.RowsPerSecond:N0} rows/s, " +
                 $"peak memory {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:N0} MB");
+            if (Environment.GetEnvironmentVariable("RECOMMENDER_MEMORY_DIAGNOSTICS") == "1")
+            {
+                var info = GC.GetGCMemoryInfo();
+                var process = System.Diagnostics.Process.GetCurrentProcess();
+                Console.Error.WriteLine($"memory: peak {process.PeakWorkingSet64 >> 20} MB, now {process.WorkingSet64 >> 20} MB, managed heap {info.HeapSizeBytes >> 20} MB, committed {info.TotalCommittedBytes >> 20} MB, gen2 collections {GC.CollectionCount(2)}");
+            }
             return 0;
         });
         return command;
