@@ -19,6 +19,7 @@ public static class CliApp
             TuneCommand.Create(),
             PredictCommand.Create(),
             ScoreCommand.Create(),
+            RecommendCommand.Create(),
             ExportOnnxCommand.Create(),
             BenchCommand.Create(),
         };

@@ -95,6 +95,14 @@ public static class TrainingJob
         };
         var onnx = model.Export(estimator.LastCategoricalColumns, $"Recommender multi-task model ({options.Architecture}); inputs: see model.json", denseColumn);
         ModelBundle.Save(bundle, ml, pipeline, featurization, train.ToDataView().Schema, onnx, metadata);
+        if (data.Schema.User is not null && data.Schema.Item is not null)
+        {
+            // For two-stage recommendation: retrieval factors, attributes, seen items, context defaults.
+            Scoring.CandidateCatalog.Build(train, new MatrixFactorizationOptions
+            {
+                LossFunction = LossFunctionType.SquareLossOneClass, ApproximationRank = 32, Alpha = 0.1, C = 0, Lambda = 5, NumberOfIterations = 15, NumberOfThreads = options.Threads > 0 ? options.Threads : null,
+            }).Save(Path.Combine(bundle, Scoring.CandidateCatalog.FileName));
+        }
         log($"saved {bundle}");
         return new TrainingResult(bundle, model, metrics, clock.Elapsed.TotalSeconds, train.Report, mfTest, testPredictions,
             test is not null && test.Schema.Click >= 0 ? test.GetNumbers(DatasetSchema.ClickColumn) : null);

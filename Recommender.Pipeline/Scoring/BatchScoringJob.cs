@@ -60,7 +60,7 @@ public static class BatchScoringJob
 
     // Buffers reused from chunk to chunk: the scoring stage is one thread, and large per-chunk arrays would
     // otherwise pile up on the large-object heap between collections and grow the process with the input.
-    private sealed class Scratch
+    internal sealed class Scratch
     {
         public uint[][] Ids = [];
         public float[] Dense = [], Predictions = [];
@@ -194,11 +194,15 @@ public static class BatchScoringJob
             rejected.Add($"{error.Line},\"{error.Reason.Replace("\"", "\"\"")}\""));
     }
 
-    private static ScoredChunk Score(ReadChunk chunk, ITransformer featurization, BatchedInference inference,
-        ModelBundle.Metadata metadata, ResolvedSchema resolved, string[] idColumns, RankingFormula formula, Scratch scratch)
+    /// <summary>
+    /// Featurizes a chunk of rows (columns <paramref name="textColumns"/>, <paramref name="numberColumns"/>) with the
+    /// bundle's featurization and runs the network in batches: four predictions per row (PCtr, PCvr, PCtcvr,
+    /// PredictedRating), valid until the next call with the same scratch.
+    /// </summary>
+    internal static float[] Predict(TableChunk rows, IReadOnlyList<string> textColumns, IReadOnlyList<string> numberColumns, ITransformer featurization,
+        BatchedInference inference, ModelBundle.Metadata metadata, Scratch scratch)
     {
-        var rows = chunk.Rows;
-        var view = new TableDataView(resolved.TextColumns, resolved.NumberColumns, () => [rows], rows.Count);
+        var view = new TableDataView(textColumns, numberColumns, () => [rows], rows.Count);
         var featurized = featurization.Transform(view);
         int n = rows.Count, batch = inference.BatchSize, fields = metadata.OnnxIdInputs.Count;
         if (scratch.Ids.Length != fields || scratch.Ids[0].Length < n)
@@ -252,6 +256,15 @@ public static class BatchScoringJob
                 for (int b = 0; b < count; b++) predictions[(start + b) * 4 + c] = output[b];
             }
         }
+        return predictions;
+    }
+
+    private static ScoredChunk Score(ReadChunk chunk, ITransformer featurization, BatchedInference inference,
+        ModelBundle.Metadata metadata, ResolvedSchema resolved, string[] idColumns, RankingFormula formula, Scratch scratch)
+    {
+        var rows = chunk.Rows;
+        int n = rows.Count;
+        var predictions = Predict(rows, resolved.TextColumns, resolved.NumberColumns, featurization, inference, metadata, scratch);
         var idIndex = idColumns.Select(c => Array.IndexOf(resolved.TextColumns, c)).ToArray();
         var csv = scratch.Csv.Clear();
         var inv = CultureInfo.InvariantCulture;

@@ -19,6 +19,13 @@ public sealed class MatrixFactorizationModelParameters
         RightFactorMatrix = right;
     }
 
+    /// <summary>Wraps saved factors.</summary>
+    public static MatrixFactorizationModelParameters Create(int rows, int columns, int rank, float[] left, float[] right)
+    {
+        if (left.Length != (long)rows * rank || right.Length != (long)columns * rank) throw new ArgumentException("factor matrices do not match rows x rank and columns x rank");
+        return new(rows, columns, rank, left, right);
+    }
+
     /// <summary>Rows (users).</summary>
     public int NumberOfRows { get; }
     /// <summary>Columns (items).</summary>

@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.ML;
+using Recommender.Pipeline.Data;
+using Recommender.Pipeline.Jobs;
+using Recommender.Trainers.MatrixFactorization;
+using Recommender.Trainers.Runtime;
+
+namespace Recommender.Pipeline.Scoring;
+
+/// <summary>What a recommendation run did.</summary>
+public sealed record RecommendSummary(int Users, int UnknownUsers, long Rows, double Seconds, string Output);
+
+/// <summary>
+/// Two-stage recommendation: matrix-factorization retrieval of the top N candidates per user over all items
+/// (optionally without the items the user has seen), then the multi-task network scores every (user,
+/// candidate) row — user and item attributes from the catalog, context at its defaults — and the ranking
+/// formula orders them; the top K are written as user, rank, item and the scores.
+/// </summary>
+public static class RecommendJob
+{
+    /// <summary>Runs it for <paramref name="users"/> (null = every user of the catalog).</summary>
+    public static RecommendSummary Run(string bundle, IReadOnlyList<string>? users, int k, int candidates, bool excludeSeen, string ranking, string output,
+        ExecutionDevice device = ExecutionDevice.Auto, int threads = 0)
+    {
+        if (k < 1 || candidates < k) throw new ArgumentException($"need 1 <= k <= candidates, got k {k}, candidates {candidates}");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string catalogPath = Path.Combine(bundle, CandidateCatalog.FileName);
+        if (!File.Exists(catalogPath)) throw new FileNotFoundException($"{catalogPath}: this bundle has no candidate catalog (train with user and item roles)", catalogPath);
+        var catalog = CandidateCatalog.Load(catalogPath);
+        var metadata = JsonFile.Read<ModelBundle.Metadata>(Path.Combine(bundle, ModelBundle.MetadataFile));
+        var featurization = new MLContext().Model.Load(Path.Combine(bundle, ModelBundle.FeaturizationFile), out _);
+        var formula = RankingFormula.Parse(ranking, catalog.DenseColumns);
+        var retrieval = new TopNRetrieval(catalog.Retrieval());
+        var index = catalog.Users.Select((u, i) => (u, i)).ToDictionary(x => x.u, x => x.i);
+        var wanted = users ?? catalog.Users;
+        var known = wanted.Where(index.ContainsKey).Select(u => index[u]).ToArray();
+        int unknown = wanted.Count - known.Length;
+        const int usersPerBatch = 64;
+        using var inference = new BatchedInference(File.ReadAllBytes(Path.Combine(bundle, ModelBundle.OnnxFile)), Math.Min(8192, usersPerBatch * candidates),
+            new RuntimeOptions { Device = device, Threads = threads });
+        var scratch = new BatchScoringJob.Scratch();
+        var seen = catalog.Seen.Select(s => (IReadOnlySet<int>)s.ToHashSet()).ToArray();
+        long rows = 0;
+        var inv = CultureInfo.InvariantCulture;
+        AtomicFile.WriteText(output, w =>
+        {
+            w.Write("UserId,Rank,ItemId,PCtr,PCvr,PCtcvr,PredictedRating,RankScore\n");
+            for (int start = 0; start < known.Length; start += usersPerBatch)
+            {
+                var batchUsers = known[start..Math.Min(known.Length, start + usersPerBatch)];
+                var top = retrieval.Recommend(batchUsers, candidates, excludeSeen ? u => seen[u] : null, threads);
+                var pairs = new List<(int User, int Item)>();
+                for (int b = 0; b < batchUsers.Length; b++) foreach (int item in top[b].Items) pairs.Add((batchUsers[b], item));
+                var predictions = BatchScoringJob.Predict(catalog.Rows(pairs), catalog.TextColumns, catalog.DenseColumns, featurization, inference, metadata, scratch);
+                var chunk = catalog.Rows(pairs);
+                int offset = 0;
+                for (int b = 0; b < batchUsers.Length; b++)
+                {
+                    int count = top[b].Items.Length;
+                    var ranked = Enumerable.Range(offset, count)
+                        .Select(r => (Row: r, Score: formula.Evaluate(predictions.AsSpan(r * 4, 4), c => chunk.Numbers[c][r])))
+                        .OrderByDescending(x => x.Score).ThenBy(x => pairs[x.Row].Item).Take(k).ToArray();
+                    for (int rank = 0; rank < ranked.Length; rank++)
+                    {
+                        int r = ranked[rank].Row;
+                        var p = predictions.AsSpan(r * 4, 4);
+                        w.Write($"{catalog.Users[batchUsers[b]]},{rank + 1},{catalog.Items[pairs[r].Item]},{p[0].ToString("R", inv)},{p[1].ToString("R", inv)},{p[2].ToString("R", inv)},{p[3].ToString("R", inv)},{ranked[rank].Score.ToString("R", inv)}\n");
+                        rows++;
+                    }
+                    offset += count;
+                }
+            }
+        });
+        return new RecommendSummary(known.Length, unknown, rows, clock.Elapsed.TotalSeconds, output);
+    }
+}
