@@ -44,7 +44,7 @@ public sealed class RecommendTests
             var scores = list.Select(r => double.Parse(r[7], CultureInfo.InvariantCulture)).ToArray();
             for (int i = 1; i < scores.Length; i++) Assert.IsTrue(scores[i] <= scores[i - 1]);
             foreach (var r in list)
-                Assert.AreEqual(float.Parse(r[3], CultureInfo.InvariantCulture) * float.Parse(r[4], CultureInfo.InvariantCulture), double.Parse(r[7], CultureInfo.InvariantCulture), 1e-9);
+                Assert.AreEqual((double)float.Parse(r[3], CultureInfo.InvariantCulture) * float.Parse(r[4], CultureInfo.InvariantCulture), double.Parse(r[7], CultureInfo.InvariantCulture), 1e-15); // the formula multiplies in double
         }
     }
 }
