@@ -34,10 +34,10 @@ internal static class ScoreCommand
                 Ranking = result.GetValue(rank)!, PartitionIndex = index, PartitionCount = count, Resume = result.GetValue(resume),
                 ChunkRows = result.GetValue(chunkRows), BatchSize = result.GetValue(batch), Device = result.GetValue(device), Threads = result.GetValue(threads),
             };
-            long size = new FileInfo(options.Input).Length;
+            long estimate = EstimateRows(options.Input);
             ScoringSummary summary;
             using (var bar = new ProgressBar("score"))
-                summary = BatchScoringJob.Run(options, rows => bar.Report(rows));
+                summary = BatchScoringJob.Run(options, rows => bar.Report(rows, Math.Max(estimate, rows)));
             Console.WriteLine($"rows in {summary.RowsIn:N0}, rows out {summary.RowsOut:N0}, quarantined {summary.Quarantined:N0} ({summary.Quarantine}), " +
                 $"{summary.Chunks:N0} chunks ({summary.ChunksResumed:N0} kept from an earlier run), {summary.Seconds:F1} s, {summary.RowsPerSecond:N0} rows/s, " +
                 $"peak memory {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:N0} MB");
@@ -50,5 +50,15 @@ internal static class ScoreCommand
             return 0;
         });
         return command;
+    }
+
+    // The total for the progress bar's ETA: file size over the mean length of the first lines (text input).
+    private static long EstimateRows(string path)
+    {
+        if (path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) return 0;
+        long size = new FileInfo(path).Length, bytes = 0;
+        int lines = 0;
+        foreach (var line in File.ReadLines(path).Skip(1).Take(1000)) { bytes += line.Length + 1; lines++; }
+        return lines == 0 ? 0 : size * lines / bytes;
     }
 }

@@ -53,13 +53,13 @@ public sealed class AliCcpRawReader : ITableReader
     public ResolvedSchema Resolved { get; }
 
     /// <inheritdoc/>
-    public IEnumerable<TableChunk> ReadChunks(LoadReport report)
+    public IEnumerable<TableChunk> ReadChunks(LoadReport report, int chunkRows, Action<IRecord, DataFormatException>? rejected)
     {
         var index = IndexCommonFeatures();
         using var common = new FileStream(_common, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 12);
         var cache = new Dictionary<string, LinkedListNode<(string Key, Dictionary<string, (string Id, string Value)> Features)>>(StringComparer.Ordinal);
         var lru = new LinkedList<(string Key, Dictionary<string, (string Id, string Value)> Features)>();
-        var builder = new TableBuilder(Resolved, report);
+        var builder = new TableBuilder(Resolved, report, chunkSize: chunkRows) { Rejected = rejected };
         int fields = 3 + _categorical.Length + _dense.Length;
         var record = new ArrayRecord(fields) { File = _skeleton };
         var columns = new int[fields];

@@ -33,9 +33,6 @@ public sealed class DelimitedTableReader : ITableReader
     }
 
     /// <inheritdoc/>
-    public IEnumerable<TableChunk> ReadChunks(LoadReport report) => ReadChunks(report, 1 << 16, null);
-
-    /// <summary>Streams chunks of <paramref name="chunkRows"/> kept rows; <paramref name="rejected"/> sees every skipped or dropped row.</summary>
     public IEnumerable<TableChunk> ReadChunks(LoadReport report, int chunkRows, Action<IRecord, DataFormatException>? rejected)
     {
         using var reader = new DelimitedReader(_path, _schema.SeparatorChar);

@@ -28,12 +28,12 @@ public sealed class ParquetTableReader : ITableReader
     public ResolvedSchema Resolved { get; }
 
     /// <inheritdoc/>
-    public IEnumerable<TableChunk> ReadChunks(LoadReport report)
+    public IEnumerable<TableChunk> ReadChunks(LoadReport report, int chunkRows, Action<IRecord, DataFormatException>? rejected)
     {
         using var stream = File.OpenRead(_path);
         var reader = ParquetReader.CreateAsync(stream).GetAwaiter().GetResult();
         using var _ = new Disposer(reader);
-        var builder = new TableBuilder(Resolved, report, expectedFields: Fields.Length);
+        var builder = new TableBuilder(Resolved, report, expectedFields: Fields.Length, chunkSize: chunkRows) { Rejected = rejected };
         var record = new ArrayRecord(Fields.Length) { File = _path };
         var used = Resolved.TextSources.Concat(Resolved.NumberSources).Distinct().ToArray();
         long row = 0;

@@ -15,7 +15,7 @@ public sealed class ScoringOptions
 {
     /// <summary>Bundle folder.</summary>
     public required string Model { get; init; }
-    /// <summary>Input file (any format the bundle's schema reads; labels are not needed).</summary>
+    /// <summary>Input file: CSV/TSV, or Parquet when it ends in .parquet (labels are not needed).</summary>
     public required string Input { get; init; }
     /// <summary>Output CSV.</summary>
     public required string Output { get; init; }
@@ -79,6 +79,7 @@ public static class BatchScoringJob
         var featurization = ml.Model.Load(Path.Combine(o.Model, ModelBundle.FeaturizationFile), out _);
         var schema = metadata.Schema.WithoutLabels();
         schema.SkipBadRows = true;
+        if (o.Input.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) schema.Format = DataFormat.Parquet;
         var reader = DataLoader.Open(schema, o.Input);
         var resolved = reader.Resolved;
         var formula = RankingFormula.Parse(o.Ranking, resolved.DenseFeatures);
@@ -189,8 +190,7 @@ public static class BatchScoringJob
     // Fixed-size chunks of kept rows; the rejected rows met while filling a chunk belong to it.
     private static IEnumerable<TableChunk> ReadChunks(ITableReader reader, int chunkRows, List<string> rejected)
     {
-        if (reader is not DelimitedTableReader delimited) throw new NotSupportedException("batch scoring reads CSV/TSV input");
-        return delimited.ReadChunks(new LoadReport(), chunkRows, (record, error) =>
+        return reader.ReadChunks(new LoadReport(), chunkRows, (record, error) =>
             rejected.Add($"{error.Line},\"{error.Reason.Replace("\"", "\"\"")}\""));
     }
 
