@@ -14,24 +14,24 @@ internal static class EvaluateCommand
         var predictions = new Option<FileInfo?>("--predictions") { Description = "CSV with a header holding any of PCtr, PCvr, PCtcvr, PredictedRating" };
         var model = new Option<DirectoryInfo?>("--model") { Description = "A bundle folder to score the labels file with (instead of --predictions)" };
         var labels = new Option<FileInfo>("--labels") { Description = "The labelled data, row-aligned with the predictions", Required = true };
+        var device = new Option<Recommender.Trainers.Runtime.ExecutionDevice>("--device") { Description = "With --model: Auto, Cpu or Cuda for the network", DefaultValueFactory = _ => Recommender.Trainers.Runtime.ExecutionDevice.Auto };
         var threshold = new Option<float>("--threshold") { Description = "Decision threshold for precision / recall / F1 of CTR", DefaultValueFactory = _ => 0.5f };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
         var schemaArgs = new SchemaArguments();
         var command = new Command("evaluate", "Evaluate predictions against labels: CTR AUC / GAUC / LogLoss / calibration, CVR AUC on clicked rows, CTCVR AUC, rating RMSE / MAE. Without --schema, schema.json beside the labels is used.")
         {
-            predictions, model, labels, threshold, json,
+            predictions, model, labels, threshold, json, device,
         };
         schemaArgs.AddTo(command);
         command.SetAction(result =>
         {
             string labelPath = result.GetValue(labels)!.FullName;
             DatasetSchema schema;
-            Jobs.ModelBundle.Metadata? bundle = null;
-            Microsoft.ML.ITransformer? transformer = null;
+            string? bundle = null;
             if (result.GetValue(model) is { } bundleDirectory)
             {
-                (transformer, bundle) = Jobs.ModelBundle.Load(new Microsoft.ML.MLContext(), bundleDirectory.FullName);
-                schema = bundle.Schema;
+                bundle = bundleDirectory.FullName;
+                schema = JsonFile.Read<Jobs.ModelBundle.Metadata>(Path.Combine(bundle, Jobs.ModelBundle.MetadataFile)).Schema;
             }
             else if (result.GetValue(predictions) is null) throw new SchemaException("give --predictions FILE or --model BUNDLE");
             else if (result.GetValue(schemaArgs.Schema) is null && result.GetValue(schemaArgs.Experiment) is null)
@@ -45,7 +45,7 @@ internal static class EvaluateCommand
             if (table.Report.RowsKept != table.Report.RowsRead)
                 throw new SchemaException($"{labelPath}: {table.Report}; predictions can only be aligned with every row kept");
 
-            var p = transformer is null ? ReadPredictions(result.GetValue(predictions)!.FullName) : Score(transformer, table);
+            var p = bundle is null ? ReadPredictions(result.GetValue(predictions)!.FullName) : Score(bundle, table, result.GetValue(device));
             if (p.Rows != table.RowCount)
                 throw new SchemaException($"predictions have {p.Rows:N0} rows but labels have {table.RowCount:N0}");
             var s = table.Schema;
@@ -81,12 +81,22 @@ internal static class EvaluateCommand
         public float[]? Get(string name) => Columns.TryGetValue(name, out var v) ? v.ToArray() : null;
     }
 
-    // Row-at-a-time through ML.NET's OnnxTransformer: exact, not fast (the batch scoring job is the fast path).
-    private static Predictions Score(Microsoft.ML.ITransformer model, Table table)
+    // The bundle's featurization, then its network in batches on the chosen device (the scoring job's path).
+    private static Predictions Score(string bundle, Table table, Recommender.Trainers.Runtime.ExecutionDevice device)
     {
-        var scored = model.Transform(table.ToDataView());
+        var metadata = JsonFile.Read<Jobs.ModelBundle.Metadata>(Path.Combine(bundle, Jobs.ModelBundle.MetadataFile));
+        var featurization = new Microsoft.ML.MLContext().Model.Load(Path.Combine(bundle, Jobs.ModelBundle.FeaturizationFile), out _);
+        using var inference = new Recommender.Trainers.Runtime.BatchedInference(File.ReadAllBytes(Path.Combine(bundle, Jobs.ModelBundle.OnnxFile)), 8192,
+            new Recommender.Trainers.Runtime.RuntimeOptions { Device = device });
+        var scratch = new Scoring.BatchScoringJob.Scratch();
         var p = new Predictions { Rows = table.RowCount };
-        foreach (var c in Scoring.ScoredColumns.MultiTask) p.Columns[c] = Scoring.ScoredColumns.Read(scored, c).ToList();
+        var columns = Scoring.ScoredColumns.MultiTask.Select(c => p.Columns[c] = new List<float>((int)table.RowCount)).ToArray();
+        foreach (var chunk in table.Chunks)
+        {
+            var values = Scoring.BatchScoringJob.Predict(chunk, table.Schema.TextColumns, table.Schema.NumberColumns, featurization, inference, metadata, scratch);
+            for (int r = 0; r < chunk.Count; r++)
+                for (int c = 0; c < 4; c++) columns[c].Add(values[r * 4 + c]);
+        }
         return p;
     }
 
