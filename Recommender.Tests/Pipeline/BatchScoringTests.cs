@@ -15,13 +15,7 @@ public sealed class BatchScoringTests
     private static readonly Lazy<(string Bundle, string Input, string Root)> Fixture = new(() =>
     {
         string root = Path.Combine(Path.GetTempPath(), "rec-tests-score-" + Environment.ProcessId);
-        string dir = Path.Combine(root, "sim");
-        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 60_000, Seed = 12 }, dir);
-        string bundle = Path.Combine(root, "bundle");
-        TrainingJob.Run(TrainingData.FromDirectory(dir), new MultiTaskTrainerOptions
-        {
-            Epochs = 1, BatchSize = 512, EmbeddingDim = 4, Bottom = [16], Tower = [8], Device = ExecutionDevice.Cpu, Threads = 1,
-        }, bundle, _ => { });
+        var (dir, bundle, _) = TinyBundle.Train(root, 60_000, 12);
         // The input to score: the training split, with two malformed rows.
         var lines = File.ReadAllLines(Path.Combine(dir, "train.csv"));
         lines[100] = lines[100].Replace(",", ",abc,", StringComparison.Ordinal)[..lines[100].Length]; // shifted fields: non-numeric dense

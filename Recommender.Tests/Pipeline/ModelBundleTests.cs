@@ -18,15 +18,7 @@ public sealed class ModelBundleTests
     public void ASavedBundleScoresIdenticallyInANewProcess()
     {
         using var files = new TestFiles();
-        string dir = Path.Combine(files.Root, "sim");
-        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 20_000, Seed = 8 }, dir);
-        string bundle = Path.Combine(files.Root, "bundle");
-        var options = new MultiTaskTrainerOptions
-        {
-            Architecture = MultiTaskArchitecture.Esmm, Epochs = 1, BatchSize = 512, EmbeddingDim = 4, Bottom = [16], Tower = [8],
-            Device = ExecutionDevice.Cpu, Threads = 1,
-        };
-        var result = TrainingJob.Run(TrainingData.FromDirectory(dir), options, bundle, _ => { });
+        var (dir, bundle, result) = TinyBundle.Train(files.Root, 20_000, 8, MultiTaskArchitecture.Esmm);
         Assert.IsNotNull(result.Test);
         foreach (var f in new[] { ModelBundle.ModelFile, ModelBundle.OnnxFile, ModelBundle.MetadataFile })
             Assert.IsTrue(File.Exists(Path.Combine(bundle, f)), f);

@@ -14,13 +14,7 @@ public sealed class RecommendTests
     public void TwoStageRecommendationsAreRankedUnseenAndComplete()
     {
         using var files = new TestFiles();
-        string dir = Path.Combine(files.Root, "sim");
-        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 30_000, Seed = 21 }, dir);
-        string bundle = Path.Combine(files.Root, "bundle");
-        TrainingJob.Run(TrainingData.FromDirectory(dir), new MultiTaskTrainerOptions
-        {
-            Epochs = 1, BatchSize = 512, EmbeddingDim = 4, Bottom = [16], Tower = [8], Device = ExecutionDevice.Cpu, Threads = 1,
-        }, bundle, _ => { });
+        var (_, bundle, _) = TinyBundle.Train(files.Root, 30_000, 21);
         var catalog = CandidateCatalog.Load(Path.Combine(bundle, CandidateCatalog.FileName));
         Assert.AreEqual("user-attribute", catalog.TextSource["age"]);
         Assert.AreEqual("item-attribute", catalog.TextSource["category"]);

@@ -34,43 +34,34 @@ public sealed class OptimizerTests
         return runner.GetParameter("w");
     }
 
+    // torch.optim.Adam (L2 added to the gradient) or AdamW (decoupled: p *= 1 - lr * wd first), in double.
+    private static double ExpectedAdam(int i, double wd, bool decoupled)
+    {
+        const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+        double w = W0[i], m = 0, v = 0;
+        for (int t = 1; t <= Grads.Length; t++)
+        {
+            double lr = Rates[t - 1], g = Grads[t - 1][i];
+            if (decoupled) w *= 1 - lr * wd; else g += wd * w;
+            m = b1 * m + (1 - b1) * g;
+            v = b2 * v + (1 - b2) * g * g;
+            w -= lr * (m / (1 - Math.Pow(b1, t))) / (Math.Sqrt(v / (1 - Math.Pow(b2, t))) + eps);
+        }
+        return w;
+    }
+
     [TestMethod]
     public void AdamMatchesItsClosedForm()
     {
-        const double b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.01;
-        var actual = Run(new DenseOptimizerOptions { Kind = DenseOptimizerKind.Adam, WeightDecay = wd });
-        for (int i = 0; i < W0.Length; i++)
-        {
-            double w = W0[i], m = 0, v = 0;
-            for (int t = 1; t <= Grads.Length; t++)
-            {
-                double g = Grads[t - 1][i] + wd * w; // L2 added to the gradient (torch.optim.Adam weight_decay)
-                m = b1 * m + (1 - b1) * g;
-                v = b2 * v + (1 - b2) * g * g;
-                w -= Rates[t - 1] * (m / (1 - Math.Pow(b1, t))) / (Math.Sqrt(v / (1 - Math.Pow(b2, t))) + eps);
-            }
-            Assert.AreEqual(w, actual[i], 2e-6, $"w[{i}]");
-        }
+        var actual = Run(new DenseOptimizerOptions { Kind = DenseOptimizerKind.Adam, WeightDecay = 0.01 });
+        for (int i = 0; i < W0.Length; i++) Assert.AreEqual(ExpectedAdam(i, 0.01, decoupled: false), actual[i], 2e-6, $"w[{i}]");
     }
 
     [TestMethod]
     public void AdamWDecaysDecoupled()
     {
-        const double b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
-        var actual = Run(new DenseOptimizerOptions { Kind = DenseOptimizerKind.AdamW, WeightDecay = wd });
-        for (int i = 0; i < W0.Length; i++)
-        {
-            double w = W0[i], m = 0, v = 0;
-            for (int t = 1; t <= Grads.Length; t++)
-            {
-                double g = Grads[t - 1][i], lr = Rates[t - 1];
-                w *= 1 - lr * wd; // torch.optim.AdamW
-                m = b1 * m + (1 - b1) * g;
-                v = b2 * v + (1 - b2) * g * g;
-                w -= lr * (m / (1 - Math.Pow(b1, t))) / (Math.Sqrt(v / (1 - Math.Pow(b2, t))) + eps);
-            }
-            Assert.AreEqual(w, actual[i], 2e-6, $"w[{i}]");
-        }
+        var actual = Run(new DenseOptimizerOptions { Kind = DenseOptimizerKind.AdamW, WeightDecay = 0.1 });
+        for (int i = 0; i < W0.Length; i++) Assert.AreEqual(ExpectedAdam(i, 0.1, decoupled: true), actual[i], 2e-6, $"w[{i}]");
     }
 
     [TestMethod]
