@@ -272,9 +272,8 @@ public static class BatchScoringJob
         {
             foreach (int c in idIndex) csv.Append(Csv(rows.Text[c][r])).Append(',');
             var p = predictions.AsSpan(r * 4, 4);
-            for (int c = 0; c < 4; c++) csv.Append(p[c].ToString("R", inv)).Append(',');
-            int row = r;
-            csv.Append(formula.Evaluate(p, i => rows.Numbers[i][row]).ToString("R", inv)).Append('\n');
+            for (int c = 0; c < 4; c++) csv.Append(inv, $"{p[c]:R},");
+            csv.Append(inv, $"{formula.Evaluate(p, rows.Numbers, r):R}\n");
         }
         var quarantine = string.Concat(chunk.Quarantine.Select(q => q + "\n"));
         byte[]? text = null;

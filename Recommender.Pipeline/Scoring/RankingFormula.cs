@@ -42,13 +42,13 @@ public sealed class RankingFormula
         return new RankingFormula(text, factors.ToArray());
     }
 
-    /// <summary>The score of one row from its four predictions and its raw dense values.</summary>
-    public double Evaluate(ReadOnlySpan<float> predictions, Func<int, float> dense)
+    /// <summary>The score of row <paramref name="row"/> from its four predictions and the raw dense columns.</summary>
+    public double Evaluate(ReadOnlySpan<float> predictions, float[][] dense, int row)
     {
         double score = 1;
         foreach (var (source, exponent, constant) in _factors)
         {
-            double v = source < 0 ? constant : source < 4 ? predictions[source] : dense(source - 4);
+            double v = source < 0 ? constant : source < 4 ? predictions[source] : dense[source - 4][row];
             score *= exponent == 1 ? v : Math.Pow(v, exponent);
         }
         return score;

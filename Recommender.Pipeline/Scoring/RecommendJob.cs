@@ -52,14 +52,14 @@ public static class RecommendJob
                 var top = retrieval.Recommend(batchUsers, candidates, excludeSeen ? u => seen[u] : null, threads);
                 var pairs = new List<(int User, int Item)>();
                 for (int b = 0; b < batchUsers.Length; b++) foreach (int item in top[b].Items) pairs.Add((batchUsers[b], item));
-                var predictions = BatchScoringJob.Predict(catalog.Rows(pairs), catalog.TextColumns, catalog.DenseColumns, featurization, inference, metadata, scratch);
                 var chunk = catalog.Rows(pairs);
+                var predictions = BatchScoringJob.Predict(chunk, catalog.TextColumns, catalog.DenseColumns, featurization, inference, metadata, scratch);
                 int offset = 0;
                 for (int b = 0; b < batchUsers.Length; b++)
                 {
                     int count = top[b].Items.Length;
                     var ranked = Enumerable.Range(offset, count)
-                        .Select(r => (Row: r, Score: formula.Evaluate(predictions.AsSpan(r * 4, 4), c => chunk.Numbers[c][r])))
+                        .Select(r => (Row: r, Score: formula.Evaluate(predictions.AsSpan(r * 4, 4), chunk.Numbers, r)))
                         .OrderByDescending(x => x.Score).ThenBy(x => pairs[x.Row].Item).Take(k).ToArray();
                     for (int rank = 0; rank < ranked.Length; rank++)
                     {
