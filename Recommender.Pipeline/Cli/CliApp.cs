@@ -27,7 +27,10 @@ public static class CliApp
         {
             return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is DataFormatException or SchemaException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
+        // Input and configuration errors get one line, not a stack trace: a bad file, a bad schema, a task without
+        // its label (ArgumentException from the trainers), CUDA asked for where it cannot start (InvalidOperationException).
+        catch (Exception e) when (e is DataFormatException or SchemaException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
+            or ArgumentException or InvalidOperationException or NotSupportedException or FormatException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;

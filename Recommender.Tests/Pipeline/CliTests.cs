@@ -57,9 +57,20 @@ public sealed class CliTests
     }
 
     [TestMethod]
+    public void TrainingWithoutARatingColumnFailsWithOneClearLine()
+    {
+        using var files = new TestFiles();
+        string data = files.Write("clicks.csv", "user,item,click\n" + string.Join("\n", Enumerable.Range(0, 50).Select(i => $"u{i % 7},i{i % 5},{i % 2}")) + "\n");
+        var (code, _, error) = Run("train", "--train", data, "--user", "user", "--item", "item", "--click", "click", "--cvr-weight", "0", "--rating-weight", "1", "--out", files.Path_("m"));
+        Assert.AreEqual(2, code);
+        StringAssert.StartsWith(error.Trim().Split('\n')[^1], "error: the rating task is on (RatingWeight 1) but the data has no rating column");
+        Assert.IsFalse(error.Contains("   at "), "no stack trace");
+    }
+
+    [TestMethod]
     public void EveryCommandHasHelp()
     {
-        foreach (var command in new[] { "generate", "inspect", "evaluate" })
+        foreach (var command in new[] { "generate", "inspect", "evaluate", "train", "tune", "predict", "score", "recommend", "export-onnx", "demo", "bench" })
         {
             var (code, output, _) = Run(command, "--help");
             Assert.AreEqual(0, code);
