@@ -19,14 +19,7 @@ namespace Recommender.Pipeline.Benchmarks;
 /// </summary>
 public static class EngineBenchmark
 {
-    /// <summary>Loads (or generates) the data and featurizes the training split.</summary>
-    public static (FeatureMatrix Matrix, FeaturizedSchema Features, double Seconds) PrepareDefaultData(string? dataDirectory, long rows, Action<string> log)
-    {
-        var (train, _, features, seconds) = PrepareDefaultSplits(dataDirectory, rows, log, withValidation: false);
-        return (train, features, seconds);
-    }
-
-    /// <summary>Loads (or generates) the data and featurizes the training and validation splits.</summary>
+    /// <summary>Loads (or generates) the data and featurizes the training split, and the validation split when asked.</summary>
     public static (FeatureMatrix Train, FeatureMatrix? Valid, FeaturizedSchema Features, double Seconds) PrepareDefaultSplits(string? dataDirectory, long rows, Action<string> log, bool withValidation)
     {
         var clock = Stopwatch.StartNew();
@@ -37,20 +30,9 @@ public static class EngineBenchmark
             SyntheticGenerator.Generate(new SyntheticOptions { Rows = rows, Seed = 42 }, dir);
         }
         var schema = DatasetSchema.Load(Path.Combine(dir, "schema.json"));
-        var table = DataLoader.Load(schema, Path.Combine(dir, "train.csv"));
-        var ml = new MLContext(seed: 1);
-        var view = table.ToDataView();
-        var (estimator, features) = SchemaFeaturizer.Create(ml, table.Schema, view);
-        var transformer = estimator.Fit(view);
-        var keys = features.Categorical.Select(c => c.Name).ToArray();
-        var matrix = FeatureMatrix.From(transformer.Transform(view), keys, features.DenseColumn, features.DenseSize);
-        FeatureMatrix? valid = null;
-        if (withValidation)
-        {
-            var validTable = DataLoader.Load(schema, Path.Combine(dir, "valid.csv"));
-            valid = FeatureMatrix.From(transformer.Transform(validTable.ToDataView()), keys, features.DenseColumn, features.DenseSize);
-        }
-        return (matrix, valid, features, clock.Elapsed.TotalSeconds);
+        Table[] others = withValidation ? [DataLoader.Load(schema, Path.Combine(dir, "valid.csv"))] : [];
+        var data = FeaturizedTables.Build(new MLContext(seed: 1), DataLoader.Load(schema, Path.Combine(dir, "train.csv")), others);
+        return (data.Train, withValidation ? data.Others[0] : null, data.Features, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>Runs the benchmark and returns its figures.</summary>

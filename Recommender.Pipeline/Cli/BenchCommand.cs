@@ -82,7 +82,7 @@ internal static class BenchCommand
         };
         command.SetAction(result =>
         {
-            var (matrix, features, seconds) = EngineBenchmark.PrepareDefaultData(result.GetValue(data)?.FullName, 1_000_000, m => Console.Error.WriteLine(m));
+            var (matrix, _, features, seconds) = EngineBenchmark.PrepareDefaultSplits(result.GetValue(data)?.FullName, 1_000_000, m => Console.Error.WriteLine(m), withValidation: false);
             Console.Error.WriteLine($"data ready: {matrix.Rows:N0} training rows featurized in {seconds:F1} s");
             var figures = EngineBenchmark.Run(matrix, features, result.GetValue(batch), result.GetValue(threads), result.GetValue(steps), result.GetValue(device), result.GetValue(hostThreads));
             Console.WriteLine(MetricsReport.Format(figures));

@@ -84,16 +84,12 @@ internal static class EvaluateCommand
     // The bundle's featurization, then its network in batches on the chosen device (the scoring job's path).
     private static Predictions Score(string bundle, Table table, Recommender.Trainers.Runtime.ExecutionDevice device)
     {
-        var metadata = JsonFile.Read<Jobs.ModelBundle.Metadata>(Path.Combine(bundle, Jobs.ModelBundle.MetadataFile));
-        var featurization = new Microsoft.ML.MLContext().Model.Load(Path.Combine(bundle, Jobs.ModelBundle.FeaturizationFile), out _);
-        using var inference = new Recommender.Trainers.Runtime.BatchedInference(File.ReadAllBytes(Path.Combine(bundle, Jobs.ModelBundle.OnnxFile)), 8192,
-            new Recommender.Trainers.Runtime.RuntimeOptions { Device = device });
-        var scratch = new Scoring.BatchScoringJob.Scratch();
+        using var scorer = Scoring.BundleScorer.Open(bundle, 8192, new Recommender.Trainers.Runtime.RuntimeOptions { Device = device });
         var p = new Predictions { Rows = table.RowCount };
         var columns = Scoring.ScoredColumns.MultiTask.Select(c => p.Columns[c] = new List<float>((int)table.RowCount)).ToArray();
         foreach (var chunk in table.Chunks)
         {
-            var values = Scoring.BatchScoringJob.Predict(chunk, table.Schema.TextColumns, table.Schema.NumberColumns, featurization, inference, metadata, scratch);
+            var values = scorer.Predict(chunk, table.Schema.TextColumns, table.Schema.NumberColumns);
             for (int r = 0; r < chunk.Count; r++)
                 for (int c = 0; c < 4; c++) columns[c].Add(values[r * 4 + c]);
         }

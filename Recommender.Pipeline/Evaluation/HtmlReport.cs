@@ -1,3 +1,4 @@
+using Recommender.Trainers.Evaluation;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -73,7 +74,7 @@ public static class HtmlReport
         }
         html.Append("</body></html>");
         string page = Path.Combine(directory, "report.html");
-        Data.AtomicFile.WriteAllText(page, html.ToString());
+        AtomicFile.WriteAllText(page, html.ToString());
         return page;
     }
 

@@ -1,3 +1,4 @@
+using Recommender.Trainers.Evaluation;
 using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Evaluation;
 using Recommender.Trainers.MatrixFactorization;

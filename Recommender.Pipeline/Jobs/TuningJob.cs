@@ -22,15 +22,9 @@ public static class TuningJob
         if (!MultiTaskTrainer.MetricHigherIsBetter.TryGetValue(metric, out bool higher))
             throw new ArgumentException($"unknown metric '{metric}'; choose from {string.Join(", ", MultiTaskTrainer.MetricHigherIsBetter.Keys)}");
         if (data.Valid is null) throw new SchemaException("the search needs a validation split");
-        var ml = new MLContext(seed: 1);
-        var train = DataLoader.Load(data.Schema, data.Train, data.CommonFeatures);
-        var valid = DataLoader.Load(data.Schema, data.Valid, data.CommonFeatures);
-        var (estimator, features) = SchemaFeaturizer.Create(ml, train.Schema, train.ToDataView());
-        var featurization = estimator.Fit(train.ToDataView());
-        var keys = features.Categorical.Select(c => c.Name).ToArray();
-        var trainMatrix = FeatureMatrix.From(featurization.Transform(train.ToDataView()), keys, features.DenseColumn, features.DenseSize);
-        var validMatrix = FeatureMatrix.From(featurization.Transform(valid.ToDataView()), keys, features.DenseColumn, features.DenseSize);
-        var rows = features.Categorical.Select(c => c.Cardinality + 1).ToArray();
+        var featurized = FeaturizedTables.Build(new MLContext(seed: 1), DataLoader.Load(data.Schema, data.Train, data.CommonFeatures),
+            DataLoader.Load(data.Schema, data.Valid, data.CommonFeatures));
+        var (trainMatrix, validMatrix, rows) = (featurized.Train, featurized.Others[0], featurized.FieldRows);
         log($"search data ready: {trainMatrix.Rows:N0} training, {validMatrix.Rows:N0} validation rows");
 
         var grid = (from a in ctrWeights from b in cvrWeights from c in ratingWeights from lr in learningRates

@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Threading.Channels;
-using Microsoft.ML;
-using Microsoft.ML.Data;
 using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Jobs;
 using Recommender.Trainers.Runtime;
@@ -58,13 +56,10 @@ public static class BatchScoringJob
     private sealed record ReadChunk(int Index, TableChunk Rows, List<string> Quarantine);
     private sealed record ScoredChunk(int Index, byte[] Csv, int CsvLength, byte[] Quarantine, int Rows);
 
-    // Buffers reused from chunk to chunk: the scoring stage is one thread, and large per-chunk arrays would
-    // otherwise pile up on the large-object heap between collections and grow the process with the input.
-    internal sealed class Scratch
+    // Text buffers reused from chunk to chunk (see BundleScorer for why reuse matters here).
+    private sealed class CsvBuffers
     {
-        public uint[][] Ids = [];
-        public float[] Dense = [], Predictions = [];
-        public readonly System.Text.StringBuilder Csv = new();
+        public readonly StringBuilder Csv = new();
         public readonly Queue<byte[]> FreeBuffers = new();
     }
 
@@ -74,17 +69,13 @@ public static class BatchScoringJob
         if (o.PartitionCount < 1 || o.PartitionIndex < 0 || o.PartitionIndex >= o.PartitionCount)
             throw new ArgumentException($"partition {o.PartitionIndex}/{o.PartitionCount} is not valid: use i/n with 0 <= i < n");
         var clock = Stopwatch.StartNew();
-        var ml = new MLContext();
-        var metadata = JsonFile.Read<ModelBundle.Metadata>(Path.Combine(o.Model, ModelBundle.MetadataFile));
-        var featurization = ml.Model.Load(Path.Combine(o.Model, ModelBundle.FeaturizationFile), out _);
-        var schema = metadata.Schema.WithoutLabels();
+        using var scorer = BundleScorer.Open(o.Model, o.BatchSize, new RuntimeOptions { Device = o.Device, Threads = o.Threads });
+        var schema = scorer.Metadata.Schema.WithoutLabels();
         schema.SkipBadRows = true;
         if (o.Input.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) schema.Format = DataFormat.Parquet;
         var reader = DataLoader.Open(schema, o.Input);
         var resolved = reader.Resolved;
         var formula = RankingFormula.Parse(o.Ranking, resolved.DenseFeatures);
-        using var inference = new BatchedInference(File.ReadAllBytes(Path.Combine(o.Model, ModelBundle.OnnxFile)), o.BatchSize,
-            new RuntimeOptions { Device = o.Device, Threads = o.Threads });
 
         string parts = o.Output + ".parts";
         if (!o.Resume && Directory.Exists(parts)) Directory.Delete(parts, recursive: true);
@@ -96,7 +87,7 @@ public static class BatchScoringJob
         var toWrite = Channel.CreateBounded<ScoredChunk>(2);
         long rowsIn = 0, quarantined = 0;
         int chunks = 0, resumed = 0;
-        var scratch = new Scratch();
+        var scratch = new CsvBuffers();
         var idColumns = resolved.TextColumns.Where(c => c is DatasetSchema.UserColumn or DatasetSchema.ItemColumn or DatasetSchema.GroupColumn).ToArray();
 
         var readTask = Task.Run(async () =>
@@ -144,7 +135,7 @@ public static class BatchScoringJob
                     System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
                     GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
                 }
-                toWrite.Writer.WriteAsync(Score(chunk, featurization, inference, metadata, resolved, idColumns, formula, scratch)).AsTask().GetAwaiter().GetResult();
+                toWrite.Writer.WriteAsync(Score(chunk, scorer, resolved, idColumns, formula, scratch)).AsTask().GetAwaiter().GetResult();
             }
         }
         finally { toWrite.Writer.Complete(); }
@@ -194,77 +185,11 @@ public static class BatchScoringJob
             rejected.Add($"{error.Line},\"{error.Reason.Replace("\"", "\"\"")}\""));
     }
 
-    /// <summary>
-    /// Featurizes a chunk of rows (columns <paramref name="textColumns"/>, <paramref name="numberColumns"/>) with the
-    /// bundle's featurization and runs the network in batches: four predictions per row (PCtr, PCvr, PCtcvr,
-    /// PredictedRating), valid until the next call with the same scratch.
-    /// </summary>
-    internal static float[] Predict(TableChunk rows, IReadOnlyList<string> textColumns, IReadOnlyList<string> numberColumns, ITransformer featurization,
-        BatchedInference inference, ModelBundle.Metadata metadata, Scratch scratch)
-    {
-        var view = new TableDataView(textColumns, numberColumns, () => [rows], rows.Count);
-        var featurized = featurization.Transform(view);
-        int n = rows.Count, batch = inference.BatchSize, fields = metadata.OnnxIdInputs.Count;
-        if (scratch.Ids.Length != fields || scratch.Ids[0].Length < n)
-        {
-            scratch.Ids = Enumerable.Range(0, fields).Select(_ => new uint[n]).ToArray();
-            scratch.Dense = new float[n * Math.Max(1, metadata.DenseSize)];
-            scratch.Predictions = new float[4 * n];
-        }
-        var ids = scratch.Ids;
-        var dense = scratch.Dense;
-        var s = featurized.Schema;
-        var keyColumns = metadata.OnnxIdInputs.Select(c => s[c]).ToArray();
-        var denseColumn = metadata.OnnxDenseInput is { } d ? s[d] : (DataViewSchema.Column?)null;
-        using (var cursor = featurized.GetRowCursor(denseColumn is { } dc ? [.. keyColumns, dc] : keyColumns))
-        {
-            var getters = keyColumns.Select(c => cursor.GetGetter<uint>(c)).ToArray();
-            var denseGetter = denseColumn is { } dc2 ? cursor.GetGetter<VBuffer<float>>(dc2) : null;
-            VBuffer<float> vector = default;
-            int r = 0;
-            while (cursor.MoveNext())
-            {
-                for (int f = 0; f < fields; f++) getters[f](ref ids[f][r]);
-                if (denseGetter is not null)
-                {
-                    denseGetter(ref vector);
-                    vector.GetValues().CopyTo(dense.AsSpan(r * metadata.DenseSize, metadata.DenseSize));
-                }
-                r++;
-            }
-        }
-        var predictions = scratch.Predictions;
-        var inputNames = metadata.OnnxIdInputs;
-        for (int start = 0; start < n; start += batch)
-        {
-            int count = Math.Min(batch, n - start);
-            for (int f = 0; f < fields; f++)
-            {
-                var buffer = inference.IdInput(inputNames[f]);
-                for (int b = 0; b < count; b++) buffer[b] = ids[f][start + b];
-                Array.Clear(buffer, count, batch - count);
-            }
-            if (metadata.OnnxDenseInput is { } denseName)
-            {
-                var buffer = inference.Input(denseName);
-                Array.Copy(dense, start * metadata.DenseSize, buffer, 0, count * metadata.DenseSize);
-            }
-            inference.Run();
-            for (int c = 0; c < 4; c++)
-            {
-                var output = inference.Output(ScoredColumns.MultiTask[c]);
-                for (int b = 0; b < count; b++) predictions[(start + b) * 4 + c] = output[b];
-            }
-        }
-        return predictions;
-    }
-
-    private static ScoredChunk Score(ReadChunk chunk, ITransformer featurization, BatchedInference inference,
-        ModelBundle.Metadata metadata, ResolvedSchema resolved, string[] idColumns, RankingFormula formula, Scratch scratch)
+    private static ScoredChunk Score(ReadChunk chunk, BundleScorer scorer, ResolvedSchema resolved, string[] idColumns, RankingFormula formula, CsvBuffers scratch)
     {
         var rows = chunk.Rows;
         int n = rows.Count;
-        var predictions = Predict(rows, resolved.TextColumns, resolved.NumberColumns, featurization, inference, metadata, scratch);
+        var predictions = scorer.Predict(rows, resolved.TextColumns, resolved.NumberColumns);
         var idIndex = idColumns.Select(c => Array.IndexOf(resolved.TextColumns, c)).ToArray();
         var csv = scratch.Csv.Clear();
         var inv = CultureInfo.InvariantCulture;

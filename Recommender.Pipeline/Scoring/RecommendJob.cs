@@ -28,8 +28,6 @@ public static class RecommendJob
         string catalogPath = Path.Combine(bundle, CandidateCatalog.FileName);
         if (!File.Exists(catalogPath)) throw new FileNotFoundException($"{catalogPath}: this bundle has no candidate catalog (train with user and item roles)", catalogPath);
         var catalog = CandidateCatalog.Load(catalogPath);
-        var metadata = JsonFile.Read<ModelBundle.Metadata>(Path.Combine(bundle, ModelBundle.MetadataFile));
-        var featurization = new MLContext().Model.Load(Path.Combine(bundle, ModelBundle.FeaturizationFile), out _);
         var formula = RankingFormula.Parse(ranking, catalog.DenseColumns);
         var retrieval = new TopNRetrieval(catalog.Retrieval());
         var index = catalog.Users.Select((u, i) => (u, i)).ToDictionary(x => x.u, x => x.i);
@@ -37,9 +35,7 @@ public static class RecommendJob
         var known = wanted.Where(index.ContainsKey).Select(u => index[u]).ToArray();
         int unknown = wanted.Count - known.Length;
         const int usersPerBatch = 64;
-        using var inference = new BatchedInference(File.ReadAllBytes(Path.Combine(bundle, ModelBundle.OnnxFile)), Math.Min(8192, usersPerBatch * candidates),
-            new RuntimeOptions { Device = device, Threads = threads });
-        var scratch = new BatchScoringJob.Scratch();
+        using var scorer = BundleScorer.Open(bundle, Math.Min(8192, usersPerBatch * candidates), new RuntimeOptions { Device = device, Threads = threads });
         var seen = catalog.Seen.Select(s => (IReadOnlySet<int>)s.ToHashSet()).ToArray();
         long rows = 0;
         var inv = CultureInfo.InvariantCulture;
@@ -53,7 +49,7 @@ public static class RecommendJob
                 var pairs = new List<(int User, int Item)>();
                 for (int b = 0; b < batchUsers.Length; b++) foreach (int item in top[b].Items) pairs.Add((batchUsers[b], item));
                 var chunk = catalog.Rows(pairs);
-                var predictions = BatchScoringJob.Predict(chunk, catalog.TextColumns, catalog.DenseColumns, featurization, inference, metadata, scratch);
+                var predictions = scorer.Predict(chunk, catalog.TextColumns, catalog.DenseColumns);
                 int offset = 0;
                 for (int b = 0; b < batchUsers.Length; b++)
                 {

@@ -18,12 +18,9 @@ public sealed class MultiTaskTrainerTests
         var schema = DatasetSchema.Load(Path.Combine(dir, "schema.json"));
         var train = DataLoader.Load(schema, Path.Combine(dir, "train.csv"));
         var valid = DataLoader.Load(schema, Path.Combine(dir, "valid.csv"));
-        var (estimator, features) = SchemaFeaturizer.Create(ml, train.Schema, train.ToDataView());
-        var model = estimator.Fit(train.ToDataView());
-        var keys = features.Categorical.Select(c => c.Name).ToArray();
-        FeatureMatrix M(Table t) => FeatureMatrix.From(model.Transform(t.ToDataView()), keys, features.DenseColumn, features.DenseSize);
+        var data = FeaturizedTables.Build(ml, train, valid);
         Directory.Delete(dir, true);
-        return (M(train), M(valid), features.Categorical.Select(c => c.Cardinality + 1).ToArray(), model.Transform(train.ToDataView()));
+        return (data.Train, data.Others[0], data.FieldRows, data.Featurization.Transform(train.ToDataView()));
     });
 
     private static MultiTaskTrainerOptions Small(MultiTaskArchitecture a) => new()

@@ -18,20 +18,21 @@ public sealed class FieldEmbeddings : IDisposable
 
     /// <summary>Creates the tables: <paramref name="rows"/>[f] rows (vocabulary + 1) of width <paramref name="dim"/> for field f.</summary>
     public FieldEmbeddings(IReadOnlyList<int> rows, int dim, int seed, float initStd = 0.01f, int threads = 0)
+        : this(rows.Select((r, f) => new EmbeddingTable(r, dim, seed + 7919 * f, initStd)).ToArray(), dim, threads)
     {
-        Dim = dim;
-        Tables = rows.Select((r, f) => new EmbeddingTable(r, dim, seed + 7919 * f, initStd)).ToArray();
-        _pool = new WorkerPool(threads > 0 ? threads : Math.Min(Environment.ProcessorCount, Math.Max(1, rows.Count)));
-        _gatherWork = GatherPart;
-        _updateWork = UpdatePart;
     }
 
     /// <summary>Wraps existing tables (a trained model's), all of width <paramref name="dim"/>.</summary>
     public FieldEmbeddings(IReadOnlyList<float[]> tables, int dim, int threads = 0)
+        : this(tables.Select(t => new EmbeddingTable(dim, t)).ToArray(), dim, threads)
+    {
+    }
+
+    private FieldEmbeddings(EmbeddingTable[] tables, int dim, int threads)
     {
         Dim = dim;
-        Tables = tables.Select(t => new EmbeddingTable(dim, t)).ToArray();
-        _pool = new WorkerPool(threads > 0 ? threads : Math.Min(Environment.ProcessorCount, Math.Max(1, tables.Count)));
+        Tables = tables;
+        _pool = new WorkerPool(threads > 0 ? threads : Math.Min(Environment.ProcessorCount, Math.Max(1, tables.Length)));
         _gatherWork = GatherPart;
         _updateWork = UpdatePart;
     }

@@ -11,7 +11,7 @@ internal sealed record CheckpointState(int NextEpoch, List<EpochReport> History,
 /// <summary>
 /// The whole training state after an epoch — dense parameters and Adam state, the step count, embedding
 /// tables with their sparse optimizer's state, the history and the best epoch's weights — in one binary file,
-/// written to a temporary file and renamed, so a crash leaves the previous checkpoint intact.
+/// written through <see cref="AtomicFile"/>, so a crash leaves the previous checkpoint intact.
 /// </summary>
 internal static class Checkpoint
 {
@@ -19,12 +19,9 @@ internal static class Checkpoint
 
     public static void Save(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, CheckpointState state)
     {
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temp = $"{full}.{Environment.ProcessId}.tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-        using (var w = new BinaryWriter(stream))
+        AtomicFile.Write(path, stream =>
         {
+            using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
             w.Write(Magic);
             w.Write(state.NextEpoch);
             w.Write(runner.Steps);
@@ -49,10 +46,7 @@ internal static class Checkpoint
                 foreach (var p in compiled.Definition.Parameters) Write(w, state.BestParameters[p.Name]);
                 foreach (var t in state.BestTables!) Write(w, t);
             }
-            w.Flush();
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temp, full, overwrite: true);
+        });
     }
 
     public static CheckpointState Load(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled)

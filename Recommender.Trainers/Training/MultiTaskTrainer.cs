@@ -129,27 +129,22 @@ public static class MultiTaskTrainer
         MultiTaskSpec spec, FeatureMatrix data, RuntimeOptions? runtime = null)
     {
         var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, data, runtime, 8192);
-        var click = data.LabelColumn(0);
-        var conversion = data.LabelColumn(1);
-        var metrics = new Dictionary<string, double>();
-        if (data.HasClick)
-        {
-            metrics["ctr_auc"] = BinaryMetrics.Auc(p.PCtr, click).Value;
-            metrics["ctr_logloss"] = BinaryMetrics.LogLoss(p.PCtr, click).Value;
-        }
-        if (data.HasClick && data.HasConversion)
-        {
-            var clicked = Enumerable.Range(0, data.Rows).Where(i => click[i] == 1).ToArray();
-            metrics["cvr_auc"] = BinaryMetrics.Auc(clicked.Select(i => p.PCvr[i]).ToArray(), clicked.Select(i => conversion[i]).ToArray()).Value;
-        }
-        if (data.HasConversion) metrics["ctcvr_auc"] = BinaryMetrics.Auc(p.PCtcvr, conversion).Value;
+        float[]? rating = null;
         if (data.HasRating)
         {
-            var rating = data.LabelColumn(2);
-            var mask = data.LabelColumn(3);
-            for (int i = 0; i < rating.Length; i++) if (mask[i] == 0) rating[i] = float.NaN;
-            metrics["rating_rmse"] = RegressionMetrics.Rmse(p.PredictedRating, rating).Value;
+            rating = data.LabelColumn(2);
+            var rated = data.LabelColumn(3);
+            for (int i = 0; i < rating.Length; i++) if (rated[i] == 0) rating[i] = float.NaN;
         }
+        var m = MultiTaskMetrics.Compute(p.PCtr, p.PCvr, p.PCtcvr, p.PredictedRating,
+            data.HasClick ? data.LabelColumn(0) : null, data.HasConversion ? data.LabelColumn(1) : null, rating, groups: null);
+        var metrics = new Dictionary<string, double>();
+        void Put(string name, Metric? value) { if (value is { } v) metrics[name] = v.Value; }
+        Put("ctr_auc", m.CtrAuc);
+        Put("ctr_logloss", m.CtrLogLoss);
+        Put("cvr_auc", m.CvrAuc);
+        Put("ctcvr_auc", m.CtcvrAuc);
+        Put("rating_rmse", m.RatingRmse);
         return metrics;
     }
 

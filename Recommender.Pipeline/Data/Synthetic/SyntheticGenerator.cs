@@ -1,3 +1,4 @@
+using Recommender.Trainers.Evaluation;
 using System.Globalization;
 using System.Text;
 using Recommender.Pipeline.Evaluation;

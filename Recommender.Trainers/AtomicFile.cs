@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Recommender.Pipeline.Data;
+namespace Recommender.Trainers;
 
 /// <summary>
 /// Writes files through a temporary sibling and a rename, so a crash leaves either the old file or

@@ -1,6 +1,4 @@
-using Recommender.Trainers.Evaluation;
-
-namespace Recommender.Pipeline.Evaluation;
+namespace Recommender.Trainers.Evaluation;
 
 /// <summary>
 /// Every task's metrics for joint CTR / CVR / rating predictions (DESIGN section 7): CTR over all rows,

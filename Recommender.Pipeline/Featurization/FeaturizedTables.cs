@@ -1,0 +1,23 @@
+using Microsoft.ML;
+using Recommender.Pipeline.Data;
+using Recommender.Trainers.Training;
+
+namespace Recommender.Pipeline.Featurization;
+
+/// <summary>Featurization learned on a training table, and the tables it was applied to, as the trainer's feature matrices.</summary>
+public sealed record FeaturizedTables(ITransformer Featurization, FeaturizedSchema Features, FeatureMatrix Train, IReadOnlyList<FeatureMatrix> Others)
+{
+    /// <summary>Rows of each field's embedding table (vocabulary + 1 for the out-of-vocabulary row).</summary>
+    public int[] FieldRows => Features.Categorical.Select(c => c.Cardinality + 1).ToArray();
+
+    /// <summary>Fits the featurization on <paramref name="train"/> and materializes it and <paramref name="others"/>.</summary>
+    public static FeaturizedTables Build(MLContext ml, Table train, params Table[] others)
+    {
+        var view = train.ToDataView();
+        var (estimator, features) = SchemaFeaturizer.Create(ml, train.Schema, view);
+        var featurization = estimator.Fit(view);
+        var keys = features.Categorical.Select(c => c.Name).ToArray();
+        FeatureMatrix Matrix(Table t) => FeatureMatrix.From(featurization.Transform(t.ToDataView()), keys, features.DenseColumn, features.DenseSize);
+        return new FeaturizedTables(featurization, features, Matrix(train), others.Select(Matrix).ToArray());
+    }
+}

@@ -1,0 +1,110 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Recommender.Pipeline.Data;
+using Recommender.Pipeline.Jobs;
+using Recommender.Trainers.Runtime;
+
+namespace Recommender.Pipeline.Scoring;
+
+/// <summary>
+/// A model bundle opened for batched scoring: its metadata, its ML.NET featurization (fast built-in
+/// transforms) and its ONNX network in a batched session, never row at a time. Used by <c>score</c>,
+/// <c>recommend</c> and <c>evaluate --model</c>. One thread at a time: the per-chunk arrays are reused,
+/// since fresh multi-megabyte arrays per chunk would pile up on the large-object heap between collections
+/// and grow the process with the input.
+/// </summary>
+public sealed class BundleScorer : IDisposable
+{
+    private uint[][] _ids = [];
+    private float[] _dense = [], _predictions = [];
+
+    private BundleScorer(ModelBundle.Metadata metadata, ITransformer featurization, BatchedInference inference)
+    {
+        Metadata = metadata;
+        Featurization = featurization;
+        Inference = inference;
+    }
+
+    /// <summary>The bundle's metadata.</summary>
+    public ModelBundle.Metadata Metadata { get; }
+    /// <summary>The bundle's featurization.</summary>
+    public ITransformer Featurization { get; }
+    /// <summary>The network's batched session.</summary>
+    public BatchedInference Inference { get; }
+
+    /// <summary>Opens a bundle folder with inference batches of <paramref name="batchSize"/> rows.</summary>
+    public static BundleScorer Open(string bundle, int batchSize, RuntimeOptions runtime)
+    {
+        var metadata = JsonFile.Read<ModelBundle.Metadata>(Path.Combine(bundle, ModelBundle.MetadataFile));
+        var featurization = new MLContext().Model.Load(Path.Combine(bundle, ModelBundle.FeaturizationFile), out _);
+        var inference = new BatchedInference(File.ReadAllBytes(Path.Combine(bundle, ModelBundle.OnnxFile)), batchSize, runtime);
+        return new BundleScorer(metadata, featurization, inference);
+    }
+
+    /// <summary>
+    /// Featurizes a chunk of rows (columns <paramref name="textColumns"/>, <paramref name="numberColumns"/>) with the
+    /// bundle's featurization and runs the network in batches: four predictions per row (PCtr, PCvr, PCtcvr,
+    /// PredictedRating), valid until the next call.
+    /// </summary>
+    public float[] Predict(TableChunk rows, IReadOnlyList<string> textColumns, IReadOnlyList<string> numberColumns)
+    {
+        var view = new TableDataView(textColumns, numberColumns, () => [rows], rows.Count);
+        var featurized = Featurization.Transform(view);
+        int n = rows.Count, batch = Inference.BatchSize, fields = Metadata.OnnxIdInputs.Count;
+        if (_ids.Length != fields || _ids[0].Length < n)
+        {
+            _ids = Enumerable.Range(0, fields).Select(_ => new uint[n]).ToArray();
+            _dense = new float[n * Math.Max(1, Metadata.DenseSize)];
+            _predictions = new float[4 * n];
+        }
+        var ids = _ids;
+        var dense = _dense;
+        var s = featurized.Schema;
+        var keyColumns = Metadata.OnnxIdInputs.Select(c => s[c]).ToArray();
+        var denseColumn = Metadata.OnnxDenseInput is { } d ? s[d] : (DataViewSchema.Column?)null;
+        using (var cursor = featurized.GetRowCursor(denseColumn is { } dc ? [.. keyColumns, dc] : keyColumns))
+        {
+            var getters = keyColumns.Select(c => cursor.GetGetter<uint>(c)).ToArray();
+            var denseGetter = denseColumn is { } dc2 ? cursor.GetGetter<VBuffer<float>>(dc2) : null;
+            VBuffer<float> vector = default;
+            int r = 0;
+            while (cursor.MoveNext())
+            {
+                for (int f = 0; f < fields; f++) getters[f](ref ids[f][r]);
+                if (denseGetter is not null)
+                {
+                    denseGetter(ref vector);
+                    vector.GetValues().CopyTo(dense.AsSpan(r * Metadata.DenseSize, Metadata.DenseSize));
+                }
+                r++;
+            }
+        }
+        var predictions = _predictions;
+        var inputNames = Metadata.OnnxIdInputs;
+        for (int start = 0; start < n; start += batch)
+        {
+            int count = Math.Min(batch, n - start);
+            for (int f = 0; f < fields; f++)
+            {
+                var buffer = Inference.IdInput(inputNames[f]);
+                for (int b = 0; b < count; b++) buffer[b] = ids[f][start + b];
+                Array.Clear(buffer, count, batch - count);
+            }
+            if (Metadata.OnnxDenseInput is { } denseName)
+            {
+                var buffer = Inference.Input(denseName);
+                Array.Copy(dense, start * Metadata.DenseSize, buffer, 0, count * Metadata.DenseSize);
+            }
+            Inference.Run();
+            for (int c = 0; c < 4; c++)
+            {
+                var output = Inference.Output(ScoredColumns.MultiTask[c]);
+                for (int b = 0; b < count; b++) predictions[(start + b) * 4 + c] = output[b];
+            }
+        }
+        return predictions;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => Inference.Dispose();
+}
