@@ -55,6 +55,55 @@ public sealed class CudaCoverageTests
     }
 
     [TestMethod]
+    public void EveryProductGraphRunsWhollyOnCudaWithItsElementTypes()
+    {
+        // Beyond op names: the element type of each node has a CUDA kernel, and no shape arithmetic would be
+        // moved to the CPU by ONNX Runtime's partitioner (a CUDA session refuses both at creation).
+        int graphs = 0;
+        foreach (var (name, model) in ProductGraphs())
+        {
+            var report = CudaPlacement.Check(model);
+            Assert.AreEqual(0, report.Unsupported.Count, $"{name}: no CUDA kernel for {string.Join(", ", report.Unsupported)}");
+            Assert.AreEqual(0, report.CpuPreferred.Count, $"{name}: ONNX Runtime would run {string.Join(", ", report.CpuPreferred)} on the CPU");
+            graphs++;
+        }
+        Assert.IsTrue(graphs >= 60);
+    }
+
+    [TestMethod]
+    public void ThePlacementReplayFlagsHostShapeArithmeticAndUnsupportedTypes()
+    {
+        // x * float(size(x)) over a run-time batch: Size writes host memory, so ONNX Runtime runs the Cast on the
+        // CPU, and the Mul too (its other input is a graph input, which may be read on either side); Relu has no
+        // int64 kernel. These must be reported, and the Shape->Reshape pattern must not be.
+        var g = new GraphBuilder();
+        var x = g.Input("x", -1, 3);
+        var scaled = g.Mul(x, g.Cast(g.Size(x), Onnx.TensorProto.Types.DataType.Float));
+        g.Output(g.Reshape(scaled, g.Shape(x), [-1, 3]), "y");
+        var ids = g.Input("ids", [-1], Onnx.TensorProto.Types.DataType.Int64);
+        g.Output(g.Relu(ids), "r");
+        var report = CudaPlacement.Check(g.ToBytes());
+        CollectionAssert.AreEqual(new[] { "Cast", "Mul" }, report.CpuPreferred.Select(n => n.Split(' ')[0]).ToArray(), string.Join(", ", report.CpuPreferred));
+        Assert.AreEqual(1, report.Unsupported.Count, string.Join(", ", report.Unsupported));
+        StringAssert.StartsWith(report.Unsupported[0], "Relu(Int64)");
+    }
+
+    [TestMethod]
+    public void MeanGradientOverARunTimeBatchStaysOnTheDevice()
+    {
+        // The mean's gradient divides by the number of reduced elements; over the batch axis that count is only
+        // known at run time and must be computed without host shape arithmetic.
+        var g = new GraphBuilder();
+        var x = g.Input("x", -1, 4);
+        var w = g.Initializer("w", [4, 2], new float[8]);
+        var loss = g.Output(g.Mean(g.MatMul(x, w)), "loss");
+        g.Output(Autodiff.Gradients(loss, [w])[0], "dw");
+        var report = CudaPlacement.Check(g.ToBytes());
+        Assert.AreEqual(0, report.CpuPreferred.Count, string.Join(", ", report.CpuPreferred));
+        Assert.AreEqual(0, report.Unsupported.Count, string.Join(", ", report.Unsupported));
+    }
+
+    [TestMethod]
     public void BatchedInferenceMatchesThePerCallRunner()
     {
         var spec = new MultiTaskSpec { FieldRows = [10, 20], EmbeddingDim = 4, DenseSize = 3 };

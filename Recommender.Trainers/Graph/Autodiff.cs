@@ -12,11 +12,14 @@ public static class Autodiff
     public static Value[] Gradients(Value loss, params Value[] wrt)
     {
         if (loss.Rank != 0) throw new ArgumentException($"the loss must be a scalar, got {loss}");
-        return Gradients(loss, loss.Graph.Scalar(1, loss.Type), wrt);
+        return VectorJacobianProducts(loss, loss.Graph.Scalar(1, loss.Type), wrt);
     }
 
-    /// <summary>Vector-Jacobian product: the gradients of wrt given the gradient <paramref name="seed"/> of <paramref name="output"/>.</summary>
-    public static Value[] Gradients(Value output, Value seed, params Value[] wrt)
+    /// <summary>
+    /// Vector-Jacobian products: the gradients of wrt given the gradient <paramref name="seed"/> of
+    /// <paramref name="output"/>. (Not an overload of <see cref="Gradients"/>: <c>Gradients(loss, w)</c> would bind w as the seed.)
+    /// </summary>
+    public static Value[] VectorJacobianProducts(Value output, Value seed, params Value[] wrt)
     {
         var g = output.Graph;
         var nodes = g.Nodes.ToArray(); // backward nodes appended below are not revisited

@@ -16,8 +16,11 @@ public sealed partial class GraphBuilder
     public Value ReduceMean(Value x, long[] axes, bool keepDims = false) => Reduce("ReduceMean", x, axes, keepDims, (g, n, d) =>
     {
         var spread = g.Expand(g.KeepDims(d[0]!, x, axes, keepDims), g.Shape(n.Inputs[0]), n.Inputs[0].Shape);
-        // Count of reduced elements at run time (the batch axis may be among them).
-        var count = g.Cast(g.Div(g.Size(n.Inputs[0]), g.Size(n.Output)), x.Type);
+        var reduced = (axes.Length == 0 ? Enumerable.Range(0, x.Rank).Select(i => (long)i) : axes.Select(a => a < 0 ? a + x.Rank : a)).Select(a => x.Shape[a]).ToArray();
+        if (reduced.All(s => s >= 0)) return [g.Div(spread, g.Scalar(reduced.Aggregate(1.0, (a, b) => a * b), x.Type)), null];
+        // A run-time axis (the batch) is reduced: count on the device by summing ones. Size-based integer
+        // arithmetic would be shape math that ONNX Runtime moves to the CPU, which CUDA sessions refuse.
+        var count = g.ReduceSum(g.Expand(g.Scalar(1, x.Type), g.Shape(n.Inputs[0]), x.Shape), axes, keepDims: true);
         return [g.Div(spread, count), null];
     });
 
