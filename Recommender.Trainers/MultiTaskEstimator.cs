@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Recommender.Trainers.Network;
+using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
 
 namespace Recommender.Trainers;
@@ -51,7 +52,8 @@ public sealed class MultiTaskEstimator : IEstimator<ITransformer>
         LastModel = model;
         LastCategoricalColumns = keys;
         var onnx = model.Export(IdColumns(keys), $"Recommender multi-task model ({Options.Architecture})", dense, Onnx.TensorProto.Types.DataType.Uint32);
-        return Chain(keys, dense, onnx).Fit(train);
+        bool cuda = SessionFactory.Resolve(new RuntimeOptions { Device = Options.Device }) == ExecutionDevice.Cuda;
+        return Chain(keys, dense, onnx, cuda ? 0 : null).Fit(train);
     }
 
     /// <inheritdoc/>
@@ -68,16 +70,18 @@ public sealed class MultiTaskEstimator : IEstimator<ITransformer>
         var standIn = SharedBottom.Create(spec, [1], [1]);
         var onnx = TrainStepCompiler.Compile(standIn).Export(standIn.Parameters.ToDictionary(p => p.Name, p => p.Initial),
             keys.Select(_ => new float[2]).ToArray(), IdColumns(keys), 1, null, dense, Onnx.TensorProto.Types.DataType.Uint32);
-        return Chain(keys, dense, onnx).GetOutputSchema(inputSchema);
+        return Chain(keys, dense, onnx, null).GetOutputSchema(inputSchema);
     }
 
-    private IEstimator<ITransformer> Chain(IReadOnlyList<string> keys, string? dense, byte[] onnx)
+    // gpuDeviceId: where the fitted transformer scores (the device the options resolved to). ML.NET does not
+    // save it with the model: a loaded model scores where the loading MLContext says.
+    private IEstimator<ITransformer> Chain(IReadOnlyList<string> keys, string? dense, byte[] onnx, int? gpuDeviceId)
     {
         var ids = IdColumns(keys);
         IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
         for (int i = 0; i < keys.Count; i++) chain = chain.Append(_ml.Transforms.Conversion.ConvertType(ids[i], keys[i], DataKind.UInt32));
         var inputs = dense is null ? ids : [.. ids, dense];
-        return chain.Append(_ml.Transforms.ApplyOnnxModel(Outputs, inputs, new MemoryStream(onnx), gpuDeviceId: null, fallbackToCpu: false))
+        return chain.Append(_ml.Transforms.ApplyOnnxModel(Outputs, inputs, new MemoryStream(onnx), gpuDeviceId, fallbackToCpu: false))
             .Append(_ml.Transforms.DropColumns(ids));
     }
 

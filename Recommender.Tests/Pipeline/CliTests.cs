@@ -68,6 +68,25 @@ public sealed class CliTests
     }
 
     [TestMethod]
+    public void DeviceCudaWithoutAGpuFailsWithOneClearLineAndCpuRuns()
+    {
+        if (Environment.GetEnvironmentVariable("RECOMMENDER_HAS_GPU") == "1") Assert.Inconclusive("a GPU is present");
+        using var files = new TestFiles();
+        string data = files.Write("clicks.csv", "user,item,click\n" + string.Join("\n", Enumerable.Range(0, 200).Select(i => $"u{i % 7},i{i % 5},{i % 2}")) + "\n");
+        string[] Train(string device, string dir) => ["train", "--train", data, "--user", "user", "--item", "item", "--click", "click", "--cvr-weight", "0",
+            "--rating-weight", "0", "--epochs", "1", "--batch-size", "64", "--threads", "1", "--device", device, "--out", files.Path_(dir)];
+        var (code, _, error) = Run(Train("cuda", "gpu"));
+        Assert.AreEqual(2, code);
+        var last = error.Trim().Split('\n')[^1];
+        StringAssert.StartsWith(last, "error: CUDA was requested but ONNX Runtime's CUDA provider could not start");
+        Assert.IsFalse(error.Contains("   at "), "no stack trace");
+        Assert.IsFalse(Directory.Exists(files.Path_("gpu")) && Directory.EnumerateFiles(files.Path_("gpu"), "model.*").Any(), "no model written");
+        var (cpuCode, _, cpuError) = Run(Train("cpu", "cpu"));
+        Assert.AreEqual(0, cpuCode, cpuError);
+        Assert.IsTrue(File.Exists(Path.Combine(files.Path_("cpu"), "model.onnx")));
+    }
+
+    [TestMethod]
     public void EveryCommandHasHelp()
     {
         foreach (var command in new[] { "generate", "inspect", "evaluate", "train", "tune", "predict", "score", "recommend", "export-onnx", "demo", "bench" })
