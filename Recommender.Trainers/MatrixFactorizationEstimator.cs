@@ -77,9 +77,14 @@ public sealed class MatrixFactorizationEstimator : IEstimator<ITransformer>
         var (data, skipped) = Read(train);
         SkippedRows = skipped;
         var valid = validation is null ? default : Read(validation);
+        var options = Options;
         if (!Options.Quiet && Options.IterationCompleted is null)
-            Options.IterationCompleted = (i, t, v) => Console.Error.WriteLine($"iteration {i,3}: train RMSE {t:F4}" + (double.IsNaN(v) ? "" : $", validation RMSE {v:F4}"));
-        Model = MatrixFactorizationTrainer.Train(data, Options, valid.Data);
+        {
+            // A copy, so the caller's options are not changed by fitting (a later Quiet = true stays quiet).
+            options = Options.Clone();
+            options.IterationCompleted = (i, t, v) => Console.Error.WriteLine($"iteration {i,3}: train RMSE {t:F4}" + (double.IsNaN(v) ? "" : $", validation RMSE {v:F4}"));
+        }
+        Model = MatrixFactorizationTrainer.Train(data, options, valid.Data);
         return Chain(Graph(Model)).Fit(train);
     }
 

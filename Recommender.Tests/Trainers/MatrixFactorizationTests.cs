@@ -1,3 +1,5 @@
+using Microsoft.ML;
+using Recommender.Trainers;
 using Recommender.Trainers.Evaluation;
 using Recommender.Trainers.MatrixFactorization;
 
@@ -102,5 +104,29 @@ public sealed class MatrixFactorizationTests
             for (int r = 0; r < 10; r++) Assert.AreEqual(model.Score(user, expected[r]), result[index].Scores[r], 1e-5f);
         }
         Assert.AreEqual(0, result[3].Items.Length); // user 99 is unknown
+    }
+
+    private sealed class RatingRow { public uint User; public uint Item; public float Rating; }
+
+    [TestMethod]
+    [DoNotParallelize] // redirects the process-wide console
+    public void FittingVerboselyPrintsEachIterationAndLeavesTheOptionsAlone()
+    {
+        var ml = new Microsoft.ML.MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 600).Select(n => new RatingRow { User = (uint)(n % 30), Item = (uint)(n * 7 % 23), Rating = 1 + n % 5 });
+        var data = ml.Transforms.Conversion.MapValueToKey("UserKey", "User").Append(ml.Transforms.Conversion.MapValueToKey("ItemKey", "Item"))
+            .Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows));
+        var options = new MatrixFactorizationOptions
+        {
+            LabelColumnName = "Rating", MatrixRowIndexColumnName = "UserKey", MatrixColumnIndexColumnName = "ItemKey",
+            NumberOfIterations = 4, NumberOfThreads = 1, Quiet = false,
+        };
+        var error = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(error);
+        try { ml.Recommendation().Trainers.MatrixFactorization(options).Fit(data); }
+        finally { Console.SetError(saved); }
+        Assert.AreEqual(4, error.ToString().Split('\n').Count(l => l.StartsWith("iteration ")), error.ToString());
+        Assert.IsNull(options.IterationCompleted, "fitting must not change the caller's options");
     }
 }

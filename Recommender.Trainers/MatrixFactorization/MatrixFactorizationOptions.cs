@@ -61,4 +61,6 @@ public sealed class MatrixFactorizationOptions
     public int Seed = 1;
     /// <summary>Called after each iteration with (iteration, training RMSE, validation RMSE or NaN).</summary>
     public Action<int, double, double>? IterationCompleted;
+
+    internal MatrixFactorizationOptions Clone() => (MatrixFactorizationOptions)MemberwiseClone();
 }
