@@ -39,6 +39,63 @@ public sealed class RuntimeTests
     }
 
     [TestMethod]
+    public void TheDeviceMemoryPathMatchesTheHostPathBitForBit()
+    {
+        // On CUDA the runner reads and writes parameters and optimizer state through copy sessions, never
+        // through spans. The staged mode runs that code on the CPU: it must agree with the span path exactly,
+        // after odd and even step counts (the ping-pong sets swap), through SetParameter and a reset.
+        var spec = new MultiTaskSpec { FieldRows = [30, 40], EmbeddingDim = 4, DenseSize = 3 };
+        var compiled = TrainStepCompiler.Compile(SharedBottom.Create(spec, [8], [4]), new DenseOptimizerOptions { Kind = DenseOptimizerKind.Adam, ClipNorm = 1 });
+        var options = new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 };
+        using var host = new TrainStepRunner(compiled, 32, options);
+        using var staged = new TrainStepRunner(compiled, 32, options, stageThroughSessions: true);
+        var parameters = compiled.Definition.Parameters;
+        var states = compiled.Optimizer.StateNames;
+        void AssertSame(string when)
+        {
+            foreach (var p in parameters)
+            {
+                CollectionAssert.AreEqual(host.GetParameter(p.Name), staged.GetParameter(p.Name), $"{p.Name} {when}");
+                foreach (var state in states) CollectionAssert.AreEqual(host.GetState(p.Name, state), staged.GetState(p.Name, state), $"{p.Name}.{state} {when}");
+            }
+        }
+        var rng = new Random(5);
+        void Step(int step)
+        {
+            foreach (var input in compiled.Definition.Inputs)
+            {
+                var (a, b) = (host.Input(input.Name), staged.Input(input.Name));
+                for (int i = 0; i < a.Length; i++) a[i] = b[i] = input.Kind == BatchInputKind.Label ? rng.Next(2) : (float)(rng.NextDouble() * 2 - 1);
+            }
+            host.Step(0.01f);
+            staged.Step(0.01f);
+            Assert.AreEqual(host.Loss, staged.Loss, $"loss at step {step}");
+            CollectionAssert.AreEqual(host.EmbeddingGradient(MultiTaskInputs.Embeddings), staged.EmbeddingGradient(MultiTaskInputs.Embeddings));
+        }
+        AssertSame("at the start");
+        for (int step = 1; step <= 5; step++)
+        {
+            Step(step);
+            if (step is 2 or 5) AssertSame($"after {step} steps");
+        }
+        Assert.AreNotEqual(parameters[0].Initial[0], staged.GetParameter(parameters[0].Name)[0], "the steps moved the parameters");
+
+        var values = Enumerable.Range(0, (int)parameters[0].Size).Select(i => i / 100f).ToArray();
+        host.SetParameter(parameters[0].Name, values);
+        staged.SetParameter(parameters[0].Name, values);
+        CollectionAssert.AreEqual(values, staged.GetParameter(parameters[0].Name));
+        Step(6);
+        AssertSame("after SetParameter and a step");
+
+        staged.ResetParameters();
+        foreach (var p in parameters)
+        {
+            CollectionAssert.AreEqual(p.Initial, staged.GetParameter(p.Name), p.Name);
+            foreach (var state in states) Assert.IsTrue(staged.GetState(p.Name, state).All(v => v == 0), $"{p.Name}.{state} cleared");
+        }
+    }
+
+    [TestMethod]
     public void SteadyStateStepsAllocateNoManagedMemory()
     {
         var spec = new MultiTaskSpec { FieldRows = [50, 80, 30], EmbeddingDim = 8, DenseSize = 3 };

@@ -8,7 +8,8 @@ namespace Recommender.Trainers.Runtime;
 /// sessions run with <c>session.disable_cpu_ep_fallback=1</c>, so a graph that leaves this table, or whose
 /// shape arithmetic ONNX Runtime would move to the CPU, fails at session creation on the GPU; the tests
 /// check every graph the product builds against it on the CPU. Deliberately absent: BatchNormalization in
-/// training mode and Dropout (masks are inputs instead).
+/// training mode and Dropout. The networks use neither; a dropout would take its masks as batch inputs, so
+/// the train step stays deterministic and identical on both devices.
 /// </summary>
 public static class CudaKernels
 {

@@ -13,10 +13,16 @@ namespace Recommender.Trainers.Runtime;
 internal sealed class DeviceTransfer : IDisposable
 {
     private readonly RuntimeOptions _options;
+    private readonly ExecutionDevice _device;
     private readonly Dictionary<string, InferenceSession> _sessions = new();
     private readonly RunOptions _run = new();
 
-    public DeviceTransfer(RuntimeOptions options) => _options = options;
+    /// <summary>Copies to and from tensors of <paramref name="device"/> (CUDA in the product; the CPU in tests of this path).</summary>
+    public DeviceTransfer(RuntimeOptions options, ExecutionDevice device)
+    {
+        _options = options;
+        _device = device;
+    }
 
     private InferenceSession SessionFor(long[] shape)
     {
@@ -24,7 +30,7 @@ internal sealed class DeviceTransfer : IDisposable
         if (_sessions.TryGetValue(key, out var s)) return s;
         var g = new GraphBuilder();
         g.Output(g.Identity(g.Input("x", shape)), "y");
-        s = SessionFactory.Create(g.ToBytes("copy"), new RuntimeOptions { Device = ExecutionDevice.Cuda, DeviceId = _options.DeviceId, Optimization = GraphOptimizationLevel.ORT_DISABLE_ALL }, out _);
+        s = SessionFactory.Create(g.ToBytes("copy"), new RuntimeOptions { Device = _device, DeviceId = _options.DeviceId, Threads = 1, Optimization = GraphOptimizationLevel.ORT_DISABLE_ALL }, out _);
         _sessions[key] = s;
         return s;
     }

@@ -30,7 +30,18 @@ public sealed class TrainStepRunner : IDisposable
     private int _current;
 
     /// <summary>Creates the session and the buffers for batches of <paramref name="batchSize"/> rows, with parameters at their initial values.</summary>
-    public TrainStepRunner(CompiledModel model, int batchSize, RuntimeOptions? options = null)
+    public TrainStepRunner(CompiledModel model, int batchSize, RuntimeOptions? options = null) : this(model, batchSize, options, stageThroughSessions: false)
+    {
+    }
+
+    /// <param name="model">The compiled model.</param>
+    /// <param name="batchSize">Rows per batch.</param>
+    /// <param name="options">Session options.</param>
+    /// <param name="stageThroughSessions">
+    /// Read and write parameters through copy sessions even on the CPU, as on CUDA, so the tests can drive the
+    /// device-memory code path where no GPU is at hand.
+    /// </param>
+    internal TrainStepRunner(CompiledModel model, int batchSize, RuntimeOptions? options, bool stageThroughSessions)
     {
         if (model.Definition.FloatType != Onnx.TensorProto.Types.DataType.Float) throw new ArgumentException("the train step runner runs float32 models");
         Model = model;
@@ -38,11 +49,8 @@ public sealed class TrainStepRunner : IDisposable
         _options = options ?? new RuntimeOptions();
         _session = SessionFactory.Create(model.TrainStep, _options, out var device);
         Device = device;
-        if (device == ExecutionDevice.Cuda)
-        {
-            _transfer = new DeviceTransfer(_options);
-            _deviceAllocator = DeviceTransfer.CudaAllocator(_session, _options.DeviceId);
-        }
+        if (device == ExecutionDevice.Cuda || stageThroughSessions) _transfer = new DeviceTransfer(_options, device);
+        if (device == ExecutionDevice.Cuda) _deviceAllocator = DeviceTransfer.CudaAllocator(_session, _options.DeviceId);
         var optimizer = model.Optimizer;
 
         foreach (var p in model.Definition.Parameters)
