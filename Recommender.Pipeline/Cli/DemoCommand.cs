@@ -15,7 +15,7 @@ internal static class DemoCommand
     {
         var rows = new Option<long>("--rows") { Description = "Rows to generate", DefaultValueFactory = _ => 1_000_000 };
         var output = new Option<DirectoryInfo>("--out") { Description = "Where the data and the models go", DefaultValueFactory = _ => new DirectoryInfo("models/demo") };
-        var epochs = new Option<int>("--epochs") { Description = "Epochs per model", DefaultValueFactory = _ => 2 };
+        var epochs = new Option<int>("--epochs") { Description = $"Epochs per model (default {MultiTaskTrainerOptions.Defaults.Epochs})", DefaultValueFactory = _ => MultiTaskTrainerOptions.Defaults.Epochs };
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: one per core)" };
         var command = new Command("demo", "Generate the default e-commerce data, train matrix factorization, SharedBottom and ESMM, evaluate each against the oracle (the true probabilities) side by side, and save the multi-task models")
         {
@@ -42,9 +42,21 @@ internal static class DemoCommand
             {
                 var options = new MultiTaskTrainerOptions { Architecture = architecture, Epochs = result.GetValue(epochs), Threads = result.GetValue(threads) };
                 new EpochTable().Attach(options, architecture.ToString());
+                var lossCurve = new List<(double Epoch, double Loss)>();
+                var bar = options.Progress;
+                (int Step, double Mean) mark = (0, 0);
+                options.Progress = (epoch, step, steps, mean) =>
+                {
+                    bar?.Invoke(epoch, step, steps, mean);
+                    if (step < mark.Step) mark = (0, 0); // a new epoch restarts the trainer's running mean
+                    if (step % 10 != 0 && step != steps) return;
+                    // The trainer reports the mean since the epoch began; the curve shows the mean of the last steps.
+                    lossCurve.Add((epoch + step / (double)steps, (mean * step - mark.Mean * mark.Step) / (step - mark.Step)));
+                    mark = (step, mean);
+                };
                 var r = TrainingJob.Run(data, options, Path.Combine(root, architecture.ToString().ToLowerInvariant()), m => Console.Error.WriteLine(m));
                 columns.Add((architecture.ToString(), r.Test!));
-                reported.Add(new HtmlReport.ModelResult(architecture.ToString(), r.Model.History, r.TestPredictions!.PCtr, r.TestClicks!));
+                reported.Add(new HtmlReport.ModelResult(architecture.ToString(), r.Model.History, lossCurve, r.TestPredictions!.PCtr, r.TestClicks!));
             }
 
             Console.WriteLine();

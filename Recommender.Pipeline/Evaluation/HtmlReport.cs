@@ -14,7 +14,12 @@ namespace Recommender.Pipeline.Evaluation;
 public static class HtmlReport
 {
     /// <summary>A model's results for the report.</summary>
-    public sealed record ModelResult(string Name, IReadOnlyList<EpochReport> History, float[] PCtr, float[] Clicks);
+    /// <param name="Name">The model's name.</param>
+    /// <param name="History">Its epochs (validation metrics at each epoch's end).</param>
+    /// <param name="LossCurve">Running training loss against progress in epochs (fractional), as the trainer reported it.</param>
+    /// <param name="PCtr">Predicted CTR on the test split.</param>
+    /// <param name="Clicks">Test click labels.</param>
+    public sealed record ModelResult(string Name, IReadOnlyList<EpochReport> History, IReadOnlyList<(double Epoch, double Loss)> LossCurve, float[] PCtr, float[] Clicks);
 
     /// <summary>Writes <c>report.html</c> and its figures into <paramref name="directory"/>; returns the page's path.</summary>
     public static string Write(string directory, IReadOnlyList<(string Name, MultiTaskMetrics Metrics)> columns, IReadOnlyList<ModelResult> models)
@@ -44,16 +49,22 @@ public static class HtmlReport
         {
             string slug = m.Name.ToLowerInvariant();
             html.Append("<h2>").Append(WebUtility.HtmlEncode(m.Name)).Append("</h2>");
-            var epochs = m.History.Select(h => (double)h.Epoch).ToArray();
             string curves = $"{slug}-training.png";
             var plot = new ScottPlot.Plot();
-            var loss = plot.Add.Scatter(epochs, m.History.Select(h => h.TrainLoss).ToArray());
-            loss.LegendText = "train loss";
-            var auc = plot.Add.Scatter(epochs, m.History.Select(h => h.Validation.GetValueOrDefault("ctr_auc", double.NaN)).ToArray());
+            // The running loss step by step (one epoch is the default, so per-epoch points would be one dot);
+            // validation CTR AUC at each epoch's end, on its own axis.
+            var loss = plot.Add.ScatterLine(m.LossCurve.Select(p => p.Epoch).ToArray(), m.LossCurve.Select(p => p.Loss).ToArray());
+            loss.LegendText = "train loss (mean of the last 10 steps)";
+            var auc = plot.Add.Scatter(m.History.Select(h => (double)h.Epoch).ToArray(), m.History.Select(h => h.Validation.GetValueOrDefault("ctr_auc", double.NaN)).ToArray());
             auc.LegendText = "validation CTR AUC";
+            auc.MarkerSize = 10;
+            auc.Axes.YAxis = plot.Axes.Right;
+            plot.Axes.Right.Label.Text = "validation CTR AUC";
+            plot.Axes.SetLimitsY(0.5, 1, plot.Axes.Right);
+            plot.Axes.Left.Label.Text = "train loss";
             plot.Title($"{m.Name}: training");
             plot.XLabel("epoch");
-            plot.ShowLegend();
+            plot.ShowLegend(ScottPlot.Alignment.UpperRight);
             plot.SavePng(Path.Combine(directory, curves), 640, 400);
             html.Append($"<img src=\"{curves}\" alt=\"training curves\">");
 

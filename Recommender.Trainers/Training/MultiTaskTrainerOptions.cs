@@ -34,8 +34,14 @@ public sealed class MultiTaskTrainerOptions
         public const int EmbeddingDim = 16;
         /// <summary>Rows per step.</summary>
         public const int BatchSize = 2048;
-        /// <summary>Passes over the training data.</summary>
-        public const int Epochs = 3;
+        /// <summary>
+        /// Passes over the training data. One: models with id embeddings overfit from the second epoch on (the
+        /// "one-epoch phenomenon", Zhang et al., CIKM 2022), so early stopping always kept the first epoch;
+        /// one epoch, with the cosine schedule ending where training ends, scores the same (README: CTR AUC
+        /// within 0.0005 on 1M rows for all four architectures, +0.002 for SharedBottom on the demo data) in
+        /// half the time.
+        /// </summary>
+        public const int Epochs = 1;
         /// <summary>Adam's learning rate for dense parameters.</summary>
         public const float LearningRate = 1e-3f;
         /// <summary>Sparse Adagrad's learning rate for embeddings.</summary>
