@@ -65,7 +65,7 @@ public static class HtmlReport
             plot.Title($"{m.Name}: training");
             plot.XLabel("epoch");
             plot.ShowLegend(ScottPlot.Alignment.UpperRight);
-            plot.SavePng(Path.Combine(directory, curves), 640, 400);
+            SavePng(plot, Path.Combine(directory, curves));
             html.Append($"<img src=\"{curves}\" alt=\"training curves\">");
 
             string calibration = $"{slug}-calibration.png";
@@ -80,13 +80,20 @@ public static class HtmlReport
             cal.XLabel("mean predicted CTR");
             cal.YLabel("observed CTR");
             cal.ShowLegend();
-            cal.SavePng(Path.Combine(directory, calibration), 640, 400);
+            SavePng(cal, Path.Combine(directory, calibration));
             html.Append($"<img src=\"{calibration}\" alt=\"calibration\">");
         }
         html.Append("</body></html>");
         string page = Path.Combine(directory, "report.html");
         AtomicFile.WriteAllText(page, html.ToString());
         return page;
+    }
+
+    // Figures are outputs too: written whole or not at all.
+    private static void SavePng(ScottPlot.Plot plot, string path)
+    {
+        var bytes = plot.GetImageBytes(640, 400, ScottPlot.ImageFormat.Png);
+        AtomicFile.Write(path, s => s.Write(bytes));
     }
 
     /// <summary>Mean prediction and observed rate in <paramref name="bins"/> equal-count bins of the sorted predictions.</summary>
