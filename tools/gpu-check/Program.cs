@@ -24,7 +24,7 @@ void Emit()
 {
     string json = report.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     Console.WriteLine(json);
-    if (outPath is not null) File.WriteAllText(outPath, json);
+    if (outPath is not null) Recommender.Trainers.AtomicFile.WriteAllText(outPath, json);
 }
 
 var spec = new MultiTaskSpec { FieldRows = fieldRows, EmbeddingDim = Dim, DenseSize = Dense, Seed = 1 };
