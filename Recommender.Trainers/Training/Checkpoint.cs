@@ -27,7 +27,7 @@ internal static class Checkpoint
             w.Write(runner.Steps);
             w.Write(state.Best ?? double.NaN);
             w.Write(state.SinceBest);
-            w.Write(JsonSerializer.Serialize(state.History));
+            w.Write(JsonSerializer.Serialize(state.History, CheckpointJson.Default.ListEpochReport));
             foreach (var p in compiled.Definition.Parameters)
             {
                 Write(w, runner.GetParameter(p.Name));
@@ -57,7 +57,7 @@ internal static class Checkpoint
         long steps = r.ReadInt64();
         double best = r.ReadDouble();
         int sinceBest = r.ReadInt32();
-        var history = JsonSerializer.Deserialize<List<EpochReport>>(r.ReadString()) ?? [];
+        var history = JsonSerializer.Deserialize(r.ReadString(), CheckpointJson.Default.ListEpochReport) ?? [];
         foreach (var p in compiled.Definition.Parameters)
         {
             runner.SetParameter(p.Name, Read(r, p.Size, path, p.Name));
@@ -104,3 +104,7 @@ internal static class Checkpoint
         return values;
     }
 }
+
+// Source-generated, so checkpoints work in trimmed and AOT builds too (the GPU check ships trimmed).
+[System.Text.Json.Serialization.JsonSerializable(typeof(List<EpochReport>))]
+internal sealed partial class CheckpointJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -67,6 +67,36 @@ public sealed class FeatureMatrix
     }
 
     /// <summary>
+    /// Packs already-featurized arrays (for callers with their own featurization): <paramref name="ids"/> is
+    /// row-major [rows, fields] of keys (0 = out of vocabulary), <paramref name="dense"/> [rows, denseSize];
+    /// each label array has one value per row or is null when the data has no such label; a NaN rating means
+    /// not rated.
+    /// </summary>
+    public static FeatureMatrix FromArrays(int rows, int fields, int denseSize, ReadOnlySpan<int> ids, ReadOnlySpan<float> dense,
+        float[]? click, float[]? conversion, float[]? rating)
+    {
+        if (rows < 0 || fields < 1 || denseSize < 0) throw new ArgumentException($"rows {rows}, fields {fields}, dense {denseSize}: need rows >= 0, fields >= 1, dense >= 0");
+        if (ids.Length != (long)rows * fields) throw new ArgumentException($"ids has {ids.Length} values, expected rows x fields = {(long)rows * fields}", nameof(ids));
+        if (dense.Length != (long)rows * denseSize) throw new ArgumentException($"dense has {dense.Length} values, expected rows x denseSize = {(long)rows * denseSize}", nameof(dense));
+        foreach (var (name, labels) in new[] { ("click", click), ("conversion", conversion), ("rating", rating) })
+            if (labels is not null && labels.Length != rows) throw new ArgumentException($"{name} has {labels.Length} values, expected one per row ({rows})");
+        int stride = fields + denseSize + Labels;
+        var packed = new int[rows * stride];
+        for (int r = 0; r < rows; r++)
+        {
+            var row = packed.AsSpan(r * stride, stride);
+            ids.Slice(r * fields, fields).CopyTo(row);
+            var floats = MemoryMarshal.Cast<int, float>(row[fields..]);
+            dense.Slice(r * denseSize, denseSize).CopyTo(floats);
+            var labels = floats[denseSize..];
+            if (click is not null) labels[0] = click[r];
+            if (conversion is not null) labels[1] = conversion[r];
+            if (rating is not null && !float.IsNaN(rating[r])) { labels[2] = rating[r]; labels[3] = 1; }
+        }
+        return new FeatureMatrix(rows, fields, denseSize, packed, null, click is not null, conversion is not null, rating is not null);
+    }
+
+    /// <summary>
     /// Materializes a featurized view: <paramref name="keyColumns"/> are key-typed (uint) columns,
     /// <paramref name="denseColumn"/> a float vector of <paramref name="denseSize"/>, the labels float columns
     /// (any may be absent), <paramref name="groupColumn"/> a text column.

@@ -32,25 +32,36 @@ var model = SharedBottom.Create(spec, [256, 128], [64]);
 var compiled = TrainStepCompiler.Compile(model);
 report["train_graph_ops"] = new JsonArray(compiled.OpTypes.Order().Select(o => (JsonNode)o).ToArray());
 
-// A pool of synthetic rows: Zipf ids per field, normal dense features, CTR about 4%, CVR about 6% of clicks.
+// A pool of synthetic rows: Zipf ids per field, uniform dense features, and labels drawn from a logistic
+// model of both (per-id effects, strongest for the first two fields), so a trained model has something to
+// find: CTR about 4%, CVR about 6% of clicks.
 var rng = new Random(7);
 var ids = new int[PoolRows * fieldRows.Length];
 var dense = new float[PoolRows * Dense];
 var labels = new float[PoolRows * 5];
 var cdfs = fieldRows.Select(rows => { var c = new double[rows - 1]; double s = 0; for (int i = 0; i < c.Length; i++) c[i] = s += 1 / Math.Pow(i + 1, 1.05); return c; }).ToArray();
+double Normal() => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+var effects = fieldRows.Select((rows, f) => Enumerable.Range(0, rows).Select(_ => Normal() * (f < 2 ? 0.8 : 0.2)).ToArray()).ToArray();
+var denseWeights = Enumerable.Range(0, Dense).Select(_ => Normal() * 0.5).ToArray();
+static double Sigmoid(double z) => 1 / (1 + Math.Exp(-z));
 for (int r = 0; r < PoolRows; r++)
 {
+    double logit = -5.0;
     for (int f = 0; f < fieldRows.Length; f++)
     {
         var c = cdfs[f];
         int k = Array.BinarySearch(c, rng.NextDouble() * c[^1]);
-        ids[r * fieldRows.Length + f] = 1 + Math.Min(k < 0 ? ~k : k, c.Length - 1);
+        int id = 1 + Math.Min(k < 0 ? ~k : k, c.Length - 1);
+        ids[r * fieldRows.Length + f] = id;
+        logit += effects[f][id];
     }
-    for (int d = 0; d < Dense; d++) dense[r * Dense + d] = (float)(rng.NextDouble() * 2 - 1);
-    float click = rng.NextDouble() < 0.04 ? 1 : 0, conversion = click == 1 && rng.NextDouble() < 0.06 ? 1 : 0;
+    for (int d = 0; d < Dense; d++) { dense[r * Dense + d] = (float)(rng.NextDouble() * 2 - 1); logit += denseWeights[d] * dense[r * Dense + d]; }
+    float click = rng.NextDouble() < Sigmoid(logit) ? 1 : 0;
+    float conversion = click == 1 && rng.NextDouble() < Sigmoid(-3 + effects[1][ids[r * fieldRows.Length + 1]]) ? 1 : 0;
     labels[r * 5 + 0] = click; labels[r * 5 + 1] = conversion;
     labels[r * 5 + 2] = conversion == 1 ? rng.Next(1, 6) : 0; labels[r * 5 + 3] = 1; labels[r * 5 + 4] = conversion;
 }
+report["pool"] = new JsonObject { ["rows"] = PoolRows, ["ctr"] = Math.Round(Enumerable.Range(0, PoolRows).Average(r => labels[r * 5]), 4) };
 
 void Fill(TrainStepRunner runner, int[] batchIds, int start)
 {
@@ -166,5 +177,47 @@ foreach (var device in new[] { Gpu, ExecutionDevice.Cpu })
     scoring.Add(new JsonObject { ["device"] = device.ToString().ToLowerInvariant(), ["batch"] = batch, ["rows_per_s"] = Math.Round(batches * (double)batch / wall.Elapsed.TotalSeconds) });
 }
 report["scoring"] = scoring;
+Emit();
+
+// 4. The product's training loop end to end on CUDA (shuffle, batch fill, gather, step, sparse update,
+// per-epoch validation through batched inference, checkpoints read back through device copies), next to the
+// same run on the CPU: the validation AUCs must agree (TF32 on, so not bitwise).
+int validRows = PoolRows / 4, trainRows = PoolRows - validRows;
+FeatureMatrix Rows(int start, int count)
+{
+    int f = fieldRows.Length;
+    float[] Label(int k, bool rated) => Enumerable.Range(start, count).Select(r => rated && labels[r * 5 + 4] == 0 ? float.NaN : labels[r * 5 + k]).ToArray();
+    return FeatureMatrix.FromArrays(count, f, Dense, ids.AsSpan(start * f, count * f), dense.AsSpan(start * Dense, count * Dense), Label(0, false), Label(1, false), Label(2, true));
+}
+var trainSet = Rows(0, trainRows);
+var validSet = Rows(trainRows, validRows);
+var loop = new JsonArray();
+var lastAuc = new Dictionary<ExecutionDevice, double>();
+foreach (var device in new[] { Gpu, ExecutionDevice.Cpu })
+{
+    string checkpoint = Path.Combine(Path.GetTempPath(), $"gpu-check-{device}-{Environment.ProcessId}.ckpt");
+    var options = new MultiTaskTrainerOptions
+    {
+        Epochs = 2, BatchSize = 2048, EmbeddingDim = Dim, Bottom = [256, 128], Tower = [64], Patience = 0, WarmupSteps = 10,
+        Device = device, Threads = device == ExecutionDevice.Cpu ? cores : 1, CheckpointPath = checkpoint, Resume = false,
+    };
+    var clock = Stopwatch.StartNew();
+    var trained = MultiTaskTrainer.Train(trainSet, validSet, fieldRows, options);
+    clock.Stop();
+    lastAuc[device] = trained.History[^1].Validation["ctr_auc"];
+    loop.Add(new JsonObject
+    {
+        ["device"] = device.ToString().ToLowerInvariant(), ["train_rows"] = trainRows, ["valid_rows"] = validRows, ["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
+        ["checkpoint_bytes"] = new FileInfo(checkpoint).Length,
+        ["epochs"] = new JsonArray(trained.History.Select(h => (JsonNode)new JsonObject
+        {
+            ["epoch"] = h.Epoch, ["train_loss"] = Math.Round(h.TrainLoss, 5), ["validation_ctr_auc"] = Math.Round(h.Validation["ctr_auc"], 4),
+            ["samples_per_s"] = Math.Round(h.SamplesPerSecond),
+        }).ToArray()),
+    });
+    File.Delete(checkpoint);
+}
+double aucDiff = Math.Abs(lastAuc[Gpu] - lastAuc[ExecutionDevice.Cpu]);
+report["training_loop"] = new JsonObject { ["runs"] = loop, ["validation_ctr_auc_abs_diff"] = Math.Round(aucDiff, 5), ["tolerance"] = 0.005, ["pass"] = dryRun || aucDiff <= 0.005 };
 Emit();
 return 0;
