@@ -1,6 +1,6 @@
 // The GPU check (tools/gpu-check/README.md): CUDA vs CPU parity of 20 train steps with TF32 off,
 // train-step throughput of the reference network at batch 2048 / 8192 / 32768, and scoring rows/s.
-// Prints one JSON document; exits 3 when CUDA cannot start.
+// Prints one JSON document (again after each stage); exits 3 when CUDA cannot start, 1 when a stage failed.
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -121,103 +121,132 @@ catch (Exception e)
     return 3;
 }
 
-// 1. Parity: the same 20 steps (same batches, same host embedding updates) on the CPU and on CUDA, TF32 off.
-const int parityBatch = 2048, paritySteps = 20;
-var cpu = Train(ExecutionDevice.Cpu, parityBatch, paritySteps, tf32: false, warmup: 0);
-var gpu = Train(Gpu, parityBatch, paritySteps, tf32: false, warmup: 0);
-double lossRel = cpu.Losses.Zip(gpu.Losses, (a, b) => Math.Abs(a - b) / Math.Max(Math.Abs(a), 1e-6)).Max();
-double paramAbs = cpu.Parameters.Keys.Max(k => cpu.Parameters[k].Zip(gpu.Parameters[k], (a, b) => Math.Abs(a - b)).Max());
-double tableAbs = cpu.Table0.Zip(gpu.Table0, (a, b) => Math.Abs(a - b)).Max();
-const double lossTolerance = 1e-3, paramTolerance = 1e-3;
-report["parity"] = new JsonObject
+// Each stage is independent: one that throws records its error and the run goes on, so a single device
+// call reports everything. Exit code: 0 all passed, 1 some stage failed or missed its tolerance.
+int failures = 0;
+void Stage(string name, Func<JsonObject> run)
 {
-    ["steps"] = paritySteps, ["batch"] = parityBatch, ["tf32"] = false,
-    ["cpu_losses"] = new JsonArray(cpu.Losses.Select(l => (JsonNode)Math.Round(l, 6)).ToArray()),
-    ["cuda_losses"] = new JsonArray(gpu.Losses.Select(l => (JsonNode)Math.Round(l, 6)).ToArray()),
-    ["max_loss_relative_diff"] = lossRel, ["max_dense_parameter_abs_diff"] = paramAbs, ["max_user_embedding_abs_diff"] = tableAbs,
-    ["tolerance"] = $"loss relative {lossTolerance}, parameters absolute {paramTolerance}",
-    ["pass"] = lossRel <= lossTolerance && paramAbs <= paramTolerance && tableAbs <= paramTolerance,
-};
-Emit();
+    var clock = Stopwatch.StartNew();
+    JsonObject result;
+    try { result = run(); }
+    catch (Exception e)
+    {
+        result = new JsonObject { ["error"] = $"{e.GetType().Name}: {e.Message}", ["at"] = string.Join(" | ", (e.StackTrace ?? "").Split('\n').Take(4).Select(l => l.Trim())) };
+    }
+    if (result.ContainsKey("error") || result["pass"]?.GetValue<bool>() == false) failures++;
+    result["stage_seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 1);
+    report[name] = result;
+    Console.Error.WriteLine($"{name}: {(result.ContainsKey("error") ? "error" : "done")} in {clock.Elapsed.TotalSeconds:F1} s");
+    Emit();
+}
+
+// 1. Parity: the same 20 steps (same batches, same host embedding updates) on the CPU and on CUDA, TF32 off.
+Dictionary<string, float[]> trainedParameters = model.Parameters.ToDictionary(p => p.Name, p => p.Initial);
+Stage("parity", () =>
+{
+    const int parityBatch = 2048, paritySteps = 20;
+    var cpu = Train(ExecutionDevice.Cpu, parityBatch, paritySteps, tf32: false, warmup: 0);
+    var gpu = Train(Gpu, parityBatch, paritySteps, tf32: false, warmup: 0);
+    trainedParameters = gpu.Parameters;
+    double lossRel = cpu.Losses.Zip(gpu.Losses, (a, b) => Math.Abs(a - b) / Math.Max(Math.Abs(a), 1e-6)).Max();
+    double paramAbs = cpu.Parameters.Keys.Max(k => cpu.Parameters[k].Zip(gpu.Parameters[k], (a, b) => Math.Abs(a - b)).Max());
+    double tableAbs = cpu.Table0.Zip(gpu.Table0, (a, b) => Math.Abs(a - b)).Max();
+    const double lossTolerance = 1e-3, paramTolerance = 1e-3;
+    return new JsonObject
+    {
+        ["steps"] = paritySteps, ["batch"] = parityBatch, ["tf32"] = false,
+        ["cpu_losses"] = new JsonArray(cpu.Losses.Select(l => (JsonNode)Math.Round(l, 6)).ToArray()),
+        ["cuda_losses"] = new JsonArray(gpu.Losses.Select(l => (JsonNode)Math.Round(l, 6)).ToArray()),
+        ["max_loss_relative_diff"] = lossRel, ["max_dense_parameter_abs_diff"] = paramAbs, ["max_user_embedding_abs_diff"] = tableAbs,
+        ["tolerance"] = $"loss relative {lossTolerance}, parameters absolute {paramTolerance}",
+        ["pass"] = lossRel <= lossTolerance && paramAbs <= paramTolerance && tableAbs <= paramTolerance,
+    };
+});
 
 // 2. Throughput of the reference network.
-var throughput = new JsonArray();
-foreach (int batch in dryRun ? new[] { 2048 } : new[] { 2048, 8192, 32768 })
+Stage("train_throughput", () =>
 {
-    var r = Train(Gpu, batch, steps: batch >= 32768 ? 20 : 40, tf32: true, warmup: 5);
-    throughput.Add(new JsonObject { ["device"] = Gpu.ToString().ToLowerInvariant(), ["batch"] = batch, ["samples_per_s"] = Math.Round(r.SamplesPerS), ["ort_ms_per_step"] = Math.Round(r.OrtMs, 3), ["host_ms_per_step"] = Math.Round(r.HostMs, 3) });
-}
-var cpuBaseline = Train(ExecutionDevice.Cpu, 2048, steps: dryRun ? 5 : 20, tf32: false, warmup: 3);
-throughput.Add(new JsonObject { ["device"] = $"cpu ({cores} threads, same machine)", ["batch"] = 2048, ["samples_per_s"] = Math.Round(cpuBaseline.SamplesPerS), ["ort_ms_per_step"] = Math.Round(cpuBaseline.OrtMs, 3), ["host_ms_per_step"] = Math.Round(cpuBaseline.HostMs, 3) });
-report["train_throughput"] = throughput;
-Emit();
+    var throughput = new JsonArray();
+    foreach (int batch in dryRun ? new[] { 2048 } : new[] { 2048, 8192, 32768 })
+    {
+        var r = Train(Gpu, batch, steps: batch >= 32768 ? 20 : 40, tf32: true, warmup: 5);
+        throughput.Add(new JsonObject { ["device"] = Gpu.ToString().ToLowerInvariant(), ["batch"] = batch, ["samples_per_s"] = Math.Round(r.SamplesPerS), ["ort_ms_per_step"] = Math.Round(r.OrtMs, 3), ["host_ms_per_step"] = Math.Round(r.HostMs, 3) });
+    }
+    var cpuBaseline = Train(ExecutionDevice.Cpu, 2048, steps: dryRun ? 5 : 20, tf32: false, warmup: 3);
+    throughput.Add(new JsonObject { ["device"] = $"cpu ({cores} threads, same machine)", ["batch"] = 2048, ["samples_per_s"] = Math.Round(cpuBaseline.SamplesPerS), ["ort_ms_per_step"] = Math.Round(cpuBaseline.OrtMs, 3), ["host_ms_per_step"] = Math.Round(cpuBaseline.HostMs, 3) });
+    return new JsonObject { ["runs"] = throughput };
+});
 
 // 3. Scoring: the exported inference graph, batched, with the host gather, on CUDA and on the CPU.
-var scoring = new JsonArray();
-foreach (var device in new[] { Gpu, ExecutionDevice.Cpu })
+Stage("scoring", () =>
 {
-    const int batch = 32768;
-    using var inference = new BatchedInference(compiled.Inference(gpu.Parameters), batch, new RuntimeOptions { Device = device, Threads = device == ExecutionDevice.Cpu ? cores : 1 });
-    using var embeddings = new FieldEmbeddings(fieldRows, Dim, seed: 1, threads: Math.Min(cores, fieldRows.Length));
-    var batchIds = new int[batch * fieldRows.Length];
-    int batches = device == ExecutionDevice.Cuda ? 30 : dryRun ? 2 : 5;
-    var wall = new Stopwatch();
-    for (int k = -2; k < batches; k++)
+    var scoring = new JsonArray();
+    foreach (var device in new[] { Gpu, ExecutionDevice.Cpu })
     {
-        if (k == 0) wall.Restart();
-        for (int i = 0; i < batch; i++)
+        const int batch = 32768;
+        using var inference = new BatchedInference(compiled.Inference(trainedParameters), batch, new RuntimeOptions { Device = device, Threads = device == ExecutionDevice.Cpu ? cores : 1 });
+        using var embeddings = new FieldEmbeddings(fieldRows, Dim, seed: 1, threads: Math.Min(cores, fieldRows.Length));
+        var batchIds = new int[batch * fieldRows.Length];
+        int batches = device == ExecutionDevice.Cuda ? 30 : dryRun ? 2 : 5;
+        var wall = new Stopwatch();
+        for (int k = -2; k < batches; k++)
         {
-            int r = (k * batch + i + 10 * PoolRows) % PoolRows;
-            Array.Copy(ids, r * fieldRows.Length, batchIds, i * fieldRows.Length, fieldRows.Length);
-            Array.Copy(dense, r * Dense, inference.Input(MultiTaskInputs.Dense), i * Dense, Dense);
+            if (k == 0) wall.Restart();
+            for (int i = 0; i < batch; i++)
+            {
+                int r = (k * batch + i + 10 * PoolRows) % PoolRows;
+                Array.Copy(ids, r * fieldRows.Length, batchIds, i * fieldRows.Length, fieldRows.Length);
+                Array.Copy(dense, r * Dense, inference.Input(MultiTaskInputs.Dense), i * Dense, Dense);
+            }
+            embeddings.Gather(batchIds, batch, inference.Input(MultiTaskInputs.Embeddings));
+            inference.Run();
         }
-        embeddings.Gather(batchIds, batch, inference.Input(MultiTaskInputs.Embeddings));
-        inference.Run();
+        scoring.Add(new JsonObject { ["device"] = device.ToString().ToLowerInvariant(), ["batch"] = batch, ["rows_per_s"] = Math.Round(batches * (double)batch / wall.Elapsed.TotalSeconds) });
     }
-    scoring.Add(new JsonObject { ["device"] = device.ToString().ToLowerInvariant(), ["batch"] = batch, ["rows_per_s"] = Math.Round(batches * (double)batch / wall.Elapsed.TotalSeconds) });
-}
-report["scoring"] = scoring;
-Emit();
+    return new JsonObject { ["runs"] = scoring };
+});
 
 // 4. The product's training loop end to end on CUDA (shuffle, batch fill, gather, step, sparse update,
 // per-epoch validation through batched inference, checkpoints read back through device copies), next to the
 // same run on the CPU: the validation AUCs must agree (TF32 on, so not bitwise).
-int validRows = PoolRows / 4, trainRows = PoolRows - validRows;
-FeatureMatrix Rows(int start, int count)
+Stage("training_loop", () =>
 {
-    int f = fieldRows.Length;
-    float[] Label(int k, bool rated) => Enumerable.Range(start, count).Select(r => rated && labels[r * 5 + 4] == 0 ? float.NaN : labels[r * 5 + k]).ToArray();
-    return FeatureMatrix.FromArrays(count, f, Dense, ids.AsSpan(start * f, count * f), dense.AsSpan(start * Dense, count * Dense), Label(0, false), Label(1, false), Label(2, true));
-}
-var trainSet = Rows(0, trainRows);
-var validSet = Rows(trainRows, validRows);
-var loop = new JsonArray();
-var lastAuc = new Dictionary<ExecutionDevice, double>();
-foreach (var device in new[] { Gpu, ExecutionDevice.Cpu })
-{
-    string checkpoint = Path.Combine(Path.GetTempPath(), $"gpu-check-{device}-{Environment.ProcessId}.ckpt");
-    var options = new MultiTaskTrainerOptions
+    int validRows = PoolRows / 4, trainRows = PoolRows - validRows;
+    FeatureMatrix Rows(int start, int count)
     {
-        Epochs = 2, BatchSize = 2048, EmbeddingDim = Dim, Bottom = [256, 128], Tower = [64], Patience = 0, WarmupSteps = 10,
-        Device = device, Threads = device == ExecutionDevice.Cpu ? cores : 1, CheckpointPath = checkpoint, Resume = false,
-    };
-    var clock = Stopwatch.StartNew();
-    var trained = MultiTaskTrainer.Train(trainSet, validSet, fieldRows, options);
-    clock.Stop();
-    lastAuc[device] = trained.History[^1].Validation["ctr_auc"];
-    loop.Add(new JsonObject
+        int f = fieldRows.Length;
+        float[] Label(int k, bool rated) => Enumerable.Range(start, count).Select(r => rated && labels[r * 5 + 4] == 0 ? float.NaN : labels[r * 5 + k]).ToArray();
+        return FeatureMatrix.FromArrays(count, f, Dense, ids.AsSpan(start * f, count * f), dense.AsSpan(start * Dense, count * Dense), Label(0, false), Label(1, false), Label(2, true));
+    }
+    var trainSet = Rows(0, trainRows);
+    var validSet = Rows(trainRows, validRows);
+    var loop = new JsonArray();
+    var lastAuc = new Dictionary<ExecutionDevice, double>();
+    foreach (var device in new[] { Gpu, ExecutionDevice.Cpu })
     {
-        ["device"] = device.ToString().ToLowerInvariant(), ["train_rows"] = trainRows, ["valid_rows"] = validRows, ["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
-        ["checkpoint_bytes"] = new FileInfo(checkpoint).Length,
-        ["epochs"] = new JsonArray(trained.History.Select(h => (JsonNode)new JsonObject
+        string checkpoint = Path.Combine(Path.GetTempPath(), $"gpu-check-{device}-{Environment.ProcessId}.ckpt");
+        var options = new MultiTaskTrainerOptions
         {
-            ["epoch"] = h.Epoch, ["train_loss"] = Math.Round(h.TrainLoss, 5), ["validation_ctr_auc"] = Math.Round(h.Validation["ctr_auc"], 4),
-            ["samples_per_s"] = Math.Round(h.SamplesPerSecond),
-        }).ToArray()),
-    });
-    File.Delete(checkpoint);
-}
-double aucDiff = Math.Abs(lastAuc[Gpu] - lastAuc[ExecutionDevice.Cpu]);
-report["training_loop"] = new JsonObject { ["runs"] = loop, ["validation_ctr_auc_abs_diff"] = Math.Round(aucDiff, 5), ["tolerance"] = 0.005, ["pass"] = dryRun || aucDiff <= 0.005 };
-Emit();
-return 0;
+            Epochs = 2, BatchSize = 2048, EmbeddingDim = Dim, Bottom = [256, 128], Tower = [64], Patience = 0, WarmupSteps = 10,
+            Device = device, Threads = device == ExecutionDevice.Cpu ? cores : 1, CheckpointPath = checkpoint, Resume = false,
+        };
+        var clock = Stopwatch.StartNew();
+        var trained = MultiTaskTrainer.Train(trainSet, validSet, fieldRows, options);
+        clock.Stop();
+        lastAuc[device] = trained.History[^1].Validation["ctr_auc"];
+        loop.Add(new JsonObject
+        {
+            ["device"] = device.ToString().ToLowerInvariant(), ["train_rows"] = trainRows, ["valid_rows"] = validRows, ["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
+            ["checkpoint_bytes"] = new FileInfo(checkpoint).Length,
+            ["epochs"] = new JsonArray(trained.History.Select(h => (JsonNode)new JsonObject
+            {
+                ["epoch"] = h.Epoch, ["train_loss"] = Math.Round(h.TrainLoss, 5), ["validation_ctr_auc"] = Math.Round(h.Validation["ctr_auc"], 4),
+                ["samples_per_s"] = Math.Round(h.SamplesPerSecond),
+            }).ToArray()),
+        });
+        File.Delete(checkpoint);
+    }
+    double aucDiff = Math.Abs(lastAuc[Gpu] - lastAuc[ExecutionDevice.Cpu]);
+    return new JsonObject { ["runs"] = loop, ["validation_ctr_auc_abs_diff"] = Math.Round(aucDiff, 5), ["tolerance"] = 0.005, ["pass"] = aucDiff <= 0.005 };
+});
+return failures == 0 ? 0 : 1;
