@@ -15,4 +15,9 @@ libs=$(find $pylibs /usr/local /opt /usr/lib \( -name 'libcublasLt.so.13*' -o -n
 echo "CUDA library folders: $libs"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 export LD_LIBRARY_PATH="${libs}${LD_LIBRARY_PATH:-}"
-"$work/gpucheck/GpuCheck" --out "${OUT:-/tmp}/gpu-check.json"
+# Stage lines go to stderr; the JSON (reprinted after each stage) to a log, and the final one is shown once.
+out="${OUT:-/tmp}"
+"$work/gpucheck/GpuCheck" --out "$out/gpu-check.json" > "$out/gpu-check.log"
+rc=$?
+cat "$out/gpu-check.json" 2>/dev/null || tail -c 8000 "$out/gpu-check.log"
+exit $rc
