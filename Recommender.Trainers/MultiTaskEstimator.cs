@@ -52,8 +52,7 @@ public sealed class MultiTaskEstimator : IEstimator<ITransformer>
         LastModel = model;
         LastCategoricalColumns = keys;
         var onnx = model.Export(IdColumns(keys), $"Recommender multi-task model ({Options.Architecture})", dense, Onnx.TensorProto.Types.DataType.Uint32);
-        bool cuda = SessionFactory.Resolve(new RuntimeOptions { Device = Options.Device }) == ExecutionDevice.Cuda;
-        return Chain(keys, dense, onnx, cuda ? 0 : null).Fit(train);
+        return Chain(keys, dense, onnx, model.Device == ExecutionDevice.Cuda ? 0 : null).Fit(train);
     }
 
     /// <inheritdoc/>
@@ -73,7 +72,7 @@ public sealed class MultiTaskEstimator : IEstimator<ITransformer>
         return Chain(keys, dense, onnx, null).GetOutputSchema(inputSchema);
     }
 
-    // gpuDeviceId: where the fitted transformer scores (the device the options resolved to). ML.NET does not
+    // gpuDeviceId: where the fitted transformer scores (the device training resolved to). ML.NET does not
     // save it with the model: a loaded model scores where the loading MLContext says.
     private IEstimator<ITransformer> Chain(IReadOnlyList<string> keys, string? dense, byte[] onnx, int? gpuDeviceId)
     {

@@ -16,7 +16,7 @@ public sealed partial class GraphBuilder
     public Value ReduceMean(Value x, long[] axes, bool keepDims = false) => Reduce("ReduceMean", x, axes, keepDims, (g, n, d) =>
     {
         var spread = g.Expand(g.KeepDims(d[0]!, x, axes, keepDims), g.Shape(n.Inputs[0]), n.Inputs[0].Shape);
-        var reduced = (axes.Length == 0 ? Enumerable.Range(0, x.Rank).Select(i => (long)i) : axes.Select(a => a < 0 ? a + x.Rank : a)).Select(a => x.Shape[a]).ToArray();
+        var reduced = ReducedAxes(axes, x.Rank).Select(a => x.Shape[a]).ToArray();
         if (reduced.All(s => s >= 0)) return [g.Div(spread, g.Scalar(reduced.Aggregate(1.0, (a, b) => a * b), x.Type)), null];
         // A run-time axis (the batch) is reduced: count on the device by summing ones. Size-based integer
         // arithmetic would be shape math that ONNX Runtime moves to the CPU, which CUDA sessions refuse.
@@ -29,7 +29,7 @@ public sealed partial class GraphBuilder
 
     private Value Reduce(string op, Value x, long[] axes, bool keepDims, GradientRule rule)
     {
-        var all = axes.Length == 0 ? Enumerable.Range(0, x.Rank).Select(i => (long)i).ToArray() : axes.Select(a => a < 0 ? a + x.Rank : a).ToArray();
+        var all = ReducedAxes(axes, x.Rank);
         var node = new Node(op, [x, Int64s(all)], rule);
         node.Attributes.Add(IntAttribute("keepdims", keepDims ? 1 : 0));
         var shape = new List<long>();
@@ -41,11 +41,15 @@ public sealed partial class GraphBuilder
         return Emit(node, op.ToLowerInvariant(), x.Type, shape.ToArray());
     }
 
+    // The axes a reduction covers, non-negative: all of them when none are named.
+    private static long[] ReducedAxes(long[] axes, int rank) =>
+        axes.Length == 0 ? Enumerable.Range(0, rank).Select(i => (long)i).ToArray() : axes.Select(a => a < 0 ? a + rank : a).ToArray();
+
     // Restores reduced axes as size 1 so the gradient can broadcast.
     private Value KeepDims(Value gradient, Value input, long[] axes, bool keptDims)
     {
         if (keptDims) return gradient;
-        var all = axes.Length == 0 ? Enumerable.Range(0, input.Rank).Select(i => (long)i).ToArray() : axes.Select(a => a < 0 ? a + input.Rank : a).ToArray();
+        var all = ReducedAxes(axes, input.Rank);
         return all.Length == input.Rank ? Reshape(gradient, Enumerable.Repeat(1L, input.Rank).ToArray()) : Unsqueeze(gradient, all);
     }
 

@@ -38,28 +38,27 @@ internal sealed class DeviceTransfer : IDisposable
     /// <summary>Host -> device.</summary>
     public void Upload(ReadOnlySpan<float> host, OrtValue device, long[] shape)
     {
-        var session = SessionFor(shape);
-        var buffer = host.ToArray();
-        using var input = OrtValue.CreateTensorValueFromMemory(buffer, shape);
-        using var binding = session.CreateIoBinding();
-        binding.BindInput("x", input);
-        binding.BindOutput("y", device);
-        session.RunWithBinding(_run, binding);
-        binding.SynchronizeBoundOutputs();
+        using var input = OrtValue.CreateTensorValueFromMemory(host.ToArray(), shape);
+        Copy(input, device, shape);
     }
 
     /// <summary>Device -> host.</summary>
     public float[] Download(OrtValue device, long[] shape)
     {
-        var session = SessionFor(shape);
         var buffer = new float[shape.Aggregate(1L, (a, b) => a * b)];
         using var output = OrtValue.CreateTensorValueFromMemory(buffer, shape);
+        Copy(device, output, shape);
+        return buffer;
+    }
+
+    private void Copy(OrtValue from, OrtValue to, long[] shape)
+    {
+        var session = SessionFor(shape);
         using var binding = session.CreateIoBinding();
-        binding.BindInput("x", device);
-        binding.BindOutput("y", output);
+        binding.BindInput("x", from);
+        binding.BindOutput("y", to);
         session.RunWithBinding(_run, binding);
         binding.SynchronizeBoundOutputs();
-        return buffer;
     }
 
     /// <summary>The session's CUDA allocator; it must outlive every tensor allocated from it.</summary>

@@ -23,16 +23,6 @@ public static class SessionFactory
         return new InferenceSession(model, sessionOptions);
     }
 
-    /// <summary>
-    /// The device sessions created with <paramref name="options"/> run on, decided the same way as
-    /// <see cref="Create"/> (Cuda throws where CUDA cannot start; Auto falls back and says so once).
-    /// </summary>
-    public static ExecutionDevice Resolve(RuntimeOptions options)
-    {
-        using var so = CreateOptions(options, out var device);
-        return device;
-    }
-
     /// <summary>Session options for the device choice; the caller owns them.</summary>
     public static SessionOptions CreateOptions(RuntimeOptions options, out ExecutionDevice device)
     {

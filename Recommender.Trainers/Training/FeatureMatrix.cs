@@ -91,7 +91,7 @@ public sealed class FeatureMatrix
             var labels = floats[denseSize..];
             if (click is not null) labels[0] = click[r];
             if (conversion is not null) labels[1] = conversion[r];
-            if (rating is not null && !float.IsNaN(rating[r])) { labels[2] = rating[r]; labels[3] = 1; }
+            if (rating is not null) SetRating(labels, rating[r]);
         }
         return new FeatureMatrix(rows, fields, denseSize, packed, null, click is not null, conversion is not null, rating is not null);
     }
@@ -150,12 +150,20 @@ public sealed class FeatureMatrix
             if (ratingGetter is not null)
             {
                 ratingGetter(ref value);
-                if (!float.IsNaN(value)) { labels[2] = value; labels[3] = 1; }
+                SetRating(labels, value);
             }
             if (groupGetter is not null) { groupGetter(ref text); groups!.Add(text.ToString()); }
             rows++;
         }
         if ((long)rows * stride != packed.Length) Array.Resize(ref packed, rows * stride);
         return new FeatureMatrix(rows, fields, dense, packed, groups?.ToArray(), clickColumn is not null, conversionColumn is not null, ratingColumn is not null);
+    }
+
+    // A NaN rating (not rated) is stored as 0 with mask 0, so the graph never sees a NaN.
+    private static void SetRating(Span<float> labels, float rating)
+    {
+        if (float.IsNaN(rating)) return;
+        labels[2] = rating;
+        labels[3] = 1;
     }
 }

@@ -112,7 +112,7 @@ public static class MultiTaskTrainer
         }
         var finalParameters = bestParameters ?? runner.Parameters();
         var finalTables = bestTables ?? embeddings.Tables.Select(t => (float[])t.Weights.Clone()).ToArray();
-        return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history);
+        return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device);
     }
 
     /// <summary>Linear warm-up, then constant or cosine down to 10%.</summary>

@@ -10,9 +10,11 @@ public sealed record MultiTaskPredictions(float[] PCtr, float[] PCvr, float[] PC
 /// <summary>A trained multi-task model: the compiled graphs, the dense parameters, the embedding tables and the training history.</summary>
 public sealed class TrainedMultiTaskModel
 {
-    internal TrainedMultiTaskModel(MultiTaskSpec spec, CompiledModel compiled, Dictionary<string, float[]> parameters, float[][] tables, List<EpochReport> history)
+    internal TrainedMultiTaskModel(MultiTaskSpec spec, CompiledModel compiled, Dictionary<string, float[]> parameters, float[][] tables, List<EpochReport> history,
+        ExecutionDevice device)
     {
         Spec = spec;
+        Device = device;
         Compiled = compiled;
         Parameters = parameters;
         Tables = tables;
@@ -29,6 +31,8 @@ public sealed class TrainedMultiTaskModel
     public IReadOnlyList<float[]> Tables { get; }
     /// <summary>Per-epoch reports.</summary>
     public IReadOnlyList<EpochReport> History { get; }
+    /// <summary>The device training ran on (what the options' device resolved to).</summary>
+    public ExecutionDevice Device { get; }
 
     /// <summary>Scores every row of <paramref name="data"/> in batches.</summary>
     public MultiTaskPredictions Predict(FeatureMatrix data, RuntimeOptions? runtime = null, int batchSize = 8192) =>
