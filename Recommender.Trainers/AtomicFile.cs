@@ -43,8 +43,9 @@ public static class AtomicFile
         }
         catch
         {
-            stream.Dispose();
-            File.Delete(temp);
+            // Disposing flushes again, and on a full disk that throws too: the temp file goes either way.
+            try { stream.Dispose(); } catch (IOException) { }
+            try { File.Delete(temp); } catch (IOException) { }
             throw;
         }
     }

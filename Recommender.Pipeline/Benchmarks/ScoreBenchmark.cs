@@ -1,3 +1,4 @@
+using Recommender.Pipeline.Lifecycle;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Recommender.Pipeline.Data.Synthetic;
@@ -25,7 +26,7 @@ public static class ScoreBenchmark
             SyntheticGenerator.Generate(new SyntheticOptions { Rows = 1_250_000, Seed = 42 }, data);
         }
         string bundle = Path.Combine(workDirectory, "bundle");
-        if (!File.Exists(Path.Combine(bundle, ModelBundle.OnnxFile)))
+        if (!ModelRegistry.IsRegistry(bundle) || new ModelRegistry(bundle).Current is null)
         {
             log("training the bundle (SharedBottom, one epoch)");
             TrainingJob.Run(TrainingData.FromDirectory(data), new MultiTaskTrainerOptions { Epochs = 1, Threads = threads, Device = ExecutionDevice.Cpu }, bundle, log);
@@ -39,7 +40,7 @@ public static class ScoreBenchmark
         long peak = Process.GetCurrentProcess().PeakWorkingSet64;
 
         // The network alone: batches of 8192 already in memory.
-        using var inference = new BatchedInference(File.ReadAllBytes(Path.Combine(bundle, ModelBundle.OnnxFile)), 8192, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = threads });
+        using var inference = new BatchedInference(ModelBundle.Open(bundle).ReadOnnx(), 8192, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = threads });
         var rng = new Random(1);
         foreach (var name in inference.IdInputNames) { var b = inference.IdInput(name); for (int i = 0; i < b.Length; i++) b[i] = rng.Next(1, 3); }
         foreach (var name in inference.InputNames) { var b = inference.Input(name); for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextDouble(); }

@@ -20,7 +20,7 @@ internal static class BenchCommand
     private static Command Score()
     {
         var work = new Option<DirectoryInfo>("--work") { Description = "Folder for the generated data and the bundle (kept between runs)", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), "rec-bench-score")) };
-        var threads = new Option<int>("--threads") { Description = "Threads", DefaultValueFactory = _ => 2 };
+        var threads = new Option<int>("--threads") { Description = "Threads", DefaultValueFactory = _ => 2 }.AtLeast(1);
         var command = new Command("score", "The scoring job end to end (CSV in, CSV out) on 1,000,000 generated rows, the network alone on in-memory batches, and the peak memory")
         {
             work, threads,
@@ -36,7 +36,7 @@ internal static class BenchCommand
     private static Command MatrixFactorization()
     {
         var data = new Option<FileInfo>("--data") { Description = "MovieLens ratings.csv", DefaultValueFactory = _ => new FileInfo("../shared/data/ml-latest-small/ratings.csv") };
-        var threads = new Option<int>("--threads") { Description = "Threads", DefaultValueFactory = _ => 2 };
+        var threads = new Option<int>("--threads") { Description = "Threads", DefaultValueFactory = _ => 2 }.AtLeast(1);
         var command = new Command("mf", "Matrix factorization on MovieLens: train seconds and test RMSE (seeded 80/20 split) for ML.NET's default settings and a tuned one, top-100 retrieval users/s, leave-last-out HitRate@10 and NDCG@10")
         {
             data, threads,
@@ -52,7 +52,7 @@ internal static class BenchCommand
     private static Command Train()
     {
         var data = new Option<DirectoryInfo?>("--data") { Description = "Folder with generated data; default: generate 1,000,000 rows (seed 42) into a temp folder" };
-        var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => 2 };
+        var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => 2 }.AtLeast(1);
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Cpu };
         var command = new Command("train", "One epoch of the reference network over the featurized default training split (data already loaded): end-to-end samples/s and the validation CTR AUC")
         {
@@ -71,10 +71,10 @@ internal static class BenchCommand
     private static Command Engine()
     {
         var data = new Option<DirectoryInfo?>("--data") { Description = "Folder with generated data (train.csv, schema.json); default: generate 1,000,000 rows (seed 42) into a temp folder" };
-        var batch = new Option<int>("--batch") { Description = "Rows per train step", DefaultValueFactory = _ => 2048 };
-        var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads and host worker threads", DefaultValueFactory = _ => 2 };
-        var steps = new Option<int>("--steps") { Description = "Measured steps (after 5 warm-up steps), in 5 windows; the median window is reported", DefaultValueFactory = _ => 100 };
-        var hostThreads = new Option<int>("--host-threads") { Description = "Host worker threads for fill, gather and sparse update (default: --threads)" };
+        var batch = new Option<int>("--batch") { Description = "Rows per train step", DefaultValueFactory = _ => 2048 }.AtLeast(1);
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads and host worker threads", DefaultValueFactory = _ => 2 }.AtLeast(1);
+        var steps = new Option<int>("--steps") { Description = "Measured steps (after 5 warm-up steps), in 5 windows; the median window is reported", DefaultValueFactory = _ => 100 }.AtLeast(1);
+        var hostThreads = new Option<int>("--host-threads") { Description = "Host worker threads for fill, gather and sparse update (default: --threads)" }.AtLeast(0);
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Cpu };
         var command = new Command("engine", "Train steps of the reference network on featurized default data: samples/s, ORT and host ms per step, host share, managed bytes per step")
         {

@@ -1,39 +1,74 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Recommender.Pipeline.Data;
 
 namespace Recommender.Pipeline.Cli;
 
-/// <summary>The command line: every command, and the mapping of input errors to a one-line message and exit code 2.</summary>
+/// <summary>
+/// The command line: every command, and the mapping of every failure to one <c>error:</c> line with exit code 2, or
+/// 130 / 143 after Ctrl-C / SIGTERM (the jobs stop between chunks or steps and leave their resumable state).
+/// </summary>
 public static class CliApp
 {
     /// <summary>Runs a command line; returns the process exit code.</summary>
     public static int Run(string[] args)
     {
+        using var interrupt = new CancellationTokenSource();
+        int signalCode = 0;
+        string signalName = "";
+        void OnSignal(PosixSignalContext context, int code, string name)
+        {
+            // The first signal asks the job to stop cleanly; the default action (immediate termination) is kept for a second one.
+            if (interrupt.IsCancellationRequested) return;
+            context.Cancel = true;
+            (signalCode, signalName) = (code, name);
+            interrupt.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => OnSignal(c, 130, "SIGINT (Ctrl-C)"));
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => OnSignal(c, 143, "SIGTERM"));
+        var token = interrupt.Token;
         var root = new RootCommand("ML.NET recommender: synthetic data, loaders, featurization, matrix factorization and multi-task CTR/CVR/rating models")
         {
             GenerateCommand.Create(),
             InspectCommand.Create(),
             EvaluateCommand.Create(),
-            DemoCommand.Create(),
-            TrainCommand.Create(),
+            DemoCommand.Create(token),
+            TrainCommand.Create(token),
             TuneCommand.Create(),
             PredictCommand.Create(),
-            ScoreCommand.Create(),
+            ScoreCommand.Create(token),
             RecommendCommand.Create(),
             ExportOnnxCommand.Create(),
+            ModelsCommand.Create(),
             BenchCommand.Create(),
         };
         try
         {
-            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            var parsed = root.Parse(args);
+            if (parsed.Errors.Count > 0)
+            {
+                Console.Error.WriteLine($"error: {string.Join("; ", parsed.Errors.Select(e => OneLine(e.Message)))} (see --help)");
+                return 2;
+            }
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        // Input and configuration errors get one line, not a stack trace: a bad file, a bad schema, a task without
-        // its label (ArgumentException from the trainers), CUDA asked for where it cannot start (InvalidOperationException).
-        catch (Exception e) when (e is DataFormatException or SchemaException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
-            or ArgumentException or InvalidOperationException or NotSupportedException or FormatException)
+        catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: stopped by {signalName}; finished work was kept (score --resume, train --checkpoint resume it), nothing partial was published");
+            return signalCode;
+        }
+        // Input, configuration and environment errors (a bad file, a bad schema, a full disk, a model that fails its
+        // manifest, CUDA asked for where it cannot start) are one line. Anything else is a defect, but still one line:
+        // RECOMMENDER_DEBUG=1 shows its stack trace.
+        catch (Exception e)
+        {
+            bool expected = e is DataFormatException or SchemaException or IOException or InvalidDataException or UnauthorizedAccessException
+                or ArgumentException or InvalidOperationException or NotSupportedException or FormatException or OperationCanceledException;
+            Console.Error.WriteLine(expected ? $"error: {OneLine(e.Message)}" : $"error: internal error ({e.GetType().Name}): {OneLine(e.Message)}");
+            if (!expected && Environment.GetEnvironmentVariable("RECOMMENDER_DEBUG") == "1") Console.Error.WriteLine(e);
             return 2;
         }
     }
+
+    private static string OneLine(string message) => string.Join(' ', message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

@@ -11,12 +11,12 @@ namespace Recommender.Pipeline.Cli;
 /// <summary><c>demo</c>: the main job on the embedded default data, end to end.</summary>
 internal static class DemoCommand
 {
-    public static Command Create()
+    public static Command Create(CancellationToken cancel)
     {
-        var rows = new Option<long>("--rows") { Description = "Rows to generate", DefaultValueFactory = _ => 1_000_000 };
+        var rows = new Option<long>("--rows") { Description = "Rows to generate", DefaultValueFactory = _ => 1_000_000 }.AtLeast(1000);
         var output = new Option<DirectoryInfo>("--out") { Description = "Where the data and the models go", DefaultValueFactory = _ => new DirectoryInfo("models/demo") };
-        var epochs = new Option<int>("--epochs") { Description = $"Epochs per model (default {MultiTaskTrainerOptions.Defaults.Epochs})", DefaultValueFactory = _ => MultiTaskTrainerOptions.Defaults.Epochs };
-        var threads = new Option<int>("--threads") { Description = "CPU threads (default: one per core)" };
+        var epochs = new Option<int>("--epochs") { Description = $"Epochs per model (default {MultiTaskTrainerOptions.Defaults.Epochs})", DefaultValueFactory = _ => MultiTaskTrainerOptions.Defaults.Epochs }.AtLeast(1);
+        var threads = new Option<int>("--threads") { Description = "CPU threads (default: one per core)" }.AtLeast(0);
         var command = new Command("demo", "Generate the default e-commerce data, train matrix factorization, SharedBottom and ESMM, evaluate each against the oracle (the true probabilities) side by side, and save the multi-task models")
         {
             rows, output, epochs, threads,
@@ -54,7 +54,7 @@ internal static class DemoCommand
                     lossCurve.Add((epoch + step / (double)steps, (mean * step - mark.Mean * mark.Step) / (step - mark.Step)));
                     mark = (step, mean);
                 };
-                var r = TrainingJob.Run(data, options, Path.Combine(root, architecture.ToString().ToLowerInvariant()), m => Console.Error.WriteLine(m));
+                var r = TrainingJob.Run(data, options, Path.Combine(root, architecture.ToString().ToLowerInvariant()), m => Console.Error.WriteLine(m), control: new PublishControl(Cancel: cancel));
                 columns.Add((architecture.ToString(), r.Test!));
                 reported.Add(new HtmlReport.ModelResult(architecture.ToString(), r.Model.History, lossCurve, r.TestPredictions!.PCtr, r.TestClicks!));
             }
@@ -67,7 +67,7 @@ internal static class DemoCommand
                     ? m.Value.ToString("F4", CultureInfo.InvariantCulture) : "-")]);
             Console.Write(table.ToString());
             Console.WriteLine($"report: {HtmlReport.Write(root, columns, reported)}");
-            Console.WriteLine($"models saved under {root} (load model.zip with mlContext.Model.Load); {clock.Elapsed.TotalSeconds:F0} s in all");
+            Console.WriteLine($"models published as new versions of the registries under {root} (each version's model.zip loads with mlContext.Model.Load); {clock.Elapsed.TotalSeconds:F0} s in all");
             return 0;
         });
         return command;

@@ -15,7 +15,7 @@ internal static class EvaluateCommand
         var model = new Option<DirectoryInfo?>("--model") { Description = "A bundle folder to score the labels file with (instead of --predictions)" };
         var labels = new Option<FileInfo>("--labels") { Description = "The labelled data, row-aligned with the predictions", Required = true };
         var device = new Option<Recommender.Trainers.Runtime.ExecutionDevice>("--device") { Description = "With --model: Auto, Cpu or Cuda for the network", DefaultValueFactory = _ => Recommender.Trainers.Runtime.ExecutionDevice.Auto };
-        var threshold = new Option<float>("--threshold") { Description = "Decision threshold for precision / recall / F1 of CTR", DefaultValueFactory = _ => 0.5f };
+        var threshold = new Option<float>("--threshold") { Description = "Decision threshold for precision / recall / F1 of CTR", DefaultValueFactory = _ => 0.5f }.Finite(0);
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
         var schemaArgs = new SchemaArguments();
         var command = new Command("evaluate", "Evaluate predictions against labels: CTR AUC / GAUC / LogLoss / calibration, CVR AUC on clicked rows, CTCVR AUC, rating RMSE / MAE. Without --schema, schema.json beside the labels is used.")
@@ -27,11 +27,11 @@ internal static class EvaluateCommand
         {
             string labelPath = result.GetValue(labels)!.FullName;
             DatasetSchema schema;
-            string? bundle = null;
+            Lifecycle.ModelBundle? bundle = null;
             if (result.GetValue(model) is { } bundleDirectory)
             {
-                bundle = bundleDirectory.FullName;
-                schema = JsonFile.Read<Jobs.ModelBundle.Metadata>(Path.Combine(bundle, Jobs.ModelBundle.MetadataFile)).Schema;
+                bundle = Lifecycle.ModelBundle.Open(bundleDirectory.FullName);
+                schema = bundle.Metadata.Schema;
             }
             else if (result.GetValue(predictions) is null) throw new SchemaException("give --predictions FILE or --model BUNDLE");
             else if (result.GetValue(schemaArgs.Schema) is null && result.GetValue(schemaArgs.Experiment) is null)
@@ -82,7 +82,7 @@ internal static class EvaluateCommand
     }
 
     // The bundle's featurization, then its network in batches on the chosen device (the scoring job's path).
-    private static Predictions Score(string bundle, Table table, Recommender.Trainers.Runtime.ExecutionDevice device)
+    private static Predictions Score(Lifecycle.ModelBundle bundle, Table table, Recommender.Trainers.Runtime.ExecutionDevice device)
     {
         using var scorer = Scoring.BundleScorer.Open(bundle, 8192, new Recommender.Trainers.Runtime.RuntimeOptions { Device = device });
         var p = new Predictions { Rows = table.RowCount };
@@ -101,6 +101,7 @@ internal static class EvaluateCommand
         string[] known = ["PCtr", "PCvr", "PCtcvr", "PredictedRating"];
         using var reader = new DelimitedReader(path, path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase) ? '\t' : ',');
         if (!reader.Read()) throw new DataFormatException(path, 1, 1, "empty file: expected a header");
+        if (reader.Malformed is { } header) throw header;
         var p = new Predictions();
         var index = new List<(int Field, List<float> Values)>();
         int fields = reader.FieldCount;
@@ -116,11 +117,13 @@ internal static class EvaluateCommand
         if (index.Count == 0) throw new DataFormatException(path, 1, 1, $"no prediction column: expected any of {string.Join(", ", known)}");
         while (reader.Read())
         {
+            if (reader.Malformed is { } malformed) throw malformed;
             if (reader.FieldCount != fields) throw reader.RecordError($"expected {fields} fields, found {reader.FieldCount}");
             foreach (var (field, values) in index)
             {
                 if (!float.TryParse(reader[field], NumberStyles.Float, CultureInfo.InvariantCulture, out float v))
                     throw reader.Error(field, $"'{reader[field]}' is not a number");
+                if (!float.IsFinite(v)) throw reader.Error(field, $"'{reader[field]}' is not a finite number");
                 values.Add(v);
             }
             p.Rows++;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Recommender.Pipeline.Data;
-using Recommender.Pipeline.Jobs;
+using Recommender.Pipeline.Lifecycle;
 
 namespace Recommender.Pipeline.Cli;
 
@@ -17,9 +17,11 @@ internal static class ExportOnnxCommand
         };
         command.SetAction(result =>
         {
-            string bundle = result.GetValue(model)!.FullName;
-            var metadata = JsonFile.Read<ModelBundle.Metadata>(Path.Combine(bundle, ModelBundle.MetadataFile));
-            var bytes = File.ReadAllBytes(Path.Combine(bundle, ModelBundle.OnnxFile));
+            // Verified first (hashes and the ONNX input contract): a corrupt network is refused, not copied as valid.
+            var bundle = ModelBundle.Open(result.GetValue(model)!.FullName);
+            var metadata = bundle.Metadata;
+            var bytes = bundle.ReadOnnx();
+            if (Directory.Exists(result.GetValue(output)!.FullName)) throw new IOException($"{result.GetValue(output)!.FullName}: a folder; --out is the file to write");
             AtomicFile.Write(result.GetValue(output)!.FullName, s => s.Write(bytes));
             Console.WriteLine($"wrote {result.GetValue(output)!.FullName} ({bytes.Length:N0} bytes, ONNX opset 18, {metadata.Architecture})");
             Console.WriteLine("inputs:");

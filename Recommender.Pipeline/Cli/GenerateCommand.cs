@@ -9,11 +9,11 @@ internal static class GenerateCommand
 {
     public static Command Create()
     {
-        var rows = new Option<long>("--rows") { Description = "Impressions to generate (all splits)", DefaultValueFactory = _ => 1_000_000 };
+        var rows = new Option<long>("--rows") { Description = "Impressions to generate (all splits)", DefaultValueFactory = _ => 1_000_000 }.AtLeast(1000);
         var output = new Option<DirectoryInfo>("--out") { Description = "Output folder", DefaultValueFactory = _ => new DirectoryInfo("data/sim") };
         var seed = new Option<ulong>("--seed") { Description = "Random seed (same seed, same bytes)", DefaultValueFactory = _ => 42 };
-        var users = new Option<int?>("--users") { Description = "Number of users (default rows/20, at least 1000)" };
-        var items = new Option<int?>("--items") { Description = "Number of items (default rows/50, at least 500)" };
+        var users = new Option<int?>("--users") { Description = "Number of users (default rows/20, at least 1000)" }.AtLeast(1);
+        var items = new Option<int?>("--items") { Description = "Number of items (default rows/50, at least 500)" }.AtLeast(1);
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
         var command = new Command("generate", "Generate the synthetic e-commerce logs (train/valid/test by time, true probabilities beside valid and test) and print the oracle metrics")
         {
@@ -27,6 +27,7 @@ internal static class GenerateCommand
                 Users = result.GetValue(users), Items = result.GetValue(items),
             };
             string dir = result.GetValue(output)!.FullName;
+            if (File.Exists(dir)) throw new IOException($"{dir}: a file; --out is the folder to write the data set into");
             GenerationResult r;
             using (var bar = new ProgressBar("generate"))
                 r = SyntheticGenerator.Generate(options, dir, (done, total) => bar.Report(done, total));

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Microsoft.ML;
 using Recommender.Pipeline.Data;
-using Recommender.Pipeline.Jobs;
+using Recommender.Pipeline.Lifecycle;
 using Recommender.Pipeline.Scoring;
 
 namespace Recommender.Pipeline.Cli;
@@ -27,7 +27,7 @@ internal static class PredictCommand
             string path = Path.GetFullPath(result.GetValue(model)!);
             ITransformer transformer;
             DatasetSchema schema;
-            if (File.Exists(path) && path.EndsWith(".zip", StringComparison.OrdinalIgnoreCase))
+            if (File.Exists(path) && path.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) && !File.Exists(Path.Combine(Path.GetDirectoryName(path)!, BundleManifest.FileName)))
             {
                 transformer = ml.Model.Load(path, out _);
                 schema = DatasetSchema.Load((result.GetValue(schemaFile) ?? throw new SchemaException("a plain ML.NET model needs --schema to read the data")).FullName);
@@ -38,6 +38,10 @@ internal static class PredictCommand
                 transformer = t;
                 schema = result.GetValue(schemaFile) is { } sf ? DatasetSchema.Load(sf.FullName) : metadata.Schema;
             }
+            string outPath = result.GetValue(output)!.FullName;
+            if (outPath == result.GetValue(data)!.FullName) throw new IOException($"{outPath}: the output is the input; choose another output file");
+            if (Directory.Exists(outPath)) throw new IOException($"{outPath}: a folder; --out is the file to write");
+            using var outputLock = WriterLock.Acquire(outPath, wait: false);
             var names = result.GetValue(columnsOption) is { Length: > 0 } chosen ? chosen : ScoredColumns.MultiTask;
             var table = DataLoader.Load(schema, result.GetValue(data)!.FullName);
             var scored = transformer.Transform(table.ToDataView());

@@ -12,15 +12,16 @@ internal static class RecommendCommand
         var model = new Option<DirectoryInfo>("--model") { Description = "Bundle folder written by train", Required = true };
         var usersFile = new Option<FileInfo?>("--users") { Description = "File with one user id per line (a header line 'user' is skipped)" };
         var allUsers = new Option<bool>("--all-users") { Description = "Recommend for every user the model knows" };
-        var k = new Option<int>("--k") { Description = "Recommendations per user", DefaultValueFactory = _ => 10 };
-        var candidates = new Option<int>("--candidates") { Description = "Candidates retrieved per user by matrix factorization", DefaultValueFactory = _ => 100 };
+        var k = new Option<int>("--k") { Description = "Recommendations per user", DefaultValueFactory = _ => 10 }.AtLeast(1);
+        var candidates = new Option<int>("--candidates") { Description = "Candidates retrieved per user by matrix factorization", DefaultValueFactory = _ => 100 }.AtLeast(1);
         var includeSeen = new Option<bool>("--include-seen") { Description = "Keep items the user already saw in training" };
         var rank = new Option<string>("--rank") { Description = "Ranking formula (see score --help)", DefaultValueFactory = _ => "pctr * pcvr" };
         var output = new Option<FileInfo>("--output") { Description = "Output CSV: UserId, Rank, ItemId, PCtr, PCvr, PCtcvr, PredictedRating, RankScore", Required = true };
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Auto };
+        var skipHashes = new Option<bool>("--skip-hash-check") { Description = "Check the bundle's file sizes against its manifest but not their SHA-256" };
         var command = new Command("recommend", "Top-K recommendations: matrix-factorization retrieval of candidates, ranked by the multi-task model with a ranking formula")
         {
-            model, usersFile, allUsers, k, candidates, includeSeen, rank, output, device,
+            model, usersFile, allUsers, k, candidates, includeSeen, rank, output, device, skipHashes,
         };
         command.SetAction(result =>
         {
@@ -28,7 +29,7 @@ internal static class RecommendCommand
             if (result.GetValue(usersFile) is { } f) users = File.ReadLines(f.FullName).Select(l => l.Trim()).Where(l => l.Length > 0 && l != "user").ToList();
             else if (!result.GetValue(allUsers)) throw new Data.SchemaException("give --users FILE or --all-users");
             var s = RecommendJob.Run(result.GetValue(model)!.FullName, users, result.GetValue(k), result.GetValue(candidates), !result.GetValue(includeSeen),
-                result.GetValue(rank)!, result.GetValue(output)!.FullName, result.GetValue(device));
+                result.GetValue(rank)!, result.GetValue(output)!.FullName, result.GetValue(device), verifyHashes: !result.GetValue(skipHashes));
             Console.WriteLine($"{s.Users:N0} users ({s.UnknownUsers:N0} unknown, skipped), {s.Rows:N0} recommendations to {s.Output} in {s.Seconds:F1} s");
             return 0;
         });

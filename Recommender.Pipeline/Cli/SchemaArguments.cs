@@ -18,8 +18,8 @@ internal sealed class SchemaArguments
     public readonly Option<string?> Click = new("--click") { Description = "Click label column (0/1)" };
     public readonly Option<string?> Conversion = new("--conversion") { Description = "Conversion label column (0/1)" };
     public readonly Option<string?> Rating = new("--rating") { Description = "Rating label column" };
-    public readonly Option<float?> RatingMin = new("--rating-min") { Description = "Smallest allowed rating" };
-    public readonly Option<float?> RatingMax = new("--rating-max") { Description = "Largest allowed rating" };
+    public readonly Option<float?> RatingMin = new Option<float?>("--rating-min") { Description = "Smallest allowed rating" }.Finite();
+    public readonly Option<float?> RatingMax = new Option<float?>("--rating-max") { Description = "Largest allowed rating" }.Finite();
     public readonly Option<bool> SkipBadRows = new("--skip-bad-rows") { Description = "Skip malformed rows, counting and reporting them, instead of failing" };
     public readonly Option<InconsistentRowPolicy?> OnInconsistent = new("--on-inconsistent") { Description = "Rows with conversion=1 and click=0: Drop (counted) or Fail" };
     public readonly Option<FileInfo?> CommonFeatures = new("--common-features") { Description = "Ali-CCP raw: the common_features file (default: beside the skeleton)" };

@@ -10,19 +10,19 @@ namespace Recommender.Pipeline.Cli;
 internal sealed class TrainerArguments
 {
     public readonly Option<MultiTaskArchitecture?> Architecture = new("--architecture") { Description = "SharedBottom, Esmm, Mmoe or Ple" };
-    public readonly Option<int?> Epochs = new("--epochs") { Description = $"Passes over the training data (default {MultiTaskTrainerOptions.Defaults.Epochs})" };
-    public readonly Option<int?> BatchSize = new("--batch-size") { Description = $"Rows per step (default {MultiTaskTrainerOptions.Defaults.BatchSize})" };
-    public readonly Option<int?> EmbeddingDim = new("--embedding-dim") { Description = $"Embedding width (default {MultiTaskTrainerOptions.Defaults.EmbeddingDim})" };
-    public readonly Option<float?> LearningRate = new("--learning-rate") { Description = "Adam learning rate of dense parameters (default 0.001)" };
-    public readonly Option<float?> EmbeddingLearningRate = new("--embedding-learning-rate") { Description = "Sparse Adagrad learning rate of the embeddings (default 0.05)" };
-    public readonly Option<float?> EmbeddingL2 = new("--embedding-l2") { Description = "L2 on touched embedding rows" };
-    public readonly Option<float?> CtrWeight = new("--ctr-weight") { Description = "alpha: weight of the CTR loss; 0 switches CTR off" };
-    public readonly Option<float?> CvrWeight = new("--cvr-weight") { Description = "beta: weight of the CVR loss; 0 switches CVR off" };
-    public readonly Option<float?> RatingWeight = new("--rating-weight") { Description = "gamma: weight of the rating loss; 0 switches rating off" };
+    public readonly Option<int?> Epochs = new Option<int?>("--epochs") { Description = $"Passes over the training data (default {MultiTaskTrainerOptions.Defaults.Epochs})" }.AtLeast(1);
+    public readonly Option<int?> BatchSize = new Option<int?>("--batch-size") { Description = $"Rows per step (default {MultiTaskTrainerOptions.Defaults.BatchSize})" }.AtLeast(1);
+    public readonly Option<int?> EmbeddingDim = new Option<int?>("--embedding-dim") { Description = $"Embedding width (default {MultiTaskTrainerOptions.Defaults.EmbeddingDim})" }.AtLeast(1);
+    public readonly Option<float?> LearningRate = new Option<float?>("--learning-rate") { Description = "Adam learning rate of dense parameters (default 0.001)" }.Positive();
+    public readonly Option<float?> EmbeddingLearningRate = new Option<float?>("--embedding-learning-rate") { Description = "Sparse Adagrad learning rate of the embeddings (default 0.05)" }.Positive();
+    public readonly Option<float?> EmbeddingL2 = new Option<float?>("--embedding-l2") { Description = "L2 on touched embedding rows" }.Finite(0);
+    public readonly Option<float?> CtrWeight = new Option<float?>("--ctr-weight") { Description = "alpha: weight of the CTR loss; 0 switches CTR off" }.Finite(0);
+    public readonly Option<float?> CvrWeight = new Option<float?>("--cvr-weight") { Description = "beta: weight of the CVR loss; 0 switches CVR off" }.Finite(0);
+    public readonly Option<float?> RatingWeight = new Option<float?>("--rating-weight") { Description = "gamma: weight of the rating loss; 0 switches rating off" }.Finite(0);
     public readonly Option<bool> LearnTaskWeights = new("--learn-task-weights") { Description = "Learn task weights by uncertainty (Kendall et al., 2018)" };
     public readonly Option<string?> EarlyStopping = new("--early-stopping-metric") { Description = "ctr_auc, ctr_logloss, cvr_auc, ctcvr_auc or rating_rmse" };
     public readonly Option<ExecutionDevice?> Device = new("--device") { Description = "Auto (CUDA if it starts, else CPU), Cpu or Cuda" };
-    public readonly Option<int?> Threads = new("--threads") { Description = "CPU threads (default: one per core)" };
+    public readonly Option<int?> Threads = new Option<int?>("--threads") { Description = "CPU threads (default: one per core)" }.AtLeast(0);
     public readonly Option<FileInfo?> Checkpoint = new("--checkpoint") { Description = "Checkpoint file written after each epoch; an existing one is resumed" };
     public readonly Option<int?> Seed = new("--seed") { Description = "Seed of initialization and shuffling" };
 

@@ -10,11 +10,11 @@ internal static class TuneCommand
     public static Command Create()
     {
         var data = new Option<DirectoryInfo>("--data") { Description = "A folder as generate writes it (schema.json, train.csv, valid.csv)", Required = true };
-        var alphas = new Option<float[]>("--ctr-weights") { Description = "alpha values (CTR loss weight)", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [1f] };
-        var betas = new Option<float[]>("--cvr-weights") { Description = "beta values (CVR loss weight)", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0.5f, 1f, 2f] };
-        var gammas = new Option<float[]>("--rating-weights") { Description = "gamma values (rating loss weight)", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0.1f, 1f] };
-        var rates = new Option<float[]>("--learning-rates") { Description = "Adam learning rates", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [1e-3f] };
-        var trials = new Option<int>("--trials") { Description = "Random search: this many grid points (seeded); 0 = the whole grid", DefaultValueFactory = _ => 0 };
+        var alphas = new Option<float[]>("--ctr-weights") { Description = "alpha values (CTR loss weight)", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [1f] }.AllFinite(0);
+        var betas = new Option<float[]>("--cvr-weights") { Description = "beta values (CVR loss weight)", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0.5f, 1f, 2f] }.AllFinite(0);
+        var gammas = new Option<float[]>("--rating-weights") { Description = "gamma values (rating loss weight)", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0.1f, 1f] }.AllFinite(0);
+        var rates = new Option<float[]>("--learning-rates") { Description = "Adam learning rates", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [1e-3f] }.AllFinite(1e-12);
+        var trials = new Option<int>("--trials") { Description = "Random search: this many grid points (seeded); 0 = the whole grid", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var metric = new Option<string>("--metric") { Description = "Validation metric to optimize: ctr_auc, ctr_logloss, cvr_auc, ctcvr_auc, rating_rmse", DefaultValueFactory = _ => "cvr_auc" };
         var seed = new Option<int>("--search-seed") { Description = "Seed of the random search", DefaultValueFactory = _ => 1 };
         var trainerArgs = new TrainerArguments();

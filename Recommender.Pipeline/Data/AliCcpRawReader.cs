@@ -70,6 +70,11 @@ public sealed class AliCcpRawReader : ITableReader
         while (skeleton.Read())
         {
             record.Line = skeleton.LineNumber;
+            if (skeleton.Malformed is { } malformed)
+            {
+                if (!Skip(report, malformed)) throw malformed;
+                continue;
+            }
             if (skeleton.FieldCount < 6)
             {
                 var error = skeleton.RecordError($"expected 6 fields (sample_id,click,conversion,common_feature_index,feature_num,feature_list), found {skeleton.FieldCount}");

@@ -53,6 +53,12 @@ public sealed class DatasetSchema
     /// <summary>Whether delimited text starts with a header row. Without one, <see cref="ColumnNames"/> names the fields.</summary>
     public bool HasHeader { get; set; } = true;
 
+    /// <summary>
+    /// Whether a quoted field may span lines (RFC 4180). Off by default: then a quote left open at the end of a line is
+    /// that row's error, instead of silently joining the following rows into one.
+    /// </summary>
+    public bool MultilineFields { get; set; }
+
     /// <summary>Field names for a headerless file, in order.</summary>
     public List<string>? ColumnNames { get; set; }
 

@@ -5,14 +5,21 @@ namespace Recommender.Pipeline.Data;
 /// <summary>
 /// A streaming reader of delimited text (CSV, TSV, or any single-character separator) that keeps
 /// the line and character column of every field, so parse errors can name <c>file:line:column</c>.
-/// Quoted fields follow RFC 4180 (doubled quotes inside, separators and newlines allowed).
-/// Fields are exposed as spans over an internal buffer: no allocation per field.
+/// Quoted fields follow RFC 4180 (doubled quotes inside, separators allowed; newlines only where the schema allows
+/// multi-line fields). A record that cannot be split — a quote left open, text after a closing quote, bytes that are
+/// not UTF-8 — is still returned, with <see cref="Malformed"/> saying why, so the caller fails on it or quarantines it
+/// like any other bad row. Fields are exposed as spans over an internal buffer: no allocation per field.
 /// </summary>
 public sealed class DelimitedReader : IRecord, IDisposable
 {
     private readonly TextReader _reader;
     private readonly char _separator;
     private readonly bool _quotes;
+    private readonly bool _multiline;
+    // Bytes that are not UTF-8 decode to this noncharacter (never legitimate in interchanged text), so a line can say
+    // where they were; the default fallback would silently turn them into U+FFFD.
+    private const char Invalid = '\uFFFF';
+    private static readonly Encoding StrictUtf8 = CreateEncoding();
     private readonly StringBuilder _quoted = new();
     private char[] _line = new char[4096];
     private int _lineLength;
@@ -22,19 +29,30 @@ public sealed class DelimitedReader : IRecord, IDisposable
     private readonly List<(int Start, int Length)> _unquotedFields = new();
 
     /// <summary>Opens <paramref name="path"/> for reading.</summary>
-    public DelimitedReader(string path, char separator, bool allowQuotes = true)
-        : this(new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16), path, separator, allowQuotes)
+    public DelimitedReader(string path, char separator, bool allowQuotes = true, bool multilineFields = false)
+        : this(new StreamReader(path, StrictUtf8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16), path, separator, allowQuotes, multilineFields)
     {
     }
 
     /// <summary>Reads from an open reader; <paramref name="name"/> is used in error messages.</summary>
-    public DelimitedReader(TextReader reader, string name, char separator, bool allowQuotes = true)
+    public DelimitedReader(TextReader reader, string name, char separator, bool allowQuotes = true, bool multilineFields = false)
     {
         _reader = reader;
         FileName = name;
         _separator = separator;
         _quotes = allowQuotes;
+        _multiline = multilineFields;
     }
+
+    private static Encoding CreateEncoding()
+    {
+        var utf8 = (Encoding)new UTF8Encoding(false).Clone();
+        utf8.DecoderFallback = new DecoderReplacementFallback(Invalid.ToString());
+        return utf8;
+    }
+
+    /// <inheritdoc/>
+    public DataFormatException? Malformed { get; private set; }
 
     /// <summary>The name used in error messages.</summary>
     public string FileName { get; }
@@ -59,7 +77,13 @@ public sealed class DelimitedReader : IRecord, IDisposable
             if (line is null) return false;
             LineNumber = _nextLine++;
             if (line.Length == 0) continue;
-            Split(line);
+            Malformed = null;
+            try { Split(line); }
+            catch (DataFormatException e)
+            {
+                _fields.Clear();
+                Malformed = e;
+            }
             return true;
         }
     }
@@ -91,6 +115,8 @@ public sealed class DelimitedReader : IRecord, IDisposable
         _unquotedFields.Clear();
         _unquotedLength = 0;
         string text = firstLine;
+        int invalid = text.IndexOf(Invalid);
+        if (invalid >= 0) throw new DataFormatException(FileName, LineNumber, invalid + 1, "bytes that are not valid UTF-8");
         if (_quotes && text.Contains('"')) text = CompleteQuotedRecord(text);
         if (_line.Length < text.Length) _line = new char[Math.Max(text.Length, _line.Length * 2)];
         text.CopyTo(0, _line, 0, text.Length);
@@ -149,31 +175,38 @@ public sealed class DelimitedReader : IRecord, IDisposable
         _unquoted[_unquotedLength++] = c;
     }
 
-    // A quoted field may hold newlines: keep reading physical lines until the quotes balance.
+    // A quote left open at the end of a line: with multi-line fields the record goes on over the next lines (each
+    // scanned once, so the cost is linear in the input); without, it is this line's error, so a stray quote cannot
+    // swallow the rows after it.
     private string CompleteQuotedRecord(string line)
     {
-        if (!HasOpenQuote(line)) return line;
+        int open = OpenQuote(line);
+        if (open < 0) return line;
+        if (!_multiline)
+            throw new DataFormatException(FileName, LineNumber, open + 1, "unterminated quoted field (a quote opens a field that this line does not close; set multilineFields in the schema if fields span lines)");
         _quoted.Clear().Append(line);
-        while (HasOpenQuote(_quoted))
+        // Every quote character toggles the state (an escaped "" toggles twice), so each line's parity is enough.
+        bool inQuote = true;
+        while (inQuote)
         {
             string? next = _reader.ReadLine();
             if (next is null) break;
             _nextLine++;
+            int invalid = next.IndexOf(Invalid);
+            if (invalid >= 0) throw new DataFormatException(FileName, _nextLine - 1, invalid + 1, "bytes that are not valid UTF-8");
             _quoted.Append('\n').Append(next);
+            if (next.AsSpan().Count('"') % 2 == 1) inQuote = false;
         }
         return _quoted.ToString();
     }
 
-    private bool HasOpenQuote(string s) => CountQuotes(s.AsSpan()) % 2 == 1;
-
-    private bool HasOpenQuote(StringBuilder sb)
+    // The index of the quote still open at the end of the line, or -1.
+    private static int OpenQuote(string text)
     {
-        int count = 0;
-        foreach (var chunk in sb.GetChunks()) count += CountQuotes(chunk.Span);
-        return count % 2 == 1;
+        int open = -1;
+        for (int i = text.IndexOf('"'); i >= 0; i = text.IndexOf('"', i + 1)) open = open < 0 ? i : -1;
+        return open;
     }
-
-    private static int CountQuotes(ReadOnlySpan<char> s) => s.Count('"');
 
     /// <inheritdoc/>
     public void Dispose() => _reader.Dispose();

@@ -25,8 +25,9 @@ public sealed class DelimitedTableReader : ITableReader
             return _schema.ColumnNames?.ToArray()
                 ?? throw new SchemaException($"{_path}: the schema says the file has no header, so it must list columnNames");
         }
-        using var reader = new DelimitedReader(_path, _schema.SeparatorChar);
+        using var reader = new DelimitedReader(_path, _schema.SeparatorChar, multilineFields: _schema.MultilineFields);
         if (!reader.Read()) throw new DataFormatException(_path, 1, 1, "the file is empty: expected a header row");
+        if (reader.Malformed is { } malformed) throw malformed;
         var header = new string[reader.FieldCount];
         for (int i = 0; i < header.Length; i++) header[i] = reader[i].Trim().ToString();
         return header;
@@ -35,7 +36,7 @@ public sealed class DelimitedTableReader : ITableReader
     /// <inheritdoc/>
     public IEnumerable<TableChunk> ReadChunks(LoadReport report, int chunkRows, Action<IRecord, DataFormatException>? rejected)
     {
-        using var reader = new DelimitedReader(_path, _schema.SeparatorChar);
+        using var reader = new DelimitedReader(_path, _schema.SeparatorChar, multilineFields: _schema.MultilineFields);
         if (_schema.HasHeader && !reader.Read()) yield break;
         var builder = new TableBuilder(Resolved, report, expectedFields: Resolved.Header.Length, chunkSize: chunkRows) { Rejected = rejected };
         while (reader.Read())

@@ -48,6 +48,7 @@ public sealed class TableBuilder
         _report.RowsRead++;
         try
         {
+            if (record.Malformed is { } malformed) throw malformed;
             if (!ParseNumbers(record)) return null;
         }
         catch (DataFormatException e) when (_schema.Schema.SkipBadRows)
@@ -112,6 +113,8 @@ public sealed class TableBuilder
         if (IsMissing(s)) return float.NaN;
         if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v))
             throw record.Error(field, $"dense column '{name}': '{s}' is not a number");
+        // Infinity (or 1e400, which parses to it) would poison training and score as NaN: it is an error like any bad value.
+        if (!float.IsFinite(v)) throw record.Error(field, $"dense column '{name}': '{s}' is not a finite number");
         return v;
     }
 
@@ -131,6 +134,7 @@ public sealed class TableBuilder
         if (IsMissing(s)) return float.NaN;
         if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v))
             throw record.Error(field, $"rating '{s}' is not a number");
+        if (!float.IsFinite(v)) throw record.Error(field, $"rating '{s}' is not a finite number");
         if (v < _schema.Schema.RatingMin || v > _schema.Schema.RatingMax)
             throw record.Error(field, $"rating {s} is outside the declared range [{_schema.Schema.RatingMin}, {_schema.Schema.RatingMax}]");
         return v;

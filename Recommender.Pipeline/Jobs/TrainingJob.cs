@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Evaluation;
 using Recommender.Pipeline.Featurization;
+using Recommender.Pipeline.Lifecycle;
 using Microsoft.ML.Transforms;
 using Recommender.Trainers;
 using Recommender.Trainers.Evaluation;
@@ -22,11 +23,14 @@ public sealed record TrainingData(DatasetSchema Schema, string Train, string? Va
     private static string? Existing(string path) => File.Exists(path) ? path : null;
 }
 
-/// <summary>What a training job produced; <paramref name="MatrixFactorizationTest"/> scores the MF model alone as a CTR predictor.</summary>
+/// <summary>How a training job publishes: wait for another writer of the registry instead of failing; stop on <paramref name="Cancel"/>.</summary>
+public sealed record PublishControl(bool WaitForLock = false, CancellationToken Cancel = default);
+
+/// <summary>What a training job produced (<paramref name="Bundle"/>: the published version's folder); <paramref name="MatrixFactorizationTest"/> scores the MF model alone as a CTR predictor.</summary>
 public sealed record TrainingResult(string Bundle, TrainedMultiTaskModel Model, MultiTaskMetrics? Test, double Seconds, LoadReport TrainReport,
     MultiTaskMetrics? MatrixFactorizationTest = null, MultiTaskPredictions? TestPredictions = null, float[]? TestClicks = null);
 
-/// <summary>Load, featurize, train the multi-task model, save the bundle, evaluate on the test split.</summary>
+/// <summary>Load, featurize, train the multi-task model, evaluate on the test split, publish the bundle as a new version of a registry.</summary>
 public static class TrainingJob
 {
     /// <summary>Runs the job; <paramref name="log"/> receives progress lines.</summary>
@@ -35,10 +39,17 @@ public static class TrainingJob
     /// is trained after featurization; its score and the user and item factors join the dense features of
     /// the multi-task model, inside the same saved pipeline.
     /// </remarks>
-    public static TrainingResult Run(TrainingData data, MultiTaskTrainerOptions options, string bundle, Action<string> log, FeaturizerOptions? featurizer = null,
-        MatrixFactorizationOptions? matrixFactorization = null)
+    public static TrainingResult Run(TrainingData data, MultiTaskTrainerOptions options, string registry, Action<string> log, FeaturizerOptions? featurizer = null,
+        MatrixFactorizationOptions? matrixFactorization = null, PublishControl? control = null)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        control ??= new PublishControl();
+        // The registry is locked before any work, so a second job on it fails now, not after the training.
+        using var publisher = BundlePublisher.Begin(registry, control.WaitForLock, control.Cancel, log);
+        var dataIdentity = new JobFingerprint();
+        foreach (var (role, path) in new[] { ("train", data.Train), ("valid", data.Valid), ("test", data.Test), ("common_features", data.CommonFeatures) })
+            if (path is not null) FileIdentity.Add(dataIdentity, role, path);
+        options.Cancellation = control.Cancel;
         var ml = new MLContext(seed: options.Seed);
         Table Load(string path)
         {
@@ -81,7 +92,7 @@ public static class TrainingJob
                 s.GroupOutput is null ? null : test.GetText(s.GroupOutput));
         }
 
-        var metadata = new ModelBundle.Metadata
+        var metadata = new BundleMetadata
         {
             Schema = data.Schema,
             Architecture = options.Architecture.ToString(),
@@ -94,16 +105,20 @@ public static class TrainingJob
             TestMetrics = metrics?.Items().ToDictionary(i => i.Name, i => i.Value.IsDefined ? (double?)i.Value.Value : null) ?? new(),
         };
         var onnx = model.Export(estimator.LastCategoricalColumns, $"Recommender multi-task model ({options.Architecture}); inputs: see model.json", denseColumn);
-        ModelBundle.Save(bundle, ml, pipeline, featurization, train.ToDataView().Schema, onnx, metadata);
+        string staging = publisher.Staging;
+        ModelBundle.Save(staging, ml, pipeline, featurization, train.ToDataView().Schema, onnx, metadata);
         if (data.Schema.User is not null && data.Schema.Item is not null)
         {
             // For two-stage recommendation: retrieval factors, attributes, seen items, context defaults.
             Scoring.CandidateCatalog.Build(train, new MatrixFactorizationOptions
             {
                 LossFunction = LossFunctionType.SquareLossOneClass, ApproximationRank = 32, Alpha = 0.1, C = 0, Lambda = 5, NumberOfIterations = 15, NumberOfThreads = options.Threads > 0 ? options.Threads : null,
-            }).Save(Path.Combine(bundle, Scoring.CandidateCatalog.FileName));
+            }).Save(Path.Combine(staging, Scoring.CandidateCatalog.FileName));
+            FaultInjection.Point("bundle.catalog-written");
         }
-        log($"saved {bundle}");
+        control.Cancel.ThrowIfCancellationRequested();
+        string bundle = publisher.Publish(metadata.Options, dataIdentity.Values);
+        log($"published {bundle}");
         return new TrainingResult(bundle, model, metrics, clock.Elapsed.TotalSeconds, train.Report, mfTest, testPredictions,
             test is not null && test.Schema.Click >= 0 ? test.GetNumbers(DatasetSchema.ClickColumn) : null);
     }

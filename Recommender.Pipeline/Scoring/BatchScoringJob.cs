@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Threading.Channels;
 using Recommender.Pipeline.Data;
-using Recommender.Pipeline.Jobs;
+using Recommender.Pipeline.Lifecycle;
 using Recommender.Trainers.Runtime;
 
 namespace Recommender.Pipeline.Scoring;
@@ -35,6 +35,10 @@ public sealed class ScoringOptions
     public ExecutionDevice Device { get; init; } = ExecutionDevice.Auto;
     /// <summary>CPU threads of the inference session; 0 = one per core.</summary>
     public int Threads { get; init; }
+    /// <summary>Check the bundle's files against the manifest's SHA-256 (sizes are always checked).</summary>
+    public bool VerifyHashes { get; init; } = true;
+    /// <summary>Wait for another writer of the same output instead of failing.</summary>
+    public bool WaitForLock { get; init; }
 }
 
 /// <summary>What a scoring run did.</summary>
@@ -63,23 +67,52 @@ public static class BatchScoringJob
         public readonly Queue<byte[]> FreeBuffers = new();
     }
 
-    /// <summary>Runs the job; <paramref name="progress"/> gets (rows read so far, input bytes read, input size).</summary>
-    public static ScoringSummary Run(ScoringOptions o, Action<long>? progress = null)
+    /// <summary>The file in the parts folder that records which job the parts belong to.</summary>
+    public const string JobFile = "job.json";
+
+    /// <summary>Runs the job; <paramref name="progress"/> gets the rows read so far; <paramref name="cancel"/> stops it between chunks, leaving the finished parts for <c>--resume</c>.</summary>
+    public static ScoringSummary Run(ScoringOptions o, Action<long>? progress = null, CancellationToken cancel = default)
     {
         if (o.PartitionCount < 1 || o.PartitionIndex < 0 || o.PartitionIndex >= o.PartitionCount)
             throw new ArgumentException($"partition {o.PartitionIndex}/{o.PartitionCount} is not valid: use i/n with 0 <= i < n");
+        if (o.ChunkRows < 1) throw new ArgumentException($"--chunk-rows must be at least 1, got {o.ChunkRows}");
+        if (o.BatchSize < 1) throw new ArgumentException($"--batch-size must be at least 1, got {o.BatchSize}");
+        if (o.Threads < 0) throw new ArgumentException($"--threads must be 0 (one per core) or more, got {o.Threads}");
+        string output = Path.GetFullPath(o.Output), input = Path.GetFullPath(o.Input);
+        if (Directory.Exists(output)) throw new IOException($"{o.Output}: a folder; --output is the file to write");
+        if (output == input) throw new IOException($"{o.Output}: the output is the input; choose another output file");
+        if (!File.Exists(input)) throw new FileNotFoundException($"{o.Input}: file not found", o.Input);
         var clock = Stopwatch.StartNew();
-        using var scorer = BundleScorer.Open(o.Model, o.BatchSize, new RuntimeOptions { Device = o.Device, Threads = o.Threads });
+        using var outputLock = WriterLock.Acquire(output, o.WaitForLock, cancel);
+        // Under the lock, temp files beside the output can only be a killed run's.
+        foreach (var stale in Directory.EnumerateFiles(Path.GetDirectoryName(output)!, Path.GetFileName(output) + ".*.tmp")) File.Delete(stale);
+        var bundle = ModelBundle.Open(o.Model, o.VerifyHashes);
+        if (output.StartsWith(bundle.Directory + Path.DirectorySeparatorChar, StringComparison.Ordinal)) throw new IOException($"{o.Output}: inside the model bundle, which is immutable");
+        using var scorer = BundleScorer.Open(bundle, o.BatchSize, new RuntimeOptions { Device = o.Device, Threads = o.Threads });
         var schema = scorer.Metadata.Schema.WithoutLabels();
         schema.SkipBadRows = true;
-        if (o.Input.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) schema.Format = DataFormat.Parquet;
-        var reader = DataLoader.Open(schema, o.Input);
+        if (input.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) schema.Format = DataFormat.Parquet;
+        var reader = DataLoader.Open(schema, input);
         var resolved = reader.Resolved;
         var formula = RankingFormula.Parse(o.Ranking, resolved.DenseFeatures);
 
-        string parts = o.Output + ".parts";
-        if (!o.Resume && Directory.Exists(parts)) Directory.Delete(parts, recursive: true);
-        Directory.CreateDirectory(parts);
+        // The parts of a resumed run must be this job's: same input, model, chunking, partition, formula and device.
+        var job = FileIdentity.Add(new JobFingerprint(), "input", input).With("model.manifest_sha256", bundle.ManifestSha256).With("chunk_rows", o.ChunkRows)
+            .With("partition", $"{o.PartitionIndex}/{o.PartitionCount}").With("ranking", o.Ranking).With("device", o.Device).With("output_format", 1);
+        string parts = output + ".parts";
+        string jobFile = Path.Combine(parts, JobFile);
+        if (o.Resume && Directory.Exists(parts))
+        {
+            if (!File.Exists(jobFile)) throw new InvalidDataException($"{parts}: no {JobFile}, so nothing proves these parts are this job's; score again without --resume");
+            job.RequireSameAs(JobFingerprint.FromJson(File.ReadAllText(jobFile)), $"{parts}");
+        }
+        else
+        {
+            if (Directory.Exists(parts)) Directory.Delete(parts, recursive: true);
+            Directory.CreateDirectory(parts);
+            AtomicFile.WriteAllText(jobFile, job.ToJson());
+        }
+        foreach (var stale in Directory.EnumerateFiles(parts, "*.tmp")) File.Delete(stale);
         string Part(int k) => Path.Combine(parts, $"part-{k:D6}.csv");
         string QuarantinePart(int k) => Path.Combine(parts, $"quarantine-{k:D6}.csv");
 
@@ -89,6 +122,10 @@ public static class BatchScoringJob
         int chunks = 0, resumed = 0;
         var scratch = new CsvBuffers();
         var idColumns = resolved.TextColumns.Where(c => c is DatasetSchema.UserColumn or DatasetSchema.ItemColumn or DatasetSchema.GroupColumn).ToArray();
+        // One stage failing (a full disk in the writer, a bad file in the reader) cancels the others, which would
+        // otherwise wait forever on a queue that no one drains or fills.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        var token = stop.Token;
 
         var readTask = Task.Run(async () =>
         {
@@ -98,6 +135,7 @@ public static class BatchScoringJob
                 int index = 0;
                 foreach (var chunk in ReadChunks(reader, o.ChunkRows, pending))
                 {
+                    token.ThrowIfCancellationRequested();
                     rowsIn += chunk.Count + pending.Count;
                     quarantined += pending.Count;
                     progress?.Invoke(rowsIn);
@@ -107,25 +145,32 @@ public static class BatchScoringJob
                     pending.Clear();
                     if (k % o.PartitionCount != o.PartitionIndex) continue;
                     if (File.Exists(Part(k))) { resumed++; continue; }
-                    await toScore.Writer.WriteAsync(new ReadChunk(k, chunk, q));
+                    await toScore.Writer.WriteAsync(new ReadChunk(k, chunk, q), token);
                 }
             }
+            catch { stop.Cancel(); throw; }
             finally { toScore.Writer.Complete(); }
         });
         var writeTask = Task.Run(async () =>
         {
-            await foreach (var scored in toWrite.Reader.ReadAllAsync())
+            try
             {
-                // Quarantine first: a chunk counts as done once its output part exists.
-                AtomicFile.Write(QuarantinePart(scored.Index), s => s.Write(scored.Quarantine));
-                AtomicFile.Write(Part(scored.Index), s => s.Write(scored.Csv, 0, scored.CsvLength));
-                lock (scratch.FreeBuffers) scratch.FreeBuffers.Enqueue(scored.Csv);
+                await foreach (var scored in toWrite.Reader.ReadAllAsync(token))
+                {
+                    // Quarantine first: a chunk counts as done once its output part exists.
+                    AtomicFile.Write(QuarantinePart(scored.Index), s => s.Write(scored.Quarantine));
+                    AtomicFile.Write(Part(scored.Index), s => s.Write(scored.Csv, 0, scored.CsvLength));
+                    FaultInjection.Point("score.part-written");
+                    lock (scratch.FreeBuffers) scratch.FreeBuffers.Enqueue(scored.Csv);
+                }
             }
+            catch { stop.Cancel(); throw; }
         });
+        Exception? inferFailure = null;
         try
         {
             int scoredChunks = 0;
-            foreach (var chunk in toScore.Reader.ReadAllAsync().ToBlockingEnumerable())
+            foreach (var chunk in toScore.Reader.ReadAllAsync(token).ToBlockingEnumerable(token))
             {
                 // Every chunk allocates multi-megabyte column arrays (parsing, ML.NET's transforms) on the
                 // large-object heap, which is only compacted on request: without this the process would grow
@@ -135,33 +180,62 @@ public static class BatchScoringJob
                     System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
                     GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
                 }
-                toWrite.Writer.WriteAsync(Score(chunk, scorer, resolved, idColumns, formula, scratch)).AsTask().GetAwaiter().GetResult();
+                toWrite.Writer.WriteAsync(Score(chunk, scorer, resolved, idColumns, formula, scratch), token).AsTask().GetAwaiter().GetResult();
             }
         }
+        catch (Exception e) { inferFailure = e; stop.Cancel(); }
         finally { toWrite.Writer.Complete(); }
-        readTask.GetAwaiter().GetResult();
-        writeTask.GetAwaiter().GetResult();
+        // The root cause wins over the cancellations it caused in the other stages.
+        var failures = new[] { Outcome(readTask), Outcome(writeTask), inferFailure }.Where(e => e is not null).ToList();
+        if (failures.FirstOrDefault(e => e is not OperationCanceledException) is { } cause) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cause);
+        if (failures.Count > 0) throw new OperationCanceledException(cancel.IsCancellationRequested ? cancel : token);
 
-        // Join this partition's parts in order into the output, and check the row count.
-        string quarantine = o.Output + ".quarantine.csv";
+        // Join this partition's parts in order into the output, and check the row count before anything is published.
+        FaultInjection.Point("score.before-join");
+        string quarantine = output + ".quarantine.csv";
         long rowsOut = 0, quarantineRows = 0;
         var copyBuffer = new byte[1 << 20];
-        AtomicFile.Write(o.Output, s =>
+        using var quarantineStream = AtomicFile.CreateTemp(quarantine, out var quarantineTemp);
+        using var outputStream = AtomicFile.CreateTemp(output, out var outputTemp);
+        try
         {
-            var header = Encoding.UTF8.GetBytes(string.Join(',', idColumns.Concat(ScoredColumns.MultiTask).Append("RankScore")) + "\n");
-            s.Write(header);
-            for (int k = o.PartitionIndex; k < chunks; k += o.PartitionCount) rowsOut += Append(Part(k), s, copyBuffer);
-        });
-        AtomicFile.Write(quarantine, s =>
+            quarantineStream.Write(Encoding.UTF8.GetBytes("line,reason\n"));
+            for (int k = o.PartitionIndex; k < chunks; k += o.PartitionCount) quarantineRows += Append(QuarantinePart(k), quarantineStream, copyBuffer);
+            outputStream.Write(Encoding.UTF8.GetBytes(string.Join(',', idColumns.Concat(ScoredColumns.MultiTask).Append("RankScore")) + "\n"));
+            for (int k = o.PartitionIndex; k < chunks; k += o.PartitionCount) rowsOut += Append(Part(k), outputStream, copyBuffer);
+            long partitionRowsIn = rowsOut + quarantineRows;
+            if (o.PartitionCount == 1 && partitionRowsIn != rowsIn)
+                throw new InvalidDataException($"row count check failed: {rowsIn:N0} rows in, {rowsOut:N0} out + {quarantineRows:N0} quarantined; nothing was published");
+            cancel.ThrowIfCancellationRequested();
+            // The quarantine file exists only when rows were quarantined; one left by an earlier run of this output goes.
+            if (quarantineRows > 0) AtomicFile.Commit(quarantineStream, quarantineTemp, quarantine);
+            else
+            {
+                quarantineStream.Dispose();
+                File.Delete(quarantineTemp);
+                File.Delete(quarantine);
+            }
+            FaultInjection.Point("score.before-output");
+            AtomicFile.Commit(outputStream, outputTemp, output);
+        }
+        catch
         {
-            s.Write(Encoding.UTF8.GetBytes("line,reason\n"));
-            for (int k = o.PartitionIndex; k < chunks; k += o.PartitionCount) quarantineRows += Append(QuarantinePart(k), s, copyBuffer);
-        });
-        long partitionRowsIn = rowsOut + quarantineRows;
-        if (o.PartitionCount == 1 && partitionRowsIn != rowsIn)
-            throw new InvalidOperationException($"row count check failed: {rowsIn:N0} rows in, {rowsOut:N0} out + {quarantineRows:N0} quarantined");
+            try { quarantineStream.Dispose(); } catch (IOException) { }
+            try { outputStream.Dispose(); } catch (IOException) { }
+            File.Delete(quarantineTemp);
+            File.Delete(outputTemp);
+            throw;
+        }
+        FaultInjection.Point("score.after-output");
         Directory.Delete(parts, recursive: true);
-        return new ScoringSummary(o.PartitionCount == 1 ? rowsIn : partitionRowsIn, rowsOut, quarantineRows, chunks, resumed, clock.Elapsed.TotalSeconds, o.Output, quarantine);
+        return new ScoringSummary(o.PartitionCount == 1 ? rowsIn : rowsOut + quarantineRows, rowsOut, quarantineRows, chunks, resumed, clock.Elapsed.TotalSeconds, output,
+            quarantineRows > 0 ? quarantine : "");
+    }
+
+    private static Exception? Outcome(Task task)
+    {
+        try { task.GetAwaiter().GetResult(); return null; }
+        catch (Exception e) { return e; }
     }
 
     // Copies a part into the output through one buffer and counts its lines.

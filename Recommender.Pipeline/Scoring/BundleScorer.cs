@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Recommender.Pipeline.Data;
-using Recommender.Pipeline.Jobs;
+using Recommender.Pipeline.Lifecycle;
 using Recommender.Trainers.Runtime;
 
 namespace Recommender.Pipeline.Scoring;
@@ -18,27 +18,38 @@ public sealed class BundleScorer : IDisposable
     private uint[][] _ids = [];
     private float[] _dense = [], _predictions = [];
 
-    private BundleScorer(ModelBundle.Metadata metadata, ITransformer featurization, BatchedInference inference)
+    private BundleScorer(ModelBundle bundle, ITransformer featurization, BatchedInference inference)
     {
-        Metadata = metadata;
+        Bundle = bundle;
+        Metadata = bundle.Metadata;
         Featurization = featurization;
         Inference = inference;
     }
 
+    /// <summary>The verified bundle.</summary>
+    public ModelBundle Bundle { get; }
     /// <summary>The bundle's metadata.</summary>
-    public ModelBundle.Metadata Metadata { get; }
+    public BundleMetadata Metadata { get; }
     /// <summary>The bundle's featurization.</summary>
     public ITransformer Featurization { get; }
     /// <summary>The network's batched session.</summary>
     public BatchedInference Inference { get; }
 
-    /// <summary>Opens a bundle folder with inference batches of <paramref name="batchSize"/> rows.</summary>
-    public static BundleScorer Open(string bundle, int batchSize, RuntimeOptions runtime)
+    /// <summary>Opens (and verifies, see <see cref="ModelBundle.Open"/>) a bundle with inference batches of <paramref name="batchSize"/> rows.</summary>
+    public static BundleScorer Open(string bundle, int batchSize, RuntimeOptions runtime, bool verifyHashes = true) => Open(ModelBundle.Open(bundle, verifyHashes), batchSize, runtime);
+
+    /// <summary>Opens an already verified bundle with inference batches of <paramref name="batchSize"/> rows.</summary>
+    public static BundleScorer Open(ModelBundle bundle, int batchSize, RuntimeOptions runtime)
     {
-        var metadata = JsonFile.Read<ModelBundle.Metadata>(Path.Combine(bundle, ModelBundle.MetadataFile));
-        var featurization = new MLContext().Model.Load(Path.Combine(bundle, ModelBundle.FeaturizationFile), out _);
-        var inference = new BatchedInference(File.ReadAllBytes(Path.Combine(bundle, ModelBundle.OnnxFile)), batchSize, runtime);
-        return new BundleScorer(metadata, featurization, inference);
+        if (batchSize < 1) throw new ArgumentException($"the batch size must be at least 1, got {batchSize}");
+        var featurization = bundle.LoadFeaturization(new MLContext());
+        BatchedInference inference;
+        try { inference = new BatchedInference(bundle.ReadOnnx(), batchSize, runtime); }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+        {
+            throw new InvalidDataException($"{bundle.PathOf(ModelBundle.OnnxFile)}: ONNX Runtime cannot load it ({e.Message.Split('\n')[0]})");
+        }
+        return new BundleScorer(bundle, featurization, inference);
     }
 
     /// <summary>

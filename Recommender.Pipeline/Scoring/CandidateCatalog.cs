@@ -160,6 +160,7 @@ public sealed class CandidateCatalog
     public static CandidateCatalog Load(string path)
     {
         using var stream = File.OpenRead(path);
-        return JsonSerializer.Deserialize<CandidateCatalog>(stream, Options) ?? throw new InvalidDataException($"{path}: empty catalog");
+        try { return JsonSerializer.Deserialize<CandidateCatalog>(stream, Options) ?? throw new InvalidDataException($"{path}: empty catalog"); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not a readable candidate catalog ({e.Message.Split(" Path:")[0]})"); }
     }
 }

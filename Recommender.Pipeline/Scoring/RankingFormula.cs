@@ -32,8 +32,14 @@ public sealed class RankingFormula
             double exponent = 1;
             if (parts.Length == 2 && !double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out exponent))
                 throw new FormatException($"ranking formula '{text}': exponent '{parts[1]}' is not a number");
+            if (!double.IsFinite(exponent)) throw new FormatException($"ranking formula '{text}': exponent '{parts[1]}' is not a finite number");
             if (parts.Length > 2) throw new FormatException($"ranking formula '{text}': '{raw}' has two exponents");
-            if (double.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out double constant)) { factors.Add((-1, exponent, constant)); continue; }
+            if (double.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out double constant))
+            {
+                if (!double.IsFinite(constant)) throw new FormatException($"ranking formula '{text}': '{parts[0]}' is not a finite number");
+                factors.Add((-1, exponent, constant));
+                continue;
+            }
             int p = Array.IndexOf(predictions, parts[0].ToLowerInvariant());
             int d = denseColumns.ToList().IndexOf(parts[0]);
             if (p < 0 && d < 0) throw new FormatException($"ranking formula '{text}': unknown name '{parts[0]}'; use pctr, pcvr, pctcvr, rating or a dense column ({string.Join(", ", denseColumns)})");

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.ML;
 using Recommender.Pipeline.Data;
-using Recommender.Pipeline.Jobs;
+using Recommender.Pipeline.Lifecycle;
 using Recommender.Trainers.MatrixFactorization;
 using Recommender.Trainers.Runtime;
 
@@ -21,12 +21,15 @@ public static class RecommendJob
 {
     /// <summary>Runs it for <paramref name="users"/> (null = every user of the catalog).</summary>
     public static RecommendSummary Run(string bundle, IReadOnlyList<string>? users, int k, int candidates, bool excludeSeen, string ranking, string output,
-        ExecutionDevice device = ExecutionDevice.Auto, int threads = 0)
+        ExecutionDevice device = ExecutionDevice.Auto, int threads = 0, bool verifyHashes = true)
     {
         if (k < 1 || candidates < k) throw new ArgumentException($"need 1 <= k <= candidates, got k {k}, candidates {candidates}");
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        string catalogPath = Path.Combine(bundle, CandidateCatalog.FileName);
-        if (!File.Exists(catalogPath)) throw new FileNotFoundException($"{catalogPath}: this bundle has no candidate catalog (train with user and item roles)", catalogPath);
+        var verified = ModelBundle.Open(bundle, verifyHashes);
+        using var outputLock = WriterLock.Acquire(output, wait: false);
+        string catalogPath = verified.PathOf(CandidateCatalog.FileName);
+        if (!verified.Manifest.Files.Any(f => f.Name == CandidateCatalog.FileName))
+            throw new InvalidDataException($"{verified.Directory}: this bundle has no candidate catalog (train with user and item roles)");
         var catalog = CandidateCatalog.Load(catalogPath);
         var formula = RankingFormula.Parse(ranking, catalog.DenseColumns);
         var retrieval = new TopNRetrieval(catalog.Retrieval());
@@ -35,7 +38,7 @@ public static class RecommendJob
         var known = wanted.Where(index.ContainsKey).Select(u => index[u]).ToArray();
         int unknown = wanted.Count - known.Length;
         const int usersPerBatch = 64;
-        using var scorer = BundleScorer.Open(bundle, Math.Min(8192, usersPerBatch * candidates), new RuntimeOptions { Device = device, Threads = threads });
+        using var scorer = BundleScorer.Open(verified, Math.Min(8192, usersPerBatch * candidates), new RuntimeOptions { Device = device, Threads = threads });
         var seen = catalog.Seen.Select(s => (IReadOnlySet<int>)s.ToHashSet()).ToArray();
         long rows = 0;
         var inv = CultureInfo.InvariantCulture;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Recommender.Pipeline.Cli;
 using Recommender.Pipeline.Data.Synthetic;
 using Recommender.Pipeline.Jobs;
+using Recommender.Pipeline.Lifecycle;
 using Recommender.Pipeline.Scoring;
 using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
@@ -98,6 +99,73 @@ public sealed class BatchScoringTests
         Assert.AreEqual(whole.Count, union.Count);
         CollectionAssert.AreEquivalent(whole.ToList(), union);
         Assert.AreEqual(2, parts.Sum(p => p.Quarantined));
+    }
+
+    [TestMethod]
+    public void AResumeOfADifferentJobIsRefusedAndPublishesNothing()
+    {
+        using var files = new TestFiles();
+        string output = files.Path_("out.csv");
+        ScoringSummary Run(string input, int chunkRows, string ranking) => BatchScoringJob.Run(new ScoringOptions
+        {
+            Model = Fixture.Value.Bundle, Input = input, Output = output, ChunkRows = chunkRows, Resume = true, Device = ExecutionDevice.Cpu, Threads = 1, Ranking = ranking,
+        });
+        // An interrupted run's parts: cancelled once the first part is written (the reader, at most six chunks ahead
+        // of the writer, reports progress after that for certain: the input has twelve chunks).
+        using (var cancel = new CancellationTokenSource())
+        {
+            string first = Path.Combine(output + ".parts", "part-000000.csv");
+            Assert.ThrowsExactly<OperationCanceledException>(() => BatchScoringJob.Run(new ScoringOptions
+            {
+                Model = Fixture.Value.Bundle, Input = Fixture.Value.Input, Output = output, ChunkRows = 4000, Device = ExecutionDevice.Cpu, Threads = 1,
+            }, rows => { if (File.Exists(first)) cancel.Cancel(); }, cancel.Token));
+        }
+        Assert.IsFalse(File.Exists(output));
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() => Run(Fixture.Value.Input, 2000, "pctr"));
+        StringAssert.Contains(e.Message, "chunk_rows was '4000', now '2000'");
+        e = Assert.ThrowsExactly<InvalidOperationException>(() => Run(Fixture.Value.Input, 4000, "pctr * pcvr"));
+        StringAssert.Contains(e.Message, "ranking was 'pctr', now 'pctr * pcvr'");
+        string other = files.Write("other.csv", string.Join('\n', File.ReadLines(Fixture.Value.Input).Take(50)) + "\n");
+        e = Assert.ThrowsExactly<InvalidOperationException>(() => Run(other, 4000, "pctr"));
+        StringAssert.Contains(e.Message, "input.path was");
+        Assert.IsFalse(File.Exists(output), "a refused resume publishes nothing");
+        var done = Run(Fixture.Value.Input, 4000, "pctr");
+        Assert.IsTrue(done.ChunksResumed >= 1);
+        Assert.AreEqual(done.RowsIn, done.RowsOut + done.Quarantined);
+    }
+
+    [TestMethod]
+    public void TheOutputCannotBeTheInputOrAFolder()
+    {
+        using var files = new TestFiles();
+        string input = files.Write("in.csv", string.Join('\n', File.ReadLines(Fixture.Value.Input).Take(20)) + "\n");
+        var before = File.ReadAllBytes(input);
+        var e = Assert.ThrowsExactly<IOException>(() => BatchScoringJob.Run(new ScoringOptions { Model = Fixture.Value.Bundle, Input = input, Output = input }));
+        StringAssert.Contains(e.Message, "the output is the input");
+        CollectionAssert.AreEqual(before, File.ReadAllBytes(input));
+        e = Assert.ThrowsExactly<IOException>(() => BatchScoringJob.Run(new ScoringOptions { Model = Fixture.Value.Bundle, Input = input, Output = files.Root }));
+        StringAssert.Contains(e.Message, "a folder");
+    }
+
+    [TestMethod]
+    public void AWriterFailureStopsTheWholePipelineInsteadOfHanging()
+    {
+        using var files = new TestFiles();
+        string output = files.Path_("out.csv");
+        var options = new ScoringOptions { Model = Fixture.Value.Bundle, Input = Fixture.Value.Input, Output = output, ChunkRows = 500, Device = ExecutionDevice.Cpu, Threads = 1 };
+        using (var cancel = new CancellationTokenSource())
+            Assert.ThrowsExactly<OperationCanceledException>(() => BatchScoringJob.Run(options, rows => { if (rows >= 1000) cancel.Cancel(); }, cancel.Token));
+        // A folder where chunk 10's part must go: its write fails as a full disk would, with more chunks queued behind it.
+        Directory.CreateDirectory(Path.Combine(output + ".parts", "part-000010.csv"));
+        var run = Task.Run(() => BatchScoringJob.Run(new ScoringOptions
+        {
+            Model = Fixture.Value.Bundle, Input = Fixture.Value.Input, Output = output, ChunkRows = 500, Device = ExecutionDevice.Cpu, Threads = 1, Resume = true,
+        }));
+        Assert.IsTrue(((IAsyncResult)run).AsyncWaitHandle.WaitOne(TimeSpan.FromMinutes(2)), "the job ended instead of hanging");
+        Assert.IsTrue(run.IsFaulted);
+        Assert.IsInstanceOfType<IOException>(run.Exception!.InnerException);
+        Assert.IsFalse(File.Exists(output));
+        Assert.IsFalse(Directory.EnumerateFiles(output + ".parts", "*.tmp").Any(), "the failed part's temp file is gone");
     }
 
     [TestMethod]

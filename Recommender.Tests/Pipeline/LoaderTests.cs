@@ -25,7 +25,9 @@ public sealed class LoaderTests
             + "\r\n"
             + "u2,i2,b,NA,2,0,0,\r\n"
             + "u1,i3,\"multi\nline\",3,4,1,0,\r\n");
-        var t = DataLoader.Load(Wide(), path);
+        var schema = Wide();
+        schema.MultilineFields = true;
+        var t = DataLoader.Load(schema, path);
         Assert.AreEqual(3, t.RowCount);
         CollectionAssert.AreEqual(new[] { "a, \"quoted\" cat", "b", "multi\nline" }, t.GetText("cat"));
         var price = t.GetNumbers("price");
@@ -36,6 +38,73 @@ public sealed class LoaderTests
         var rating = t.GetNumbers("Rating");
         Assert.AreEqual(4f, rating[0]);
         Assert.IsTrue(float.IsNaN(rating[1]));
+    }
+
+    [TestMethod]
+    public void AStrayQuoteIsThatLinesErrorAndCannotSwallowTheRowsAfterIt()
+    {
+        using var files = new TestFiles();
+        // Two stray quotes 500 lines apart: once, these merged the 500 rows between them into one, silently.
+        var rows = Enumerable.Range(0, 2000).Select(i => i == 10 ? "u1,i1,\"bad,1,2,0,0," : i == 510 ? "u2,i2,c\"x,1,2,0,0," : $"u{i % 7},i{i % 5},c,1,2,0,0,").ToList();
+        string path = files.Write("stray.csv", Header + string.Join("\n", rows) + "\n");
+        var e = Assert.ThrowsExactly<DataFormatException>(() => DataLoader.Load(Wide(), path));
+        StringAssert.StartsWith(e.Message, $"{path}:12:7: unterminated quoted field");
+        var schema = Wide();
+        schema.SkipBadRows = true;
+        var t = DataLoader.Load(schema, path);
+        Assert.AreEqual(2000, t.Report.RowsRead);
+        Assert.AreEqual(1998, t.RowCount);
+        Assert.AreEqual(2, t.Report.BadRowsSkipped);
+        StringAssert.Contains(t.Report.Examples[1], ":512:");
+    }
+
+    [TestMethod]
+    public void QuoteTrackingIsLinearInTheLine()
+    {
+        // One stray quote at the top of 200,000 lines with multi-line fields allowed: the record runs to the end of the
+        // file and fails there, as one malformed record. The old reader recounted the whole record's quotes after each
+        // line (quadratic): on this input it would not finish within the test run's limit.
+        using var files = new TestFiles();
+        var text = new System.Text.StringBuilder(Header).Append("u1,i1,\"open,1,2,0,0,\n");
+        for (int i = 0; i < 200_000; i++) text.Append("u1,i1,c,1,2,0,0,\n");
+        string path = files.Write("open.csv", text.ToString());
+        using var reader = new DelimitedReader(path, ',', multilineFields: true);
+        Assert.IsTrue(reader.Read()); // header
+        Assert.IsTrue(reader.Read());
+        Assert.IsNotNull(reader.Malformed);
+        StringAssert.Contains(reader.Malformed!.Message, "unterminated quoted field");
+        Assert.IsFalse(reader.Read());
+    }
+
+    [TestMethod]
+    public void NonFiniteDenseValuesAreRejectedLikeAnyBadNumber()
+    {
+        using var files = new TestFiles();
+        foreach (var bad in new[] { "Infinity", "-Infinity", "1e400", "inf" })
+        {
+            string path = files.Write("inf.csv", Header + "u1,i1,c,1,2,0,0,\n" + $"u1,i1,c,{bad},2,0,0,\n");
+            var e = Assert.ThrowsExactly<DataFormatException>(() => DataLoader.Load(Wide(), path), bad);
+            StringAssert.StartsWith(e.Message, $"{path}:3:9: dense column 'price': '{bad}' is not a", bad);
+        }
+    }
+
+    [TestMethod]
+    public void InvalidUtf8IsAnErrorOrCountedNeverReplaced()
+    {
+        using var files = new TestFiles();
+        string path = files.Path_("latin1.csv");
+        var bytes = new List<byte>(System.Text.Encoding.UTF8.GetBytes(Header + "u1,i1,c,1,2,0,0,\nu2,i1,caf"));
+        bytes.Add(0xE9); // Latin-1 'é': not UTF-8
+        bytes.AddRange(System.Text.Encoding.UTF8.GetBytes(",1,2,0,0,\nu3,i1,c,1,2,0,0,\n"));
+        File.WriteAllBytes(path, bytes.ToArray());
+        var e = Assert.ThrowsExactly<DataFormatException>(() => DataLoader.Load(Wide(), path));
+        StringAssert.StartsWith(e.Message, $"{path}:3:10: bytes that are not valid UTF-8");
+        var schema = Wide();
+        schema.SkipBadRows = true;
+        var t = DataLoader.Load(schema, path);
+        Assert.AreEqual(2, t.RowCount);
+        Assert.AreEqual(1, t.Report.BadRowsSkipped);
+        CollectionAssert.AreEqual(new[] { "u1", "u3" }, t.GetText("UserId"));
     }
 
     [TestMethod]

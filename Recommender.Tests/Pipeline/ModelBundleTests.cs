@@ -5,6 +5,7 @@ using Recommender.Pipeline.Cli;
 using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Data.Synthetic;
 using Recommender.Pipeline.Jobs;
+using Recommender.Pipeline.Lifecycle;
 using Recommender.Pipeline.Scoring;
 using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Recommender.Pipeline.Data.Synthetic;
 using Recommender.Pipeline.Jobs;
+using Recommender.Pipeline.Lifecycle;
 using Recommender.Pipeline.Scoring;
 using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;

@@ -1,5 +1,6 @@
 using Recommender.Pipeline.Data.Synthetic;
 using Recommender.Pipeline.Jobs;
+using Recommender.Pipeline.Lifecycle;
 using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
 
@@ -18,6 +19,6 @@ internal static class TinyBundle
         {
             Architecture = architecture, Epochs = 1, BatchSize = 512, EmbeddingDim = 4, Bottom = [16], Tower = [8], Device = ExecutionDevice.Cpu, Threads = 1,
         }, bundle, _ => { });
-        return (data, bundle, result);
+        return (data, result.Bundle, result); // the published version's folder
     }
 }

@@ -1,5 +1,6 @@
 using Recommender.Pipeline.Data.Synthetic;
 using Recommender.Pipeline.Jobs;
+using Recommender.Pipeline.Lifecycle;
 using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
 

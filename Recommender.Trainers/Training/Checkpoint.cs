@@ -15,14 +15,15 @@ internal sealed record CheckpointState(int NextEpoch, List<EpochReport> History,
 /// </summary>
 internal static class Checkpoint
 {
-    private const string Magic = "RECOMMENDER-CHECKPOINT-2";
+    private const string Magic = "RECOMMENDER-CHECKPOINT-3";
 
-    public static void Save(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, CheckpointState state)
+    public static void Save(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, JobFingerprint fingerprint, CheckpointState state)
     {
         AtomicFile.Write(path, stream =>
         {
             using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
             w.Write(Magic);
+            w.Write(fingerprint.ToJson());
             w.Write(state.NextEpoch);
             w.Write(runner.Steps);
             w.Write(state.Best ?? double.NaN);
@@ -49,10 +50,24 @@ internal static class Checkpoint
         });
     }
 
-    public static CheckpointState Load(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled)
+    /// <summary>
+    /// Restores the state saved by <see cref="Save"/>, refusing (one line) a checkpoint of another job, or one that is
+    /// truncated or corrupt.
+    /// </summary>
+    public static CheckpointState Load(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, JobFingerprint fingerprint)
+    {
+        try { return Read(path, runner, embeddings, compiled, fingerprint); }
+        catch (Exception e) when (e is EndOfStreamException or IOException or System.Text.Json.JsonException or FormatException or OverflowException or OutOfMemoryException)
+        {
+            throw new InvalidDataException($"{path}: not a readable checkpoint ({e.GetType().Name}: {e.Message}); delete it to train from the start");
+        }
+    }
+
+    private static CheckpointState Read(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, JobFingerprint fingerprint)
     {
         using var r = new BinaryReader(File.OpenRead(path));
         if (r.ReadString() != Magic) throw new InvalidDataException($"{path}: not a checkpoint of this trainer");
+        fingerprint.RequireSameAs(JobFingerprint.FromJson(r.ReadString()), $"checkpoint {path}");
         int nextEpoch = r.ReadInt32();
         long steps = r.ReadInt64();
         double best = r.ReadDouble();
@@ -92,6 +107,8 @@ internal static class Checkpoint
     private static float[] ReadAny(BinaryReader r)
     {
         int n = r.ReadInt32();
+        // A corrupt length must not allocate gigabytes before failing.
+        if (n < 0 || (long)n * sizeof(float) > r.BaseStream.Length - r.BaseStream.Position) throw new EndOfStreamException($"a tensor of {n} values runs past the end of the file");
         var values = new float[n];
         r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
         return values;

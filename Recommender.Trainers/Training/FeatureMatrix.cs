@@ -49,6 +49,9 @@ public sealed class FeatureMatrix
         }
     }
 
+    /// <summary>SHA-256 of the whole matrix (ids, dense values, labels, shape): the data's identity in a checkpoint's fingerprint.</summary>
+    public string ContentSha256() => JobFingerprint.Sha256(MemoryMarshal.AsBytes(_packed.AsSpan(0, Rows * Stride))) + $"/{Rows}x{Fields}+{DenseSize}";
+
     /// <summary>The key ids of row <paramref name="row"/>.</summary>
     public ReadOnlySpan<int> Ids(int row) => _packed.AsSpan(row * Stride, Fields);
 

@@ -55,9 +55,10 @@ public static class MultiTaskTrainer
         double? best = null;
         Dictionary<string, float[]>? bestParameters = null;
         float[][]? bestTables = null;
+        var fingerprint = Fingerprint(o, train, validation, fieldRows);
         if (o.CheckpointPath is { } path && o.Resume && File.Exists(path))
         {
-            var state = Checkpoint.Load(path, runner, embeddings, compiled);
+            var state = Checkpoint.Load(path, runner, embeddings, compiled, fingerprint);
             firstEpoch = state.NextEpoch;
             history.AddRange(state.History);
             best = state.Best;
@@ -78,6 +79,7 @@ public static class MultiTaskTrainer
             var termSums = compiled.LossTerms.ToDictionary(t => t, _ => 0.0);
             for (int s = 0; s < stepsPerEpoch; s++)
             {
+                o.Cancellation.ThrowIfCancellationRequested();
                 int real = filler.Fill(runner, order, s * batch);
                 embeddings.Gather(filler.Ids, batch, runner.Input(MultiTaskInputs.Embeddings));
                 runner.Step(LearningRate(o, runner.Steps, totalSteps));
@@ -107,12 +109,28 @@ public static class MultiTaskTrainer
             history.Add(report);
             // Checkpoint first: whatever happens after this line, the epoch is not lost.
             if (o.CheckpointPath is { } cp)
-                Checkpoint.Save(cp, runner, embeddings, compiled, new CheckpointState(epoch + 1, history, best, sinceBest, bestParameters, bestTables));
+                Checkpoint.Save(cp, runner, embeddings, compiled, fingerprint, new CheckpointState(epoch + 1, history, best, sinceBest, bestParameters, bestTables));
             o.EpochCompleted?.Invoke(report);
         }
         var finalParameters = bestParameters ?? runner.Parameters();
         var finalTables = bestTables ?? embeddings.Tables.Select(t => (float[])t.Weights.Clone()).ToArray();
         return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device);
+    }
+
+    // Options that do not change what is learned are left out: where the checkpoint lives, the device and thread count
+    // (a resume may move), callbacks. Everything else, and the data itself, must be the same for a resume.
+    private static readonly HashSet<string> NotInFingerprint = [nameof(MultiTaskTrainerOptions.CheckpointPath), nameof(MultiTaskTrainerOptions.Resume),
+        nameof(MultiTaskTrainerOptions.Device), nameof(MultiTaskTrainerOptions.Threads), nameof(MultiTaskTrainerOptions.Progress),
+        nameof(MultiTaskTrainerOptions.EpochCompleted), nameof(MultiTaskTrainerOptions.Cancellation)];
+
+    /// <summary>What makes a training run the run it is: its options and the content of its data.</summary>
+    internal static JobFingerprint Fingerprint(MultiTaskTrainerOptions o, FeatureMatrix train, FeatureMatrix? validation, IReadOnlyList<int> fieldRows)
+    {
+        var f = new JobFingerprint();
+        foreach (var field in typeof(MultiTaskTrainerOptions).GetFields().Where(x => !NotInFingerprint.Contains(x.Name)))
+            f.With($"options.{field.Name}", field.GetValue(o) is string[] a ? string.Join(',', a) : field.GetValue(o));
+        f.With("data.train", train.ContentSha256()).With("data.validation", validation?.ContentSha256()).With("data.table_rows", string.Join(',', fieldRows));
+        return f;
     }
 
     /// <summary>Linear warm-up, then constant or cosine down to 10%.</summary>
@@ -160,5 +178,10 @@ public static class MultiTaskTrainer
             throw new ArgumentException($"the rating task is on (RatingWeight {o.RatingWeight}) but the data has no rating column '{o.RatingColumn}'; add it or set RatingWeight = 0");
         if (o.CtrWeight <= 0 && o.CvrWeight <= 0 && o.RatingWeight <= 0) throw new ArgumentException("every task is switched off");
         if (o.Epochs < 1 || o.BatchSize < 1 || o.EmbeddingDim < 1) throw new ArgumentException("Epochs, BatchSize and EmbeddingDim must be positive");
+        if (!(float.IsFinite(o.LearningRate) && o.LearningRate > 0) || !(float.IsFinite(o.EmbeddingLearningRate) && o.EmbeddingLearningRate > 0))
+            throw new ArgumentException($"the learning rates must be finite and above 0, got LearningRate {o.LearningRate}, EmbeddingLearningRate {o.EmbeddingLearningRate}");
+        foreach (var (name, v) in new[] { ("CtrWeight", o.CtrWeight), ("CvrWeight", o.CvrWeight), ("RatingWeight", o.RatingWeight), ("EmbeddingL2", o.EmbeddingL2) })
+            if (!float.IsFinite(v) || v < 0) throw new ArgumentException($"{name} must be a finite number >= 0, got {v}");
+        if (o.Threads < 0 || o.WarmupSteps < 0 || o.Patience < 0) throw new ArgumentException("Threads, WarmupSteps and Patience cannot be negative");
     }
 }

@@ -135,6 +135,9 @@ public sealed class MultiTaskTrainerOptions
 
     /// <summary>Called during each epoch (epoch, step within the epoch, steps per epoch, running loss).</summary>
     public Action<int, int, int, double>? Progress;
+
+    /// <summary>Stops training between two steps with <see cref="OperationCanceledException"/> (Ctrl-C); the last epoch's checkpoint stays resumable.</summary>
+    public CancellationToken Cancellation;
     /// <summary>Called after each epoch with its report.</summary>
     public Action<EpochReport>? EpochCompleted;
 }

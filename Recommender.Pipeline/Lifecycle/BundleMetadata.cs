@@ -1,0 +1,26 @@
+using Recommender.Pipeline.Data;
+
+namespace Recommender.Pipeline.Lifecycle;
+
+/// <summary>What a bundle's model.json holds: the schema, the network's input contract, options, history, test metrics.</summary>
+public sealed class BundleMetadata
+{
+    /// <summary>The data schema the model was trained with.</summary>
+    public DatasetSchema Schema { get; set; } = new();
+    /// <summary>Architecture name.</summary>
+    public string Architecture { get; set; } = "";
+    /// <summary>The ONNX model's id inputs, in order: int64 [N, 1] each, the featurized key of that column (0 = unseen).</summary>
+    public List<string> OnnxIdInputs { get; set; } = new();
+    /// <summary>The ONNX model's dense input, float [N, DenseSize], already normalized, or null.</summary>
+    public string? OnnxDenseInput { get; set; }
+    /// <summary>Width of the dense input.</summary>
+    public int DenseSize { get; set; }
+    /// <summary>The ONNX model's outputs, float [N, 1] each.</summary>
+    public List<string> OnnxOutputs { get; set; } = ["PCtr", "PCvr", "PCtcvr", "PredictedRating"];
+    /// <summary>Trainer options as given.</summary>
+    public Dictionary<string, object?> Options { get; set; } = new();
+    /// <summary>Per-epoch training reports.</summary>
+    public List<object> History { get; set; } = new();
+    /// <summary>Metrics on the test split, when there was one.</summary>
+    public Dictionary<string, double?> TestMetrics { get; set; } = new();
+}

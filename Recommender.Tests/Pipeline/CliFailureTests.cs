@@ -1,0 +1,95 @@
+using Recommender.Pipeline.Cli;
+
+namespace Recommender.Tests.Pipeline;
+
+/// <summary>Every command, given bad arguments, answers with exit code 2 and exactly one <c>error:</c> line: no stack trace, no hang, no output.</summary>
+[TestClass]
+[DoNotParallelize] // redirects the process-wide console
+public sealed class CliFailureTests
+{
+    private static readonly Lazy<(string Root, string Data, string Bundle)> Fixture = new(() =>
+    {
+        string root = Path.Combine(Path.GetTempPath(), "rec-tests-cli-failures-" + Environment.ProcessId);
+        var (data, bundle, _) = TinyBundle.Train(root, 6_000, 2);
+        return (root, data, bundle);
+    });
+
+    [ClassCleanup]
+    public static void Cleanup()
+    {
+        if (Fixture.IsValueCreated) try { Directory.Delete(Fixture.Value.Root, true); } catch (IOException) { }
+    }
+
+    private static (int Code, string Error) Run(params string[] args)
+    {
+        var (oldOut, oldError) = (Console.Out, Console.Error);
+        var error = new StringWriter();
+        Console.SetOut(new StringWriter());
+        Console.SetError(error);
+        try { return (CliApp.Run(args), error.ToString()); }
+        finally { Console.SetOut(oldOut); Console.SetError(oldError); }
+    }
+
+    [TestMethod]
+    public void BadArgumentsGiveOneErrorLineAndExitCode2()
+    {
+        var (root, data, bundle) = Fixture.Value;
+        string test = Path.Combine(data, "test.csv"), output = Path.Combine(root, "out.csv"), nowhere = Path.Combine(root, "no-such-model");
+        string corrupt = Path.Combine(root, "corrupt");
+        if (!Directory.Exists(corrupt))
+        {
+            Directory.CreateDirectory(corrupt);
+            foreach (var f in Directory.EnumerateFiles(bundle)) File.Copy(f, Path.Combine(corrupt, Path.GetFileName(f)));
+            File.WriteAllText(Path.Combine(corrupt, "model.onnx"), new string('x', (int)new FileInfo(Path.Combine(bundle, "model.onnx")).Length));
+        }
+        var cases = new (string[] Args, string Expected)[]
+        {
+            (["score", "--model", bundle, "--input", test, "--output", output, "--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+            (["score", "--model", bundle, "--input", test, "--output", output, "--batch-size", "-1"], "--batch-size must be at least 1"),
+            (["score", "--model", bundle, "--input", test, "--output", output, "--chunk-rows", "0"], "--chunk-rows must be at least 1"),
+            (["score", "--model", bundle, "--input", test, "--output", output, "--chunk-rows", "-5"], "--chunk-rows must be at least 1"),
+            (["score", "--model", bundle, "--input", test, "--output", output, "--rank", "pctr^1e400"], "is not a finite number"),
+            (["score", "--model", bundle, "--input", test, "--output", test], "the output is the input"),
+            (["score", "--model", bundle, "--input", test, "--output", root], "a folder"),
+            (["score", "--model", nowhere, "--input", test, "--output", output], $"{nowhere}: no such model"),
+            (["score", "--model", corrupt, "--input", test, "--output", output], "model.onnx: content differs from the manifest's SHA-256"),
+            (["score", "--model", corrupt, "--input", test, "--output", output, "--skip-hash-check"], "model.onnx: not a valid ONNX model"),
+            (["score", "--model", bundle, "--input", test, "--output", output, "--batch-size", "abc"], "abc"),
+            (["predict", "--model", bundle, "--data", test, "--out", test], "the output is the input"),
+            (["export-onnx", "--model", corrupt, "--out", output], "model.onnx: content differs from the manifest's SHA-256"),
+            (["evaluate", "--model", nowhere, "--labels", test], "no such model"),
+            (["recommend", "--model", bundle, "--all-users", "--output", output, "--k", "0"], "--k must be at least 1"),
+            (["recommend", "--model", nowhere, "--all-users", "--output", output], "no such model"),
+            (["train", "--out", Path.Combine(root, "reg")], "no training data: give --data DIR"),
+            (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--learning-rate", "NaN"], "--learning-rate must be a finite number above 0"),
+            (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--learning-rate", "-1"], "--learning-rate must be a finite number above 0"),
+            (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--batch-size", "0"], "--batch-size must be at least 1"),
+            (["train", "--data", data, "--out", bundle], "a published version, which is immutable"),
+            (["train", "--data", Path.Combine(root, "nothing")], "file not found"),
+            (["generate", "--users", "0", "--out", Path.Combine(root, "g")], "--users must be at least 1"),
+            (["generate", "--items", "-1", "--out", Path.Combine(root, "g")], "--items must be at least 1"),
+            (["generate", "--rows", "5", "--out", Path.Combine(root, "g")], "--rows must be at least 1000"),
+            (["generate", "--rows", "2000", "--out", test], "a file; --out is the folder"),
+            (["tune", "--data", data, "--learning-rates", "0.01", "Infinity"], "--learning-rates: every value must be a finite number"),
+            (["models", "list", "--registry", nowhere], "not a model registry"),
+            (["models", "gc", "--registry", Path.GetDirectoryName(bundle)!, "--keep", "0"], "--keep must be at least 1"),
+            (["models", "promote", "--registry", Path.GetDirectoryName(bundle)!, "--version", "v9"], "no such version"),
+            (["models", "verify", "--model", corrupt], "content differs"),
+            (["inspect", "--data", test, "--schema", Path.Combine(data, "no-schema.json")], "file not found"),
+            (["bench", "engine", "--batch", "0"], "--batch must be at least 1"),
+            (["no-such-command"], "no-such-command"),
+        };
+        foreach (var (args, expected) in cases)
+        {
+            var (code, error) = Run(args);
+            string what = string.Join(' ', args);
+            var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Trim().Length > 0).ToList();
+            Assert.AreEqual(2, code, $"{what}: {error}");
+            Assert.AreEqual(1, lines.Count(l => l.StartsWith("error: ")), $"{what}: {error}");
+            StringAssert.StartsWith(lines[^1], "error: ", what);
+            StringAssert.Contains(lines[^1], expected, what);
+            Assert.IsFalse(error.Contains("   at "), $"{what}: a stack trace");
+            Assert.IsFalse(File.Exists(output), $"{what}: wrote an output");
+        }
+    }
+}
