@@ -26,6 +26,9 @@ internal static class RecommendCommand
         command.SetAction(result =>
         {
             List<string>? users = null;
+            if (result.GetValue(usersFile) is { } uf && uf.FullName == result.GetValue(output)!.FullName)
+                throw new IOException($"{uf.FullName}: the output is the users file; choose another output file");
+            if (Directory.Exists(result.GetValue(output)!.FullName)) throw new IOException($"{result.GetValue(output)!.FullName}: a folder; --output is the file to write");
             if (result.GetValue(usersFile) is { } f) users = File.ReadLines(f.FullName).Select(l => l.Trim()).Where(l => l.Length > 0 && l != "user").ToList();
             else if (!result.GetValue(allUsers)) throw new Data.SchemaException("give --users FILE or --all-users");
             var s = RecommendJob.Run(result.GetValue(model)!.FullName, users, result.GetValue(k), result.GetValue(candidates), !result.GetValue(includeSeen),
