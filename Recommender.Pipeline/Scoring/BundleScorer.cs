@@ -99,14 +99,13 @@ public sealed class BundleScorer : IDisposable
             {
                 var buffer = Inference.IdInput(inputNames[f]);
                 for (int b = 0; b < count; b++) buffer[b] = ids[f][start + b];
-                Array.Clear(buffer, count, batch - count);
             }
             if (Metadata.OnnxDenseInput is { } denseName)
             {
                 var buffer = Inference.Input(denseName);
                 Array.Copy(dense, start * Metadata.DenseSize, buffer, 0, count * Metadata.DenseSize);
             }
-            Inference.Run();
+            Inference.Run(count);
             for (int c = 0; c < 4; c++)
             {
                 var output = Inference.Output(ScoredColumns.MultiTask[c]);

@@ -4,8 +4,10 @@ namespace Recommender.Trainers.Runtime;
 
 /// <summary>
 /// Runs an inference graph over fixed-size batches with pre-bound host buffers: fill the inputs, call
-/// <see cref="Run"/>, read the outputs. No managed allocation per batch; a last partial batch is run
-/// whole and only its first rows are read.
+/// <see cref="Run()"/>, read the outputs. No managed allocation per batch. A partial batch runs through
+/// <see cref="Run(int)"/> on the smallest power of two of rows that holds it: bindings of that many rows over the
+/// front of the same buffers (row-major, so the first rows are contiguous), made once per size. A one-row request
+/// of the serving layer then costs a one-row run, not a run of the whole batch.
 /// </summary>
 public sealed class BatchedInference : IDisposable
 {
@@ -15,6 +17,7 @@ public sealed class BatchedInference : IDisposable
     private readonly List<OrtValue> _values = new();
     private readonly Dictionary<string, float[]> _inputs = new(), _outputs = new();
     private readonly Dictionary<string, long[]> _idInputs = new();
+    private readonly Dictionary<int, OrtIoBinding> _partial = new();
 
     /// <summary>Creates the session and binds a buffer of <paramref name="batchSize"/> rows to every float input and output.</summary>
     public BatchedInference(byte[] model, int batchSize, RuntimeOptions? options = null)
@@ -52,11 +55,40 @@ public sealed class BatchedInference : IDisposable
     /// <summary>Names of the int64 inputs.</summary>
     public IEnumerable<string> IdInputNames => _idInputs.Keys;
 
-    /// <summary>An output buffer, row-major [batch, ...], valid after <see cref="Run"/>.</summary>
+    /// <summary>An output buffer, row-major [batch, ...], valid after <see cref="Run()"/>.</summary>
     public float[] Output(string name) => _outputs[name];
 
     /// <summary>Runs the batch in the input buffers.</summary>
     public void Run() => _session.RunWithBinding(_runOptions, _binding);
+
+    /// <summary>Runs only the first <paramref name="rows"/> rows of the input buffers (rounded up to a power of two); their outputs land at the front of the output buffers.</summary>
+    public void Run(int rows)
+    {
+        if (rows < 1 || rows > BatchSize) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"1..{BatchSize} rows");
+        int size = (int)Math.Min(BatchSize, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)rows));
+        if (size == BatchSize) { Run(); return; }
+        if (!_partial.TryGetValue(size, out var binding))
+        {
+            binding = _session.CreateIoBinding();
+            foreach (var (name, meta) in _session.InputMetadata)
+            {
+                if (_idInputs.TryGetValue(name, out var ids)) binding.BindInput(name, Front(ids, meta, size));
+                else binding.BindInput(name, Front(_inputs[name], meta, size));
+            }
+            foreach (var (name, meta) in _session.OutputMetadata) binding.BindOutput(name, Front(_outputs[name], meta, size));
+            _partial[size] = binding;
+        }
+        _session.RunWithBinding(_runOptions, binding);
+    }
+
+    // A tensor over the first rows of a bound buffer.
+    private OrtValue Front<T>(T[] buffer, NodeMetadata meta, int rows) where T : unmanaged
+    {
+        var shape = meta.Dimensions.Select((d, i) => i == 0 ? rows : Math.Max(d, 1L)).Select(d => (long)d).ToArray();
+        var value = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, checked((int)shape.Aggregate(1L, (a, b) => a * b))), shape);
+        _values.Add(value);
+        return value;
+    }
 
     private float[] Bind(string name, NodeMetadata meta, int batch, bool input)
     {
@@ -84,6 +116,7 @@ public sealed class BatchedInference : IDisposable
     public void Dispose()
     {
         _binding.Dispose();
+        foreach (var b in _partial.Values) b.Dispose();
         foreach (var v in _values) v.Dispose();
         _runOptions.Dispose();
         _session.Dispose();
