@@ -40,6 +40,8 @@ public static class CliApp
             RecommendCommand.Create(),
             ExportOnnxCommand.Create(),
             ModelsCommand.Create(),
+            ServeCommand.Create(token),
+            ExportLogCommand.Create(),
             BenchCommand.Create(),
         };
         try

@@ -82,15 +82,15 @@ public sealed class ModelBundle
     /// <summary>The network's ONNX bytes.</summary>
     public byte[] ReadOnnx() => File.ReadAllBytes(PathOf(OnnxFile));
 
-    /// <summary>The featurization alone (ML.NET).</summary>
-    public ITransformer LoadFeaturization(MLContext ml) => LoadZip(ml, FeaturizationFile);
+    /// <summary>The featurization alone (ML.NET), and the input schema it was saved with (the raw columns, labels included).</summary>
+    public ITransformer LoadFeaturization(MLContext ml, out DataViewSchema inputSchema) => LoadZip(ml, FeaturizationFile, out inputSchema);
 
     /// <summary>The whole pipeline (ML.NET).</summary>
-    public ITransformer LoadModel(MLContext ml) => LoadZip(ml, ModelFile);
+    public ITransformer LoadModel(MLContext ml) => LoadZip(ml, ModelFile, out _);
 
-    private ITransformer LoadZip(MLContext ml, string file)
+    private ITransformer LoadZip(MLContext ml, string file, out DataViewSchema inputSchema)
     {
-        try { return ml.Model.Load(PathOf(file), out _); }
+        try { return ml.Model.Load(PathOf(file), out inputSchema); }
         catch (Exception e) when (e is InvalidDataException or IOException or FormatException or InvalidOperationException or ArgumentException or NotSupportedException)
         {
             throw new InvalidDataException($"{PathOf(file)}: cannot be loaded as an ML.NET model ({e.Message.Split('\n')[0]})");

@@ -32,6 +32,8 @@ public sealed class BundleScorer : IDisposable
     public BundleMetadata Metadata { get; }
     /// <summary>The bundle's featurization.</summary>
     public ITransformer Featurization { get; }
+    /// <summary>The columns the featurization was trained on (raw table columns, labels included).</summary>
+    public DataViewSchema InputSchema { get; private init; } = null!;
     /// <summary>The network's batched session.</summary>
     public BatchedInference Inference { get; }
 
@@ -42,14 +44,14 @@ public sealed class BundleScorer : IDisposable
     public static BundleScorer Open(ModelBundle bundle, int batchSize, RuntimeOptions runtime)
     {
         if (batchSize < 1) throw new ArgumentException($"the batch size must be at least 1, got {batchSize}");
-        var featurization = bundle.LoadFeaturization(new MLContext());
+        var featurization = bundle.LoadFeaturization(new MLContext(), out var inputSchema);
         BatchedInference inference;
         try { inference = new BatchedInference(bundle.ReadOnnx(), batchSize, runtime); }
         catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
         {
             throw new InvalidDataException($"{bundle.PathOf(ModelBundle.OnnxFile)}: ONNX Runtime cannot load it ({e.Message.Split('\n')[0]})");
         }
-        return new BundleScorer(bundle, featurization, inference);
+        return new BundleScorer(bundle, featurization, inference) { InputSchema = inputSchema };
     }
 
     /// <summary>

@@ -77,6 +77,11 @@ public sealed class CliFailureTests
             (["models", "verify", "--model", corrupt], "content differs"),
             (["inspect", "--data", test, "--schema", Path.Combine(data, "no-schema.json")], "file not found"),
             (["bench", "engine", "--batch", "0"], "--batch must be at least 1"),
+            (["serve", "--registry", nowhere], "not a model registry"),
+            (["serve"], "give --registry DIR or --model BUNDLE"),
+            (["serve", "--model", bundle, "--max-batch-rows", "0"], "--max-batch-rows must be at least 1"),
+            (["export-log", "--log", Path.Combine(root, "none.sqlite"), "--model", bundle, "--since", "2026-01-01", "--out", Path.Combine(root, "x")], "no such impression log"),
+            (["export-log", "--log", test, "--model", bundle, "--since", "someday", "--out", Path.Combine(root, "x")], "not an ISO 8601 time"),
             (["no-such-command"], "no-such-command"),
         };
         foreach (var (args, expected) in cases)

@@ -1,0 +1,172 @@
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+
+namespace Recommender.Pipeline.Serving;
+
+/// <summary>One item shown (or one row scored): what the feedback loop learns from.</summary>
+public sealed record Impression(string Id, long TimeMs, string Endpoint, string User, string Item, int Position, string ModelVersion,
+    float PCtr, float PCvr, float PCtcvr, float Rating, double RankScore, double Propensity, string Policy, string Features);
+
+/// <summary>A user's reaction to an impression: <c>click</c>, <c>conversion</c> or <c>rating</c> (with its value).</summary>
+public sealed record FeedbackEvent(string ImpressionId, string Event, double? Value, long TimeMs);
+
+/// <summary>What happened to a feedback event.</summary>
+public enum FeedbackResult
+{
+    /// <summary>Recorded.</summary>
+    Accepted,
+    /// <summary>The same (impression, event) was recorded before; nothing changed.</summary>
+    Duplicate,
+    /// <summary>No such impression.</summary>
+    UnknownImpression,
+}
+
+/// <summary>
+/// The impression and feedback log: an embedded SQLite database in WAL mode, append-only. SQLite because it is one
+/// file, crash-safe by its journal, queryable for <c>export-log</c>, and served as a maintained package; Parquet
+/// would need a write-ahead buffer of our own to survive a crash between row groups. One writer thread commits
+/// what every request queued since its last commit in one transaction (group commit), and a request is answered
+/// only after its rows are committed: an acknowledged impression survives a crash of the process (WAL with
+/// <c>synchronous=NORMAL</c>; a power cut may lose the last commits, <c>synchronous=FULL</c> would not).
+/// Feedback is idempotent per (impression, event).
+/// </summary>
+public sealed class ImpressionLog : IDisposable
+{
+    private abstract record Entry;
+    private sealed record Impressions(IReadOnlyList<Impression> Rows, TaskCompletionSource Done) : Entry;
+    private sealed record Feedback(FeedbackEvent Event, TaskCompletionSource<FeedbackResult> Done) : Entry;
+
+    private readonly Channel<Entry> _queue = Channel.CreateUnbounded<Entry>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SqliteConnection _connection;
+    private readonly Thread _writer;
+
+    /// <summary>Opens (creating if needed) the log at <paramref name="path"/>.</summary>
+    public ImpressionLog(string path)
+    {
+        Path = System.IO.Path.GetFullPath(path);
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+        _connection = Open(Path);
+        Execute(_connection, """
+            PRAGMA journal_mode=WAL;
+            PRAGMA synchronous=NORMAL;
+            CREATE TABLE IF NOT EXISTS impressions(
+              id TEXT PRIMARY KEY, ts INTEGER NOT NULL, endpoint TEXT NOT NULL, user TEXT NOT NULL, item TEXT NOT NULL, position INTEGER NOT NULL,
+              model_version TEXT NOT NULL, pctr REAL, pcvr REAL, pctcvr REAL, rating REAL, rank_score REAL, propensity REAL NOT NULL, policy TEXT NOT NULL,
+              features TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS impressions_ts ON impressions(ts);
+            CREATE TABLE IF NOT EXISTS feedback(
+              impression_id TEXT NOT NULL, event TEXT NOT NULL, value REAL, ts INTEGER NOT NULL, PRIMARY KEY(impression_id, event));
+            """);
+        _writer = new Thread(Loop) { IsBackground = true, Name = "impression-log" };
+        _writer.Start();
+    }
+
+    /// <summary>The database file.</summary>
+    public string Path { get; }
+
+    /// <summary>Opens a connection to a log file (for readers: export, tests).</summary>
+    public static SqliteConnection Open(string path)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        connection.Open();
+        return connection;
+    }
+
+    /// <summary>Completes when <paramref name="rows"/> are committed.</summary>
+    public Task AppendAsync(IReadOnlyList<Impression> rows)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_queue.Writer.TryWrite(new Impressions(rows, done))) done.SetException(new ObjectDisposedException(nameof(ImpressionLog)));
+        return done.Task;
+    }
+
+    /// <summary>Records a feedback event once; completes when committed.</summary>
+    public Task<FeedbackResult> FeedbackAsync(FeedbackEvent e)
+    {
+        var done = new TaskCompletionSource<FeedbackResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_queue.Writer.TryWrite(new Feedback(e, done))) done.SetException(new ObjectDisposedException(nameof(ImpressionLog)));
+        return done.Task;
+    }
+
+    private void Loop()
+    {
+        var reader = _queue.Reader;
+        var batch = new List<Entry>();
+        using var insert = _connection.CreateCommand();
+        insert.CommandText = "INSERT INTO impressions VALUES($id,$ts,$endpoint,$user,$item,$position,$version,$pctr,$pcvr,$pctcvr,$rating,$rank,$propensity,$policy,$features)";
+        var p = new[] { "$id", "$ts", "$endpoint", "$user", "$item", "$position", "$version", "$pctr", "$pcvr", "$pctcvr", "$rating", "$rank", "$propensity", "$policy", "$features" }
+            .Select(n => insert.Parameters.AddWithValue(n, DBNull.Value)).ToArray();
+        using var exists = _connection.CreateCommand();
+        exists.CommandText = "SELECT EXISTS(SELECT 1 FROM impressions WHERE id=$id)";
+        var existsId = exists.Parameters.AddWithValue("$id", DBNull.Value);
+        using var feedback = _connection.CreateCommand();
+        feedback.CommandText = "INSERT OR IGNORE INTO feedback VALUES($id,$event,$value,$ts)";
+        var f = new[] { "$id", "$event", "$value", "$ts" }.Select(n => feedback.Parameters.AddWithValue(n, DBNull.Value)).ToArray();
+        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        {
+            batch.Clear();
+            while (batch.Count < 4096 && reader.TryRead(out var entry)) batch.Add(entry);
+            var results = new FeedbackResult[batch.Count];
+            try
+            {
+                using (var transaction = _connection.BeginTransaction())
+                {
+                    insert.Transaction = exists.Transaction = feedback.Transaction = transaction;
+                    for (int b = 0; b < batch.Count; b++)
+                    {
+                        if (batch[b] is Impressions imps)
+                        {
+                            foreach (var i in imps.Rows)
+                            {
+                                object?[] values = [i.Id, i.TimeMs, i.Endpoint, i.User, i.Item, i.Position, i.ModelVersion, Real(i.PCtr), Real(i.PCvr), Real(i.PCtcvr), Real(i.Rating),
+                                    double.IsFinite(i.RankScore) ? i.RankScore : null, i.Propensity, i.Policy, i.Features];
+                                for (int k = 0; k < values.Length; k++) p[k].Value = values[k] ?? DBNull.Value;
+                                insert.ExecuteNonQuery();
+                            }
+                        }
+                        else if (batch[b] is Feedback fb)
+                        {
+                            existsId.Value = fb.Event.ImpressionId;
+                            if (Convert.ToInt64(exists.ExecuteScalar()) == 0) { results[b] = FeedbackResult.UnknownImpression; continue; }
+                            object?[] values = [fb.Event.ImpressionId, fb.Event.Event, fb.Event.Value, fb.Event.TimeMs];
+                            for (int k = 0; k < values.Length; k++) f[k].Value = values[k] ?? DBNull.Value;
+                            results[b] = feedback.ExecuteNonQuery() == 1 ? FeedbackResult.Accepted : FeedbackResult.Duplicate;
+                        }
+                    }
+                    FaultInjection.Point("log.before-commit");
+                    transaction.Commit();
+                }
+                for (int b = 0; b < batch.Count; b++)
+                {
+                    if (batch[b] is Impressions imps) imps.Done.TrySetResult();
+                    else if (batch[b] is Feedback fb) fb.Done.TrySetResult(results[b]);
+                }
+            }
+            catch (Exception e)
+            {
+                foreach (var entry in batch)
+                {
+                    if (entry is Impressions imps) imps.Done.TrySetException(e);
+                    else if (entry is Feedback fb) fb.Done.TrySetException(e);
+                }
+            }
+        }
+    }
+
+    private static object? Real(float v) => float.IsFinite(v) ? v : null;
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>Commits what is queued, then closes the database.</summary>
+    public void Dispose()
+    {
+        _queue.Writer.TryComplete();
+        _writer.Join();
+        _connection.Dispose();
+    }
+}

@@ -1,0 +1,156 @@
+using System.Text.Json;
+using Recommender.Pipeline.Data;
+using Recommender.Pipeline.Lifecycle;
+using Recommender.Pipeline.Scoring;
+using Recommender.Trainers.MatrixFactorization;
+using Recommender.Trainers.Runtime;
+
+namespace Recommender.Pipeline.Serving;
+
+/// <summary>
+/// One model version loaded for serving: the verified bundle, its scorer behind a <see cref="MicroBatcher"/>, its
+/// request columns and, when the bundle has one, the candidate catalog for two-stage recommendation. Requests hold
+/// a lease while they use it; a version swapped out is disposed when its last lease is released, so in-flight
+/// requests finish on the version they started with.
+/// </summary>
+public sealed class ServedModel : IDisposable
+{
+    private readonly BundleScorer _scorer;
+    private readonly Dictionary<string, int> _users = new(StringComparer.Ordinal), _items = new(StringComparer.Ordinal);
+    private readonly HashSet<int>[] _seen = [];
+    private int _leases = 1; // the host's own
+    private int _disposed;
+
+    private ServedModel(ModelBundle bundle, BundleScorer scorer, ServingOptions options)
+    {
+        Bundle = bundle;
+        _scorer = scorer;
+        Columns = new ModelColumns(scorer.InputSchema, bundle.Metadata.Schema);
+        Batcher = new MicroBatcher(scorer, Columns.TextColumns, Columns.NumberColumns, options.MicroBatching ? options.MaxBatchRows : 1, options.MaxWaitMicroseconds);
+        if (bundle.Manifest.Files.Any(f => f.Name == CandidateCatalog.FileName))
+        {
+            Catalog = CandidateCatalog.Load(bundle.PathOf(CandidateCatalog.FileName));
+            Retrieval = new TopNRetrieval(Catalog.Retrieval());
+            for (int i = 0; i < Catalog.Users.Count; i++) _users[Catalog.Users[i]] = i;
+            for (int i = 0; i < Catalog.Items.Count; i++) _items[Catalog.Items[i]] = i;
+            _seen = Catalog.Seen.Select(s => s.ToHashSet()).ToArray();
+        }
+    }
+
+    /// <summary>The verified bundle.</summary>
+    public ModelBundle Bundle { get; }
+    /// <summary>The version's name (<c>vN</c>, or the folder's name for a fixed bundle).</summary>
+    public string Version => Path.GetFileName(Bundle.Directory);
+    /// <summary>The columns requests give.</summary>
+    public ModelColumns Columns { get; }
+    /// <summary>The batcher in front of the network.</summary>
+    public MicroBatcher Batcher { get; }
+    /// <summary>The candidate catalog, when the model was trained with user and item roles.</summary>
+    public CandidateCatalog? Catalog { get; }
+    /// <summary>Retrieval over all items.</summary>
+    public TopNRetrieval? Retrieval { get; }
+
+    /// <summary>Opens, verifies and warms a bundle (every power-of-two batch size up to the largest batch runs once).</summary>
+    public static ServedModel Load(string bundle, ServingOptions options, Action<int>? batchObserved = null)
+    {
+        var verified = ModelBundle.Open(bundle, options.VerifyHashes);
+        var scorer = BundleScorer.Open(verified, Math.Max(options.MaxBatchRows, 1024), new RuntimeOptions { Device = options.Device, Threads = options.Threads });
+        var model = new ServedModel(verified, scorer, options);
+        try
+        {
+            for (int rows = 1; rows <= scorer.Inference.BatchSize; rows *= 2) model.Batcher.ScoreAsync(model.Columns.Empty(rows)).GetAwaiter().GetResult();
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        // The warm-up's batches are not traffic: the observer is attached after it.
+        model.Batcher.BatchObserved = batchObserved;
+        return model;
+    }
+
+    /// <summary>Takes a lease (false once the version is retired and drained).</summary>
+    public bool TryAcquire()
+    {
+        while (true)
+        {
+            int n = Volatile.Read(ref _leases);
+            if (n == 0) return false;
+            if (Interlocked.CompareExchange(ref _leases, n + 1, n) == n) return true;
+        }
+    }
+
+    /// <summary>Returns a lease; the last one out disposes a retired version.</summary>
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _leases) == 0) Dispose();
+    }
+
+    /// <summary>The user's index in the catalog, or -1.</summary>
+    public int UserIndex(string user) => _users.TryGetValue(user, out int i) ? i : -1;
+    /// <summary>The item's index in the catalog, or -1.</summary>
+    public int ItemIndex(string item) => _items.TryGetValue(item, out int i) ? i : -1;
+    /// <summary>The items a user saw in training.</summary>
+    public IReadOnlySet<int> Seen(int user) => _seen[user];
+
+    /// <summary>
+    /// The feature rows of (user, item) for each item: user and item attributes from the catalog (unknown ones
+    /// empty or missing, so the model's out-of-vocabulary and imputed values apply), context from
+    /// <paramref name="context"/> where given, else the catalog's defaults.
+    /// </summary>
+    public TableChunk CandidateRows(string user, IReadOnlyList<string> items, JsonElement? context)
+    {
+        var catalog = Catalog ?? throw new RequestException(409, "user", "this model has no candidate catalog (trained without user and item roles): use /v1/score");
+        var chunk = Columns.Empty(items.Count);
+        int u = UserIndex(user);
+        for (int c = 0; c < Columns.TextColumns.Length; c++)
+        {
+            string name = Columns.TextColumns[c];
+            string source = catalog.TextSource.GetValueOrDefault(name, "context");
+            var column = chunk.Text[c];
+            for (int r = 0; r < items.Count; r++)
+            {
+                int i = ItemIndex(items[r]);
+                column[r] = source switch
+                {
+                    "user" => user,
+                    "item" => items[r],
+                    "user-attribute" => u >= 0 ? catalog.TextValues[name][u] : "",
+                    "item-attribute" => i >= 0 ? catalog.TextValues[name][i] : "",
+                    _ => catalog.TextDefaults.GetValueOrDefault(name, ""),
+                };
+            }
+        }
+        for (int c = 0; c < Columns.NumberColumns.Length; c++)
+        {
+            string name = Columns.NumberColumns[c];
+            string source = catalog.DenseSource.GetValueOrDefault(name, "context");
+            var column = chunk.Numbers[c];
+            for (int r = 0; r < items.Count; r++)
+            {
+                int i = ItemIndex(items[r]);
+                column[r] = source switch
+                {
+                    "user-attribute" => u >= 0 ? catalog.DenseValues[name][u] : float.NaN,
+                    "item-attribute" => i >= 0 ? catalog.DenseValues[name][i] : float.NaN,
+                    _ => catalog.DenseDefaults.GetValueOrDefault(name, float.NaN),
+                };
+            }
+        }
+        if (context is { } given)
+        {
+            if (given.ValueKind != JsonValueKind.Object) throw new RequestException(400, "context", "context must be an object of column values");
+            for (int r = 0; r < items.Count; r++) Columns.Fill(chunk, r, given, "context", requireIds: false);
+        }
+        return chunk;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        Batcher.Dispose();
+        _scorer.Dispose();
+    }
+}
