@@ -50,7 +50,7 @@ public static class ScoreBenchmark
         while (clock.Elapsed.TotalSeconds < 3) { inference.Run(); batches++; }
         double inferenceRows = batches * 8192.0 / clock.Elapsed.TotalSeconds;
         File.Delete(output);
-        File.Delete(summary.Quarantine);
+        if (summary.Quarantine.Length > 0) File.Delete(summary.Quarantine);
         return new JsonObject
         {
             ["benchmark"] = "score", ["threads"] = threads, ["rows"] = summary.RowsIn,

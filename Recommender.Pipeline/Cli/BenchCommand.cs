@@ -14,6 +14,26 @@ internal static class BenchCommand
         command.Subcommands.Add(Train());
         command.Subcommands.Add(MatrixFactorization());
         command.Subcommands.Add(Score());
+        command.Subcommands.Add(Serve());
+        return command;
+    }
+
+    private static Command Serve()
+    {
+        var work = new Option<DirectoryInfo>("--work") { Description = "Folder for the generated data and the bundle (kept between runs)", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), "rec-bench-serve")) };
+        var clients = new Option<int>("--clients") { Description = "Concurrent closed-loop clients", DefaultValueFactory = _ => 32 }.AtLeast(1);
+        var seconds = new Option<double>("--seconds") { Description = "Measured seconds per case (after a warm-up)", DefaultValueFactory = _ => 10 }.Positive();
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads of the service", DefaultValueFactory = _ => 1 }.AtLeast(1);
+        var noLog = new Option<bool>("--no-log") { Description = "Run the service without its impression log" };
+        var command = new Command("serve", "The HTTP service on loopback under closed-loop load: req/s and latency percentiles for score (1 and 100 rows) and recommend (k=10 of 500), micro-batching on and off, each next to the in-process floor")
+        {
+            work, clients, seconds, threads, noLog,
+        };
+        command.SetAction(result =>
+        {
+            Console.WriteLine(MetricsReport.Format(ServeBenchmark.Run(result.GetValue(work)!.FullName, result.GetValue(clients), result.GetValue(seconds), result.GetValue(threads), !result.GetValue(noLog), m => Console.Error.WriteLine(m))));
+            return 0;
+        });
         return command;
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Recommender.Pipeline.Data;
+using Recommender.Pipeline.Featurization;
 using Recommender.Pipeline.Lifecycle;
 using Recommender.Trainers.Runtime;
 
@@ -34,6 +35,10 @@ public sealed class BundleScorer : IDisposable
     public ITransformer Featurization { get; }
     /// <summary>The columns the featurization was trained on (raw table columns, labels included).</summary>
     public DataViewSchema InputSchema { get; private init; } = null!;
+    /// <summary>The featurization compiled to lookups (checked bit for bit against ML.NET), or null where it does not compile.</summary>
+    public CompiledFeaturization? Compiled { get; private init; }
+    /// <summary>Why the featurization runs on ML.NET's engine, when it does.</summary>
+    public string? NotCompiledBecause { get; private init; }
     /// <summary>The network's batched session.</summary>
     public BatchedInference Inference { get; }
 
@@ -51,7 +56,8 @@ public sealed class BundleScorer : IDisposable
         {
             throw new InvalidDataException($"{bundle.PathOf(ModelBundle.OnnxFile)}: ONNX Runtime cannot load it ({e.Message.Split('\n')[0]})");
         }
-        return new BundleScorer(bundle, featurization, inference) { InputSchema = inputSchema };
+        var compiled = CompiledFeaturization.TryCompile(featurization, inputSchema, bundle.Metadata.OnnxIdInputs, bundle.Metadata.OnnxDenseInput, bundle.Metadata.DenseSize, out var reason);
+        return new BundleScorer(bundle, featurization, inference) { InputSchema = inputSchema, Compiled = compiled, NotCompiledBecause = compiled is null ? reason : null };
     }
 
     /// <summary>
@@ -61,15 +67,26 @@ public sealed class BundleScorer : IDisposable
     /// </summary>
     public float[] Predict(TableChunk rows, IReadOnlyList<string> textColumns, IReadOnlyList<string> numberColumns)
     {
-        var view = new TableDataView(textColumns, numberColumns, () => [rows], rows.Count);
-        var featurized = Featurization.Transform(view);
         int n = rows.Count, batch = Inference.BatchSize, fields = Metadata.OnnxIdInputs.Count;
-        if (_ids.Length != fields || _ids[0].Length < n)
+        if (_ids.Length != fields || _ids.Length > 0 && _ids[0].Length < n || _predictions.Length < 4 * n)
         {
             _ids = Enumerable.Range(0, fields).Select(_ => new uint[n]).ToArray();
             _dense = new float[n * Math.Max(1, Metadata.DenseSize)];
             _predictions = new float[4 * n];
         }
+        var ids = _ids;
+        var dense = _dense;
+        if (Compiled is not null) Compiled.Featurize(rows, textColumns, numberColumns, ids, dense);
+        else FeaturizeWithMlNet(rows, textColumns, numberColumns);
+        return RunNetwork(n);
+    }
+
+    // ML.NET's own transforms over the chunk, read back through a cursor.
+    private void FeaturizeWithMlNet(TableChunk rows, IReadOnlyList<string> textColumns, IReadOnlyList<string> numberColumns)
+    {
+        var view = new TableDataView(textColumns, numberColumns, () => [rows], rows.Count);
+        var featurized = Featurization.Transform(view);
+        int fields = Metadata.OnnxIdInputs.Count, width = Metadata.DenseSize;
         var ids = _ids;
         var dense = _dense;
         var s = featurized.Schema;
@@ -87,11 +104,28 @@ public sealed class BundleScorer : IDisposable
                 if (denseGetter is not null)
                 {
                     denseGetter(ref vector);
-                    vector.GetValues().CopyTo(dense.AsSpan(r * Metadata.DenseSize, Metadata.DenseSize));
+                    // A vector with zeros may come back sparse: place its values by index.
+                    var target = dense.AsSpan(r * width, width);
+                    if (vector.IsDense) vector.GetValues().CopyTo(target);
+                    else
+                    {
+                        target.Clear();
+                        var values = vector.GetValues();
+                        var indices = vector.GetIndices();
+                        for (int i = 0; i < values.Length; i++) target[indices[i]] = values[i];
+                    }
                 }
                 r++;
             }
         }
+    }
+
+    // The network over the featurized rows, in batches.
+    private float[] RunNetwork(int n)
+    {
+        int batch = Inference.BatchSize, fields = Metadata.OnnxIdInputs.Count;
+        var ids = _ids;
+        var dense = _dense;
         var predictions = _predictions;
         var inputNames = Metadata.OnnxIdInputs;
         for (int start = 0; start < n; start += batch)

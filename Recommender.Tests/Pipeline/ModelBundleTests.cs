@@ -55,3 +55,35 @@ public sealed class ModelBundleTests
         Assert.IsTrue(worst <= 1e-6, $"largest difference {worst}");
     }
 }
+
+[TestClass]
+public sealed class CompiledFeaturizationTests
+{
+    [TestMethod]
+    public void TheCompiledFeaturizationScoresExactlyAsMlNetsPipeline()
+    {
+        using var files = new TestFiles();
+        var (dir, bundle, _) = TinyBundle.Train(files.Root, 20_000, 21);
+        using var scorer = BundleScorer.Open(bundle, 512, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });
+        Assert.IsNotNull(scorer.Compiled, scorer.NotCompiledBecause);
+        var ml = new MLContext();
+        var (model, metadata) = ModelBundle.Load(ml, bundle);
+        // Rows with unseen ids and missing and extreme numbers beside ordinary ones.
+        var lines = File.ReadAllLines(Path.Combine(dir, "test.csv")).Take(400).ToArray();
+        for (int i = 1; i < lines.Length; i += 7)
+        {
+            var fields = lines[i].Split(',');
+            fields[0] = "never-seen-user";
+            fields[17] = i % 2 == 0 ? "" : "1e30";
+            lines[i] = string.Join(',', fields);
+        }
+        string path = files.Write("rows.csv", string.Join('\n', lines) + "\n");
+        var table = DataLoader.Load(metadata.Schema, path);
+        var expected = ScoredColumns.MultiTask.Select(c => ScoredColumns.Read(model.Transform(table.ToDataView()), c)).ToArray();
+        var chunk = table.Chunks.Single();
+        var fast = scorer.Predict(chunk, table.Schema.TextColumns, table.Schema.NumberColumns);
+        for (int r = 0; r < chunk.Count; r++)
+            for (int c = 0; c < 4; c++)
+                Assert.AreEqual(expected[c][r], fast[r * 4 + c], 1e-6, $"row {r} {ScoredColumns.MultiTask[c]}");
+    }
+}
