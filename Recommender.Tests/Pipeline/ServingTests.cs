@@ -185,6 +185,24 @@ public sealed class ServingTests
         Assert.AreEqual("impression_id", answer["field"]!.GetValue<string>());
         string metrics = await client.GetStringAsync("/metrics");
         StringAssert.Contains(metrics, "recommender_feedback_events_total{event=\"click\",result=\"duplicate\"} 1");
+
+        // The export: one row per impression, labelled by its feedback, the features it was scored with.
+        var schema = ModelBundle.Open(Fixture.Value.Registry).Metadata.Schema;
+        var export = LogExport.Run(files.Path_("events.sqlite"), schema, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddMinutes(1), TimeSpan.FromHours(24), files.Path_("export"));
+        Assert.AreEqual(2, export.Impressions);
+        Assert.AreEqual(1, export.Clicks);
+        Assert.AreEqual(1, export.Conversions);
+        var lines = File.ReadAllLines(Path.Combine(files.Path_("export"), "train.csv"));
+        var header = lines[0].Split(',');
+        var row = lines.Skip(1).Single(l => l.Contains(id)).Split(',');
+        Assert.AreEqual("1", row[Array.IndexOf(header, schema.Click!)]);
+        Assert.AreEqual("1", row[Array.IndexOf(header, schema.Conversion!)]);
+        Assert.AreEqual(catalog.Users[1], row[Array.IndexOf(header, schema.User!)]);
+        Assert.AreEqual("1", row[Array.IndexOf(header, "shown_position")]);
+        // The export reads back with its schema, labels and all.
+        var table = Recommender.Pipeline.Data.DataLoader.Load(Recommender.Pipeline.Data.DatasetSchema.Load(Path.Combine(files.Path_("export"), "schema.json")), Path.Combine(files.Path_("export"), "train.csv"));
+        Assert.AreEqual(2, table.RowCount);
+        Assert.AreEqual(1f, table.GetNumbers(Recommender.Pipeline.Data.DatasetSchema.ClickColumn).Sum());
     }
 
     [TestMethod]
