@@ -27,7 +27,7 @@ namespace Recommender.Pipeline.Benchmarks;
 public static class ServeBenchmark
 {
     /// <summary>Runs it; the data and a SharedBottom bundle (defaults, one epoch) are made in <paramref name="work"/> when missing.</summary>
-    public static JsonObject Run(string work, int clients, double seconds, int threads, bool impressionLog, Action<string> log)
+    public static JsonObject Run(string work, int clients, double seconds, int threads, bool impressionLog, bool compiled, Action<string> log)
     {
         string data = Path.Combine(work, "data"), registry = Path.Combine(work, "registry");
         if (!File.Exists(Path.Combine(data, "train.csv")))
@@ -65,9 +65,9 @@ public static class ServeBenchmark
         var result = new JsonObject
         {
             ["benchmark"] = "serve", ["cpu"] = CpuModel(), ["cores"] = Environment.ProcessorCount, ["clients"] = clients, ["seconds_per_case"] = seconds,
-            ["onnx_threads"] = threads, ["impression_log"] = impressionLog, ["model"] = $"{bundle.Metadata.Architecture}, {bundle.Metadata.OnnxIdInputs.Count} fields, dense {bundle.Metadata.DenseSize}",
+            ["onnx_threads"] = threads, ["impression_log"] = impressionLog, ["featurization"] = compiled ? "compiled" : "ML.NET engine", ["model"] = $"{bundle.Metadata.Architecture}, {bundle.Metadata.OnnxIdInputs.Count} fields, dense {bundle.Metadata.DenseSize}",
         };
-        var floor = Floors(bundle, catalog, rows, recommend, threads);
+        var floor = Floors(bundle, catalog, rows, recommend, compiled);
         var cases = new[]
         {
             ("score_1_row", "/v1/score", single, true), ("score_100_rows", "/v1/score", hundred, true),
@@ -78,7 +78,7 @@ public static class ServeBenchmark
         // place in the order (measured: the first case after another ran up to 1.5 times slower).
         log("warm-up pass");
         foreach (var (name, path, bodies, batching) in cases)
-            Drive(registry, impressionLog ? Path.Combine(work, $"events-{name}.sqlite") : null, path, bodies, batching, clients, 1, threads);
+            Drive(registry, impressionLog ? Path.Combine(work, $"events-{name}.sqlite") : null, path, bodies, batching, clients, 1, threads, compiled);
         const int rounds = 3;
         var measured = cases.ToDictionary(c => c.Item1, _ => (Latencies: new List<double>(), Errors: 0L, RowsSum: 0.0, Runs: 0.0));
         for (int round = 0; round < rounds; round++)
@@ -86,7 +86,7 @@ public static class ServeBenchmark
             foreach (var (name, path, bodies, batching) in cases)
             {
                 log($"{name}: round {round + 1} of {rounds}, {clients} clients, {seconds / rounds:F1} s");
-                var (latencies, errors, rowsSum, runs) = Drive(registry, impressionLog ? Path.Combine(work, $"events-{name}.sqlite") : null, path, bodies, batching, clients, seconds / rounds, threads);
+                var (latencies, errors, rowsSum, runs) = Drive(registry, impressionLog ? Path.Combine(work, $"events-{name}.sqlite") : null, path, bodies, batching, clients, seconds / rounds, threads, compiled);
                 var m = measured[name];
                 m.Latencies.AddRange(latencies);
                 measured[name] = (m.Latencies, m.Errors + errors, m.RowsSum + rowsSum, m.Runs + runs);
@@ -111,11 +111,11 @@ public static class ServeBenchmark
     }
 
     // The same work in process on one thread: requests per second the model itself allows.
-    private static Dictionary<string, double> Floors(ModelBundle bundle, CandidateCatalog catalog, string[] rows, string[] recommend, int threads)
+    private static Dictionary<string, double> Floors(ModelBundle bundle, CandidateCatalog catalog, string[] rows, string[] recommend, bool compiled)
     {
         var options = new ServingOptions { Model = bundle.Directory, Threads = 1, Device = ExecutionDevice.Cpu, MicroBatching = false };
         using var model = ServedModel.Load(bundle.Directory, options);
-        using var scorer = BundleScorer.Open(bundle, 1024, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });
+        using var scorer = BundleScorer.Open(bundle, 1024, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 }, compiled);
         double Rate(Func<Data.TableChunk> make)
         {
             var chunks = Enumerable.Range(0, 8).Select(_ => make()).ToArray();
@@ -146,10 +146,10 @@ public static class ServeBenchmark
         };
     }
 
-    private static (List<double> Latencies, long Errors, double RowsSum, double Runs) Drive(string registry, string? logPath, string path, string[] bodies, bool batching, int clients, double seconds, int threads)
+    private static (List<double> Latencies, long Errors, double RowsSum, double Runs) Drive(string registry, string? logPath, string path, string[] bodies, bool batching, int clients, double seconds, int threads, bool compiled)
     {
         if (logPath is not null) foreach (var f in new[] { logPath, logPath + "-wal", logPath + "-shm" }) File.Delete(f);
-        var options = new ServingOptions { Model = registry, LogPath = logPath, Threads = threads, Device = ExecutionDevice.Cpu, MicroBatching = batching, MaxConcurrentRequests = 4096 };
+        var options = new ServingOptions { Model = registry, LogPath = logPath, Threads = threads, Device = ExecutionDevice.Cpu, MicroBatching = batching, MaxConcurrentRequests = 4096, CompiledFeaturization = compiled };
         using var host = ServingApp.CreateHostBuilder(options, "http://127.0.0.1:0").ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning)).Build();
         host.Start();
         try

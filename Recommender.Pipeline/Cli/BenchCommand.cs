@@ -25,13 +25,14 @@ internal static class BenchCommand
         var seconds = new Option<double>("--seconds") { Description = "Measured seconds per case (after a warm-up)", DefaultValueFactory = _ => 10 }.Positive();
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads of the service", DefaultValueFactory = _ => 1 }.AtLeast(1);
         var noLog = new Option<bool>("--no-log") { Description = "Run the service without its impression log" };
+        var mlNet = new Option<bool>("--ml-net-featurization") { Description = "Featurize through ML.NET's engine instead of the compiled lookups (as bundles whose featurization does not compile do)" };
         var command = new Command("serve", "The HTTP service on loopback under closed-loop load: req/s and latency percentiles for score (1 and 100 rows) and recommend (k=10 of 500), micro-batching on and off, each next to the in-process floor")
         {
-            work, clients, seconds, threads, noLog,
+            work, clients, seconds, threads, noLog, mlNet,
         };
         command.SetAction(result =>
         {
-            Console.WriteLine(MetricsReport.Format(ServeBenchmark.Run(result.GetValue(work)!.FullName, result.GetValue(clients), result.GetValue(seconds), result.GetValue(threads), !result.GetValue(noLog), m => Console.Error.WriteLine(m))));
+            Console.WriteLine(MetricsReport.Format(ServeBenchmark.Run(result.GetValue(work)!.FullName, result.GetValue(clients), result.GetValue(seconds), result.GetValue(threads), !result.GetValue(noLog), !result.GetValue(mlNet), m => Console.Error.WriteLine(m))));
             return 0;
         });
         return command;

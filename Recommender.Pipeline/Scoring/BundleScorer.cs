@@ -45,8 +45,11 @@ public sealed class BundleScorer : IDisposable
     /// <summary>Opens (and verifies, see <see cref="ModelBundle.Open"/>) a bundle with inference batches of <paramref name="batchSize"/> rows.</summary>
     public static BundleScorer Open(string bundle, int batchSize, RuntimeOptions runtime, bool verifyHashes = true) => Open(ModelBundle.Open(bundle, verifyHashes), batchSize, runtime);
 
-    /// <summary>Opens an already verified bundle with inference batches of <paramref name="batchSize"/> rows.</summary>
-    public static BundleScorer Open(ModelBundle bundle, int batchSize, RuntimeOptions runtime)
+    /// <summary>
+    /// Opens an already verified bundle with inference batches of <paramref name="batchSize"/> rows; with
+    /// <paramref name="compileFeaturization"/> false the featurization always runs on ML.NET's engine (for comparison).
+    /// </summary>
+    public static BundleScorer Open(ModelBundle bundle, int batchSize, RuntimeOptions runtime, bool compileFeaturization = true)
     {
         if (batchSize < 1) throw new ArgumentException($"the batch size must be at least 1, got {batchSize}");
         var featurization = bundle.LoadFeaturization(new MLContext(), out var inputSchema);
@@ -56,7 +59,10 @@ public sealed class BundleScorer : IDisposable
         {
             throw new InvalidDataException($"{bundle.PathOf(ModelBundle.OnnxFile)}: ONNX Runtime cannot load it ({e.Message.Split('\n')[0]})");
         }
-        var compiled = CompiledFeaturization.TryCompile(featurization, inputSchema, bundle.Metadata.OnnxIdInputs, bundle.Metadata.OnnxDenseInput, bundle.Metadata.DenseSize, out var reason);
+        string reason = "switched off";
+        var compiled = compileFeaturization
+            ? CompiledFeaturization.TryCompile(featurization, inputSchema, bundle.Metadata.OnnxIdInputs, bundle.Metadata.OnnxDenseInput, bundle.Metadata.DenseSize, out reason)
+            : null;
         return new BundleScorer(bundle, featurization, inference) { InputSchema = inputSchema, Compiled = compiled, NotCompiledBecause = compiled is null ? reason : null };
     }
 

@@ -44,6 +44,8 @@ public sealed class ServingOptions
     public int MaxWaitMicroseconds { get; init; } = Defaults.MaxWaitMicroseconds;
     /// <summary>Coalesce concurrent requests (false: one ONNX Runtime run per request, for comparison).</summary>
     public bool MicroBatching { get; init; } = true;
+    /// <summary>Featurize through the compiled lookups where the featurization compiles (false: always ML.NET's engine, for comparison).</summary>
+    public bool CompiledFeaturization { get; init; } = true;
     /// <summary>See <see cref="Defaults.MaxRowsPerRequest"/>.</summary>
     public int MaxRowsPerRequest { get; init; } = Defaults.MaxRowsPerRequest;
     /// <summary>See <see cref="Defaults.MaxCandidates"/>.</summary>
