@@ -37,6 +37,8 @@ public sealed class ScoringOptions
     public int Threads { get; init; }
     /// <summary>Check the bundle's files against the manifest's SHA-256 (sizes are always checked).</summary>
     public bool VerifyHashes { get; init; } = true;
+    /// <summary>Featurize through the compiled lookups where the featurization compiles (false: ML.NET's engine, for comparison).</summary>
+    public bool CompiledFeaturization { get; init; } = true;
     /// <summary>Wait for another writer of the same output instead of failing.</summary>
     public bool WaitForLock { get; init; }
 }
@@ -88,7 +90,7 @@ public static class BatchScoringJob
         foreach (var stale in Directory.EnumerateFiles(Path.GetDirectoryName(output)!, Path.GetFileName(output) + ".*.tmp")) File.Delete(stale);
         var bundle = ModelBundle.Open(o.Model, o.VerifyHashes);
         if (output.StartsWith(bundle.Directory + Path.DirectorySeparatorChar, StringComparison.Ordinal)) throw new IOException($"{o.Output}: inside the model bundle, which is immutable");
-        using var scorer = BundleScorer.Open(bundle, o.BatchSize, new RuntimeOptions { Device = o.Device, Threads = o.Threads });
+        using var scorer = BundleScorer.Open(bundle, o.BatchSize, new RuntimeOptions { Device = o.Device, Threads = o.Threads }, o.CompiledFeaturization);
         var schema = scorer.Metadata.Schema.WithoutLabels();
         schema.SkipBadRows = true;
         if (input.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) schema.Format = DataFormat.Parquet;
