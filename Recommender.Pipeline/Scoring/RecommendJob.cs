@@ -21,10 +21,11 @@ public static class RecommendJob
 {
     /// <summary>Runs it for <paramref name="users"/> (null = every user of the catalog).</summary>
     public static RecommendSummary Run(string bundle, IReadOnlyList<string>? users, int k, int candidates, bool excludeSeen, string ranking, string output,
-        ExecutionDevice device = ExecutionDevice.Auto, int threads = 0, bool verifyHashes = true)
+        ExecutionDevice device = ExecutionDevice.Auto, int threads = 0, bool verifyHashes = true, ExplorationPolicy? policy = null, int policySeed = 1)
     {
         if (k < 1 || candidates < k) throw new ArgumentException($"need 1 <= k <= candidates, got k {k}, candidates {candidates}");
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        policy ??= ExplorationPolicy.Greedy;
         var verified = ModelBundle.Open(bundle, verifyHashes);
         using var outputLock = WriterLock.Acquire(output, wait: false);
         string catalogPath = verified.PathOf(CandidateCatalog.FileName);
@@ -44,7 +45,7 @@ public static class RecommendJob
         var inv = CultureInfo.InvariantCulture;
         AtomicFile.WriteText(output, w =>
         {
-            w.Write("UserId,Rank,ItemId,PCtr,PCvr,PCtcvr,PredictedRating,RankScore\n");
+            w.Write("UserId,Rank,ItemId,PCtr,PCvr,PCtcvr,PredictedRating,RankScore,Propensity\n");
             for (int start = 0; start < known.Length; start += usersPerBatch)
             {
                 var batchUsers = known[start..Math.Min(known.Length, start + usersPerBatch)];
@@ -57,14 +58,16 @@ public static class RecommendJob
                 for (int b = 0; b < batchUsers.Length; b++)
                 {
                     int count = top[b].Items.Length;
-                    var ranked = Enumerable.Range(offset, count)
-                        .Select(r => (Row: r, Score: formula.Evaluate(predictions.AsSpan(r * 4, 4), chunk.Numbers, r)))
-                        .OrderByDescending(x => x.Score).ThenBy(x => pairs[x.Row].Item).Take(k).ToArray();
-                    for (int rank = 0; rank < ranked.Length; rank++)
+                    var scores = Enumerable.Range(offset, count).Select(r => formula.Evaluate(predictions.AsSpan(r * 4, 4), chunk.Numbers, r)).ToArray();
+                    // Ties go to the smaller item index, as before policies: a zero-padded index orders like the index.
+                    var order = Enumerable.Range(offset, count).Select(r => pairs[r].Item.ToString("D10", inv)).ToArray();
+                    // One random stream per user, so a user's list does not depend on who else is in the batch.
+                    var shown = policy.Choose(scores, order, k, new Random(unchecked(policySeed * 1_000_003 + batchUsers[b])));
+                    for (int rank = 0; rank < shown.Length; rank++)
                     {
-                        int r = ranked[rank].Row;
+                        int r = offset + shown[rank].Index;
                         var p = predictions.AsSpan(r * 4, 4);
-                        w.Write($"{catalog.Users[batchUsers[b]]},{rank + 1},{catalog.Items[pairs[r].Item]},{p[0].ToString("R", inv)},{p[1].ToString("R", inv)},{p[2].ToString("R", inv)},{p[3].ToString("R", inv)},{ranked[rank].Score.ToString("R", inv)}\n");
+                        w.Write($"{catalog.Users[batchUsers[b]]},{rank + 1},{catalog.Items[pairs[r].Item]},{p[0].ToString("R", inv)},{p[1].ToString("R", inv)},{p[2].ToString("R", inv)},{p[3].ToString("R", inv)},{scores[shown[rank].Index].ToString("R", inv)},{shown[rank].Propensity.ToString("R", inv)}\n");
                         rows++;
                     }
                     offset += count;

@@ -4,8 +4,14 @@ using Microsoft.Data.Sqlite;
 namespace Recommender.Pipeline.Serving;
 
 /// <summary>One item shown (or one row scored): what the feedback loop learns from.</summary>
-public sealed record Impression(string Id, long TimeMs, string Endpoint, string User, string Item, int Position, string ModelVersion,
+public sealed record Impression(string Id, string RequestId, long TimeMs, string Endpoint, string User, string Item, int Position, string ModelVersion,
     float PCtr, float PCvr, float PCtcvr, float Rating, double RankScore, double Propensity, string Policy, string Features);
+
+/// <summary>
+/// One recommendation request: the candidates the policy chose among (JSON array of item ids), the context given
+/// (JSON object), the policy, k. With them an off-policy estimate can replay another policy on the same choice.
+/// </summary>
+public sealed record RecommendationRequest(string Id, long TimeMs, string User, string ModelVersion, string Policy, int K, string Candidates, string Context);
 
 /// <summary>A user's reaction to an impression: <c>click</c>, <c>conversion</c> or <c>rating</c> (with its value).</summary>
 public sealed record FeedbackEvent(string ImpressionId, string Event, double? Value, long TimeMs);
@@ -33,7 +39,7 @@ public enum FeedbackResult
 public sealed class ImpressionLog : IDisposable
 {
     private abstract record Entry;
-    private sealed record Impressions(IReadOnlyList<Impression> Rows, TaskCompletionSource Done) : Entry;
+    private sealed record Impressions(RecommendationRequest? Request, IReadOnlyList<Impression> Rows, TaskCompletionSource Done) : Entry;
     private sealed record Feedback(FeedbackEvent Event, TaskCompletionSource<FeedbackResult> Done) : Entry;
 
     private readonly Channel<Entry> _queue = Channel.CreateUnbounded<Entry>(new UnboundedChannelOptions { SingleReader = true });
@@ -50,10 +56,14 @@ public sealed class ImpressionLog : IDisposable
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=NORMAL;
             CREATE TABLE IF NOT EXISTS impressions(
-              id TEXT PRIMARY KEY, ts INTEGER NOT NULL, endpoint TEXT NOT NULL, user TEXT NOT NULL, item TEXT NOT NULL, position INTEGER NOT NULL,
+              id TEXT PRIMARY KEY, request_id TEXT NOT NULL, ts INTEGER NOT NULL, endpoint TEXT NOT NULL, user TEXT NOT NULL, item TEXT NOT NULL, position INTEGER NOT NULL,
               model_version TEXT NOT NULL, pctr REAL, pcvr REAL, pctcvr REAL, rating REAL, rank_score REAL, propensity REAL NOT NULL, policy TEXT NOT NULL,
               features TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS impressions_ts ON impressions(ts);
+            CREATE INDEX IF NOT EXISTS impressions_request ON impressions(request_id);
+            CREATE TABLE IF NOT EXISTS requests(
+              id TEXT PRIMARY KEY, ts INTEGER NOT NULL, user TEXT NOT NULL, model_version TEXT NOT NULL, policy TEXT NOT NULL, k INTEGER NOT NULL,
+              candidates TEXT NOT NULL, context TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS feedback(
               impression_id TEXT NOT NULL, event TEXT NOT NULL, value REAL, ts INTEGER NOT NULL, PRIMARY KEY(impression_id, event));
             """);
@@ -72,11 +82,11 @@ public sealed class ImpressionLog : IDisposable
         return connection;
     }
 
-    /// <summary>Completes when <paramref name="rows"/> are committed.</summary>
-    public Task AppendAsync(IReadOnlyList<Impression> rows)
+    /// <summary>Completes when <paramref name="rows"/> (and the <paramref name="request"/> they answer, if any) are committed.</summary>
+    public Task AppendAsync(IReadOnlyList<Impression> rows, RecommendationRequest? request = null)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_queue.Writer.TryWrite(new Impressions(rows, done))) done.SetException(new ObjectDisposedException(nameof(ImpressionLog)));
+        if (!_queue.Writer.TryWrite(new Impressions(request, rows, done))) done.SetException(new ObjectDisposedException(nameof(ImpressionLog)));
         return done.Task;
     }
 
@@ -93,9 +103,12 @@ public sealed class ImpressionLog : IDisposable
         var reader = _queue.Reader;
         var batch = new List<Entry>();
         using var insert = _connection.CreateCommand();
-        insert.CommandText = "INSERT INTO impressions VALUES($id,$ts,$endpoint,$user,$item,$position,$version,$pctr,$pcvr,$pctcvr,$rating,$rank,$propensity,$policy,$features)";
-        var p = new[] { "$id", "$ts", "$endpoint", "$user", "$item", "$position", "$version", "$pctr", "$pcvr", "$pctcvr", "$rating", "$rank", "$propensity", "$policy", "$features" }
+        insert.CommandText = "INSERT INTO impressions VALUES($id,$request,$ts,$endpoint,$user,$item,$position,$version,$pctr,$pcvr,$pctcvr,$rating,$rank,$propensity,$policy,$features)";
+        var p = new[] { "$id", "$request", "$ts", "$endpoint", "$user", "$item", "$position", "$version", "$pctr", "$pcvr", "$pctcvr", "$rating", "$rank", "$propensity", "$policy", "$features" }
             .Select(n => insert.Parameters.AddWithValue(n, DBNull.Value)).ToArray();
+        using var request = _connection.CreateCommand();
+        request.CommandText = "INSERT INTO requests VALUES($id,$ts,$user,$version,$policy,$k,$candidates,$context)";
+        var q = new[] { "$id", "$ts", "$user", "$version", "$policy", "$k", "$candidates", "$context" }.Select(n => request.Parameters.AddWithValue(n, DBNull.Value)).ToArray();
         using var exists = _connection.CreateCommand();
         exists.CommandText = "SELECT EXISTS(SELECT 1 FROM impressions WHERE id=$id)";
         var existsId = exists.Parameters.AddWithValue("$id", DBNull.Value);
@@ -111,14 +124,20 @@ public sealed class ImpressionLog : IDisposable
             {
                 using (var transaction = _connection.BeginTransaction())
                 {
-                    insert.Transaction = exists.Transaction = feedback.Transaction = transaction;
+                    insert.Transaction = request.Transaction = exists.Transaction = feedback.Transaction = transaction;
                     for (int b = 0; b < batch.Count; b++)
                     {
                         if (batch[b] is Impressions imps)
                         {
+                            if (imps.Request is { } r)
+                            {
+                                object?[] values = [r.Id, r.TimeMs, r.User, r.ModelVersion, r.Policy, r.K, r.Candidates, r.Context];
+                                for (int k = 0; k < values.Length; k++) q[k].Value = values[k] ?? DBNull.Value;
+                                request.ExecuteNonQuery();
+                            }
                             foreach (var i in imps.Rows)
                             {
-                                object?[] values = [i.Id, i.TimeMs, i.Endpoint, i.User, i.Item, i.Position, i.ModelVersion, Real(i.PCtr), Real(i.PCvr), Real(i.PCtcvr), Real(i.Rating),
+                                object?[] values = [i.Id, i.RequestId, i.TimeMs, i.Endpoint, i.User, i.Item, i.Position, i.ModelVersion, Real(i.PCtr), Real(i.PCvr), Real(i.PCtcvr), Real(i.Rating),
                                     double.IsFinite(i.RankScore) ? i.RankScore : null, i.Propensity, i.Policy, i.Features];
                                 for (int k = 0; k < values.Length; k++) p[k].Value = values[k] ?? DBNull.Value;
                                 insert.ExecuteNonQuery();

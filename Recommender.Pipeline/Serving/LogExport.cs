@@ -18,7 +18,7 @@ public sealed record LogExportSummary(long Impressions, long Clicks, long Conver
 public static class LogExport
 {
     /// <summary>The log's columns written after the features and labels.</summary>
-    public static readonly string[] LogColumns = ["impression_id", "ts", "shown_position", "propensity", "policy", "model_version"];
+    public static readonly string[] LogColumns = ["impression_id", "request_id", "ts", "shown_position", "propensity", "policy", "model_version"];
 
     /// <summary>Exports impressions with <paramref name="since"/> &lt;= time &lt; <paramref name="until"/>.</summary>
     public static LogExportSummary Run(string logPath, DatasetSchema schema, DateTimeOffset since, DateTimeOffset until, TimeSpan window, string directory)
@@ -28,7 +28,7 @@ public static class LogExport
         using var connection = ImpressionLog.Open(logPath);
         using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT i.id, i.ts, i.position, i.propensity, i.policy, i.model_version, i.features,
+            SELECT i.id, i.ts, i.position, i.propensity, i.policy, i.model_version, i.features, i.request_id,
               EXISTS(SELECT 1 FROM feedback f WHERE f.impression_id = i.id AND f.event = 'click' AND f.ts <= i.ts + $window),
               EXISTS(SELECT 1 FROM feedback f WHERE f.impression_id = i.id AND f.event = 'conversion' AND f.ts <= i.ts + $window),
               (SELECT f.value FROM feedback f WHERE f.impression_id = i.id AND f.event = 'rating' AND f.ts <= i.ts + $window)
@@ -69,13 +69,13 @@ public static class LogExport
                         _ => "",
                     }).Append(',');
                 }
-                bool converted = reader.GetInt64(8) == 1, clicked = converted || reader.GetInt64(7) == 1;
+                bool converted = reader.GetInt64(9) == 1, clicked = converted || reader.GetInt64(8) == 1;
                 clicks += clicked ? 1 : 0;
                 conversions += converted ? 1 : 0;
-                string ratingValue = reader.IsDBNull(9) ? "" : reader.GetDouble(9).ToString("R", inv);
+                string ratingValue = reader.IsDBNull(10) ? "" : reader.GetDouble(10).ToString("R", inv);
                 ratings += ratingValue.Length > 0 ? 1 : 0;
                 line.Append(clicked ? "1," : "0,").Append(converted ? "1," : "0,").Append(ratingValue).Append(',');
-                line.Append(Csv(reader.GetString(0))).Append(',').Append(reader.GetInt64(1).ToString(inv)).Append(',').Append(reader.GetInt64(2).ToString(inv)).Append(',')
+                line.Append(Csv(reader.GetString(0))).Append(',').Append(Csv(reader.GetString(7))).Append(',').Append(reader.GetInt64(1).ToString(inv)).Append(',').Append(reader.GetInt64(2).ToString(inv)).Append(',')
                     .Append(reader.GetDouble(3).ToString("R", inv)).Append(',').Append(Csv(reader.GetString(4))).Append(',').Append(Csv(reader.GetString(5))).Append('\n');
                 w.Write(line.ToString());
                 rows++;

@@ -31,6 +31,11 @@ public sealed class ModelHost : IDisposable
             _watch = new Timer(_ => Reload(), null, options.ReloadIntervalMilliseconds, options.ReloadIntervalMilliseconds);
     }
 
+    private long _requests;
+
+    /// <summary>A number per request, in arrival order (seeds the exploration policy's choices).</summary>
+    public long NextRequestNumber() => Interlocked.Increment(ref _requests);
+
     /// <summary>The version served now.</summary>
     public ServedModel Current => Volatile.Read(ref _current);
 

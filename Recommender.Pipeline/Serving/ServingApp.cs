@@ -232,7 +232,9 @@ public sealed class ServingApp
         catch (FormatException e) { throw new RequestException(400, "rank", e.Message); }
     }
 
-    private static string NewImpressionId() => "imp_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+    private static string NewImpressionId() => NewId("imp_");
+
+    private static string NewId(string prefix) => prefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
 
     private static long NowMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
@@ -253,12 +255,13 @@ public sealed class ServingApp
             var result = new RowPrediction[chunk.Count];
             var impressions = new Impression[chunk.Count];
             long now = NowMs();
+            string requestId = NewId("req_");
             for (int r = 0; r < chunk.Count; r++)
             {
                 double score = formula.Evaluate(p.AsSpan(r * 4, 4), chunk.Numbers, r);
                 string id = NewImpressionId();
                 result[r] = new RowPrediction(id, p[r * 4], p[r * 4 + 1], p[r * 4 + 2], p[r * 4 + 3], score);
-                impressions[r] = new Impression(id, now, "score", Text(model, chunk, Data.DatasetSchema.UserColumn, r), Text(model, chunk, Data.DatasetSchema.ItemColumn, r), 0,
+                impressions[r] = new Impression(id, requestId, now, "score", Text(model, chunk, Data.DatasetSchema.UserColumn, r), Text(model, chunk, Data.DatasetSchema.ItemColumn, r), 0,
                     model.Version, p[r * 4], p[r * 4 + 1], p[r * 4 + 2], p[r * 4 + 3], score, 1.0, "score", JsonSerializer.Serialize(model.Columns.Row(chunk, r), Json));
             }
             await LogAsync(services, impressions);
@@ -273,10 +276,10 @@ public sealed class ServingApp
         return c < 0 ? "" : chunk.Text[c][r];
     }
 
-    private static async Task LogAsync(IServiceProvider services, IReadOnlyList<Impression> impressions)
+    private static async Task LogAsync(IServiceProvider services, IReadOnlyList<Impression> impressions, RecommendationRequest? request = null)
     {
         if (services.GetService<ImpressionLog>() is not { } log) return;
-        await log.AppendAsync(impressions);
+        await log.AppendAsync(impressions, request);
         services.GetRequiredService<ServingMetrics>().Impressions.Inc(impressions.Count);
     }
 
@@ -316,21 +319,23 @@ public sealed class ServingApp
             if (items.Count == 0) return Results.Json(new RecommendResponse(model.Version, user, []), Json);
             var chunk = model.CandidateRows(user, items, contextValues);
             var p = await model.Batcher.ScoreAsync(chunk).WaitAsync(context.RequestAborted);
-            var ranked = Enumerable.Range(0, items.Count).Select(r => (Row: r, Score: formula.Evaluate(p.AsSpan(r * 4, 4), chunk.Numbers, r)))
-                .OrderByDescending(x => x.Score).ThenBy(x => items[x.Row], StringComparer.Ordinal).Take(k).ToArray();
-            var result = new RecommendedItem[ranked.Length];
-            var impressions = new Impression[ranked.Length];
+            var scores = Enumerable.Range(0, items.Count).Select(r => formula.Evaluate(p.AsSpan(r * 4, 4), chunk.Numbers, r)).ToArray();
+            var shown = options.Policy.Choose(scores, items, k, new Random(unchecked((int)(options.PolicySeed * 1_000_003L + host.NextRequestNumber()))));
+            var result = new RecommendedItem[shown.Length];
+            var impressions = new Impression[shown.Length];
             long now = NowMs();
-            for (int position = 0; position < ranked.Length; position++)
+            string requestId = NewId("req_");
+            for (int position = 0; position < shown.Length; position++)
             {
-                var (r, score) = ranked[position];
+                var (r, propensity) = shown[position];
                 string id = NewImpressionId();
-                // Greedy ranking shows each item at its slot with certainty; exploration policies will log less.
-                result[position] = new RecommendedItem(items[r], position + 1, p[r * 4], p[r * 4 + 1], p[r * 4 + 2], p[r * 4 + 3], score, id, 1.0);
-                impressions[position] = new Impression(id, now, "recommend", user, items[r], position + 1, model.Version, p[r * 4], p[r * 4 + 1], p[r * 4 + 2], p[r * 4 + 3],
-                    score, 1.0, "greedy", JsonSerializer.Serialize(model.Columns.Row(chunk, r), Json));
+                result[position] = new RecommendedItem(items[r], position + 1, p[r * 4], p[r * 4 + 1], p[r * 4 + 2], p[r * 4 + 3], scores[r], id, propensity);
+                impressions[position] = new Impression(id, requestId, now, "recommend", user, items[r], position + 1, model.Version, p[r * 4], p[r * 4 + 1], p[r * 4 + 2], p[r * 4 + 3],
+                    scores[r], propensity, options.Policy.Name, JsonSerializer.Serialize(model.Columns.Row(chunk, r), Json));
             }
-            await LogAsync(services, impressions);
+            var logged = new RecommendationRequest(requestId, now, user, model.Version, options.Policy.Name, k, JsonSerializer.Serialize(items, Json),
+                contextValues is { } contextGiven ? contextGiven.GetRawText() : "{}");
+            await LogAsync(services, impressions, logged);
             return Results.Json(new RecommendResponse(model.Version, user, result), Json);
         }
         finally { model.Release(); }

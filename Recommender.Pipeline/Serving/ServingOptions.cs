@@ -1,3 +1,4 @@
+using Recommender.Pipeline.Scoring;
 using Recommender.Trainers.Runtime;
 
 namespace Recommender.Pipeline.Serving;
@@ -44,6 +45,10 @@ public sealed class ServingOptions
     public int MaxWaitMicroseconds { get; init; } = Defaults.MaxWaitMicroseconds;
     /// <summary>Coalesce concurrent requests (false: one ONNX Runtime run per request, for comparison).</summary>
     public bool MicroBatching { get; init; } = true;
+    /// <summary>How /v1/recommend turns the ranking into the items shown (see <see cref="ExplorationPolicy"/>).</summary>
+    public ExplorationPolicy Policy { get; init; } = ExplorationPolicy.Greedy;
+    /// <summary>Seed of the policy's random choices: with one client sending requests in order, the lists are reproducible.</summary>
+    public int PolicySeed { get; init; } = 1;
     /// <summary>Featurize through the compiled lookups where the featurization compiles (false: always ML.NET's engine, for comparison).</summary>
     public bool CompiledFeaturization { get; init; } = true;
     /// <summary>See <see cref="Defaults.MaxRowsPerRequest"/>.</summary>
