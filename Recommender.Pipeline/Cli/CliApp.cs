@@ -42,6 +42,7 @@ public static class CliApp
             ModelsCommand.Create(),
             ServeCommand.Create(token),
             ExportLogCommand.Create(),
+            EvaluatePolicyCommand.Create(),
             BenchCommand.Create(),
         };
         try
