@@ -41,14 +41,22 @@ public sealed class MultiTaskEstimator : IEstimator<ITransformer>
     public ITransformer Fit(IDataView input) => Fit(input, null);
 
     /// <summary>Trains with per-epoch validation, early stopping and the best epoch kept.</summary>
-    public ITransformer Fit(IDataView train, IDataView? validation)
+    public ITransformer Fit(IDataView train, IDataView? validation) => Fit(train, validation, null);
+
+    /// <summary>
+    /// Goes on training from <paramref name="initialState"/> (a trained model's <see cref="TrainedMultiTaskModel.State"/>)
+    /// on new data (a warm start), as ML.NET's trainers accept initial model parameters: its dense parameters,
+    /// optimizer state and embedding rows are kept; the key columns may have grown (rows of new keys start as a
+    /// fresh model's).
+    /// </summary>
+    public ITransformer Fit(IDataView train, IDataView? validation, TrainingState? initialState)
     {
         var keys = KeyColumns(train.Schema);
         var fieldRows = keys.Select(k => checked((int)((KeyDataViewType)train.Schema[k].Type).Count + 1)).ToArray();
         var (dense, denseSize) = DenseColumn(train.Schema);
         FeatureMatrix Matrix(IDataView data) => FeatureMatrix.From(data, keys, dense, denseSize,
             Optional(data, Options.ClickColumn), Optional(data, Options.ConversionColumn), Optional(data, Options.RatingColumn));
-        var model = MultiTaskTrainer.Train(Matrix(train), validation is null ? null : Matrix(validation), fieldRows, Options);
+        var model = MultiTaskTrainer.Train(Matrix(train), validation is null ? null : Matrix(validation), fieldRows, Options, initialState, keys);
         LastModel = model;
         LastCategoricalColumns = keys;
         var onnx = model.Export(IdColumns(keys), $"Recommender multi-task model ({Options.Architecture})", dense, Onnx.TensorProto.Types.DataType.Uint32);

@@ -16,12 +16,13 @@ internal static class TrainCommand
         var mf = new Option<bool>("--mf") { Description = "Train matrix factorization on the clicks first and feed its score and factors to the network" };
         var mfRank = new Option<int>("--mf-rank") { Description = "Rank of the matrix factorization", DefaultValueFactory = _ => 8 }.AtLeast(1);
         var output = new Option<DirectoryInfo>("--out") { Description = "Model registry folder: the bundle is published as its next version (v1, v2, ...) and becomes current", DefaultValueFactory = _ => new DirectoryInfo("models/model") };
+        var warmStart = new Option<string?>("--warm-start") { Description = "Go on training this registry's current version (or a version folder) on the new data: grown vocabularies, kept network, optimizer state and embedding rows; same architecture and sizes" };
         var wait = new Option<bool>("--wait") { Description = "If another job is publishing into the same registry, wait for it instead of failing" };
         var schemaArgs = new SchemaArguments();
         var trainerArgs = new TrainerArguments();
         var command = new Command("train", "Train a multi-task model (featurization + network) and save it as a bundle; prints validation metrics per epoch and test metrics at the end")
         {
-            data, trainFile, validFile, testFile, output, mf, mfRank, wait,
+            data, trainFile, validFile, testFile, output, mf, mfRank, wait, warmStart,
         };
         schemaArgs.AddTo(command);
         trainerArgs.AddTo(command);
@@ -44,7 +45,7 @@ internal static class TrainCommand
             new EpochTable().Attach(options, options.Architecture.ToString());
             var mfOptions = result.GetValue(mf) ? new Recommender.Trainers.MatrixFactorization.MatrixFactorizationOptions { ApproximationRank = result.GetValue(mfRank) } : null;
             var r = TrainingJob.Run(training, options, result.GetValue(output)!.FullName, m => Console.Error.WriteLine(m), matrixFactorization: mfOptions,
-                control: new PublishControl(result.GetValue(wait), cancel));
+                control: new PublishControl(result.GetValue(wait), cancel), warmStart: result.GetValue(warmStart));
             if (r.MatrixFactorizationTest is { } alone)
             {
                 Console.WriteLine("test split, matrix factorization alone (CTR):");

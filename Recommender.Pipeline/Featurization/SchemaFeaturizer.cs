@@ -61,6 +61,56 @@ public static class SchemaFeaturizer
         return (chain, new FeaturizedSchema(features, dense > 0 ? FeaturizedSchema.DenseFeatures : null, dense));
     }
 
+    /// <summary>
+    /// A trained featurization grown for new data (a warm start): each vocabulary keeps its values and keys and
+    /// appends values first seen in <paramref name="newTraining"/> (min-count applied to the new data, the total capped at
+    /// the maximum vocabulary), hashed columns hash as before, and the dense imputation and normalization are kept as
+    /// they were, so known rows featurize exactly as before.
+    /// </summary>
+    public static (ITransformer Featurization, FeaturizedSchema Output) Grow(MLContext mlContext, ResolvedSchema schema, IDataView newTraining,
+        ITransformer trained, DataViewSchema trainedInput, FeaturizerOptions? options = null)
+    {
+        options ??= new FeaturizerOptions();
+        var parts = Flatten(trained).ToList();
+        if (parts.FirstOrDefault(p => p is not (ValueToKeyMappingTransformer or HashingTransformer or ColumnConcatenatingTransformer or MissingValueReplacingTransformer or NormalizingTransformer)) is { } other)
+            throw new NotSupportedException($"a warm start cannot grow a featurization holding a {other.GetType().Name} (matrix-factorization features, for one)");
+        var output = trained.GetOutputSchema(trainedInput);
+        var grown = new List<ITransformer>();
+        var features = new List<CategoricalFeature>();
+        var fresh = VocabularyBuilder.Build(newTraining, schema.CategoricalFeatures.Where(c => output.GetColumnOrNull(c)?.HasKeyValues() == true).ToArray(),
+            options.MinCount, options.MaxVocabulary);
+        foreach (var column in schema.CategoricalFeatures)
+        {
+            var old = output.GetColumnOrNull(column) ?? throw new SchemaException($"categorical column '{column}' is not in the warm start's featurization");
+            if (!old.HasKeyValues())
+            {
+                // Hashed: the hash of a value does not depend on the data, so the same hash is fitted again.
+                int bits = (int)Math.Round(Math.Log2(((KeyDataViewType)old.Type).Count));
+                grown.Add(mlContext.Transforms.Conversion.Hash(column, column, numberOfBits: bits).Fit(newTraining));
+                features.Add(new CategoricalFeature(column, 1 << bits, Hashed: true));
+                continue;
+            }
+            VBuffer<ReadOnlyMemory<char>> keys = default;
+            old.GetKeyValues(ref keys);
+            var vocabulary = keys.DenseValues().Select(k => k.ToString()).ToList();
+            var known = vocabulary.ToHashSet(StringComparer.Ordinal);
+            foreach (var value in fresh[column])
+            {
+                if (vocabulary.Count >= options.MaxVocabulary) break;
+                if (known.Add(value)) vocabulary.Add(value);
+            }
+            var keyData = mlContext.Data.LoadFromEnumerable(vocabulary.Select(v => new Term { Value = v }));
+            grown.Add(mlContext.Transforms.Conversion.MapValueToKey(column, column, maximumNumberOfKeys: vocabulary.Count,
+                keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByOccurrence, keyData: keyData).Fit(newTraining));
+            features.Add(new CategoricalFeature(column, vocabulary.Count, Hashed: false));
+        }
+        grown.AddRange(parts.Where(p => p is ColumnConcatenatingTransformer or MissingValueReplacingTransformer or NormalizingTransformer));
+        int dense = schema.DenseFeatures.Length;
+        return (new TransformerChain<ITransformer>(grown.ToArray()), new FeaturizedSchema(features, dense > 0 ? FeaturizedSchema.DenseFeatures : null, dense));
+    }
+
+    private static IEnumerable<ITransformer> Flatten(ITransformer t) => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [t];
+
     private sealed class Term
     {
         public string Value { get; set; } = "";

@@ -39,8 +39,14 @@ public static class TrainingJob
     /// is trained after featurization; its score and the user and item factors join the dense features of
     /// the multi-task model, inside the same saved pipeline.
     /// </remarks>
+    /// <remarks>
+    /// With <paramref name="warmStart"/> (a registry or version), training goes on from that model on the new data:
+    /// its featurization grown for new ids (known ids keep their keys; the dense normalization is kept), its network
+    /// and optimizer state and embedding rows as they were (see <see cref="MultiTaskTrainer.Train"/>). The
+    /// architecture and layer sizes must be the warm start's.
+    /// </remarks>
     public static TrainingResult Run(TrainingData data, MultiTaskTrainerOptions options, string registry, Action<string> log, FeaturizerOptions? featurizer = null,
-        MatrixFactorizationOptions? matrixFactorization = null, PublishControl? control = null)
+        MatrixFactorizationOptions? matrixFactorization = null, PublishControl? control = null, string? warmStart = null)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         control ??= new PublishControl();
@@ -61,8 +67,25 @@ public static class TrainingJob
         var valid = data.Valid is null ? null : Load(data.Valid);
         var test = data.Test is null ? null : Load(data.Test);
 
-        var (featurizerEstimator, features) = SchemaFeaturizer.Create(ml, train.Schema, train.ToDataView(), featurizer);
-        ITransformer featurization = featurizerEstimator.Fit(train.ToDataView());
+        ITransformer featurization;
+        FeaturizedSchema features;
+        TrainingState? initial = null;
+        if (warmStart is not null)
+        {
+            if (matrixFactorization is not null) throw new NotSupportedException("a warm start with --mf is not supported");
+            var from = ModelBundle.Open(warmStart);
+            if (!from.Manifest.Files.Any(f => f.Name == StateFile)) throw new InvalidDataException($"{from.Directory}: no {StateFile} to continue from (trained by an older version)");
+            initial = TrainingState.Load(from.PathOf(StateFile));
+            var trained = from.LoadFeaturization(ml, out var trainedInput);
+            (featurization, features) = SchemaFeaturizer.Grow(ml, train.Schema, train.ToDataView(), trained, trainedInput, featurizer);
+            log($"warm start from {from.Directory} (step {initial.Steps:N0})");
+        }
+        else
+        {
+            var (featurizerEstimator, created) = SchemaFeaturizer.Create(ml, train.Schema, train.ToDataView(), featurizer);
+            featurization = featurizerEstimator.Fit(train.ToDataView());
+            features = created;
+        }
         log($"featurized: {features.Categorical.Count} categorical fields ({features.Categorical.Sum(c => (long)c.Cardinality):N0} keys), {features.DenseSize} dense");
         string? denseColumn = features.DenseColumn;
         int denseSize = features.DenseSize;
@@ -74,7 +97,7 @@ public static class TrainingJob
         }
 
         var estimator = ml.MultiTask().Trainers.FromOptions(options);
-        var multiTask = estimator.Fit(featurization.Transform(train.ToDataView()), valid is null ? null : featurization.Transform(valid.ToDataView()));
+        var multiTask = estimator.Fit(featurization.Transform(train.ToDataView()), valid is null ? null : featurization.Transform(valid.ToDataView()), initial);
         var pipeline = new TransformerChain<ITransformer>(featurization, multiTask);
         var model = estimator.LastModel!;
 
@@ -107,6 +130,7 @@ public static class TrainingJob
         var onnx = model.Export(estimator.LastCategoricalColumns, $"Recommender multi-task model ({options.Architecture}); inputs: see model.json", denseColumn);
         string staging = publisher.Staging;
         ModelBundle.Save(staging, ml, pipeline, featurization, train.ToDataView().Schema, onnx, metadata);
+        model.State?.Save(Path.Combine(staging, StateFile));
         if (data.Schema.User is not null && data.Schema.Item is not null)
         {
             // For two-stage recommendation: retrieval factors, attributes, seen items, context defaults.
@@ -122,6 +146,9 @@ public static class TrainingJob
         return new TrainingResult(bundle, model, metrics, clock.Elapsed.TotalSeconds, train.Report, mfTest, testPredictions,
             test is not null && test.Schema.Click >= 0 ? test.GetNumbers(DatasetSchema.ClickColumn) : null);
     }
+
+    /// <summary>The bundle file a warm start continues from.</summary>
+    public const string StateFile = "training-state.bin";
 
     /// <summary>Name of the dense column once the matrix-factorization features are appended.</summary>
     public const string DenseWithMatrixFactorization = "DenseWithMf";

@@ -30,8 +30,15 @@ public static class MultiTaskTrainer
         _ => throw new ArgumentOutOfRangeException(nameof(o), o.Architecture, "unknown architecture"),
     };
 
-    /// <summary>Trains on <paramref name="train"/>; <paramref name="fieldRows"/> are the table sizes (vocabulary + 1).</summary>
-    public static TrainedMultiTaskModel Train(FeatureMatrix train, FeatureMatrix? validation, IReadOnlyList<int> fieldRows, MultiTaskTrainerOptions o)
+    /// <summary>
+    /// Trains on <paramref name="train"/>; <paramref name="fieldRows"/> are the table sizes (vocabulary + 1). With
+    /// <paramref name="initial"/> (a warm start) training goes on from that state: dense parameters, optimizer state
+    /// and step count as they were, each table's known rows and their optimizer state kept bit for bit, rows of ids
+    /// first seen since (the tables may only grow) initialized as a fresh model's. The learning-rate schedule
+    /// (warm-up, then decay) restarts over the new data. <paramref name="fieldNames"/> name the tables in the state.
+    /// </summary>
+    public static TrainedMultiTaskModel Train(FeatureMatrix train, FeatureMatrix? validation, IReadOnlyList<int> fieldRows, MultiTaskTrainerOptions o,
+        TrainingState? initial = null, IReadOnlyList<string>? fieldNames = null)
     {
         Validate(train, fieldRows, o);
         var spec = new MultiTaskSpec
@@ -46,6 +53,9 @@ public static class MultiTaskTrainer
         using var runner = new TrainStepRunner(compiled, batch, runtime);
         using var embeddings = new FieldEmbeddings(fieldRows, o.EmbeddingDim, o.Seed, threads: o.Threads);
         var sparse = new SparseAdagrad { L2 = o.EmbeddingL2 };
+        var names = fieldNames?.ToArray() ?? Enumerable.Range(0, fieldRows.Count).Select(f => $"field{f}").ToArray();
+        if (initial is not null) Continue(initial, names, runner, embeddings, compiled, sparse, o);
+        long startSteps = runner.Steps;
         var filler = new BatchFiller(train, batch, embeddings.Workers);
         int stepsPerEpoch = (train.Rows + batch - 1) / batch;
         long totalSteps = (long)stepsPerEpoch * o.Epochs;
@@ -55,7 +65,7 @@ public static class MultiTaskTrainer
         double? best = null;
         Dictionary<string, float[]>? bestParameters = null;
         float[][]? bestTables = null;
-        var fingerprint = Fingerprint(o, train, validation, fieldRows);
+        var fingerprint = Fingerprint(o, train, validation, fieldRows).With("warm_start.steps", initial?.Steps);
         if (o.CheckpointPath is { } path && o.Resume && File.Exists(path))
         {
             var state = Checkpoint.Load(path, runner, embeddings, compiled, fingerprint);
@@ -82,7 +92,7 @@ public static class MultiTaskTrainer
                 o.Cancellation.ThrowIfCancellationRequested();
                 int real = filler.Fill(runner, order, s * batch);
                 embeddings.Gather(filler.Ids, batch, runner.Input(MultiTaskInputs.Embeddings));
-                runner.Step(LearningRate(o, runner.Steps, totalSteps));
+                runner.Step(LearningRate(o, runner.Steps - startSteps, totalSteps));
                 embeddings.Update(filler.Ids, real, runner.EmbeddingGradient(MultiTaskInputs.Embeddings), sparse, o.EmbeddingLearningRate, runner.Steps);
                 lossSum += runner.Loss;
                 foreach (var t in compiled.LossTerms) termSums[t] += runner.LossTerm(t);
@@ -114,7 +124,52 @@ public static class MultiTaskTrainer
         }
         var finalParameters = bestParameters ?? runner.Parameters();
         var finalTables = bestTables ?? embeddings.Tables.Select(t => (float[])t.Weights.Clone()).ToArray();
-        return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device);
+        // The state to go on from: the weights kept (the best epoch's, when early stopping chose one) and the
+        // optimizer's state as training left it.
+        var continuation = new TrainingState
+        {
+            Parameters = finalParameters, Steps = runner.Steps, Fields = names, EmbeddingDim = o.EmbeddingDim, Tables = finalTables,
+            OptimizerState = compiled.Definition.Parameters.ToDictionary(p => p.Name, p => compiled.Optimizer.StateNames.Select(s => runner.GetState(p.Name, s)).ToArray()),
+            TableState1 = embeddings.Tables.Select(t => (float[]?)t.State1?.Clone()).ToArray(),
+            TableState2 = embeddings.Tables.Select(t => (float[]?)t.State2?.Clone()).ToArray(),
+        };
+        return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device) { State = continuation };
+    }
+
+    // Loads a warm start's state into a fresh runner and fresh (possibly larger) tables.
+    private static void Continue(TrainingState initial, string[] names, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled,
+        SparseAdagrad sparse, MultiTaskTrainerOptions o)
+    {
+        if (initial.EmbeddingDim != o.EmbeddingDim) throw new ArgumentException($"the warm start has embeddings of width {initial.EmbeddingDim}, the options say {o.EmbeddingDim}");
+        if (!initial.Fields.SequenceEqual(names)) throw new ArgumentException($"the warm start's fields [{string.Join(", ", initial.Fields)}] are not this model's [{string.Join(", ", names)}]");
+        foreach (var p in compiled.Definition.Parameters)
+        {
+            if (!initial.Parameters.TryGetValue(p.Name, out var values) || values.Length != p.Size)
+                throw new ArgumentException($"the warm start's network differs from this one at '{p.Name}' (architecture and layer sizes must match)");
+            runner.SetParameter(p.Name, values);
+            var states = initial.OptimizerState[p.Name];
+            if (states.Length != compiled.Optimizer.StateNames.Length) throw new ArgumentException($"the warm start's optimizer state of '{p.Name}' does not match");
+            for (int s = 0; s < states.Length; s++) runner.SetState(p.Name, compiled.Optimizer.StateNames[s], states[s]);
+        }
+        runner.SetSteps(initial.Steps);
+        for (int f = 0; f < names.Length; f++)
+        {
+            var table = embeddings.Tables[f];
+            var old = initial.Tables[f];
+            if (old.Length > table.Weights.Length) throw new ArgumentException($"field '{names[f]}' has {old.Length / o.EmbeddingDim:N0} rows in the warm start but {table.Rows:N0} now: vocabularies may only grow");
+            old.CopyTo(table.Weights, 0);
+            if (initial.TableState1[f] is { } s1)
+            {
+                table.State1 = new float[table.Weights.Length];
+                if (sparse.InitialAccumulator != 0) Array.Fill(table.State1, sparse.InitialAccumulator);
+                s1.CopyTo(table.State1, 0);
+            }
+            if (initial.TableState2[f] is { } s2)
+            {
+                table.State2 = new float[table.Weights.Length];
+                s2.CopyTo(table.State2, 0);
+            }
+        }
     }
 
     // Options that do not change what is learned are left out: where the checkpoint lives, the device and thread count
@@ -178,8 +233,9 @@ public static class MultiTaskTrainer
             throw new ArgumentException($"the rating task is on (RatingWeight {o.RatingWeight}) but the data has no rating column '{o.RatingColumn}'; add it or set RatingWeight = 0");
         if (o.CtrWeight <= 0 && o.CvrWeight <= 0 && o.RatingWeight <= 0) throw new ArgumentException("every task is switched off");
         if (o.Epochs < 1 || o.BatchSize < 1 || o.EmbeddingDim < 1) throw new ArgumentException("Epochs, BatchSize and EmbeddingDim must be positive");
-        if (!(float.IsFinite(o.LearningRate) && o.LearningRate > 0) || !(float.IsFinite(o.EmbeddingLearningRate) && o.EmbeddingLearningRate > 0))
-            throw new ArgumentException($"the learning rates must be finite and above 0, got LearningRate {o.LearningRate}, EmbeddingLearningRate {o.EmbeddingLearningRate}");
+        // Zero is allowed: a warm start at rate zero must reproduce the model it starts from.
+        if (!(float.IsFinite(o.LearningRate) && o.LearningRate >= 0) || !(float.IsFinite(o.EmbeddingLearningRate) && o.EmbeddingLearningRate >= 0))
+            throw new ArgumentException($"the learning rates must be finite and at least 0, got LearningRate {o.LearningRate}, EmbeddingLearningRate {o.EmbeddingLearningRate}");
         foreach (var (name, v) in new[] { ("CtrWeight", o.CtrWeight), ("CvrWeight", o.CvrWeight), ("RatingWeight", o.RatingWeight), ("EmbeddingL2", o.EmbeddingL2) })
             if (!float.IsFinite(v) || v < 0) throw new ArgumentException($"{name} must be a finite number >= 0, got {v}");
         if (o.Threads < 0 || o.WarmupSteps < 0 || o.Patience < 0) throw new ArgumentException("Threads, WarmupSteps and Patience cannot be negative");

@@ -31,6 +31,8 @@ public sealed class TrainedMultiTaskModel
     public IReadOnlyList<float[]> Tables { get; }
     /// <summary>Per-epoch reports.</summary>
     public IReadOnlyList<EpochReport> History { get; }
+    /// <summary>The state to continue training from (a warm start), when this model was trained here.</summary>
+    public TrainingState? State { get; internal init; }
     /// <summary>The device training ran on (what the options' device resolved to).</summary>
     public ExecutionDevice Device { get; }
 

@@ -1,0 +1,96 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Recommender.Pipeline.Data;
+using Recommender.Pipeline.Data.Synthetic;
+using Recommender.Pipeline.Jobs;
+using Recommender.Pipeline.Lifecycle;
+using Recommender.Pipeline.Scoring;
+using Recommender.Trainers.Embeddings;
+using Recommender.Trainers.Runtime;
+using Recommender.Trainers.Training;
+
+namespace Recommender.Tests.Pipeline;
+
+[TestClass]
+public sealed class WarmStartTests
+{
+    private static MultiTaskTrainerOptions Tiny(float learningRate = 1e-3f, float embeddingRate = 0.05f) => new()
+    {
+        Epochs = 1, BatchSize = 512, EmbeddingDim = 4, Bottom = [16], Tower = [8], Device = ExecutionDevice.Cpu, Threads = 1,
+        LearningRate = learningRate, EmbeddingLearningRate = embeddingRate,
+    };
+
+    private static string[] KeyValues(ModelBundle bundle, string column)
+    {
+        var featurization = bundle.LoadFeaturization(new MLContext(), out var input);
+        VBuffer<ReadOnlyMemory<char>> keys = default;
+        featurization.GetOutputSchema(input)[column].GetKeyValues(ref keys);
+        return keys.DenseValues().Select(k => k.ToString()).ToArray();
+    }
+
+    [TestMethod]
+    public void VocabularyGrowthKeepsOldKeysAndRowsAndStartsNewRowsFresh()
+    {
+        using var files = new TestFiles();
+        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 8_000, Seed = 31 }, files.Path_("a"));
+        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 8_000, Seed = 32, Users = 3_000, Items = 1_500 }, files.Path_("b"));
+        string registry = files.Path_("reg");
+        var first = TrainingJob.Run(TrainingData.FromDirectory(files.Path_("a")), Tiny(), registry, _ => { });
+        // Rate zero: the warm start's own state, untouched by training, is what the new model holds.
+        var second = TrainingJob.Run(TrainingData.FromDirectory(files.Path_("b")), Tiny(0, 0), registry, _ => { }, warmStart: registry);
+        var (v1, v2) = (ModelBundle.Open(first.Bundle), ModelBundle.Open(second.Bundle));
+        Assert.AreEqual("v2", new ModelRegistry(registry).Current);
+        var old = first.Model.State!;
+        var grown = second.Model.State!;
+        CollectionAssert.AreEqual(old.Fields, grown.Fields);
+        int grew = 0;
+        for (int f = 0; f < old.Fields.Length; f++)
+        {
+            var before = KeyValues(v1, old.Fields[f]);
+            var after = KeyValues(v2, old.Fields[f]);
+            CollectionAssert.AreEqual(before, after.Take(before.Length).ToArray(), $"{old.Fields[f]}: old values keep their keys");
+            int dim = old.EmbeddingDim, oldRows = old.Tables[f].Length / dim;
+            Assert.AreEqual(after.Length + 1, grown.Tables[f].Length / dim);
+            CollectionAssert.AreEqual(old.Tables[f], grown.Tables[f].Take(old.Tables[f].Length).ToArray(), $"{old.Fields[f]}: old rows bit for bit");
+            // New rows: a fresh table's rows (the trainer seeds field f's table with seed + 7919 f).
+            var fresh = new EmbeddingTable(after.Length + 1, dim, 1 + 7919 * f);
+            CollectionAssert.AreEqual(fresh.Weights.Skip(old.Tables[f].Length).ToArray(), grown.Tables[f].Skip(old.Tables[f].Length).ToArray(), $"{old.Fields[f]}: new rows fresh");
+            grew += after.Length - before.Length;
+        }
+        Assert.IsTrue(grew > 1000, $"{grew} new keys: the second data set brings new users and items");
+        foreach (var (name, values) in old.Parameters) CollectionAssert.AreEqual(values, grown.Parameters[name], name);
+        Assert.IsTrue(grown.Steps > old.Steps, "steps go on");
+    }
+
+    [TestMethod]
+    public void AWarmStartAtRateZeroReproducesTheOldPredictionsExactly()
+    {
+        using var files = new TestFiles();
+        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 8_000, Seed = 33 }, files.Path_("a"));
+        var data = TrainingData.FromDirectory(files.Path_("a"));
+        string registry = files.Path_("reg");
+        var first = TrainingJob.Run(data, Tiny(), registry, _ => { });
+        var second = TrainingJob.Run(data with { Valid = null, Test = null }, Tiny(0, 0), registry, _ => { }, warmStart: first.Bundle);
+        var table = DataLoader.Load(data.Schema, data.Test!);
+        float[] Score(string bundle)
+        {
+            using var scorer = BundleScorer.Open(bundle, 1024, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });
+            return scorer.Predict(table.Chunks.Single(), table.Schema.TextColumns, table.Schema.NumberColumns)[..(4 * (int)table.RowCount)].ToArray();
+        }
+        CollectionAssert.AreEqual(Score(first.Bundle), Score(second.Bundle));
+    }
+
+    [TestMethod]
+    public void AWarmStartOfAnotherArchitectureIsRefusedInOneLine()
+    {
+        using var files = new TestFiles();
+        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 6_000, Seed = 34 }, files.Path_("a"));
+        var data = TrainingData.FromDirectory(files.Path_("a"));
+        var first = TrainingJob.Run(data, Tiny(), files.Path_("reg"), _ => { });
+        var wider = Tiny();
+        wider.Bottom = [32];
+        var e = Assert.ThrowsExactly<ArgumentException>(() => TrainingJob.Run(data, wider, files.Path_("reg2"), _ => { }, warmStart: first.Bundle));
+        StringAssert.Contains(e.Message, "architecture and layer sizes must match");
+        Assert.IsFalse(ModelRegistry.IsRegistry(files.Path_("reg2")));
+    }
+}

@@ -1,0 +1,111 @@
+using System.Runtime.InteropServices;
+
+namespace Recommender.Trainers.Training;
+
+/// <summary>
+/// Everything needed to go on training a model: the dense parameters with their optimizer state and step count,
+/// and each field's embedding table with its sparse optimizer state. Kept with a trained model (and in its bundle
+/// as <c>training-state.bin</c>) so that a warm start continues where training stopped, on new data, with tables
+/// grown for ids first seen there.
+/// </summary>
+public sealed class TrainingState
+{
+    private const string Magic = "RECOMMENDER-TRAINING-STATE-1";
+
+    /// <summary>Dense parameters by name.</summary>
+    public required Dictionary<string, float[]> Parameters { get; init; }
+    /// <summary>The dense optimizer's state per parameter, in its state names' order (Adam: m, v).</summary>
+    public required Dictionary<string, float[][]> OptimizerState { get; init; }
+    /// <summary>Train steps taken (Adam's bias correction goes on from here).</summary>
+    public required long Steps { get; init; }
+    /// <summary>The categorical fields, in table order.</summary>
+    public required string[] Fields { get; init; }
+    /// <summary>Embedding width.</summary>
+    public required int EmbeddingDim { get; init; }
+    /// <summary>One table per field, row-major [rows, dim].</summary>
+    public required float[][] Tables { get; init; }
+    /// <summary>The sparse optimizer's first and second state per table (null where it keeps none).</summary>
+    public required float[]?[] TableState1 { get; init; }
+    /// <summary>See <see cref="TableState1"/>.</summary>
+    public required float[]?[] TableState2 { get; init; }
+
+    /// <summary>Writes the state (atomically).</summary>
+    public void Save(string path) => AtomicFile.Write(path, stream =>
+    {
+        using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        w.Write(Magic);
+        w.Write(Steps);
+        w.Write(EmbeddingDim);
+        w.Write(Parameters.Count);
+        foreach (var (name, values) in Parameters.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            w.Write(name);
+            Write(w, values);
+            w.Write(OptimizerState[name].Length);
+            foreach (var s in OptimizerState[name]) Write(w, s);
+        }
+        w.Write(Fields.Length);
+        for (int f = 0; f < Fields.Length; f++)
+        {
+            w.Write(Fields[f]);
+            Write(w, Tables[f]);
+            Write(w, TableState1[f] ?? []);
+            Write(w, TableState2[f] ?? []);
+        }
+    });
+
+    /// <summary>Reads a state written by <see cref="Save"/>; a truncated or foreign file is refused in one line.</summary>
+    public static TrainingState Load(string path)
+    {
+        try
+        {
+            using var r = new BinaryReader(File.OpenRead(path));
+            if (r.ReadString() != Magic) throw new InvalidDataException($"{path}: not a training state of this trainer");
+            long steps = r.ReadInt64();
+            int dim = r.ReadInt32();
+            int count = r.ReadInt32();
+            var parameters = new Dictionary<string, float[]>();
+            var optimizer = new Dictionary<string, float[][]>();
+            for (int i = 0; i < count; i++)
+            {
+                string name = r.ReadString();
+                parameters[name] = Read(r);
+                optimizer[name] = Enumerable.Range(0, r.ReadInt32()).Select(_ => Read(r)).ToArray();
+            }
+            int fields = r.ReadInt32();
+            var names = new string[fields];
+            var tables = new float[fields][];
+            var s1 = new float[]?[fields];
+            var s2 = new float[]?[fields];
+            for (int f = 0; f < fields; f++)
+            {
+                names[f] = r.ReadString();
+                tables[f] = Read(r);
+                var a = Read(r);
+                var b = Read(r);
+                s1[f] = a.Length > 0 ? a : null;
+                s2[f] = b.Length > 0 ? b : null;
+            }
+            return new TrainingState { Parameters = parameters, OptimizerState = optimizer, Steps = steps, Fields = names, EmbeddingDim = dim, Tables = tables, TableState1 = s1, TableState2 = s2 };
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or OverflowException)
+        {
+            throw new InvalidDataException($"{path}: not a readable training state ({e.GetType().Name}: {e.Message})");
+        }
+    }
+
+    private static void Write(BinaryWriter w, float[] values)
+    {
+        w.Write(values.Length);
+        w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+    }
+
+    private static float[] Read(BinaryReader r)
+    {
+        int n = r.ReadInt32();
+        if (n < 0 || (long)n * sizeof(float) > r.BaseStream.Length - r.BaseStream.Position) throw new EndOfStreamException($"a tensor of {n} values runs past the end of the file");
+        var values = new float[n];
+        r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
+        return values;
+    }
+}
