@@ -63,7 +63,7 @@ public sealed class LifecycleTests
         CollectionAssert.AreEqual(new[] { "v1", "v3" }, r.Versions().ToArray());
         // The manifest lists every file with its size and hash, and what produced it.
         var manifest = ModelBundle.Open(registry).Manifest;
-        CollectionAssert.AreEqual(new[] { "candidates.json", "featurization.zip", "model.json", "model.onnx", "model.zip" }, manifest.Files.Select(f => f.Name).ToArray());
+        CollectionAssert.AreEqual(new[] { "candidates.json", "featurization.zip", "model.json", "model.onnx", "model.zip", "training-state.bin" }, manifest.Files.Select(f => f.Name).ToArray());
         Assert.AreEqual(new FileInfo(Path.Combine(first.Bundle, "model.onnx")).Length, manifest.Files.Single(f => f.Name == "model.onnx").Size);
         Assert.IsTrue(manifest.Data.ContainsKey("train.head_sha256"));
     }
