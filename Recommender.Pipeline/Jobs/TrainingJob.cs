@@ -70,10 +70,11 @@ public static class TrainingJob
         ITransformer featurization;
         FeaturizedSchema features;
         TrainingState? initial = null;
+        ModelBundle? warmStartFrom = null;
         if (warmStart is not null)
         {
             if (matrixFactorization is not null) throw new NotSupportedException("a warm start with --mf is not supported");
-            var from = ModelBundle.Open(warmStart);
+            var from = warmStartFrom = ModelBundle.Open(warmStart);
             if (!from.Manifest.Files.Any(f => f.Name == StateFile)) throw new InvalidDataException($"{from.Directory}: no {StateFile} to continue from (trained by an older version)");
             initial = TrainingState.Load(from.PathOf(StateFile));
             var trained = from.LoadFeaturization(ml, out var trainedInput);
@@ -131,7 +132,14 @@ public static class TrainingJob
         string staging = publisher.Staging;
         ModelBundle.Save(staging, ml, pipeline, featurization, train.ToDataView().Schema, onnx, metadata);
         model.State?.Save(Path.Combine(staging, StateFile));
-        if (data.Schema.User is not null && data.Schema.Item is not null)
+        if (warmStartFrom is { } previous && previous.Manifest.Files.Any(f => f.Name == Scoring.CandidateCatalog.FileName))
+        {
+            // The retrieval stage stays the warm start's: rebuilt from the new data alone it would forget the users and
+            // items of all the data before. Items first seen since are scored when given as candidates, and retrieved
+            // after the next full training.
+            File.Copy(previous.PathOf(Scoring.CandidateCatalog.FileName), Path.Combine(staging, Scoring.CandidateCatalog.FileName));
+        }
+        else if (data.Schema.User is not null && data.Schema.Item is not null)
         {
             // For two-stage recommendation: retrieval factors, attributes, seen items, context defaults.
             Scoring.CandidateCatalog.Build(train, new MatrixFactorizationOptions
