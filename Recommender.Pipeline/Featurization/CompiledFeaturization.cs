@@ -39,7 +39,7 @@ public sealed class CompiledFeaturization
     public static CompiledFeaturization? TryCompile(ITransformer featurization, DataViewSchema inputSchema, IReadOnlyList<string> idInputs,
         string? denseOutput, int denseSize, out string reason)
     {
-        var parts = Flatten(featurization).ToList();
+        var parts = SchemaFeaturizer.Flatten(featurization).ToList();
         if (parts.FirstOrDefault(p => p is not (ValueToKeyMappingTransformer or ColumnConcatenatingTransformer or MissingValueReplacingTransformer or NormalizingTransformer)) is { } other)
         {
             reason = $"the featurization holds a {other.GetType().Name}";
@@ -109,8 +109,6 @@ public sealed class CompiledFeaturization
         reason = compiled.Verify(featurization, inputSchema, denseOutput) ?? "";
         return reason.Length == 0 ? compiled : null;
     }
-
-    private static IEnumerable<ITransformer> Flatten(ITransformer t) => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [t];
 
     // A probe of the input schema's shape: every column, filled by the given functions.
     private static IDataView Probe(DataViewSchema inputSchema, int rows, Func<string, int, string> text, Func<string, int, float> number)

@@ -109,7 +109,8 @@ public static class SchemaFeaturizer
         return (new TransformerChain<ITransformer>(grown.ToArray()), new FeaturizedSchema(features, dense > 0 ? FeaturizedSchema.DenseFeatures : null, dense));
     }
 
-    private static IEnumerable<ITransformer> Flatten(ITransformer t) => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [t];
+    /// <summary>The transformers of a (nested) chain, in order.</summary>
+    internal static IEnumerable<ITransformer> Flatten(ITransformer t) => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [t];
 
     private sealed class Term
     {

@@ -31,21 +31,21 @@ internal static class Checkpoint
             w.Write(JsonSerializer.Serialize(state.History, CheckpointJson.Default.ListEpochReport));
             foreach (var p in compiled.Definition.Parameters)
             {
-                Write(w, runner.GetParameter(p.Name));
-                foreach (var s in compiled.Optimizer.StateNames) Write(w, runner.GetState(p.Name, s));
+                TrainingState.Write(w, runner.GetParameter(p.Name));
+                foreach (var s in compiled.Optimizer.StateNames) TrainingState.Write(w, runner.GetState(p.Name, s));
             }
             w.Write(embeddings.Fields);
             foreach (var t in embeddings.Tables)
             {
-                Write(w, t.Weights);
-                Write(w, t.State1 ?? []);
-                Write(w, t.State2 ?? []);
+                TrainingState.Write(w, t.Weights);
+                TrainingState.Write(w, t.State1 ?? []);
+                TrainingState.Write(w, t.State2 ?? []);
             }
             w.Write(state.BestParameters is not null);
             if (state.BestParameters is not null)
             {
-                foreach (var p in compiled.Definition.Parameters) Write(w, state.BestParameters[p.Name]);
-                foreach (var t in state.BestTables!) Write(w, t);
+                foreach (var p in compiled.Definition.Parameters) TrainingState.Write(w, state.BestParameters[p.Name]);
+                foreach (var t in state.BestTables!) TrainingState.Write(w, t);
             }
         });
     }
@@ -83,8 +83,8 @@ internal static class Checkpoint
         foreach (var t in embeddings.Tables)
         {
             Read(r, t.Weights.Length, path, "embedding table").CopyTo(t.Weights, 0);
-            var first = ReadAny(r);
-            var second = ReadAny(r);
+            var first = TrainingState.Read(r);
+            var second = TrainingState.Read(r);
             if (first.Length > 0) t.State1 = first;
             if (second.Length > 0) t.State2 = second;
         }
@@ -98,25 +98,9 @@ internal static class Checkpoint
         return new CheckpointState(nextEpoch, history, double.IsNaN(best) ? null : best, sinceBest, bestParameters, bestTables);
     }
 
-    private static void Write(BinaryWriter w, float[] values)
-    {
-        w.Write(values.Length);
-        w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
-    }
-
-    private static float[] ReadAny(BinaryReader r)
-    {
-        int n = r.ReadInt32();
-        // A corrupt length must not allocate gigabytes before failing.
-        if (n < 0 || (long)n * sizeof(float) > r.BaseStream.Length - r.BaseStream.Position) throw new EndOfStreamException($"a tensor of {n} values runs past the end of the file");
-        var values = new float[n];
-        r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
-        return values;
-    }
-
     private static float[] Read(BinaryReader r, long expected, string path, string what)
     {
-        var values = ReadAny(r);
+        var values = TrainingState.Read(r);
         if (values.Length != expected) throw new InvalidDataException($"{path}: {what} has {values.Length} values, the model needs {expected}");
         return values;
     }

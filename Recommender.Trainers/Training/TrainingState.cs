@@ -94,13 +94,14 @@ public sealed class TrainingState
         }
     }
 
-    private static void Write(BinaryWriter w, float[] values)
+    // One tensor: its length, then its values (shared with checkpoints).
+    internal static void Write(BinaryWriter w, float[] values)
     {
         w.Write(values.Length);
         w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
     }
 
-    private static float[] Read(BinaryReader r)
+    internal static float[] Read(BinaryReader r)
     {
         int n = r.ReadInt32();
         if (n < 0 || (long)n * sizeof(float) > r.BaseStream.Length - r.BaseStream.Position) throw new EndOfStreamException($"a tensor of {n} values runs past the end of the file");
