@@ -43,6 +43,7 @@ public static class CliApp
             ServeCommand.Create(token),
             ExportLogCommand.Create(),
             EvaluatePolicyCommand.Create(),
+            SimulateCommand.Create(),
             BenchCommand.Create(),
         };
         try

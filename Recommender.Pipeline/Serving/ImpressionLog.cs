@@ -1,4 +1,4 @@
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
 
 namespace Recommender.Pipeline.Serving;
@@ -42,7 +42,8 @@ public sealed class ImpressionLog : IDisposable
     private sealed record Impressions(RecommendationRequest? Request, IReadOnlyList<Impression> Rows, TaskCompletionSource Done) : Entry;
     private sealed record Feedback(FeedbackEvent Event, TaskCompletionSource<FeedbackResult> Done) : Entry;
 
-    private readonly Channel<Entry> _queue = Channel.CreateUnbounded<Entry>(new UnboundedChannelOptions { SingleReader = true });
+    // Blocking, for the writer thread's own wake-up (see MicroBatcher).
+    private readonly BlockingCollection<Entry> _queue = new(new ConcurrentQueue<Entry>());
     private readonly SqliteConnection _connection;
     private readonly Thread _writer;
 
@@ -86,7 +87,7 @@ public sealed class ImpressionLog : IDisposable
     public Task AppendAsync(IReadOnlyList<Impression> rows, RecommendationRequest? request = null)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_queue.Writer.TryWrite(new Impressions(request, rows, done))) done.SetException(new ObjectDisposedException(nameof(ImpressionLog)));
+        if (!TryAdd(new Impressions(request, rows, done))) done.SetException(new ObjectDisposedException(nameof(ImpressionLog)));
         return done.Task;
     }
 
@@ -94,13 +95,18 @@ public sealed class ImpressionLog : IDisposable
     public Task<FeedbackResult> FeedbackAsync(FeedbackEvent e)
     {
         var done = new TaskCompletionSource<FeedbackResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_queue.Writer.TryWrite(new Feedback(e, done))) done.SetException(new ObjectDisposedException(nameof(ImpressionLog)));
+        if (!TryAdd(new Feedback(e, done))) done.SetException(new ObjectDisposedException(nameof(ImpressionLog)));
         return done.Task;
+    }
+
+    private bool TryAdd(Entry entry)
+    {
+        try { _queue.Add(entry); return true; }
+        catch (InvalidOperationException) { return false; }
     }
 
     private void Loop()
     {
-        var reader = _queue.Reader;
         var batch = new List<Entry>();
         using var insert = _connection.CreateCommand();
         insert.CommandText = "INSERT INTO impressions VALUES($id,$request,$ts,$endpoint,$user,$item,$position,$version,$pctr,$pcvr,$pctcvr,$rating,$rank,$propensity,$policy,$features)";
@@ -115,10 +121,11 @@ public sealed class ImpressionLog : IDisposable
         using var feedback = _connection.CreateCommand();
         feedback.CommandText = "INSERT OR IGNORE INTO feedback VALUES($id,$event,$value,$ts)";
         var f = new[] { "$id", "$event", "$value", "$ts" }.Select(n => feedback.Parameters.AddWithValue(n, DBNull.Value)).ToArray();
-        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        while (_queue.TryTake(out var first, Timeout.Infinite))
         {
             batch.Clear();
-            while (batch.Count < 4096 && reader.TryRead(out var entry)) batch.Add(entry);
+            batch.Add(first);
+            while (batch.Count < 4096 && _queue.TryTake(out var entry)) batch.Add(entry);
             var results = new FeedbackResult[batch.Count];
             try
             {
@@ -184,8 +191,9 @@ public sealed class ImpressionLog : IDisposable
     /// <summary>Commits what is queued, then closes the database.</summary>
     public void Dispose()
     {
-        _queue.Writer.TryComplete();
+        _queue.CompleteAdding();
         _writer.Join();
+        _queue.Dispose();
         _connection.Dispose();
     }
 }

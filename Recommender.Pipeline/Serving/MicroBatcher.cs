@@ -1,4 +1,4 @@
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Scoring;
 
@@ -14,7 +14,9 @@ public sealed class MicroBatcher : IDisposable
 {
     private sealed record Work(TableChunk Rows, TaskCompletionSource<float[]> Done);
 
-    private readonly Channel<Work> _queue = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
+    // A blocking queue, not a channel: the worker is a thread of its own, and a channel's async wake-up would go
+    // through the thread pool, which under load is busy with the very requests waiting for this worker.
+    private readonly BlockingCollection<Work> _queue = new(new ConcurrentQueue<Work>());
     private readonly BundleScorer _scorer;
     private readonly string[] _textColumns, _numberColumns;
     private readonly int _maxRows;
@@ -45,7 +47,8 @@ public sealed class MicroBatcher : IDisposable
     {
         var work = new Work(rows, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously));
         Interlocked.Increment(ref _queued);
-        if (!_queue.Writer.TryWrite(work))
+        try { _queue.Add(work); }
+        catch (InvalidOperationException)
         {
             Interlocked.Decrement(ref _queued);
             work.Done.SetException(new ObjectDisposedException(nameof(MicroBatcher)));
@@ -56,25 +59,23 @@ public sealed class MicroBatcher : IDisposable
     private void Loop()
     {
         var batch = new List<Work>();
-        var reader = _queue.Reader;
-        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        while (_queue.TryTake(out var first, Timeout.Infinite))
         {
             batch.Clear();
-            int rows = 0;
+            batch.Add(first);
+            int rows = first.Rows.Count;
             var deadline = DateTime.UtcNow + _maxWait;
             while (rows < _maxRows)
             {
-                if (reader.TryRead(out var work))
+                if (_queue.TryTake(out var work))
                 {
                     batch.Add(work);
                     rows += work.Rows.Count;
                     continue;
                 }
-                if (batch.Count > 0 && DateTime.UtcNow >= deadline) break;
-                if (batch.Count > 0) Thread.Yield(); // within the wait: look again
-                else break;
+                if (DateTime.UtcNow >= deadline) break;
+                Thread.Yield(); // within the wait: look again
             }
-            if (batch.Count == 0) continue;
             Interlocked.Add(ref _queued, -batch.Count);
             Run(batch, rows);
         }
@@ -119,7 +120,8 @@ public sealed class MicroBatcher : IDisposable
     /// <summary>Finishes the queued work, then stops the worker.</summary>
     public void Dispose()
     {
-        _queue.Writer.TryComplete();
+        _queue.CompleteAdding();
         _worker.Join();
+        _queue.Dispose();
     }
 }

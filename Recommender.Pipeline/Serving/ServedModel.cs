@@ -59,7 +59,9 @@ public sealed class ServedModel : IDisposable
         var model = new ServedModel(verified, scorer, options);
         try
         {
-            for (int rows = 1; rows <= scorer.Inference.BatchSize; rows *= 2) model.Batcher.ScoreAsync(model.Columns.Empty(rows)).GetAwaiter().GetResult();
+            // Straight on the scorer (the worker has no work yet): no thread-pool wake-up to wait for while loading
+            // beside a busy service.
+            for (int rows = 1; rows <= scorer.Inference.BatchSize; rows *= 2) scorer.Predict(model.Columns.Empty(rows), model.Columns.TextColumns, model.Columns.NumberColumns);
         }
         catch
         {

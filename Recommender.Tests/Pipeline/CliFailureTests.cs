@@ -82,6 +82,10 @@ public sealed class CliFailureTests
             (["serve", "--model", bundle, "--max-batch-rows", "0"], "--max-batch-rows must be at least 1"),
             (["export-log", "--log", Path.Combine(root, "none.sqlite"), "--model", bundle, "--since", "2026-01-01", "--out", Path.Combine(root, "x")], "no such impression log"),
             (["export-log", "--log", test, "--model", bundle, "--since", "someday", "--out", Path.Combine(root, "x")], "not an ISO 8601 time"),
+            (["simulate", "--days", "0"], "--days must be at least 1"),
+            (["simulate", "--epsilon", "1.5"], "--epsilon and --late-items are shares between 0 and 1"),
+            (["evaluate-policy", "--log", Path.Combine(root, "none.sqlite"), "--model", bundle], "no such impression log"),
+            (["evaluate-policy", "--log", test, "--model", bundle, "--policy", "softmax:0"], "policy 'softmax:0'"),
             (["no-such-command"], "no-such-command"),
         };
         foreach (var (args, expected) in cases)

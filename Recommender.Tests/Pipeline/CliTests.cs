@@ -89,7 +89,7 @@ public sealed class CliTests
     [TestMethod]
     public void EveryCommandHasHelp()
     {
-        foreach (var command in new[] { "generate", "inspect", "evaluate", "train", "tune", "predict", "score", "recommend", "export-onnx", "demo", "bench", "models", "serve", "export-log" })
+        foreach (var command in new[] { "generate", "inspect", "evaluate", "train", "tune", "predict", "score", "recommend", "export-onnx", "demo", "bench", "models", "serve", "export-log", "evaluate-policy", "simulate" })
         {
             var (code, output, _) = Run(command, "--help");
             Assert.AreEqual(0, code);

@@ -108,7 +108,7 @@ public static class SyntheticGenerator
     }
 
     // Per-user and per-item "historical" features: noisy, stable views of the hidden truth.
-    private sealed class Profiles
+    internal sealed class Profiles
     {
         public readonly string[] UserHistCtr, UserOrders, ItemHistCtr, ItemPrice, ItemReview, ItemSales;
 
@@ -171,7 +171,7 @@ public static class SyntheticGenerator
         SyntheticWorld.ConversionLogit(w.UserBuyBias[x.User], w.ItemQuality[x.Item], w.ItemPriceZ[x.Item], x.Affinity, x.Channel);
 
     // Solves the intercepts so the base rates hit their targets on a large sample of the traffic.
-    private static void Calibrate(SyntheticWorld w, SyntheticOptions o)
+    internal static void Calibrate(SyntheticWorld w, SyntheticOptions o)
     {
         const int n = 40_000;
         var rng = new Rng(o.Seed, stream: 2);
