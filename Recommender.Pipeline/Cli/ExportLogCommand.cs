@@ -15,10 +15,11 @@ internal static class ExportLogCommand
         var since = new Option<string>("--since") { Description = "First impression time (ISO 8601, UTC if no offset)", Required = true };
         var until = new Option<string?>("--until") { Description = "End of the range, exclusive (default: now)" };
         var window = new Option<double>("--window-hours") { Description = "Attribution window: feedback counts when it arrives within this many hours of the impression", DefaultValueFactory = _ => 24 }.Positive();
+        var position = new Option<string?>("--position-column") { Description = "Write this feature as the position each item was shown at (the service scores at a reference position)" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Folder to write train.csv and schema.json into (train --data reads it)", Required = true };
         var command = new Command("export-log", "Write the impressions of a time range with their feedback as labels: training data for the next model")
         {
-            log, model, since, until, window, output,
+            log, model, since, until, window, output, position,
         };
         command.SetAction(result =>
         {
@@ -26,7 +27,8 @@ internal static class ExportLogCommand
                 ? t : throw new FormatException($"{name}: '{text}' is not an ISO 8601 time");
             var schema = ModelBundle.Open(result.GetValue(model)!, verifyHashes: false).Metadata.Schema;
             var s = LogExport.Run(result.GetValue(log)!.FullName, schema, Time(result.GetValue(since)!, "--since"),
-                result.GetValue(until) is { } u ? Time(u, "--until") : DateTimeOffset.UtcNow, TimeSpan.FromHours(result.GetValue(window)), result.GetValue(output)!.FullName);
+                result.GetValue(until) is { } u ? Time(u, "--until") : DateTimeOffset.UtcNow, TimeSpan.FromHours(result.GetValue(window)), result.GetValue(output)!.FullName,
+                result.GetValue(position));
             Console.WriteLine($"{s.Impressions:N0} impressions ({s.Clicks:N0} clicked, {s.Conversions:N0} converted, {s.Ratings:N0} rated) to {Path.Combine(s.Directory, "train.csv")}");
             return 0;
         });

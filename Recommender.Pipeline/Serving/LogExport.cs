@@ -20,8 +20,14 @@ public static class LogExport
     /// <summary>The log's columns written after the features and labels.</summary>
     public static readonly string[] LogColumns = ["impression_id", "request_id", "ts", "shown_position", "propensity", "policy", "model_version"];
 
-    /// <summary>Exports impressions with <paramref name="since"/> &lt;= time &lt; <paramref name="until"/>.</summary>
-    public static LogExportSummary Run(string logPath, DatasetSchema schema, DateTimeOffset since, DateTimeOffset until, TimeSpan window, string directory)
+    /// <summary>
+    /// Exports impressions with <paramref name="since"/> &lt;= time &lt; <paramref name="until"/>. With
+    /// <paramref name="positionColumn"/>, that feature is written as the position the item was shown at: the service
+    /// scores every candidate at a reference position, and the next model must learn the position's effect from
+    /// where items really were.
+    /// </summary>
+    public static LogExportSummary Run(string logPath, DatasetSchema schema, DateTimeOffset since, DateTimeOffset until, TimeSpan window, string directory,
+        string? positionColumn = null)
     {
         if (!File.Exists(logPath)) throw new FileNotFoundException($"{logPath}: no such impression log", logPath);
         if (window <= TimeSpan.Zero) throw new ArgumentException("the attribution window must be positive");
@@ -56,11 +62,18 @@ public static class LogExport
                 if (features is null)
                 {
                     features = values.Keys.ToArray();
+                    if (positionColumn is not null && !features.Contains(positionColumn))
+                        throw new ArgumentException($"--position-column '{positionColumn}' is not a column of the logged features ({string.Join(", ", features)})");
                     w.Write(string.Join(',', features.Concat([click, conversion, rating]).Concat(LogColumns).Select(Csv)) + "\n");
                 }
                 var line = new StringBuilder();
                 foreach (var name in features)
                 {
+                    if (name == positionColumn)
+                    {
+                        line.Append(reader.GetInt64(2).ToString(inv)).Append(',');
+                        continue;
+                    }
                     var v = values.GetValueOrDefault(name);
                     line.Append(v.ValueKind switch
                     {

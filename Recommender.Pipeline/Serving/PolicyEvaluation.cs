@@ -25,8 +25,12 @@ public enum PolicyReward
 public static class PolicyEvaluation
 {
     /// <summary>Evaluates <paramref name="policy"/> over <paramref name="model"/> on the log at <paramref name="logPath"/>.</summary>
+    /// <remarks>
+    /// With <paramref name="slots"/>, only the first that many slots of each request are evaluated (1: the top item,
+    /// where the estimate is exact; later slots are evaluated given the logged items before them).
+    /// </remarks>
     public static OffPolicyReport Run(string logPath, ServedModel model, ExplorationPolicy policy, string ranking, PolicyReward reward, string? valueColumn,
-        int bootstrap = 500, int seed = 1)
+        int bootstrap = 500, int seed = 1, int slots = int.MaxValue)
     {
         if (!File.Exists(logPath)) throw new FileNotFoundException($"{logPath}: no such impression log", logPath);
         RankingFormula formula = RankingFormula.Parse(ranking, model.Columns.NumberColumns);
@@ -66,7 +70,7 @@ public static class PolicyEvaluation
             var index = items.Select((item, i) => (item, i)).ToDictionary(x => x.item, x => x.i, StringComparer.Ordinal);
             var taken = new bool[items.Count];
             var probabilities = new double[items.Count];
-            foreach (var (item, propensity, value) in shown)
+            foreach (var (item, propensity, value) in shown.Take(slots))
             {
                 if (!index.TryGetValue(item, out int a)) break;
                 policy.NextSlot(scores, items, taken, probabilities);

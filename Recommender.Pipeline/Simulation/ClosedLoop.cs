@@ -5,6 +5,7 @@ using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Jobs;
 using Recommender.Pipeline.Scoring;
 using Recommender.Pipeline.Serving;
+using Recommender.Trainers.Evaluation;
 using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
 
@@ -56,7 +57,11 @@ public static class ClosedLoop
         public string? Registry;
         public ServedModel? Model;
         public readonly Dictionary<int, int> ClickCounts = new();
-        public StringBuilder Log = new();
+        public ImpressionLog? Log;
+        public string Version = "";
+        // Off-policy evaluation of greedy on this policy's own model, from its first slots.
+        public readonly List<LoggedDecision> Decisions = [];
+        public double GreedyTruth;
     }
 
     /// <summary>Runs it in <paramref name="work"/>; <paramref name="log"/> gets progress lines.</summary>
@@ -71,9 +76,10 @@ public static class ClosedLoop
         ServingOptions Serving(string model) => new() { Model = model, Threads = o.Threads, Device = ExecutionDevice.Cpu, MicroBatching = false };
 
         // Day 0: shown at random, the log every model starts from.
-        var random = new Policy("random");
-        Serve(world, o, 0, o.InitialVisits, random, (_, _) => ExplorationPolicy.Parse("epsilon:1"), null, (_, _) => 0);
-        string day0 = WriteLog(work, "day0", random.Log);
+        var random = new Policy("random") { Version = "none" };
+        using (random.Log = OpenLog(work, "day0"))
+            Serve(world, o, 0, o.InitialVisits, random, (_, _) => ExplorationPolicy.Parse("epsilon:1"), null, (_, _) => 0);
+        string day0 = Export(work, "day0", 0);
         string initial = Path.Combine(work, "initial");
         if (Directory.Exists(initial)) Directory.Delete(initial, true);
         var first = TrainingJob.Run(new TrainingData(SimulatedWorld.Schema(), day0, null, null), trainer, initial, log);
@@ -92,11 +98,7 @@ public static class ClosedLoop
         }
         stale.Model = ServedModel.Load(first.Bundle, Serving(first.Bundle));
         // Popularity starts from day 0's clicks.
-        foreach (var line in File.ReadLines(day0).Skip(1))
-        {
-            var f = line.Split(',');
-            if (f[24] == "1") popularity.ClickCounts[int.Parse(f[6], CultureInfo.InvariantCulture)] = popularity.ClickCounts.GetValueOrDefault(int.Parse(f[6], CultureInfo.InvariantCulture)) + 1;
-        }
+        foreach (var (item, count) in random.ClickCounts) popularity.ClickCounts[item] = count;
         var greedyPolicy = ExplorationPolicy.Greedy;
         var epsilon = ExplorationPolicy.Parse($"epsilon:{o.Epsilon.ToString("R", CultureInfo.InvariantCulture)}");
         for (int day = 1; day <= o.Days; day++)
@@ -105,7 +107,8 @@ public static class ClosedLoop
             {
                 p.Model?.Release();
                 p.Model = ServedModel.Load(new Lifecycle.ModelRegistry(p.Registry!).PathOf(), Serving(p.Registry!));
-                p.Log.Clear();
+                p.Version = p.Model.Version;
+                p.Log = OpenLog(work, $"{p.Name}-day{day}");
             }
             Serve(world, o, day, o.VisitsPerDay, exploring, (_, _) => epsilon, exploring.Model);
             Serve(world, o, day, o.VisitsPerDay, greedy, (_, _) => greedyPolicy, greedy.Model);
@@ -115,7 +118,8 @@ public static class ClosedLoop
             // At night the loops learn the day.
             foreach (var p in new[] { exploring, greedy })
             {
-                string dayLog = WriteLog(work, $"{p.Name}-day{day}", p.Log);
+                p.Log!.Dispose();
+                string dayLog = Export(work, $"{p.Name}-day{day}", day);
                 TrainingJob.Run(new TrainingData(SimulatedWorld.Schema(), dayLog, null, null), trainer, p.Registry!, _ => { }, warmStart: p.Registry);
             }
             log($"day {day}: " + string.Join(", ", new[] { exploring, greedy, stale, popularity, oracle }.Select(p => $"{p.Name} CTR {p.Days[^1]["ctr"]}")));
@@ -142,6 +146,16 @@ public static class ClosedLoop
             };
         }
         result["cumulative"] = cumulative;
+        // Off-policy: greedy's top-slot click rate on the exploring loop's own models, estimated from its logs, next to
+        // the truth (greedy's choice on the same visits, valued by the world's true probability).
+        var ope = OffPolicyEstimates.Compute(exploring.Decisions, bootstrap: 500, seed: 1);
+        double truth = exploring.GreedyTruth / exploring.Decisions.Count;
+        static JsonObject E(Estimate e) => new() { ["value"] = Math.Round(e.Value, 5), ["ci95"] = new JsonArray(Math.Round(e.Low, 5), Math.Round(e.High, 5)) };
+        result["off_policy_greedy_top_slot_ctr"] = new JsonObject
+        {
+            ["truth"] = Math.Round(truth, 5), ["logged"] = Math.Round(ope.LoggedMean, 5), ["ips"] = E(ope.Ips), ["snips"] = E(ope.SelfNormalizedIps), ["dr"] = E(ope.DoublyRobust),
+            ["effective_sample_size"] = Math.Round(ope.EffectiveSampleSize, 1), ["decisions"] = ope.Decisions,
+        };
         result["per_day"] = new JsonObject(policies.Select(p => KeyValuePair.Create(p.Name, (JsonNode?)new JsonArray(p.Days.Select(d => (JsonNode)d).ToArray()))));
         return result;
     }
@@ -178,7 +192,12 @@ public static class ClosedLoop
             }
             else scores = v.Candidates.Select(item => score!(v, item)).ToArray();
             var ids = v.Candidates.Select(i => i.ToString("D9", CultureInfo.InvariantCulture)).ToArray();
-            var shown = choose(v, scores).Choose(scores, ids, o.Slots, rng);
+            var policy = choose(v, scores);
+            var shown = policy.Choose(scores, ids, o.Slots, rng);
+            long ts = DayStartMs(day) + n * 1000L;
+            string requestId = $"req_{day}_{n}";
+            var logged = new List<Impression>();
+            var feedback = new List<FeedbackEvent>();
             for (int slot = 0; slot < shown.Length; slot++)
             {
                 int item = v.Candidates[shown[slot].Index];
@@ -190,8 +209,32 @@ public static class ClosedLoop
                 conversions += conversion;
                 value += conversion * world.Price(item);
                 expected += pClick;
-                p.Log.Append(world.Row(v, item, slot + 1, click, conversion)).Append('\n');
                 if (click == 1) p.ClickCounts[item] = p.ClickCounts.GetValueOrDefault(item) + 1;
+                if (p.Log is null) continue;
+                // The features as scored (at the reference position); the export writes the shown position back.
+                string id = $"imp_{day}_{n}_{slot}";
+                logged.Add(new Impression(id, requestId, ts, "recommend", v.User.ToString(CultureInfo.InvariantCulture), item.ToString(CultureInfo.InvariantCulture), slot + 1,
+                    p.Version, (float)scores[shown[slot].Index], float.NaN, float.NaN, float.NaN, scores[shown[slot].Index], shown[slot].Propensity, policy.Name,
+                    Features(world.Row(v, item, 1, 0, 0))));
+                if (click == 1) feedback.Add(new FeedbackEvent(id, "click", null, ts + 1000));
+                if (conversion == 1) feedback.Add(new FeedbackEvent(id, "conversion", null, ts + 2000));
+            }
+            if (p.Log is { } impressionLog)
+            {
+                impressionLog.AppendAsync(logged, new RecommendationRequest(requestId, ts, v.User.ToString(CultureInfo.InvariantCulture), p.Version, policy.Name, o.Slots,
+                    System.Text.Json.JsonSerializer.Serialize(v.Candidates.Select(c => c.ToString(CultureInfo.InvariantCulture))), "{}")).GetAwaiter().GetResult();
+                foreach (var e in feedback) impressionLog.FeedbackAsync(e).GetAwaiter().GetResult();
+            }
+            if (model is not null && shown.Length > 0 && policy.Kind != "greedy")
+            {
+                // Greedy on the same scores would show the best candidate at the top: its propensity there is 1 or 0.
+                int best = 0;
+                for (int i = 1; i < scores.Length; i++)
+                    if (scores[i] > scores[best] || scores[i] == scores[best] && string.CompareOrdinal(ids[i], ids[best]) < 0) best = i;
+                int top = shown[0].Index;
+                double reward = v.ClickDraws[0] < world.Truth(v, v.Candidates[top], 1).Click ? 1 : 0;
+                p.Decisions.Add(new LoggedDecision(reward, shown[0].Propensity, top == best ? 1 : 0, scores[top], scores[best]));
+                p.GreedyTruth += world.Truth(v, v.Candidates[best], 1).Click;
             }
         }
         p.Impressions += impressions; p.Clicks += clicks; p.Conversions += conversions; p.Value += value; p.ExpectedClicks += expected;
@@ -202,11 +245,37 @@ public static class ClosedLoop
         });
     }
 
-    private static string WriteLog(string work, string name, StringBuilder rows)
+    private static long DayStartMs(int day) => (1_700_000_000L + day * 86_400L) * 1000;
+
+    private static ImpressionLog OpenLog(string work, string name)
     {
-        string path = Path.Combine(work, name + ".csv");
-        AtomicFile.WriteAllText(path, SimulatedWorld.Header + "\n" + rows);
-        return path;
+        string path = Path.Combine(work, name + ".sqlite");
+        foreach (var f in new[] { path, path + "-wal", path + "-shm" }) File.Delete(f);
+        return new ImpressionLog(path);
+    }
+
+    // The day's log as training rows, through the product's export (labels from feedback, shown positions written back).
+    private static string Export(string work, string name, int day)
+    {
+        var summary = LogExport.Run(Path.Combine(work, name + ".sqlite"), SimulatedWorld.Schema(), DateTimeOffset.FromUnixTimeMilliseconds(DayStartMs(day)),
+            DateTimeOffset.FromUnixTimeMilliseconds(DayStartMs(day + 1)), TimeSpan.FromDays(1), Path.Combine(work, name), positionColumn: "position");
+        return Path.Combine(summary.Directory, "train.csv");
+    }
+
+    // A world row as the feature object the service logs: categorical values as text, dense values as numbers.
+    private static readonly string[] Columns = SimulatedWorld.Header.Split(',');
+    private static readonly HashSet<string> Dense = SimulatedWorld.Schema().Dense.ToHashSet();
+
+    private static string Features(string row)
+    {
+        var fields = row.Split(',');
+        var features = new Dictionary<string, object?>();
+        for (int c = 0; c < Columns.Length; c++)
+        {
+            if (Columns[c] is "click" or "conversion" or "rating" or "timestamp") continue;
+            features[Columns[c]] = Dense.Contains(Columns[c]) ? fields[c].Length == 0 ? null : double.Parse(fields[c], CultureInfo.InvariantCulture) : fields[c];
+        }
+        return System.Text.Json.JsonSerializer.Serialize(features);
     }
 
     // A registry of its own for a loop, starting from the first model (a new publication of the same files).
