@@ -42,6 +42,7 @@ internal static class SimulateCommand
                 double Get(string policy, string figure) => c[policy]![figure]!.GetValue<double>();
                 gains.Add((Get("a_loop_epsilon", "clicks") - Get("c_static", "clicks"), Get("a_loop_epsilon", "conversions") - Get("c_static", "conversions"),
                     Get("a_loop_epsilon", "clicks") - Get("b_loop_greedy", "clicks"), Get("a_loop_epsilon", "conversions") - Get("b_loop_greedy", "conversions")));
+                if (r == 0) Console.Error.WriteLine($"report: {Evaluation.SimulationReport.Write(result.GetValue(work)!.FullName, run)}");
                 runs.Add(run);
             }
             static JsonObject Spread(IReadOnlyList<double> xs)

@@ -90,7 +90,7 @@ public static class HtmlReport
     }
 
     // Figures are outputs too: written whole or not at all.
-    private static void SavePng(ScottPlot.Plot plot, string path)
+    internal static void SavePng(ScottPlot.Plot plot, string path)
     {
         var bytes = plot.GetImageBytes(640, 400, ScottPlot.ImageFormat.Png);
         AtomicFile.Write(path, s => s.Write(bytes));

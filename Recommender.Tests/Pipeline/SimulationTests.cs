@@ -37,6 +37,9 @@ public sealed class SimulationTests
         var header = File.ReadLines(Path.Combine(files.Root, "a_loop_epsilon-day1", "train.csv")).First().Split(',');
         var positions = File.ReadLines(Path.Combine(files.Root, "a_loop_epsilon-day1", "train.csv")).Skip(1).Take(3).Select(l => l.Split(',')[Array.IndexOf(header, "position")]).ToArray();
         CollectionAssert.AreEqual(new[] { "1", "2", "3" }, positions);
+        string page = Recommender.Pipeline.Evaluation.SimulationReport.Write(files.Path_("report"), run);
+        StringAssert.Contains(File.ReadAllText(page), "<td>e_oracle</td>");
+        Assert.IsTrue(new FileInfo(files.Path_("report/simulation-regret.png")).Length > 1000);
     }
 }
 
