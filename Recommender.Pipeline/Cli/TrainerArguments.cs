@@ -15,6 +15,8 @@ internal sealed class TrainerArguments
     public readonly Option<int?> EmbeddingDim = new Option<int?>("--embedding-dim") { Description = $"Embedding width (default {MultiTaskTrainerOptions.Defaults.EmbeddingDim})" }.AtLeast(1);
     public readonly Option<float?> LearningRate = new Option<float?>("--learning-rate") { Description = "Adam learning rate of dense parameters (default 0.001)" }.Finite(0);
     public readonly Option<float?> EmbeddingLearningRate = new Option<float?>("--embedding-learning-rate") { Description = "Sparse Adagrad learning rate of the embeddings (default 0.05)" }.Finite(0);
+    public readonly Option<int?> WarmupSteps = new Option<int?>("--warmup-steps") { Description = $"Linear learning-rate warm-up steps (default {MultiTaskTrainerOptions.Defaults.WarmupSteps})" }.AtLeast(0);
+    public readonly Option<LearningRateDecay?> Decay = new("--decay") { Description = "Learning-rate schedule after the warm-up: Cosine (default, down to 10%) or None (constant)" };
     public readonly Option<float?> EmbeddingL2 = new Option<float?>("--embedding-l2") { Description = "L2 on touched embedding rows" }.Finite(0);
     public readonly Option<float?> CtrWeight = new Option<float?>("--ctr-weight") { Description = "alpha: weight of the CTR loss; 0 switches CTR off" }.Finite(0);
     public readonly Option<float?> CvrWeight = new Option<float?>("--cvr-weight") { Description = "beta: weight of the CVR loss; 0 switches CVR off" }.Finite(0);
@@ -28,7 +30,7 @@ internal sealed class TrainerArguments
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, EmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
+        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, WarmupSteps, Decay, EmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
             command.Options.Add(o);
     }
 
@@ -54,6 +56,8 @@ internal sealed class TrainerArguments
         if (r.GetValue(LearningRate) is { } lr) o.LearningRate = lr;
         if (r.GetValue(EmbeddingLearningRate) is { } elr) o.EmbeddingLearningRate = elr;
         if (r.GetValue(EmbeddingL2) is { } el2) o.EmbeddingL2 = el2;
+        if (r.GetValue(WarmupSteps) is { } ws) o.WarmupSteps = ws;
+        if (r.GetValue(Decay) is { } decay) o.Decay = decay;
         if (r.GetValue(CtrWeight) is { } cw) o.CtrWeight = cw;
         if (r.GetValue(CvrWeight) is { } vw) o.CvrWeight = vw;
         if (r.GetValue(RatingWeight) is { } rw) o.RatingWeight = rw;
