@@ -32,10 +32,11 @@ public sealed class MultiTaskTrainers(MLContext mlContext)
     /// <summary>The architecture named in <see cref="MultiTaskTrainerOptions.Architecture"/> (for experiment files and CLIs).</summary>
     public MultiTaskEstimator FromOptions(MultiTaskTrainerOptions options) => new(mlContext, options);
 
+    // The caller's options are copied, never changed: one options object can make a SharedBottom and then an ESMM.
     private MultiTaskEstimator Create(MultiTaskArchitecture architecture, MultiTaskTrainerOptions? options)
     {
-        options ??= new MultiTaskTrainerOptions();
-        options.Architecture = architecture;
-        return new MultiTaskEstimator(mlContext, options);
+        var copy = (options ?? new MultiTaskTrainerOptions()).Clone();
+        copy.Architecture = architecture;
+        return new MultiTaskEstimator(mlContext, copy);
     }
 }

@@ -25,10 +25,10 @@ public sealed class MultiTaskEstimator : IEstimator<ITransformer>
     internal MultiTaskEstimator(MLContext mlContext, MultiTaskTrainerOptions options)
     {
         _ml = mlContext;
-        Options = options;
+        Options = options.Clone();
     }
 
-    /// <summary>The options (the catalog sets the architecture).</summary>
+    /// <summary>The estimator's own copy of the options given (the catalog sets the architecture on it).</summary>
     public MultiTaskTrainerOptions Options { get; }
 
     /// <summary>The model of the last <see cref="Fit(IDataView)"/>: history, parameters, export.</summary>

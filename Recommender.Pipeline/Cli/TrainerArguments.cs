@@ -34,6 +34,9 @@ internal sealed class TrainerArguments
             command.Options.Add(o);
     }
 
+    // Enum options by name ("architecture": "Mmoe"), as the command line takes them.
+    private static readonly JsonSerializerOptions TrainerJson = new(DatasetSchema.JsonOptions) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+
     public MultiTaskTrainerOptions Build(ParseResult r, ExperimentFile? experiment)
     {
         var o = new MultiTaskTrainerOptions();
@@ -46,7 +49,8 @@ internal sealed class TrainerArguments
             {
                 var field = typeof(MultiTaskTrainerOptions).GetField(name, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase)
                     ?? throw new SchemaException($"experiment trainer option '{name}' is not an option of the multi-task trainer");
-                field.SetValue(o, value.Deserialize(field.FieldType, DatasetSchema.JsonOptions));
+                try { field.SetValue(o, value.Deserialize(field.FieldType, TrainerJson)); }
+                catch (System.Text.Json.JsonException error) { throw new SchemaException($"experiment trainer option '{name}': {value.GetRawText()} is not a {field.FieldType.Name} ({error.Message.Split(" Path:")[0]})"); }
             }
         }
         if (r.GetValue(Architecture) is { } a) o.Architecture = a;

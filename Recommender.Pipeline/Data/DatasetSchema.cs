@@ -122,6 +122,8 @@ public sealed class DatasetSchema
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        // A metric undefined on a small validation set is NaN, and model.json must still be written and read back.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     /// <summary>Reads a schema file (JSON; comments and trailing commas allowed).</summary>

@@ -55,7 +55,6 @@ public static class TrainingJob
         var dataIdentity = new JobFingerprint();
         foreach (var (role, path) in new[] { ("train", data.Train), ("valid", data.Valid), ("test", data.Test), ("common_features", data.CommonFeatures) })
             if (path is not null) FileIdentity.Add(dataIdentity, role, path);
-        options.Cancellation = control.Cancel;
         var ml = new MLContext(seed: options.Seed);
         Table Load(string path)
         {
@@ -94,10 +93,12 @@ public static class TrainingJob
         if (matrixFactorization is not null)
         {
             (featurization, denseColumn, denseSize, mfTest) = AddMatrixFactorization(ml, featurization, denseColumn, denseSize, matrixFactorization, train, valid, test, log);
-            options.DenseColumn = denseColumn;
         }
 
+        // The estimator's copy of the options takes what the job decides; the caller's stay as given.
         var estimator = ml.MultiTask().Trainers.FromOptions(options);
+        estimator.Options.DenseColumn = denseColumn;
+        estimator.Options.Cancellation = control.Cancel;
         var multiTask = estimator.Fit(featurization.Transform(train.ToDataView()), valid is null ? null : featurization.Transform(valid.ToDataView()), initial);
         var pipeline = new TransformerChain<ITransformer>(featurization, multiTask);
         var model = estimator.LastModel!;

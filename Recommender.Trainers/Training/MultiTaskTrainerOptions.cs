@@ -136,6 +136,17 @@ public sealed class MultiTaskTrainerOptions
     /// <summary>Called during each epoch (epoch, step within the epoch, steps per epoch, running loss).</summary>
     public Action<int, int, int, double>? Progress;
 
+    /// <summary>A copy the caller's later changes do not reach (arrays copied too), as ML.NET's estimators keep their options.</summary>
+    internal MultiTaskTrainerOptions Clone()
+    {
+        var copy = (MultiTaskTrainerOptions)MemberwiseClone();
+        copy.CategoricalColumns = (string[]?)CategoricalColumns?.Clone();
+        copy.Bottom = (int[])Bottom.Clone();
+        copy.Tower = (int[])Tower.Clone();
+        copy.Expert = (int[])Expert.Clone();
+        return copy;
+    }
+
     /// <summary>Stops training between two steps with <see cref="OperationCanceledException"/> (Ctrl-C); the last epoch's checkpoint stays resumable.</summary>
     public CancellationToken Cancellation;
     /// <summary>Called after each epoch with its report.</summary>

@@ -1,0 +1,58 @@
+using Microsoft.ML;
+using Recommender.Pipeline.Cli;
+using Recommender.Pipeline.Data.Synthetic;
+using Recommender.Pipeline.Jobs;
+using Recommender.Trainers;
+using Recommender.Trainers.Runtime;
+using Recommender.Trainers.Training;
+
+namespace Recommender.Tests.Pipeline;
+
+[TestClass]
+[DoNotParallelize] // the CLI case redirects the process-wide console
+public sealed class OptionsTests
+{
+    [TestMethod]
+    public void CatalogEstimatorsAndTheTrainingJobCopyTheCallersOptions()
+    {
+        var ml = new MLContext();
+        var options = new MultiTaskTrainerOptions { Bottom = [32] };
+        var sharedBottom = ml.MultiTask().Trainers.SharedBottom(options);
+        var esmm = ml.MultiTask().Trainers.Esmm(options);
+        Assert.AreEqual(MultiTaskArchitecture.SharedBottom, sharedBottom.Options.Architecture, "the first estimator keeps its architecture");
+        Assert.AreEqual(MultiTaskArchitecture.Esmm, esmm.Options.Architecture);
+        Assert.AreEqual(MultiTaskArchitecture.SharedBottom, options.Architecture, "the caller's options are untouched");
+        options.Bottom[0] = 64;
+        Assert.AreEqual(32, sharedBottom.Options.Bottom[0], "arrays are copied too");
+
+        using var files = new TestFiles();
+        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 3_000, Seed = 41 }, files.Path_("sim"));
+        var job = new MultiTaskTrainerOptions { Epochs = 1, BatchSize = 256, EmbeddingDim = 4, Bottom = [8], Tower = [4], Device = ExecutionDevice.Cpu, Threads = 1, DenseColumn = "Untouched" };
+        using var cancel = new CancellationTokenSource();
+        TrainingJob.Run(TrainingData.FromDirectory(files.Path_("sim")) with { Test = null }, job, files.Path_("reg"), _ => { }, control: new PublishControl(Cancel: cancel.Token));
+        Assert.AreEqual("Untouched", job.DenseColumn, "the job sets the dense column on its own copy");
+        Assert.IsFalse(job.Cancellation.CanBeCanceled, "the job's cancellation stays in its own copy");
+    }
+
+    [TestMethod]
+    public void ExperimentFilesNameEnumOptionsAndABadValueIsOneLine()
+    {
+        using var files = new TestFiles();
+        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 3_000, Seed = 42 }, files.Path_("sim"));
+        string Experiment(string architecture) => files.Write($"exp-{architecture}.json",
+            "{\"data\": {\"train\": \"sim/train.csv\"}, \"schemaFile\": \"sim/schema.json\", \"trainer\": {\"architecture\": \"" + architecture
+            + "\", \"epochs\": 1, \"batchSize\": 256, \"embeddingDim\": 4, \"bottom\": [8], \"tower\": [4], \"expert\": [8], \"experts\": 2, \"threads\": 1, \"device\": \"Cpu\"}}");
+        var (oldOut, oldError) = (Console.Out, Console.Error);
+        var error = new StringWriter();
+        Console.SetOut(new StringWriter());
+        Console.SetError(error);
+        try
+        {
+            Assert.AreEqual(0, CliApp.Run(["train", "--experiment", Experiment("Mmoe"), "--out", files.Path_("mmoe")]), error.ToString());
+            Assert.AreEqual(2, CliApp.Run(["train", "--experiment", Experiment("Transformer"), "--out", files.Path_("bad")]));
+            StringAssert.Contains(error.ToString(), "error: experiment trainer option 'architecture': \"Transformer\" is not a MultiTaskArchitecture");
+        }
+        finally { Console.SetOut(oldOut); Console.SetError(oldError); }
+        StringAssert.Contains(File.ReadAllText(Path.Combine(files.Path_("mmoe"), "v1", "model.json")), "\"architecture\": \"Mmoe\"");
+    }
+}
