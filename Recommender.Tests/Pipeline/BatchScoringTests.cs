@@ -178,6 +178,8 @@ public sealed class BatchScoringTests
         var start = new ProcessStartInfo("dotnet", ["exec", typeof(CliApp).Assembly.Location, "score", "--model", Fixture.Value.Bundle, "--input", Fixture.Value.Input,
             "--output", output, "--chunk-rows", "500", "--batch-size", "256", "--threads", "1", "--device", "Cpu", "--rank", "pctr^2 * pcvr * item_price"])
         { RedirectStandardError = true, RedirectStandardOutput = true };
+        // Each part takes 50 ms more, so the kill surely lands mid-run, on any machine.
+        start.Environment["RECOMMENDER_DELAY"] = "score.part-written:50";
         using (var process = Process.Start(start)!)
         {
             var clock = Stopwatch.StartNew();

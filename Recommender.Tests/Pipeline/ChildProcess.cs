@@ -6,13 +6,14 @@ namespace Recommender.Tests.Pipeline;
 /// <summary>The CLI run as a separate process (for kills, signals and locks held by another process), bounded in time.</summary>
 internal static class ChildProcess
 {
-    public static Process Start(IEnumerable<string> args, string? fault = null)
+    public static Process Start(IEnumerable<string> args, string? fault = null, string? delay = null)
     {
         var start = new ProcessStartInfo("dotnet", ["exec", typeof(CliApp).Assembly.Location, .. args])
         {
             RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
         };
         if (fault is not null) start.Environment["RECOMMENDER_FAULT"] = fault;
+        if (delay is not null) start.Environment["RECOMMENDER_DELAY"] = delay;
         return Process.Start(start)!;
     }
 

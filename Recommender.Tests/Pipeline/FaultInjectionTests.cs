@@ -97,7 +97,8 @@ public sealed class FaultInjectionTests
         var (dir, bundle, _) = TinyBundle.Train(files.Root, 40_000, 6);
         string input = Path.Combine(dir, "train.csv"), output = files.Path_("out.csv"), parts = output + ".parts";
         string[] Score(bool resume) => ["score", "--model", bundle, "--input", input, "--output", output, "--chunk-rows", "300", "--batch-size", "128", "--threads", "1", "--device", "cpu", .. resume ? new[] { "--resume" } : []];
-        using (var process = ChildProcess.Start(Score(false)))
+        // Each part takes a fifth of a second more (RECOMMENDER_DELAY): the signal surely lands mid-run, on any machine.
+        using (var process = ChildProcess.Start(Score(false), delay: "score.part-written:200"))
         {
             var error = process.StandardError.ReadToEndAsync();
             var clock = Stopwatch.StartNew();
