@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Recommender.Trainers.Evaluation;
 using Recommender.Trainers.Training;
 
 namespace Recommender.Trainers;
@@ -15,19 +16,77 @@ public sealed class MultiTaskCatalog(MLContext mlContext)
 {
     /// <summary>The trainers.</summary>
     public MultiTaskTrainers Trainers { get; } = new(mlContext);
+
+    /// <summary>
+    /// Every task's metrics of a scored data view, as ML.NET's catalogs evaluate: CTR AUC, GAUC (with
+    /// <paramref name="groupColumnName"/>), LogLoss and calibration; CVR AUC on clicked rows; CTCVR AUC; rating RMSE and
+    /// MAE on rated rows. Prediction columns are <c>PCtr</c>, <c>PCvr</c>, <c>PCtcvr</c>, <c>PredictedRating</c>; a label
+    /// column that is absent leaves its task's metrics out.
+    /// </summary>
+    public MultiTaskMetrics Evaluate(IDataView data, string clickColumnName = "Click", string conversionColumnName = "Conversion",
+        string ratingColumnName = "Rating", string? groupColumnName = null)
+    {
+        float[]? Read(string column) => data.Schema.GetColumnOrNull(column) is null ? null : ScoredColumns.Read(data, column);
+        string[]? groups = null;
+        if (groupColumnName is not null)
+        {
+            // The group may be text, or a key once featurized (its key then identifies the group; unseen ones share key 0).
+            var column = data.Schema[groupColumnName];
+            var values = new List<string>();
+            using var cursor = data.GetRowCursor([column]);
+            if (column.Type is Microsoft.ML.Data.KeyDataViewType)
+            {
+                var getter = cursor.GetGetter<uint>(column);
+                uint key = 0;
+                while (cursor.MoveNext()) { getter(ref key); values.Add(key.ToString(System.Globalization.CultureInfo.InvariantCulture)); }
+            }
+            else
+            {
+                var getter = cursor.GetGetter<ReadOnlyMemory<char>>(column);
+                ReadOnlyMemory<char> value = default;
+                while (cursor.MoveNext()) { getter(ref value); values.Add(value.ToString()); }
+            }
+            groups = values.ToArray();
+        }
+        var rating = Read(ratingColumnName);
+        return MultiTaskMetrics.Compute(Read(ScoredColumns.MultiTask[0]), Read(ScoredColumns.MultiTask[1]), Read(ScoredColumns.MultiTask[2]), Read(ScoredColumns.MultiTask[3]),
+            Read(clickColumnName), Read(conversionColumnName), rating, groups);
+    }
 }
 
 /// <summary>The multi-task trainers; each returns an estimator that adds PCtr, PCvr, PCtcvr and PredictedRating.</summary>
 public sealed class MultiTaskTrainers(MLContext mlContext)
 {
     /// <summary>Shared-bottom network (the design card's default).</summary>
-    public MultiTaskEstimator SharedBottom(MultiTaskTrainerOptions? options = null) => Create(MultiTaskArchitecture.SharedBottom, options);
+    public MultiTaskEstimator SharedBottom(MultiTaskTrainerOptions options) => Create(MultiTaskArchitecture.SharedBottom, options);
     /// <summary>ESMM: CVR learned through CTCVR over the entire impression space.</summary>
-    public MultiTaskEstimator Esmm(MultiTaskTrainerOptions? options = null) => Create(MultiTaskArchitecture.Esmm, options);
+    public MultiTaskEstimator Esmm(MultiTaskTrainerOptions options) => Create(MultiTaskArchitecture.Esmm, options);
     /// <summary>Multi-gate Mixture-of-Experts.</summary>
-    public MultiTaskEstimator Mmoe(MultiTaskTrainerOptions? options = null) => Create(MultiTaskArchitecture.Mmoe, options);
+    public MultiTaskEstimator Mmoe(MultiTaskTrainerOptions options) => Create(MultiTaskArchitecture.Mmoe, options);
     /// <summary>Progressive Layered Extraction.</summary>
-    public MultiTaskEstimator Ple(MultiTaskTrainerOptions? options = null) => Create(MultiTaskArchitecture.Ple, options);
+    public MultiTaskEstimator Ple(MultiTaskTrainerOptions options) => Create(MultiTaskArchitecture.Ple, options);
+
+    /// <summary>Shared-bottom network with the most used settings as arguments (the rest at their defaults).</summary>
+    public MultiTaskEstimator SharedBottom(string clickColumnName = "Click", string conversionColumnName = "Conversion", string ratingColumnName = "Rating",
+        int epochs = MultiTaskTrainerOptions.Defaults.Epochs, int batchSize = MultiTaskTrainerOptions.Defaults.BatchSize, float learningRate = MultiTaskTrainerOptions.Defaults.LearningRate) =>
+        Create(MultiTaskArchitecture.SharedBottom, Simple(clickColumnName, conversionColumnName, ratingColumnName, epochs, batchSize, learningRate));
+    /// <summary>ESMM with the most used settings as arguments.</summary>
+    public MultiTaskEstimator Esmm(string clickColumnName = "Click", string conversionColumnName = "Conversion", string ratingColumnName = "Rating",
+        int epochs = MultiTaskTrainerOptions.Defaults.Epochs, int batchSize = MultiTaskTrainerOptions.Defaults.BatchSize, float learningRate = MultiTaskTrainerOptions.Defaults.LearningRate) =>
+        Create(MultiTaskArchitecture.Esmm, Simple(clickColumnName, conversionColumnName, ratingColumnName, epochs, batchSize, learningRate));
+    /// <summary>MMoE with the most used settings as arguments.</summary>
+    public MultiTaskEstimator Mmoe(string clickColumnName = "Click", string conversionColumnName = "Conversion", string ratingColumnName = "Rating",
+        int epochs = MultiTaskTrainerOptions.Defaults.Epochs, int batchSize = MultiTaskTrainerOptions.Defaults.BatchSize, float learningRate = MultiTaskTrainerOptions.Defaults.LearningRate) =>
+        Create(MultiTaskArchitecture.Mmoe, Simple(clickColumnName, conversionColumnName, ratingColumnName, epochs, batchSize, learningRate));
+    /// <summary>PLE with the most used settings as arguments.</summary>
+    public MultiTaskEstimator Ple(string clickColumnName = "Click", string conversionColumnName = "Conversion", string ratingColumnName = "Rating",
+        int epochs = MultiTaskTrainerOptions.Defaults.Epochs, int batchSize = MultiTaskTrainerOptions.Defaults.BatchSize, float learningRate = MultiTaskTrainerOptions.Defaults.LearningRate) =>
+        Create(MultiTaskArchitecture.Ple, Simple(clickColumnName, conversionColumnName, ratingColumnName, epochs, batchSize, learningRate));
+
+    private static MultiTaskTrainerOptions Simple(string click, string conversion, string rating, int epochs, int batchSize, float learningRate) => new()
+    {
+        ClickColumn = click, ConversionColumn = conversion, RatingColumn = rating, Epochs = epochs, BatchSize = batchSize, LearningRate = learningRate,
+    };
 
     /// <summary>The architecture named in <see cref="MultiTaskTrainerOptions.Architecture"/> (for experiment files and CLIs).</summary>
     public MultiTaskEstimator FromOptions(MultiTaskTrainerOptions options) => new(mlContext, options);

@@ -86,7 +86,7 @@ internal static class EvaluateCommand
     {
         using var scorer = Scoring.BundleScorer.Open(bundle, 8192, new Recommender.Trainers.Runtime.RuntimeOptions { Device = device });
         var p = new Predictions { Rows = table.RowCount };
-        var columns = Scoring.ScoredColumns.MultiTask.Select(c => p.Columns[c] = new List<float>((int)table.RowCount)).ToArray();
+        var columns = ScoredColumns.MultiTask.Select(c => p.Columns[c] = new List<float>((int)table.RowCount)).ToArray();
         foreach (var chunk in table.Chunks)
         {
             var values = scorer.Predict(chunk, table.Schema.TextColumns, table.Schema.NumberColumns);

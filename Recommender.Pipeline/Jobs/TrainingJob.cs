@@ -188,7 +188,7 @@ public static class TrainingJob
         if (test is not null)
         {
             // Matrix factorization alone as a CTR model: its score, unknown pairs at the training click rate.
-            var score = Scoring.ScoredColumns.Read(mfModel.Transform(featurization.Transform(test.ToDataView())), "Score");
+            var score = ScoredColumns.Read(mfModel.Transform(featurization.Transform(test.ToDataView())), "Score");
             double baseRate = train.GetNumbers(DatasetSchema.ClickColumn).Average(v => (double)v);
             var pCtr = score.Select(s => float.IsNaN(s) ? (float)baseRate : Math.Clamp(s, 1e-6f, 1 - 1e-6f)).ToArray();
             var s = test.Schema;

@@ -7,6 +7,7 @@ using Recommender.Pipeline.Data.Synthetic;
 using Recommender.Pipeline.Jobs;
 using Recommender.Pipeline.Lifecycle;
 using Recommender.Pipeline.Scoring;
+using Recommender.Trainers;
 using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
 

@@ -56,3 +56,20 @@ public sealed class OptionsTests
         StringAssert.Contains(File.ReadAllText(Path.Combine(files.Path_("mmoe"), "v1", "model.json")), "\"architecture\": \"Mmoe\"");
     }
 }
+
+[TestClass]
+public sealed class CatalogShapeTests
+{
+    [TestMethod]
+    public void SimpleArgumentOverloadsSetTheirOptionsAndLeaveTheRestAtDefaults()
+    {
+        var ml = new MLContext();
+        var estimator = ml.MultiTask().Trainers.Esmm(clickColumnName: "Clicked", epochs: 3, learningRate: 0.01f);
+        Assert.AreEqual(MultiTaskArchitecture.Esmm, estimator.Options.Architecture);
+        Assert.AreEqual("Clicked", estimator.Options.ClickColumn);
+        Assert.AreEqual(3, estimator.Options.Epochs);
+        Assert.AreEqual(0.01f, estimator.Options.LearningRate);
+        Assert.AreEqual(MultiTaskTrainerOptions.Defaults.BatchSize, estimator.Options.BatchSize);
+        Assert.AreEqual(MultiTaskArchitecture.SharedBottom, ml.MultiTask().Trainers.SharedBottom().Options.Architecture);
+    }
+}

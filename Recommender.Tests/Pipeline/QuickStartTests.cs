@@ -40,6 +40,7 @@ public sealed class QuickStartTests
         var scored = model.Transform(test.ToDataView());
         var pCtr = ScoredColumns.Read(scored, "PCtr");
         var auc = BinaryMetrics.Auc(pCtr, test.GetNumbers("Click"));
+        var metrics = ml.MultiTask().Evaluate(scored, groupColumnName: "UserId");   // every task, as ML.NET's catalogs evaluate
 
         ml.Model.Save(model, train.Schema, modelPath);
         var loaded = ml.Model.Load(modelPath, out _);
@@ -48,6 +49,8 @@ public sealed class QuickStartTests
 
         Assert.AreEqual(test.RowCount, pCtr.Length);
         Assert.IsTrue(auc.Value > 0.6, $"CTR AUC {auc}");
+        Assert.AreEqual(auc.Value, metrics.CtrAuc!.Value.Value, 1e-12, "the catalog's Evaluate computes the same AUC");
+        Assert.IsTrue(metrics.CvrAuc is { IsDefined: true } && metrics.RatingRmse is { IsDefined: true } && metrics.CtrGauc is { IsDefined: true });
         Assert.AreEqual(2, trainer.LastModel!.History.Count);
         Assert.IsTrue(trainer.LastModel.History[0].Validation["ctr_auc"] > 0.55);
         for (int i = 0; i < pCtr.Length; i++) Assert.AreEqual(pCtr[i], again[i], 1e-6f);

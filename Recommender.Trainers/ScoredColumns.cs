@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace Recommender.Pipeline.Scoring;
+namespace Recommender.Trainers;
 
 /// <summary>Reads prediction columns out of a scored <see cref="IDataView"/> (scalars or one-element vectors).</summary>
 public static class ScoredColumns
