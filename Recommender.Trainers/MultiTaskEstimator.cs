@@ -17,7 +17,7 @@ namespace Recommender.Trainers;
 /// <c>mlContext.Model.Save</c> and <c>Load</c> round-trip it with public APIs only (DESIGN section 5). Unseen
 /// categorical values arrive as key 0 and score with the out-of-vocabulary row.
 /// </remarks>
-public sealed class MultiTaskEstimator : IEstimator<ITransformer>
+public sealed class MultiTaskEstimator : IEstimator<MultiTaskTransformer>
 {
     private static readonly string[] Outputs = [MultiTaskInputs.PCtr, MultiTaskInputs.PCvr, MultiTaskInputs.PCtcvr, MultiTaskInputs.PredictedRating];
     private readonly MLContext _ml;
@@ -31,17 +31,13 @@ public sealed class MultiTaskEstimator : IEstimator<ITransformer>
     /// <summary>The estimator's own copy of the options given (the catalog sets the architecture on it).</summary>
     public MultiTaskTrainerOptions Options { get; }
 
-    /// <summary>The model of the last <see cref="Fit(IDataView)"/>: history, parameters, export.</summary>
-    public TrainedMultiTaskModel? LastModel { get; private set; }
 
-    /// <summary>The categorical columns of the last fit, in the order of the exported model's inputs.</summary>
-    public IReadOnlyList<string> LastCategoricalColumns { get; private set; } = [];
 
     /// <summary>Trains without a validation set.</summary>
-    public ITransformer Fit(IDataView input) => Fit(input, null);
+    public MultiTaskTransformer Fit(IDataView input) => Fit(input, null);
 
     /// <summary>Trains with per-epoch validation, early stopping and the best epoch kept.</summary>
-    public ITransformer Fit(IDataView train, IDataView? validation) => Fit(train, validation, null);
+    public MultiTaskTransformer Fit(IDataView train, IDataView? validation) => Fit(train, validation, null);
 
     /// <summary>
     /// Goes on training from <paramref name="initialState"/> (a trained model's <see cref="TrainedMultiTaskModel.State"/>)
@@ -49,7 +45,7 @@ public sealed class MultiTaskEstimator : IEstimator<ITransformer>
     /// optimizer state and embedding rows are kept; the key columns may have grown (rows of new keys start as a
     /// fresh model's).
     /// </summary>
-    public ITransformer Fit(IDataView train, IDataView? validation, TrainingState? initialState)
+    public MultiTaskTransformer Fit(IDataView train, IDataView? validation, TrainingState? initialState)
     {
         var keys = KeyColumns(train.Schema);
         var fieldRows = keys.Select(k => checked((int)((KeyDataViewType)train.Schema[k].Type).Count + 1)).ToArray();
@@ -57,10 +53,8 @@ public sealed class MultiTaskEstimator : IEstimator<ITransformer>
         FeatureMatrix Matrix(IDataView data) => FeatureMatrix.From(data, keys, dense, denseSize,
             Optional(data, Options.ClickColumn), Optional(data, Options.ConversionColumn), Optional(data, Options.RatingColumn));
         var model = MultiTaskTrainer.Train(Matrix(train), validation is null ? null : Matrix(validation), fieldRows, Options, initialState, keys);
-        LastModel = model;
-        LastCategoricalColumns = keys;
         var onnx = model.Export(IdColumns(keys), $"Recommender multi-task model ({Options.Architecture})", dense, Onnx.TensorProto.Types.DataType.Uint32);
-        return Chain(keys, dense, onnx, model.Device == ExecutionDevice.Cuda ? 0 : null).Fit(train);
+        return new MultiTaskTransformer(Chain(keys, dense, onnx, model.Device == ExecutionDevice.Cuda ? 0 : null).Fit(train), model, keys);
     }
 
     /// <inheritdoc/>

@@ -101,13 +101,13 @@ public static class TrainingJob
         estimator.Options.Cancellation = control.Cancel;
         var multiTask = estimator.Fit(featurization.Transform(train.ToDataView()), valid is null ? null : featurization.Transform(valid.ToDataView()), initial);
         var pipeline = new TransformerChain<ITransformer>(featurization, multiTask);
-        var model = estimator.LastModel!;
+        var model = multiTask.Model;
 
         MultiTaskMetrics? metrics = null;
         MultiTaskPredictions? testPredictions = null;
         if (test is not null)
         {
-            var matrix = FeatureMatrix.From(featurization.Transform(test.ToDataView()), estimator.LastCategoricalColumns, denseColumn, denseSize);
+            var matrix = FeatureMatrix.From(featurization.Transform(test.ToDataView()), multiTask.CategoricalColumns, denseColumn, denseSize);
             var p = model.Predict(matrix);
             testPredictions = p;
             var s = test.Schema;
@@ -121,7 +121,7 @@ public static class TrainingJob
         {
             Schema = data.Schema,
             Architecture = options.Architecture.ToString(),
-            OnnxIdInputs = estimator.LastCategoricalColumns.ToList(),
+            OnnxIdInputs = multiTask.CategoricalColumns.ToList(),
             OnnxDenseInput = denseColumn,
             DenseSize = denseSize,
             Options = typeof(MultiTaskTrainerOptions).GetFields().Where(f => f.FieldType.IsPrimitive || f.FieldType.IsEnum || f.FieldType == typeof(string) || f.FieldType == typeof(int[]))
@@ -129,7 +129,7 @@ public static class TrainingJob
             History = model.History.Cast<object>().ToList(),
             TestMetrics = metrics?.Items().ToDictionary(i => i.Name, i => i.Value.IsDefined ? (double?)i.Value.Value : null) ?? new(),
         };
-        var onnx = model.Export(estimator.LastCategoricalColumns, $"Recommender multi-task model ({options.Architecture}); inputs: see model.json", denseColumn);
+        var onnx = model.Export(multiTask.CategoricalColumns, $"Recommender multi-task model ({options.Architecture}); inputs: see model.json", denseColumn);
         string staging = publisher.Staging;
         ModelBundle.Save(staging, ml, pipeline, featurization, train.ToDataView().Schema, onnx, metadata);
         model.State?.Save(Path.Combine(staging, StateFile));
