@@ -152,9 +152,10 @@ public sealed class MatrixFactorizationEstimator : IEstimator<ITransformer>
     private IEstimator<ITransformer> Chain(byte[] onnx)
     {
         string[] outputs = OutputFactors ? ["Score", "UserFactors", "ItemFactors"] : ["Score"];
-        return _ml.Transforms.Conversion.ConvertType(RowInput, Options.MatrixRowIndexColumnName, DataKind.UInt32)
+        var chain = _ml.Transforms.Conversion.ConvertType(RowInput, Options.MatrixRowIndexColumnName, DataKind.UInt32)
             .Append(_ml.Transforms.Conversion.ConvertType(ColumnInput, Options.MatrixColumnIndexColumnName, DataKind.UInt32))
             .Append(_ml.Transforms.ApplyOnnxModel(outputs, [RowInput, ColumnInput], new MemoryStream(onnx), gpuDeviceId: null, fallbackToCpu: false))
             .Append(_ml.Transforms.DropColumns(RowInput, ColumnInput));
+        return ScalarPredictions.AppendScore(chain, _ml);
     }
 }

@@ -82,8 +82,9 @@ public sealed class MultiTaskEstimator : IEstimator<MultiTaskTransformer>
         IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
         for (int i = 0; i < keys.Count; i++) chain = chain.Append(_ml.Transforms.Conversion.ConvertType(ids[i], keys[i], DataKind.UInt32));
         var inputs = dense is null ? ids : [.. ids, dense];
-        return chain.Append(_ml.Transforms.ApplyOnnxModel(Outputs, inputs, new MemoryStream(onnx), gpuDeviceId, fallbackToCpu: false))
+        chain = chain.Append(_ml.Transforms.ApplyOnnxModel(Outputs, inputs, new MemoryStream(onnx), gpuDeviceId, fallbackToCpu: false))
             .Append(_ml.Transforms.DropColumns(ids));
+        return ScalarPredictions.AppendMultiTask(chain, _ml);
     }
 
     private string[] KeyColumns(DataViewSchema schema)

@@ -29,7 +29,7 @@ internal static class PredictCommand
             DatasetSchema schema;
             if (File.Exists(path) && path.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) && !File.Exists(Path.Combine(Path.GetDirectoryName(path)!, BundleManifest.FileName)))
             {
-                transformer = ml.Model.Load(path, out _);
+                transformer = ScalarPredictions.Register(ml).Model.Load(path, out _);
                 schema = DatasetSchema.Load((result.GetValue(schemaFile) ?? throw new SchemaException("a plain ML.NET model needs --schema to read the data")).FullName);
             }
             else

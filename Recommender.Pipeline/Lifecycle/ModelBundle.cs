@@ -90,7 +90,7 @@ public sealed class ModelBundle
 
     private ITransformer LoadZip(MLContext ml, string file, out DataViewSchema inputSchema)
     {
-        try { return ml.Model.Load(PathOf(file), out inputSchema); }
+        try { return ScalarPredictions.Register(ml).Model.Load(PathOf(file), out inputSchema); }
         catch (Exception e) when (e is InvalidDataException or IOException or FormatException or InvalidOperationException or ArgumentException or NotSupportedException)
         {
             throw new InvalidDataException($"{PathOf(file)}: cannot be loaded as an ML.NET model ({e.Message.Split('\n')[0]})");

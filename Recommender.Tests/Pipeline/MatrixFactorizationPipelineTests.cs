@@ -59,5 +59,24 @@ public sealed class MatrixFactorizationPipelineTests
         Assert.AreEqual(expected.Length, actual.Length);
         for (int i = 0; i < expected.Length; i++)
             Assert.IsTrue(float.IsNaN(expected[i]) ? float.IsNaN(actual[i]) : Math.Abs(expected[i] - actual[i]) <= 1e-6f, $"row {i}: {expected[i]} vs {actual[i]}");
+
+        // The tutorial idiom: a prediction engine with a float Score property, on a model loaded by a fresh context.
+        var fresh = ScalarPredictions.Register(new MLContext());
+        var loaded = fresh.Model.Load(zip, out _);
+        Assert.AreEqual(Microsoft.ML.Data.NumberDataViewType.Single, loaded.GetOutputSchema(data.Schema)["Score"].Type);
+        var engine = fresh.Model.CreatePredictionEngine<MovieRating, MovieScore>(loaded);
+        Assert.AreEqual(expected[3], engine.Predict(new MovieRating { UserId = "7", ItemId = "7" }).Score, 1e-6f);
+    }
+
+    private sealed class MovieRating
+    {
+        public string UserId { get; set; } = "";
+        public string ItemId { get; set; } = "";
+        public float Rating { get; set; }
+    }
+
+    private sealed class MovieScore
+    {
+        public float Score { get; set; }
     }
 }

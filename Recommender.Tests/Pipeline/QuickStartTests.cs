@@ -48,6 +48,20 @@ public sealed class QuickStartTests
         // to here
 
         Assert.AreEqual(test.RowCount, pCtr.Length);
+        // The tutorial idiom on the loaded model: a prediction engine whose outputs are float properties.
+        var fresh = ScalarPredictions.Register(new MLContext());
+        var reloaded = fresh.Model.Load(modelPath, out _);
+        var engine = fresh.Model.CreatePredictionEngine<ImpressionRow, MultiTaskPrediction>(reloaded);
+        var first = File.ReadLines(Path.Combine(dir, "test.csv")).Skip(1).First().Split(',');
+        float F(int i) => first[i].Length == 0 ? float.NaN : float.Parse(first[i], System.Globalization.CultureInfo.InvariantCulture);
+        var predicted = engine.Predict(new ImpressionRow
+        {
+            UserId = first[0], age = first[1], gender = first[2], city = first[3], occupation = first[4], consumption = first[5], ItemId = first[6], category = first[7],
+            brand = first[8], shop = first[9], price_bucket = first[10], position = first[11], hour = first[12], weekday = first[13], device = first[14], channel = first[15],
+            user_hist_ctr = F(16), user_orders = F(17), item_hist_ctr = F(18), item_price = F(19), item_review_score = F(20), item_sales = F(21), user_category_affinity = F(22), recency_days = F(23),
+        });
+        Assert.AreEqual(pCtr[0], predicted.PCtr, 1e-6f);
+        Assert.IsTrue(predicted.PCtcvr > 0 && predicted.PCtcvr <= predicted.PCtr);
         Assert.IsTrue(auc.Value > 0.6, $"CTR AUC {auc}");
         Assert.AreEqual(auc.Value, metrics.CtrAuc!.Value.Value, 1e-12, "the catalog's Evaluate computes the same AUC");
         Assert.IsTrue(metrics.CvrAuc is { IsDefined: true } && metrics.RatingRmse is { IsDefined: true } && metrics.CtrGauc is { IsDefined: true });
@@ -63,5 +77,23 @@ public sealed class QuickStartTests
         var pRating = ScoredColumns.Read(scored, "PredictedRating");
         for (int i = 0; i < pRating.Length; i++) Assert.AreEqual(direct.PredictedRating[i], pRating[i], 1e-5f);
         Console.WriteLine($"quick start: CTR AUC {auc}");
+    }
+
+    // The generated files' columns as the loader names them (user and item under their roles' names).
+#pragma warning disable IDE1006 // the properties carry the files' column names
+    private sealed class ImpressionRow
+    {
+        public string UserId = "", ItemId = "", age = "", gender = "", city = "", occupation = "", consumption = "";
+        public string category = "", brand = "", shop = "", price_bucket = "", position = "", hour = "", weekday = "", device = "", channel = "";
+        public float user_hist_ctr, user_orders, item_hist_ctr, item_price, item_review_score, item_sales, user_category_affinity, recency_days;
+    }
+#pragma warning restore IDE1006
+
+    private sealed class MultiTaskPrediction
+    {
+        public float PCtr { get; set; }
+        public float PCvr { get; set; }
+        public float PCtcvr { get; set; }
+        public float PredictedRating { get; set; }
     }
 }
