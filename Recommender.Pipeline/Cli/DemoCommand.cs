@@ -67,7 +67,7 @@ internal static class DemoCommand
                     ? m.Value.ToString("F4", CultureInfo.InvariantCulture) : "-")]);
             Console.Write(table.ToString());
             Console.WriteLine($"report: {HtmlReport.Write(root, columns, reported)}");
-            Console.WriteLine($"models published as new versions of the registries under {root} (each version's model.zip loads with mlContext.Model.Load); {clock.Elapsed.TotalSeconds:F0} s in all");
+            Console.WriteLine($"models published as new versions of the registries under {root} (each version's model.zip loads with ScalarPredictions.Register(mlContext).Model.Load); {clock.Elapsed.TotalSeconds:F0} s in all");
             return 0;
         });
         return command;
