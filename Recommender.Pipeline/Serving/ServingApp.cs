@@ -97,6 +97,12 @@ public sealed class ServingApp
             {
                 await Problem(context, new RequestException(StatusCodes.Status400BadRequest, "body", e.Message));
             }
+            // The timeout middleware cancels RequestAborted; answered here, the 504 is what the metrics count (and a
+            // problem description, as every refusal is).
+            catch (OperationCanceledException) when (!context.Response.HasStarted && context.RequestAborted.IsCancellationRequested)
+            {
+                await Problem(context, new RequestException(StatusCodes.Status504GatewayTimeout, "", $"the request took longer than {options.RequestTimeoutSeconds} s"));
+            }
         }
         finally
         {
@@ -109,7 +115,7 @@ public sealed class ServingApp
     private static Task Problem(HttpContext context, RequestException e) =>
         Results.Problem(detail: e.Message, statusCode: e.Status, title: e.Status switch
         {
-            400 => "Bad request", 404 => "Not found", 409 => "Conflict", 429 => "Too many requests", 401 => "Unauthorized", _ => "Refused",
+            400 => "Bad request", 404 => "Not found", 409 => "Conflict", 429 => "Too many requests", 401 => "Unauthorized", 504 => "Timed out", _ => "Refused",
         }, extensions: new Dictionary<string, object?> { ["field"] = e.Field }).ExecuteAsync(context);
 
     private static void Map(IEndpointRouteBuilder e)

@@ -311,6 +311,34 @@ public sealed class ServingTests
     }
 
     [TestMethod]
+    public async Task ARequestOverTheTimeoutIsAnswered504WithProblemDetails()
+    {
+        // Kestrel on loopback; the body is held back past the timeout, so the request surely outlives it.
+        var options = new ServingOptions { Model = Fixture.Value.Registry, Threads = 1, Device = ExecutionDevice.Cpu, RequestTimeoutSeconds = 0.2 };
+        using var host = ServingApp.CreateHostBuilder(options, "http://127.0.0.1:0").Build();
+        await host.StartAsync();
+        try
+        {
+            var address = ((Microsoft.AspNetCore.Hosting.Server.IServer)host.Services.GetService(typeof(Microsoft.AspNetCore.Hosting.Server.IServer))!)
+                .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.Single();
+            using var client = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(60) };
+            var release = new TaskCompletionSource();
+            var held = new HeldContent("{\"rows\":[{\"user_id\":\"1\",\"item_id\":\"2\"}]}", release.Task);
+            held.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            var slow = client.PostAsync("/v1/score", held);
+            // The service gives up on its own: its 504 is counted while the client is still holding the body.
+            var metrics = (ServingMetrics)host.Services.GetService(typeof(ServingMetrics))!;
+            for (int i = 0; i < 600 && metrics.Requests.WithLabels("/v1/score", "504").Value < 1; i++) await Task.Delay(50);
+            Assert.AreEqual(1.0, metrics.Requests.WithLabels("/v1/score", "504").Value, "the timeout answered the request");
+            release.SetResult();
+            var response = await slow;
+            Assert.AreEqual(HttpStatusCode.GatewayTimeout, response.StatusCode);
+            Assert.AreEqual("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+        finally { await host.StopAsync(); }
+    }
+
+    [TestMethod]
     public async Task HotReloadUnderConcurrentLoadFailsNoRequestAndABrokenVersionKeepsTheOldOne()
     {
         using var files = new TestFiles();
