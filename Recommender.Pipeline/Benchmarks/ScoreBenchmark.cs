@@ -57,7 +57,7 @@ public static class ScoreBenchmark
         return new JsonObject
         {
             ["benchmark"] = "score", ["threads"] = threads, ["rows"] = summary.RowsIn,
-            ["cpu"] = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? "unknown",
+            ["cpu"] = MachineInfo.CpuModel(),
             ["rows_per_s"] = Math.Round(summary.RowsPerSecond), ["seconds"] = Math.Round(summary.Seconds, 2),
             ["rows_per_s_ml_net_featurization"] = Math.Round(reference.RowsPerSecond),
             ["compiled_over_ml_net"] = Math.Round(summary.RowsPerSecond / reference.RowsPerSecond, 2),

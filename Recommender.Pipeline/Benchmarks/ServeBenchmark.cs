@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -64,7 +62,7 @@ public static class ServeBenchmark
 
         var result = new JsonObject
         {
-            ["benchmark"] = "serve", ["cpu"] = CpuModel(), ["cores"] = Environment.ProcessorCount, ["clients"] = clients, ["seconds_per_case"] = seconds,
+            ["benchmark"] = "serve", ["cpu"] = MachineInfo.CpuModel(), ["cores"] = Environment.ProcessorCount, ["clients"] = clients, ["seconds_per_case"] = seconds,
             ["onnx_threads"] = threads, ["impression_log"] = impressionLog, ["featurization"] = compiled ? "compiled" : "ML.NET engine", ["model"] = $"{bundle.Metadata.Architecture}, {bundle.Metadata.OnnxIdInputs.Count} fields, dense {bundle.Metadata.DenseSize}",
         };
         var floor = Floors(bundle, catalog, rows, recommend, compiled);
@@ -154,7 +152,7 @@ public static class ServeBenchmark
         host.Start();
         try
         {
-            string address = host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+            string address = ServingApp.Addresses(host).Single();
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients * 2, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
             { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(30) };
             var contents = bodies.Select(b => Encoding.UTF8.GetBytes(b)).ToArray();
@@ -190,11 +188,5 @@ public static class ServeBenchmark
             return (latencies.SelectMany(l => l).ToList(), errors, batchRows.Sum, batchRows.Count);
         }
         finally { host.StopAsync().GetAwaiter().GetResult(); }
-    }
-
-    private static string CpuModel()
-    {
-        try { return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? "unknown"; }
-        catch (IOException) { return "unknown"; }
     }
 }

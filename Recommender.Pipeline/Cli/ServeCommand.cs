@@ -1,6 +1,4 @@
 using System.CommandLine;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Recommender.Pipeline.Lifecycle;
@@ -55,7 +53,7 @@ internal static class ServeCommand
             using var logLock = logPath is null ? null : WriterLock.Acquire(logPath, wait: false);
             using var host = ServingApp.CreateHostBuilder(options, result.GetValue(urls)!).Build();
             host.StartAsync(cancel).GetAwaiter().GetResult();
-            var addresses = host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+            var addresses = ServingApp.Addresses(host);
             var served = host.Services.GetRequiredService<ModelHost>().Current;
             Console.WriteLine($"listening on {string.Join(", ", addresses)} (model {served.Version} from {served.Bundle.Directory}; log {logPath ?? "off"})");
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);

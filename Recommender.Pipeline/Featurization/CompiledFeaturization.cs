@@ -95,7 +95,7 @@ public sealed class CompiledFeaturization
         var missing = new float[denseSize];
         if (denseOutput is not null)
         {
-            var probe = Probe(inputSchema, 1, (_, _) => "", (_, _) => float.NaN);
+            var probe = Probe(inputSchema, 1, (_, _) => "", (_, _) => float.NaN).View;
             var view = featurization.Transform(probe);
             using var cursor = view.GetRowCursor([view.Schema[denseOutput]]);
             var getter = cursor.GetGetter<VBuffer<float>>(view.Schema[denseOutput]);
@@ -111,7 +111,7 @@ public sealed class CompiledFeaturization
     }
 
     // A probe of the input schema's shape: every column, filled by the given functions.
-    private static IDataView Probe(DataViewSchema inputSchema, int rows, Func<string, int, string> text, Func<string, int, float> number)
+    private static (IDataView View, TableChunk Rows, string[] Texts, string[] Numbers) Probe(DataViewSchema inputSchema, int rows, Func<string, int, string> text, Func<string, int, float> number)
     {
         var texts = inputSchema.Where(c => c.Type is TextDataViewType).Select(c => c.Name).ToArray();
         var numbers = inputSchema.Where(c => c.Type == NumberDataViewType.Single).Select(c => c.Name).ToArray();
@@ -122,7 +122,7 @@ public sealed class CompiledFeaturization
             for (int c = 0; c < numbers.Length; c++) chunk.Numbers[c][r] = number(numbers[c], r);
         }
         chunk.Count = rows;
-        return new TableDataView(texts, numbers, () => [chunk], rows);
+        return (new TableDataView(texts, numbers, () => [chunk], rows), chunk, texts, numbers);
     }
 
     // Runs both on probe rows (known, unknown and empty values; ordinary, zero, negative, huge and missing numbers)
@@ -140,7 +140,7 @@ public sealed class CompiledFeaturization
             return known[f].Length == 0 ? "" : known[f][random.Next(known[f].Length)];
         }
         float Number(string column, int r) => r < specials.Length ? specials[r] : (float)(random.NextDouble() * 200 - 50);
-        var probe = Probe(inputSchema, rows, Text, Number);
+        var (probe, table, texts, numbers) = Probe(inputSchema, rows, Text, Number);
         var expectedIds = new uint[_idColumns.Length][];
         var expectedDense = new float[rows * _scale.Length];
         var view = featurization.Transform(probe);
@@ -161,31 +161,15 @@ public sealed class CompiledFeaturization
                 foreach (var x in v.DenseValues()) expectedDense[r * _scale.Length + i++] = x;
             }
         }
-        var table = new TableChunk(0, 0, 0);
-        using (var cursor = probe.GetRowCursor(probe.Schema))
-        {
-            var texts = probe.Schema.Where(c => c.Type is TextDataViewType).Select(c => c.Name).ToArray();
-            var numbers = probe.Schema.Where(c => c.Type == NumberDataViewType.Single).Select(c => c.Name).ToArray();
-            table = new TableChunk(texts.Length, numbers.Length, rows);
-            var textGetters = texts.Select(c => cursor.GetGetter<ReadOnlyMemory<char>>(probe.Schema[c])).ToArray();
-            var numberGetters = numbers.Select(c => cursor.GetGetter<float>(probe.Schema[c])).ToArray();
-            for (int r = 0; cursor.MoveNext(); r++)
-            {
-                ReadOnlyMemory<char> t = default;
-                for (int c = 0; c < texts.Length; c++) { textGetters[c](ref t); table.Text[c][r] = t.ToString(); }
-                for (int c = 0; c < numbers.Length; c++) numberGetters[c](ref table.Numbers[c][r]);
-            }
-            table.Count = rows;
-            var ids = _idColumns.Select(_ => new uint[rows]).ToArray();
-            var dense = new float[rows * _scale.Length];
-            Featurize(table, texts, numbers, ids, dense);
-            for (int f = 0; f < ids.Length; f++)
-                for (int r = 0; r < rows; r++)
-                    if (ids[f][r] != expectedIds[f][r]) return $"'{_idColumns[f]}' row {r}: key {ids[f][r]}, ML.NET {expectedIds[f][r]}";
-            for (int i = 0; i < dense.Length; i++)
-                if (BitConverter.SingleToInt32Bits(dense[i]) != BitConverter.SingleToInt32Bits(expectedDense[i]))
-                    return $"dense slot {i % _scale.Length} row {i / _scale.Length}: {dense[i]:R}, ML.NET {expectedDense[i]:R}";
-        }
+        var ids = _idColumns.Select(_ => new uint[rows]).ToArray();
+        var dense = new float[rows * _scale.Length];
+        Featurize(table, texts, numbers, ids, dense);
+        for (int f = 0; f < ids.Length; f++)
+            for (int r = 0; r < rows; r++)
+                if (ids[f][r] != expectedIds[f][r]) return $"'{_idColumns[f]}' row {r}: key {ids[f][r]}, ML.NET {expectedIds[f][r]}";
+        for (int i = 0; i < dense.Length; i++)
+            if (BitConverter.SingleToInt32Bits(dense[i]) != BitConverter.SingleToInt32Bits(expectedDense[i]))
+                return $"dense slot {i % _scale.Length} row {i / _scale.Length}: {dense[i]:R}, ML.NET {expectedDense[i]:R}";
         return null;
     }
 

@@ -38,9 +38,7 @@ public static class SchemaFeaturizer
             }
             var vocabulary = vocabularies[column];
             if (vocabulary.Count == 0) throw new SchemaException($"categorical column '{column}' has no value seen at least {options.MinCount} times in training");
-            var keyData = mlContext.Data.LoadFromEnumerable(vocabulary.Select(v => new Term { Value = v }));
-            chain = chain.Append(mlContext.Transforms.Conversion.MapValueToKey(column, column,
-                maximumNumberOfKeys: vocabulary.Count, keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByOccurrence, keyData: keyData));
+            chain = chain.Append(KeyMapping(mlContext, column, vocabulary));
             features.Add(new CategoricalFeature(column, vocabulary.Count, Hashed: false));
         }
 
@@ -99,15 +97,18 @@ public static class SchemaFeaturizer
                 if (vocabulary.Count >= options.MaxVocabulary) break;
                 if (known.Add(value)) vocabulary.Add(value);
             }
-            var keyData = mlContext.Data.LoadFromEnumerable(vocabulary.Select(v => new Term { Value = v }));
-            grown.Add(mlContext.Transforms.Conversion.MapValueToKey(column, column, maximumNumberOfKeys: vocabulary.Count,
-                keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByOccurrence, keyData: keyData).Fit(newTraining));
+            grown.Add(KeyMapping(mlContext, column, vocabulary).Fit(newTraining));
             features.Add(new CategoricalFeature(column, vocabulary.Count, Hashed: false));
         }
         grown.AddRange(parts.Where(p => p is ColumnConcatenatingTransformer or MissingValueReplacingTransformer or NormalizingTransformer));
         int dense = schema.DenseFeatures.Length;
         return (new TransformerChain<ITransformer>(grown.ToArray()), new FeaturizedSchema(features, dense > 0 ? FeaturizedSchema.DenseFeatures : null, dense));
     }
+
+    // Value to key through a fixed vocabulary: key k+1 for its k-th value (0 for anything else).
+    private static ValueToKeyMappingEstimator KeyMapping(MLContext ml, string column, IReadOnlyList<string> vocabulary) =>
+        ml.Transforms.Conversion.MapValueToKey(column, column, maximumNumberOfKeys: vocabulary.Count,
+            keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByOccurrence, keyData: ml.Data.LoadFromEnumerable(vocabulary.Select(v => new Term { Value = v })));
 
     /// <summary>The transformers of a (nested) chain, in order.</summary>
     internal static IEnumerable<ITransformer> Flatten(ITransformer t) => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [t];

@@ -115,36 +115,51 @@ public sealed class CandidateCatalog
     public TableChunk Rows(IReadOnlyList<(int User, int Item)> pairs)
     {
         var chunk = new TableChunk(TextColumns.Count, DenseColumns.Count, pairs.Count);
-        for (int c = 0; c < TextColumns.Count; c++)
-        {
-            string name = TextColumns[c];
-            string source = TextSource[name];
-            for (int r = 0; r < pairs.Count; r++)
-            {
-                var (user, item) = pairs[r];
-                chunk.Text[c][r] = source switch
-                {
-                    "user" => Users[user], "item" => Items[item],
-                    "user-attribute" => TextValues[name][user], "item-attribute" => TextValues[name][item],
-                    _ => TextDefaults[name],
-                };
-            }
-        }
-        for (int c = 0; c < DenseColumns.Count; c++)
-        {
-            string name = DenseColumns[c];
-            string source = DenseSource[name];
-            for (int r = 0; r < pairs.Count; r++)
-            {
-                var (user, item) = pairs[r];
-                chunk.Numbers[c][r] = source switch
-                {
-                    "user-attribute" => DenseValues[name][user], "item-attribute" => DenseValues[name][item], _ => DenseDefaults[name],
-                };
-            }
-        }
+        Fill(chunk, TextColumns, DenseColumns, pairs.Select(x => (Users[x.User], x.User, Items[x.Item], x.Item)).ToList());
         chunk.Count = pairs.Count;
         return chunk;
+    }
+
+    /// <summary>
+    /// Writes the feature rows of (user, item) pairs into <paramref name="chunk"/>, whose columns are named
+    /// <paramref name="textColumns"/> and <paramref name="denseColumns"/>: ids as given, user and item attributes from the
+    /// catalog (a user or item index of -1, not in the catalog, leaves them empty or missing, so the model's
+    /// out-of-vocabulary and imputed values apply), context columns at their defaults.
+    /// </summary>
+    public void Fill(TableChunk chunk, IReadOnlyList<string> textColumns, IReadOnlyList<string> denseColumns,
+        IReadOnlyList<(string User, int UserIndex, string Item, int ItemIndex)> pairs)
+    {
+        for (int c = 0; c < textColumns.Count; c++)
+        {
+            string name = textColumns[c];
+            string source = TextSource.GetValueOrDefault(name, "context");
+            var column = chunk.Text[c];
+            for (int r = 0; r < pairs.Count; r++)
+            {
+                var (user, u, item, i) = pairs[r];
+                column[r] = source switch
+                {
+                    "user" => user, "item" => item,
+                    "user-attribute" => u >= 0 ? TextValues[name][u] : "", "item-attribute" => i >= 0 ? TextValues[name][i] : "",
+                    _ => TextDefaults.GetValueOrDefault(name, ""),
+                };
+            }
+        }
+        for (int c = 0; c < denseColumns.Count; c++)
+        {
+            string name = denseColumns[c];
+            string source = DenseSource.GetValueOrDefault(name, "context");
+            var column = chunk.Numbers[c];
+            for (int r = 0; r < pairs.Count; r++)
+            {
+                var (_, u, _, i) = pairs[r];
+                column[r] = source switch
+                {
+                    "user-attribute" => u >= 0 ? DenseValues[name][u] : float.NaN, "item-attribute" => i >= 0 ? DenseValues[name][i] : float.NaN,
+                    _ => DenseDefaults.GetValueOrDefault(name, float.NaN),
+                };
+            }
+        }
     }
 
     /// <summary>The retrieval model.</summary>

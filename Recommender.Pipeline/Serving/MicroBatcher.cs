@@ -22,7 +22,6 @@ public sealed class MicroBatcher : IDisposable
     private readonly int _maxRows;
     private readonly TimeSpan _maxWait;
     private readonly Thread _worker;
-    private int _queued;
 
     /// <summary>Starts the worker over <paramref name="scorer"/>.</summary>
     public MicroBatcher(BundleScorer scorer, string[] textColumns, string[] numberColumns, int maxRows, int maxWaitMicroseconds)
@@ -40,19 +39,14 @@ public sealed class MicroBatcher : IDisposable
     public Action<int>? BatchObserved { get; set; }
 
     /// <summary>Requests waiting for the worker.</summary>
-    public int QueueDepth => Volatile.Read(ref _queued);
+    public int QueueDepth => _queue.Count;
 
     /// <summary>Scores <paramref name="rows"/> (columns as the constructor named them): four predictions per row.</summary>
     public Task<float[]> ScoreAsync(TableChunk rows)
     {
         var work = new Work(rows, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously));
-        Interlocked.Increment(ref _queued);
         try { _queue.Add(work); }
-        catch (InvalidOperationException)
-        {
-            Interlocked.Decrement(ref _queued);
-            work.Done.SetException(new ObjectDisposedException(nameof(MicroBatcher)));
-        }
+        catch (InvalidOperationException) { work.Done.SetException(new ObjectDisposedException(nameof(MicroBatcher))); }
         return work.Done.Task;
     }
 
@@ -76,7 +70,6 @@ public sealed class MicroBatcher : IDisposable
                 if (DateTime.UtcNow >= deadline) break;
                 Thread.Yield(); // within the wait: look again
             }
-            Interlocked.Add(ref _queued, -batch.Count);
             Run(batch, rows);
         }
     }
@@ -122,6 +115,6 @@ public sealed class MicroBatcher : IDisposable
     {
         _queue.CompleteAdding();
         _worker.Join();
-        _queue.Dispose();
+        // The queue is not disposed: a metrics scrape may still read the depth of a version just swapped out.
     }
 }

@@ -107,40 +107,7 @@ public sealed class ServedModel : IDisposable
         var catalog = Catalog ?? throw new RequestException(409, "user", "this model has no candidate catalog (trained without user and item roles): use /v1/score");
         var chunk = Columns.Empty(items.Count);
         int u = UserIndex(user);
-        for (int c = 0; c < Columns.TextColumns.Length; c++)
-        {
-            string name = Columns.TextColumns[c];
-            string source = catalog.TextSource.GetValueOrDefault(name, "context");
-            var column = chunk.Text[c];
-            for (int r = 0; r < items.Count; r++)
-            {
-                int i = ItemIndex(items[r]);
-                column[r] = source switch
-                {
-                    "user" => user,
-                    "item" => items[r],
-                    "user-attribute" => u >= 0 ? catalog.TextValues[name][u] : "",
-                    "item-attribute" => i >= 0 ? catalog.TextValues[name][i] : "",
-                    _ => catalog.TextDefaults.GetValueOrDefault(name, ""),
-                };
-            }
-        }
-        for (int c = 0; c < Columns.NumberColumns.Length; c++)
-        {
-            string name = Columns.NumberColumns[c];
-            string source = catalog.DenseSource.GetValueOrDefault(name, "context");
-            var column = chunk.Numbers[c];
-            for (int r = 0; r < items.Count; r++)
-            {
-                int i = ItemIndex(items[r]);
-                column[r] = source switch
-                {
-                    "user-attribute" => u >= 0 ? catalog.DenseValues[name][u] : float.NaN,
-                    "item-attribute" => i >= 0 ? catalog.DenseValues[name][i] : float.NaN,
-                    _ => catalog.DenseDefaults.GetValueOrDefault(name, float.NaN),
-                };
-            }
-        }
+        catalog.Fill(chunk, Columns.TextColumns, Columns.NumberColumns, items.Select(item => (user, u, item, ItemIndex(item))).ToList());
         if (context is { } given)
         {
             if (given.ValueKind != JsonValueKind.Object) throw new RequestException(400, "context", "context must be an object of column values");

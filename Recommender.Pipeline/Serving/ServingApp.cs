@@ -73,6 +73,10 @@ public sealed class ServingApp
                 }));
     }
 
+    /// <summary>The addresses a started host listens on (port 0 resolved).</summary>
+    public static ICollection<string> Addresses(IHost host) =>
+        host.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
+
     // Counts, times and caps the work: past MaxConcurrentRequests a request is answered 429 at once.
     private static async Task Guard(HttpContext context, Func<Task> next)
     {
@@ -259,7 +263,10 @@ public sealed class ServingApp
             var formula = Formula(OptionalString(body, "rank"), model, "pctr");
             var p = await model.Batcher.ScoreAsync(chunk).WaitAsync(context.RequestAborted);
             var result = new RowPrediction[chunk.Count];
-            var impressions = new Impression[chunk.Count];
+            // Without a log there is nothing to write, so no impression rows (features as JSON) are built either.
+            var log = services.GetService<ImpressionLog>();
+            var impressions = log is null ? null : new Impression[chunk.Count];
+            int userColumn = Array.IndexOf(model.Columns.TextColumns, Data.DatasetSchema.UserColumn), itemColumn = Array.IndexOf(model.Columns.TextColumns, Data.DatasetSchema.ItemColumn);
             long now = NowMs();
             string requestId = NewId("req_");
             for (int r = 0; r < chunk.Count; r++)
@@ -267,24 +274,18 @@ public sealed class ServingApp
                 double score = formula.Evaluate(p.AsSpan(r * 4, 4), chunk.Numbers, r);
                 string id = NewImpressionId();
                 result[r] = new RowPrediction(id, p[r * 4], p[r * 4 + 1], p[r * 4 + 2], p[r * 4 + 3], score);
-                impressions[r] = new Impression(id, requestId, now, "score", Text(model, chunk, Data.DatasetSchema.UserColumn, r), Text(model, chunk, Data.DatasetSchema.ItemColumn, r), 0,
+                if (impressions is null) continue;
+                impressions[r] = new Impression(id, requestId, now, "score", userColumn < 0 ? "" : chunk.Text[userColumn][r], itemColumn < 0 ? "" : chunk.Text[itemColumn][r], 0,
                     model.Version, p[r * 4], p[r * 4 + 1], p[r * 4 + 2], p[r * 4 + 3], score, 1.0, "score", JsonSerializer.Serialize(model.Columns.Row(chunk, r), Json));
             }
-            await LogAsync(services, impressions);
+            if (log is not null) await LogAsync(log, services, impressions!);
             return Results.Json(new ScoreResponse(model.Version, result), Json);
         }
         finally { model.Release(); }
     }
 
-    private static string Text(ServedModel model, Data.TableChunk chunk, string column, int r)
+    private static async Task LogAsync(ImpressionLog log, IServiceProvider services, IReadOnlyList<Impression> impressions, RecommendationRequest? request = null)
     {
-        int c = Array.IndexOf(model.Columns.TextColumns, column);
-        return c < 0 ? "" : chunk.Text[c][r];
-    }
-
-    private static async Task LogAsync(IServiceProvider services, IReadOnlyList<Impression> impressions, RecommendationRequest? request = null)
-    {
-        if (services.GetService<ImpressionLog>() is not { } log) return;
         await log.AppendAsync(impressions, request);
         services.GetRequiredService<ServingMetrics>().Impressions.Inc(impressions.Count);
     }
@@ -328,7 +329,8 @@ public sealed class ServingApp
             var scores = Enumerable.Range(0, items.Count).Select(r => formula.Evaluate(p.AsSpan(r * 4, 4), chunk.Numbers, r)).ToArray();
             var shown = options.Policy.Choose(scores, items, k, new Random(unchecked((int)(options.PolicySeed * 1_000_003L + host.NextRequestNumber()))));
             var result = new RecommendedItem[shown.Length];
-            var impressions = new Impression[shown.Length];
+            var log = services.GetService<ImpressionLog>();
+            var impressions = log is null ? null : new Impression[shown.Length];
             long now = NowMs();
             string requestId = NewId("req_");
             for (int position = 0; position < shown.Length; position++)
@@ -336,12 +338,13 @@ public sealed class ServingApp
                 var (r, propensity) = shown[position];
                 string id = NewImpressionId();
                 result[position] = new RecommendedItem(items[r], position + 1, p[r * 4], p[r * 4 + 1], p[r * 4 + 2], p[r * 4 + 3], scores[r], id, propensity);
+                if (impressions is null) continue;
                 impressions[position] = new Impression(id, requestId, now, "recommend", user, items[r], position + 1, model.Version, p[r * 4], p[r * 4 + 1], p[r * 4 + 2], p[r * 4 + 3],
                     scores[r], propensity, options.Policy.Name, JsonSerializer.Serialize(model.Columns.Row(chunk, r), Json));
             }
-            var logged = new RecommendationRequest(requestId, now, user, model.Version, options.Policy.Name, k, JsonSerializer.Serialize(items, Json),
-                contextValues is { } contextGiven ? contextGiven.GetRawText() : "{}");
-            await LogAsync(services, impressions, logged);
+            if (log is not null)
+                await LogAsync(log, services, impressions!, new RecommendationRequest(requestId, now, user, model.Version, options.Policy.Name, k, JsonSerializer.Serialize(items, Json),
+                    contextValues is { } contextGiven ? contextGiven.GetRawText() : "{}"));
             return Results.Json(new RecommendResponse(model.Version, user, result), Json);
         }
         finally { model.Release(); }

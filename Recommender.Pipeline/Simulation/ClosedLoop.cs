@@ -166,6 +166,9 @@ public static class ClosedLoop
     {
         double clicks = 0, conversions = 0, value = 0, expected = 0, impressions = 0;
         var rng = new Random(unchecked((int)o.Seed * 7919 + day * 31 + p.Name.Length));
+        // Where each of the model's columns sits in a world row, looked up once for the day.
+        var textSource = model?.Columns.RequestNames.Select(c => Array.IndexOf(Columns, c)).ToArray();
+        var numberSource = model?.Columns.NumberColumns.Select(c => Array.IndexOf(Columns, c)).ToArray();
         for (int n = 0; n < visits; n++)
         {
             var v = world.Sample(day, n, o.Candidates, o.Slots, o.Seed);
@@ -174,15 +177,14 @@ public static class ClosedLoop
             if (model is not null)
             {
                 // The position-free prediction: every candidate at the reference position 1; the log keeps the real one.
-                var rows = new TableChunk(model.Columns.TextColumns.Length, model.Columns.NumberColumns.Length, v.Candidates.Length);
-                var header = SimulatedWorld.Header.Split(',');
+                var rows = new TableChunk(textSource!.Length, numberSource!.Length, v.Candidates.Length);
                 for (int r = 0; r < v.Candidates.Length; r++)
                 {
                     var fields = world.Row(v, v.Candidates[r], 1, 0, 0).Split(',');
-                    for (int c = 0; c < model.Columns.TextColumns.Length; c++) rows.Text[c][r] = fields[Array.IndexOf(header, model.Columns.RequestNames[c])];
-                    for (int c = 0; c < model.Columns.NumberColumns.Length; c++)
+                    for (int c = 0; c < textSource.Length; c++) rows.Text[c][r] = fields[textSource[c]];
+                    for (int c = 0; c < numberSource.Length; c++)
                     {
-                        string raw = fields[Array.IndexOf(header, model.Columns.NumberColumns[c])];
+                        string raw = fields[numberSource[c]];
                         rows.Numbers[c][r] = raw.Length == 0 ? float.NaN : float.Parse(raw, CultureInfo.InvariantCulture);
                     }
                 }
@@ -228,12 +230,11 @@ public static class ClosedLoop
             if (model is not null && shown.Length > 0 && policy.Kind != "greedy")
             {
                 // Greedy on the same scores would show the best candidate at the top: its propensity there is 1 or 0.
-                int best = 0;
-                for (int i = 1; i < scores.Length; i++)
-                    if (scores[i] > scores[best] || scores[i] == scores[best] && string.CompareOrdinal(ids[i], ids[best]) < 0) best = i;
-                int top = shown[0].Index;
+                var target = new double[scores.Length];
+                ExplorationPolicy.Greedy.NextSlot(scores, ids, new bool[scores.Length], target);
+                int best = Array.IndexOf(target, 1.0), top = shown[0].Index;
                 double reward = v.ClickDraws[0] < world.Truth(v, v.Candidates[top], 1).Click ? 1 : 0;
-                p.Decisions.Add(new LoggedDecision(reward, shown[0].Propensity, top == best ? 1 : 0, scores[top], scores[best]));
+                p.Decisions.Add(new LoggedDecision(reward, shown[0].Propensity, target[top], scores[top], scores[best]));
                 p.GreedyTruth += world.Truth(v, v.Candidates[best], 1).Click;
             }
         }

@@ -281,22 +281,28 @@ public sealed class ServingTests
         protected override bool TryComputeLength(out long length) { length = -1; return false; }
     }
 
+    // Kestrel on loopback (the test server buffers request bodies, Kestrel streams them), a client for it, and a
+    // one-row score request whose body is held half-sent until the returned source is set.
+    private static async Task<(Microsoft.Extensions.Hosting.IHost Host, HttpClient Client, Task<HttpResponseMessage> Held, TaskCompletionSource Release)> StartWithAHeldRequest(ServingOptions options)
+    {
+        var host = ServingApp.CreateHostBuilder(options, "http://127.0.0.1:0").Build();
+        await host.StartAsync();
+        var client = new HttpClient { BaseAddress = new Uri(ServingApp.Addresses(host).Single()), Timeout = TimeSpan.FromSeconds(60) };
+        var release = new TaskCompletionSource();
+        var held = new HeldContent("{\"rows\":[{\"user_id\":\"1\",\"item_id\":\"2\"}]}", release.Task);
+        held.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        return (host, client, client.PostAsync("/v1/score", held), release);
+    }
+
     [TestMethod]
     public async Task WorkBeyondTheConcurrencyCapIsAnswered429()
     {
-        // Kestrel on loopback (the test server buffers bodies, Kestrel streams them): the first request stays in
-        // flight, its body half sent, while the second arrives.
-        using var host = ServingApp.CreateHostBuilder(Options(maxConcurrent: 1), "http://127.0.0.1:0").Build();
-        await host.StartAsync();
+        // The first request stays in flight, its body half sent, while the second arrives.
+        var (host, client, first, release) = await StartWithAHeldRequest(Options(maxConcurrent: 1));
+        using var disposeHost = host;
+        using var disposeClient = client;
         try
         {
-            var address = ((Microsoft.AspNetCore.Hosting.Server.IServer)host.Services.GetService(typeof(Microsoft.AspNetCore.Hosting.Server.IServer))!)
-                .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.Single();
-            using var client = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(60) };
-            var release = new TaskCompletionSource();
-            var held = new HeldContent("{\"rows\":[{\"user_id\":\"1\",\"item_id\":\"2\"}]}", release.Task);
-            held.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-            var first = client.PostAsync("/v1/score", held);
             var metrics = (ServingMetrics)host.Services.GetService(typeof(ServingMetrics))!;
             for (int i = 0; i < 2000 && metrics.InFlight.Value < 1; i++) await Task.Delay(5);
             Assert.AreEqual(1, metrics.InFlight.Value, "the first request is in flight");
@@ -313,19 +319,13 @@ public sealed class ServingTests
     [TestMethod]
     public async Task ARequestOverTheTimeoutIsAnswered504WithProblemDetails()
     {
-        // Kestrel on loopback; the body is held back past the timeout, so the request surely outlives it.
+        // The body is held back past the timeout, so the request surely outlives it.
         var options = new ServingOptions { Model = Fixture.Value.Registry, Threads = 1, Device = ExecutionDevice.Cpu, RequestTimeoutSeconds = 0.2 };
-        using var host = ServingApp.CreateHostBuilder(options, "http://127.0.0.1:0").Build();
-        await host.StartAsync();
+        var (host, client, slow, release) = await StartWithAHeldRequest(options);
+        using var disposeHost = host;
+        using var disposeClient = client;
         try
         {
-            var address = ((Microsoft.AspNetCore.Hosting.Server.IServer)host.Services.GetService(typeof(Microsoft.AspNetCore.Hosting.Server.IServer))!)
-                .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.Single();
-            using var client = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(60) };
-            var release = new TaskCompletionSource();
-            var held = new HeldContent("{\"rows\":[{\"user_id\":\"1\",\"item_id\":\"2\"}]}", release.Task);
-            held.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-            var slow = client.PostAsync("/v1/score", held);
             // The service gives up on its own: its 504 is counted while the client is still holding the body.
             var metrics = (ServingMetrics)host.Services.GetService(typeof(ServingMetrics))!;
             for (int i = 0; i < 600 && metrics.Requests.WithLabels("/v1/score", "504").Value < 1; i++) await Task.Delay(50);

@@ -65,10 +65,11 @@ public static class MultiTaskTrainer
         double? best = null;
         Dictionary<string, float[]>? bestParameters = null;
         float[][]? bestTables = null;
-        var fingerprint = Fingerprint(o, train, validation, fieldRows).With("warm_start.steps", initial?.Steps);
+        // Hashing the whole training matrix is only worth it when a checkpoint is there to be compared with.
+        var fingerprint = o.CheckpointPath is null ? null : Fingerprint(o, train, validation, fieldRows).With("warm_start.steps", initial?.Steps);
         if (o.CheckpointPath is { } path && o.Resume && File.Exists(path))
         {
-            var state = Checkpoint.Load(path, runner, embeddings, compiled, fingerprint);
+            var state = Checkpoint.Load(path, runner, embeddings, compiled, fingerprint!);
             firstEpoch = state.NextEpoch;
             history.AddRange(state.History);
             best = state.Best;
@@ -119,7 +120,7 @@ public static class MultiTaskTrainer
             history.Add(report);
             // Checkpoint first: whatever happens after this line, the epoch is not lost.
             if (o.CheckpointPath is { } cp)
-                Checkpoint.Save(cp, runner, embeddings, compiled, fingerprint, new CheckpointState(epoch + 1, history, best, sinceBest, bestParameters, bestTables));
+                Checkpoint.Save(cp, runner, embeddings, compiled, fingerprint!, new CheckpointState(epoch + 1, history, best, sinceBest, bestParameters, bestTables));
             o.EpochCompleted?.Invoke(report);
         }
         var finalParameters = bestParameters ?? runner.Parameters();
