@@ -156,6 +156,6 @@ public sealed class MatrixFactorizationEstimator : IEstimator<ITransformer>
             .Append(_ml.Transforms.Conversion.ConvertType(ColumnInput, Options.MatrixColumnIndexColumnName, DataKind.UInt32))
             .Append(_ml.Transforms.ApplyOnnxModel(outputs, [RowInput, ColumnInput], new MemoryStream(onnx), gpuDeviceId: null, fallbackToCpu: false))
             .Append(_ml.Transforms.DropColumns(RowInput, ColumnInput));
-        return ScalarPredictions.AppendScore(chain, _ml);
+        return ScalarPredictions.Append(chain, _ml, ["Score"]);
     }
 }

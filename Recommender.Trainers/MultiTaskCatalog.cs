@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Recommender.Trainers.Evaluation;
+using Recommender.Trainers.Network;
 using Recommender.Trainers.Training;
 
 namespace Recommender.Trainers;
@@ -18,13 +19,21 @@ public sealed class MultiTaskCatalog(MLContext mlContext)
     public MultiTaskTrainers Trainers { get; } = new(mlContext);
 
     /// <summary>
-    /// Every task's metrics of a scored data view, as ML.NET's catalogs evaluate: CTR AUC, GAUC (with
-    /// <paramref name="groupColumnName"/>), LogLoss and calibration; CVR AUC on clicked rows; CTCVR AUC; rating RMSE and
-    /// MAE on rated rows. Prediction columns are <c>PCtr</c>, <c>PCvr</c>, <c>PCtcvr</c>, <c>PredictedRating</c>; a label
-    /// column that is absent leaves its task's metrics out.
+    /// Every task's metrics of a scored data view of the default chain, as ML.NET's catalogs evaluate: <c>ctr.auc</c>,
+    /// <c>ctr.gauc</c> (with <paramref name="groupColumnName"/>), <c>ctr.logloss</c> and <c>ctr.calibration</c>; the same of CVR on
+    /// clicked rows, and <c>cvr.entire_auc</c> (click and convert) over all rows; <c>rating.rmse</c> and <c>rating.mae</c> on
+    /// rated rows (see <see cref="MultiTaskMetrics"/>). Prediction columns are <c>PCtr</c>, <c>PCvr</c>, <c>PCtcvr</c>,
+    /// <c>PredictedRating</c>; a label column that is absent leaves its task's metrics out.
     /// </summary>
     public MultiTaskMetrics Evaluate(IDataView data, string clickColumnName = "Click", string conversionColumnName = "Conversion",
-        string ratingColumnName = "Rating", string? groupColumnName = null)
+        string ratingColumnName = "Rating", string? groupColumnName = null) =>
+        Evaluate(data, TaskList.DefaultChain(clickColumnName, conversionColumnName, ratingColumnName, 1, 1, 1, 0, 1), groupColumnName);
+
+    /// <summary>
+    /// Every declared task's metrics of a scored data view (for example <c>transformer.Model.Spec.Tasks</c>): labels from
+    /// each task's label column, predictions from its prediction columns; a task whose label column is absent is left out.
+    /// </summary>
+    public MultiTaskMetrics Evaluate(IDataView data, IReadOnlyList<TaskDefinition> tasks, string? groupColumnName = null)
     {
         float[]? Read(string column) => data.Schema.GetColumnOrNull(column) is null ? null : ScoredColumns.Read(data, column);
         string[]? groups = null;
@@ -48,13 +57,15 @@ public sealed class MultiTaskCatalog(MLContext mlContext)
             }
             groups = values.ToArray();
         }
-        var rating = Read(ratingColumnName);
-        return MultiTaskMetrics.Compute(Read(ScoredColumns.MultiTask[0]), Read(ScoredColumns.MultiTask[1]), Read(ScoredColumns.MultiTask[2]), Read(ScoredColumns.MultiTask[3]),
-            Read(clickColumnName), Read(conversionColumnName), rating, groups);
+        var predictions = new Dictionary<string, float[]>();
+        foreach (var name in TaskList.Predictions(tasks)) if (Read(name) is { } values) predictions[name] = values;
+        var labels = new Dictionary<string, float[]>();
+        foreach (var task in tasks) if (Read(task.Label) is { } values) labels[task.Name] = values;
+        return MultiTaskMetrics.Compute(tasks, predictions, labels, groups);
     }
 }
 
-/// <summary>The multi-task trainers; each returns an estimator that adds PCtr, PCvr, PCtcvr and PredictedRating.</summary>
+/// <summary>The multi-task trainers; each returns an estimator that adds a prediction column per task.</summary>
 public sealed class MultiTaskTrainers(MLContext mlContext)
 {
     /// <summary>Shared-bottom network (the design card's default).</summary>

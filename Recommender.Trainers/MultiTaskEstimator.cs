@@ -7,9 +7,10 @@ using Recommender.Trainers.Training;
 namespace Recommender.Trainers;
 
 /// <summary>
-/// Trains a multi-task network on key-typed categorical columns, a dense feature vector and the click,
-/// conversion and rating labels, and returns a transformer that adds <c>PCtr</c>, <c>PCvr</c>, <c>PCtcvr</c> and
-/// <c>PredictedRating</c> (each a one-element float vector, as ML.NET maps <c>[N, 1]</c> ONNX outputs).
+/// Trains a multi-task network on key-typed categorical columns, a dense feature vector and a label column per
+/// task, and returns a transformer that adds each task's prediction as a <c>Single</c> column: <c>P_task</c> (a
+/// chained binary task also <c>P_task_given_parent</c>) and <c>Pred_task</c>, or for the default chain <c>PCtr</c>,
+/// <c>PCvr</c>, <c>PCtcvr</c> and <c>PredictedRating</c>.
 /// </summary>
 /// <remarks>
 /// The returned transformer is made of ML.NET's own transformers — key-to-Int64 conversions, then
@@ -19,7 +20,6 @@ namespace Recommender.Trainers;
 /// </remarks>
 public sealed class MultiTaskEstimator : IEstimator<MultiTaskTransformer>
 {
-    private static readonly string[] Outputs = [MultiTaskInputs.PCtr, MultiTaskInputs.PCvr, MultiTaskInputs.PCtcvr, MultiTaskInputs.PredictedRating];
     private readonly MLContext _ml;
 
     internal MultiTaskEstimator(MLContext mlContext, MultiTaskTrainerOptions options)
@@ -50,8 +50,8 @@ public sealed class MultiTaskEstimator : IEstimator<MultiTaskTransformer>
         var keys = KeyColumns(train.Schema);
         var fieldRows = keys.Select(k => checked((int)((KeyDataViewType)train.Schema[k].Type).Count + 1)).ToArray();
         var (dense, denseSize) = DenseColumn(train.Schema);
-        FeatureMatrix Matrix(IDataView data) => FeatureMatrix.From(data, keys, dense, denseSize,
-            Optional(data, Options.ClickColumn), Optional(data, Options.ConversionColumn), Optional(data, Options.RatingColumn));
+        var labels = Options.ResolveTasks().Select(t => t.Label).ToArray();
+        FeatureMatrix Matrix(IDataView data) => FeatureMatrix.From(data, keys, dense, denseSize, labels);
         var model = MultiTaskTrainer.Train(Matrix(train), validation is null ? null : Matrix(validation), fieldRows, Options, initialState, keys);
         var onnx = model.Export(IdColumns(keys), $"Recommender multi-task model ({Options.Architecture})", dense, Onnx.TensorProto.Types.DataType.Uint32);
         return new MultiTaskTransformer(Chain(keys, dense, onnx, model.Device == ExecutionDevice.Cuda ? 0 : null).Fit(train), model, keys);
@@ -67,7 +67,7 @@ public sealed class MultiTaskEstimator : IEstimator<MultiTaskTransformer>
         foreach (var k in keys)
             if (!columns.TryGetValue(k, out var c) || !c.IsKey) throw new ArgumentException($"categorical column '{k}' is missing or not key-typed");
         string? dense = Options.DenseColumn is { } d && columns.TryGetValue(d, out var dc) && dc.ItemType == NumberDataViewType.Single ? d : null;
-        var spec = new MultiTaskSpec { FieldRows = keys.Select(_ => 2).ToArray(), EmbeddingDim = 1, DenseSize = dense is null ? 0 : 1 };
+        var spec = new MultiTaskSpec { FieldRows = keys.Select(_ => 2).ToArray(), EmbeddingDim = 1, DenseSize = dense is null ? 0 : 1, Tasks = Options.ResolveTasks() };
         var standIn = SharedBottom.Create(spec, [1], [1]);
         var onnx = TrainStepCompiler.Compile(standIn).Export(standIn.Parameters.ToDictionary(p => p.Name, p => p.Initial),
             keys.Select(_ => new float[2]).ToArray(), IdColumns(keys), 1, null, dense, Onnx.TensorProto.Types.DataType.Uint32);
@@ -82,9 +82,10 @@ public sealed class MultiTaskEstimator : IEstimator<MultiTaskTransformer>
         IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
         for (int i = 0; i < keys.Count; i++) chain = chain.Append(_ml.Transforms.Conversion.ConvertType(ids[i], keys[i], DataKind.UInt32));
         var inputs = dense is null ? ids : [.. ids, dense];
-        chain = chain.Append(_ml.Transforms.ApplyOnnxModel(Outputs, inputs, new MemoryStream(onnx), gpuDeviceId, fallbackToCpu: false))
+        var outputs = TaskList.Predictions(Options.ResolveTasks()).ToArray();
+        chain = chain.Append(_ml.Transforms.ApplyOnnxModel(outputs, inputs, new MemoryStream(onnx), gpuDeviceId, fallbackToCpu: false))
             .Append(_ml.Transforms.DropColumns(ids));
-        return ScalarPredictions.AppendMultiTask(chain, _ml);
+        return ScalarPredictions.Append(chain, _ml, outputs);
     }
 
     private string[] KeyColumns(DataViewSchema schema)
@@ -106,8 +107,6 @@ public sealed class MultiTaskEstimator : IEstimator<MultiTaskTransformer>
             throw new ArgumentException($"dense column '{name}' must be a known-size vector of Single, got {column.Type}");
         return (name, v.Size);
     }
-
-    private static string? Optional(IDataView data, string name) => data.Schema.GetColumnOrNull(name) is null ? null : name;
 
     private static string[] IdColumns(IReadOnlyList<string> keys) => keys.Select((k, i) => $"__id{i}").ToArray();
 }

@@ -6,9 +6,6 @@ namespace Recommender.Trainers;
 /// <summary>Reads prediction columns out of a scored <see cref="IDataView"/> (scalars or one-element vectors).</summary>
 public static class ScoredColumns
 {
-    /// <summary>The prediction columns the multi-task model adds.</summary>
-    public static readonly string[] MultiTask = ["PCtr", "PCvr", "PCtcvr", "PredictedRating"];
-
     /// <summary>Every value of <paramref name="column"/>, in row order.</summary>
     public static float[] Read(IDataView scored, string column)
     {

@@ -42,12 +42,13 @@ public static class EngineBenchmark
         {
             FieldRows = features.Categorical.Select(c => c.Cardinality + 1).ToArray(),
             EmbeddingDim = 16, DenseSize = features.DenseSize, Seed = 1,
+            Tasks = TaskList.DefaultChain("Click", "Conversion", "Rating", 1, 1, MultiTaskTrainerOptions.Defaults.RatingWeight, 1, 5),
         };
         var compiled = TrainStepCompiler.Compile(SharedBottom.Create(spec, [256, 128], [64]));
         using var runner = new TrainStepRunner(compiled, batch, new RuntimeOptions { Device = device, Threads = threads });
         using var embeddings = new FieldEmbeddings(spec.FieldRows, spec.EmbeddingDim, seed: 1, threads: hostThreads > 0 ? hostThreads : threads);
         var optimizer = new SparseAdagrad();
-        var filler = new BatchFiller(data, batch, embeddings.Workers);
+        var filler = new BatchFiller(data, spec.Tasks, batch, embeddings.Workers);
         var order = new int[data.Rows];
         for (int i = 0; i < order.Length; i++) order[i] = i;
         new Random(1).Shuffle(order);

@@ -4,6 +4,7 @@ using Recommender.Pipeline.Data.Synthetic;
 using Recommender.Pipeline.Evaluation;
 using Recommender.Pipeline.Jobs;
 using Recommender.Trainers.Evaluation;
+using Recommender.Trainers.Network;
 using Recommender.Trainers.Training;
 
 namespace Recommender.Pipeline.Cli;
@@ -56,7 +57,7 @@ internal static class DemoCommand
                 };
                 var r = TrainingJob.Run(data, options, Path.Combine(root, architecture.ToString().ToLowerInvariant()), m => Console.Error.WriteLine(m), control: new PublishControl(Cancel: cancel));
                 columns.Add((architecture.ToString(), r.Test!));
-                reported.Add(new HtmlReport.ModelResult(architecture.ToString(), r.Model.History, lossCurve, r.TestPredictions!.PCtr, r.TestClicks!));
+                reported.Add(new HtmlReport.ModelResult(architecture.ToString(), r.Model.History, lossCurve, r.TestPredictions![TaskList.PCtr], r.TestLabels!["ctr"]));
             }
 
             Console.WriteLine();

@@ -15,8 +15,8 @@ internal static class RecommendCommand
         var k = new Option<int>("--k") { Description = "Recommendations per user", DefaultValueFactory = _ => 10 }.AtLeast(1);
         var candidates = new Option<int>("--candidates") { Description = "Candidates retrieved per user by matrix factorization", DefaultValueFactory = _ => 100 }.AtLeast(1);
         var includeSeen = new Option<bool>("--include-seen") { Description = "Keep items the user already saw in training" };
-        var rank = new Option<string>("--rank") { Description = "Ranking formula (see score --help)", DefaultValueFactory = _ => "pctr * pcvr" };
-        var output = new Option<FileInfo>("--output") { Description = "Output CSV: UserId, Rank, ItemId, PCtr, PCvr, PCtcvr, PredictedRating, RankScore, Propensity", Required = true };
+        var rank = new Option<string?>("--rank") { Description = "Ranking formula (see score --help); default pctr * pcvr for the default chain, else the entire-space prediction at the end of the first chain" };
+        var output = new Option<FileInfo>("--output") { Description = "Output CSV: UserId, Rank, ItemId, the model's predictions (PCtr, PCvr, PCtcvr, PredictedRating for the default chain), RankScore, Propensity", Required = true };
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Auto };
         var policy = new Option<string>("--policy") { Description = "greedy, epsilon:E (a random remaining item with probability E at each slot) or softmax:T (temperature in rank-score units)", DefaultValueFactory = _ => "greedy" };
         var policySeed = new Option<int>("--policy-seed") { Description = "Seed of the exploration policy", DefaultValueFactory = _ => 1 };

@@ -20,13 +20,14 @@ internal sealed class SchemaArguments
     public readonly Option<string?> Rating = new("--rating") { Description = "Rating label column" };
     public readonly Option<float?> RatingMin = new Option<float?>("--rating-min") { Description = "Smallest allowed rating" }.Finite();
     public readonly Option<float?> RatingMax = new Option<float?>("--rating-max") { Description = "Largest allowed rating" }.Finite();
+    public readonly Option<string[]> Task = new("--task") { Description = "A task, repeatable: name:label:kind[:given], kind binary or regression[min..max] (e.g. --task click:click:binary --task cart:cart:binary:click); replaces the click / conversion / rating roles" };
     public readonly Option<bool> SkipBadRows = new("--skip-bad-rows") { Description = "Skip malformed rows, counting and reporting them, instead of failing" };
-    public readonly Option<InconsistentRowPolicy?> OnInconsistent = new("--on-inconsistent") { Description = "Rows with conversion=1 and click=0: Drop (counted) or Fail" };
+    public readonly Option<InconsistentRowPolicy?> OnInconsistent = new("--on-inconsistent") { Description = "Rows with a label 1 where the task it is given is 0 (conversion=1, click=0): Drop (counted) or Fail" };
     public readonly Option<FileInfo?> CommonFeatures = new("--common-features") { Description = "Ali-CCP raw: the common_features file (default: beside the skeleton)" };
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Schema, Experiment, Format, Separator, User, Item, Group, Categorical, Dense, Click, Conversion, Rating, RatingMin, RatingMax, SkipBadRows, OnInconsistent, CommonFeatures })
+        foreach (var o in new Option[] { Schema, Experiment, Format, Separator, User, Item, Group, Categorical, Dense, Click, Conversion, Rating, RatingMin, RatingMax, Task, SkipBadRows, OnInconsistent, CommonFeatures })
             command.Options.Add(o);
     }
 
@@ -39,6 +40,11 @@ internal sealed class SchemaArguments
         {
             experiment = ExperimentFile.Load(e.FullName);
             schema = experiment.ResolveSchema();
+            if (experiment.Tasks.Declared is { } declared)
+            {
+                if (schema.Tasks is not null) throw new SchemaException($"{e.FullName}: tasks are declared in both the experiment and its schema; declare them once");
+                schema.Tasks = [.. declared];
+            }
         }
         else if (result.GetValue(Schema) is { } s) schema = DatasetSchema.Load(s.FullName);
         else schema = new DatasetSchema();
@@ -55,6 +61,11 @@ internal sealed class SchemaArguments
         if (result.GetValue(Rating) is { } rating) schema.Rating = rating;
         if (result.GetValue(RatingMin) is { } min) schema.RatingMin = min;
         if (result.GetValue(RatingMax) is { } max) schema.RatingMax = max;
+        if (result.GetValue(Task) is { Length: > 0 } tasks)
+        {
+            try { schema.Tasks = tasks.Select(Recommender.Trainers.Network.TaskDefinition.Parse).ToList(); }
+            catch (ArgumentException error) { throw new SchemaException($"--task: {error.Message}"); }
+        }
         if (result.GetValue(SkipBadRows)) schema.SkipBadRows = true;
         if (result.GetValue(OnInconsistent) is { } policy) schema.OnInconsistent = policy;
         if (schema.Format == DataFormat.MovieLens && schema.Rating is null && schema.Click is null) return schema; // preset fills roles per file

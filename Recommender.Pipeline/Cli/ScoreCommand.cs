@@ -11,8 +11,8 @@ internal static class ScoreCommand
     {
         var model = new Option<DirectoryInfo>("--model") { Description = "Bundle folder written by train", Required = true };
         var input = new Option<FileInfo>("--input") { Description = "CSV/TSV to score, with the columns of the bundle's schema (labels not needed)", Required = true };
-        var output = new Option<FileInfo>("--output") { Description = "Output CSV: id columns, PCtr, PCvr, PCtcvr, PredictedRating, RankScore", Required = true };
-        var rank = new Option<string>("--rank") { Description = "Ranking formula: a product of pctr, pcvr, pctcvr, rating, dense columns and numbers, each with an optional ^exponent", DefaultValueFactory = _ => "pctr" };
+        var output = new Option<FileInfo>("--output") { Description = "Output CSV: id columns, the model's predictions (PCtr, PCvr, PCtcvr, PredictedRating for the default chain; P_task, Pred_task for declared tasks), RankScore", Required = true };
+        var rank = new Option<string?>("--rank") { Description = "Ranking formula: a product of the model's predictions (P_task, Pred_task; pctr, pcvr, pctcvr, rating for the default chain), dense columns and numbers, each with an optional ^exponent (default: the first prediction)" };
         var partition = new Option<string>("--partition") { Description = "i/n: score the chunks k with k mod n = i (run the n parts anywhere)", DefaultValueFactory = _ => "0/1" };
         var resume = new Option<bool>("--resume") { Description = "Keep the chunks an interrupted run finished" };
         var chunkRows = new Option<int>("--chunk-rows") { Description = "Rows per chunk (the unit of streaming, partitioning and resuming)", DefaultValueFactory = _ => 8192 }.AtLeast(1);
@@ -33,7 +33,7 @@ internal static class ScoreCommand
             var options = new ScoringOptions
             {
                 Model = result.GetValue(model)!.FullName, Input = result.GetValue(input)!.FullName, Output = result.GetValue(output)!.FullName,
-                Ranking = result.GetValue(rank)!, PartitionIndex = index, PartitionCount = count, Resume = result.GetValue(resume),
+                Ranking = result.GetValue(rank), PartitionIndex = index, PartitionCount = count, Resume = result.GetValue(resume),
                 ChunkRows = result.GetValue(chunkRows), BatchSize = result.GetValue(batch), Device = result.GetValue(device), Threads = result.GetValue(threads),
                 WaitForLock = result.GetValue(wait), VerifyHashes = !result.GetValue(skipHashes),
             };

@@ -18,11 +18,11 @@ internal sealed class TrainerArguments
     public readonly Option<int?> WarmupSteps = new Option<int?>("--warmup-steps") { Description = $"Linear learning-rate warm-up steps (default {MultiTaskTrainerOptions.Defaults.WarmupSteps})" }.AtLeast(0);
     public readonly Option<LearningRateDecay?> Decay = new("--decay") { Description = "Learning-rate schedule after the warm-up: Cosine (default, down to 10%) or None (constant)" };
     public readonly Option<float?> EmbeddingL2 = new Option<float?>("--embedding-l2") { Description = "L2 on touched embedding rows" }.Finite(0);
-    public readonly Option<float?> CtrWeight = new Option<float?>("--ctr-weight") { Description = "alpha: weight of the CTR loss; 0 switches CTR off" }.Finite(0);
+    public readonly Option<float?> CtrWeight = new Option<float?>("--ctr-weight") { Description = "alpha: weight of the default chain's CTR loss; 0 switches CTR off (declared tasks: their own weight)" }.Finite(0);
     public readonly Option<float?> CvrWeight = new Option<float?>("--cvr-weight") { Description = "beta: weight of the CVR loss; 0 switches CVR off" }.Finite(0);
     public readonly Option<float?> RatingWeight = new Option<float?>("--rating-weight") { Description = "gamma: weight of the rating loss; 0 switches rating off" }.Finite(0);
     public readonly Option<bool> LearnTaskWeights = new("--learn-task-weights") { Description = "Learn task weights by uncertainty (Kendall et al., 2018)" };
-    public readonly Option<string?> EarlyStopping = new("--early-stopping-metric") { Description = "ctr_auc, ctr_logloss, cvr_auc, ctcvr_auc or rating_rmse" };
+    public readonly Option<string?> EarlyStopping = new("--early-stopping-metric") { Description = "task.metric: a binary task's auc, logloss or (chained) entire_auc / entire_logloss, a regression task's rmse or mae (default: the first binary task's auc)" };
     public readonly Option<ExecutionDevice?> Device = new("--device") { Description = "Auto (CUDA if it starts, else CPU), Cpu or Cuda" };
     public readonly Option<int?> Threads = new Option<int?>("--threads") { Description = "CPU threads (default: one per core)" }.AtLeast(0);
     public readonly Option<FileInfo?> Checkpoint = new("--checkpoint") { Description = "Checkpoint file written after each epoch; an existing one is resumed" };

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Recommender.Trainers.Network;
 
 namespace Recommender.Pipeline.Data;
 
@@ -92,7 +93,14 @@ public sealed class DatasetSchema
     /// <summary>Largest allowed rating.</summary>
     public float RatingMax { get; set; } = 5f;
 
-    /// <summary>Rows with conversion 1 and click 0: dropped and counted, or an error.</summary>
+    /// <summary>
+    /// Declared tasks (instead of the click / conversion / rating roles): each names its label column, its kind and
+    /// optionally the binary task it is given; see <see cref="TaskDefinition"/>. A binary label is 0, 1 or empty (no
+    /// label); a regression label lies in [min, max] or is empty.
+    /// </summary>
+    public List<TaskDefinition>? Tasks { get; set; }
+
+    /// <summary>Rows with a label 1 where the task it is given is 0 (conversion 1, click 0): dropped and counted, or an error.</summary>
     public InconsistentRowPolicy OnInconsistent { get; set; } = InconsistentRowPolicy.Drop;
 
     /// <summary>Skip (and count) malformed rows instead of failing on the first one.</summary>
@@ -137,6 +145,7 @@ public sealed class DatasetSchema
     {
         var copy = (DatasetSchema)MemberwiseClone();
         copy.Click = copy.Conversion = copy.Rating = null;
+        copy.Tasks = null;
         copy.LabelsOptional = true;
         return copy;
     }
@@ -144,11 +153,37 @@ public sealed class DatasetSchema
     [System.Text.Json.Serialization.JsonIgnore]
     internal bool LabelsOptional { get; private set; }
 
-    /// <summary>Checks rules that need no data: at least one label, a sane rating range.</summary>
+    /// <summary>
+    /// The tasks to train: the declared ones, or the default chain of the roles (ctr on the click, cvr on the conversion
+    /// given ctr, rating in [ratingMin, ratingMax]) with these weights. A role the schema lacks has its task switched off
+    /// when its weight is the trainer's default; a weight set to anything else for a missing role is an error, never
+    /// ignored.
+    /// </summary>
+    public TaskDefinition[] ResolveTasks(float ctrWeight, float cvrWeight, float ratingWeight)
+    {
+        if (Tasks is not null) return [.. Tasks];
+        float Weight(string? role, string task, float weight, float defaultWeight) => role is not null ? weight
+            : weight == defaultWeight || weight == 0 ? 0
+            : throw new SchemaException($"the {task} task has weight {weight} but the schema has no {task} label; add the label or give the task weight 0");
+        return TaskList.DefaultChain(ClickColumn, ConversionColumn, RatingColumn, Weight(Click, "ctr", ctrWeight, 1), Weight(Conversion, "cvr", cvrWeight, 1),
+            Weight(Rating, "rating", ratingWeight, Recommender.Trainers.Training.MultiTaskTrainerOptions.Defaults.RatingWeight), RatingMin, RatingMax);
+    }
+
+    /// <summary>The tasks with the trainer's default weights (their label columns and prediction names are what callers need).</summary>
+    public TaskDefinition[] ResolveTasks() => ResolveTasks(1, 1, Recommender.Trainers.Training.MultiTaskTrainerOptions.Defaults.RatingWeight);
+
+    /// <summary>Checks rules that need no data: at least one label, a sane rating range, a valid task list.</summary>
     public void Validate()
     {
-        if (Click is null && Conversion is null && Rating is null && !LabelsOptional)
-            throw new SchemaException("schema declares no label: set at least one of click, conversion, rating");
+        if (Tasks is not null)
+        {
+            if (Click is not null || Conversion is not null || Rating is not null)
+                throw new SchemaException("the schema declares tasks and also the click / conversion / rating roles: declare the click, conversion and rating as tasks too, or use the roles alone");
+            try { TaskList.Validate(Tasks); }
+            catch (ArgumentException e) { throw new SchemaException($"tasks: {e.Message}"); }
+        }
+        else if (Click is null && Conversion is null && Rating is null && !LabelsOptional)
+            throw new SchemaException("schema declares no label: set at least one of click, conversion, rating, or declare tasks");
         if (Conversion is not null && Click is null)
             throw new SchemaException("schema declares a conversion label without a click label: CVR is defined on clicked rows");
         if (!(RatingMin < RatingMax))
@@ -185,6 +220,7 @@ public sealed class DatasetSchema
         }
 
         int click = Claim(Click, "click"), conversion = Claim(Conversion, "conversion"), rating = Claim(Rating, "rating");
+        var taskLabels = (Tasks ?? []).Select(t => Claim(t.Label, $"label of task '{t.Name}'")).ToArray();
         int user = Claim(User, "user"), item = Claim(Item, "item");
         string? groupName = Group ?? User;
         int group = groupName == User ? user : Claim(groupName, "group");
@@ -226,7 +262,7 @@ public sealed class DatasetSchema
                 throw new SchemaException($"{source}: feature column '{header[i]}' collides with the reserved output name of a role; give it a role instead");
         }
         return new ResolvedSchema(this, header.ToArray(), user, item, group == user ? -1 : group,
-            categorical.ToArray(), dense.ToArray(), click, conversion, rating);
+            categorical.ToArray(), dense.ToArray(), click, conversion, rating, taskLabels);
     }
 
     private static string Preview(IReadOnlyList<string> header) =>

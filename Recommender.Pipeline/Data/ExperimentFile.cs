@@ -1,4 +1,6 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using Recommender.Trainers.Network;
 
 namespace Recommender.Pipeline.Data;
 
@@ -18,7 +20,10 @@ public sealed class ExperimentFile
     /// <summary>The column roles, as a separate schema file (used when <see cref="Schema"/> is absent).</summary>
     public string? SchemaFile { get; set; }
 
-    /// <summary>Which tasks to learn, and their loss weights.</summary>
+    /// <summary>
+    /// Which tasks to learn: an array of task declarations (see <see cref="TaskDefinition"/>), or an object of the
+    /// default chain's loss weights (<c>{"ctr": 1, "cvr": 1, "rating": 0.1}</c>).
+    /// </summary>
     public ExperimentTasks Tasks { get; set; } = new();
 
     /// <summary>Trainer options, passed to the trainer as they are (its Options field names, case-insensitive).</summary>
@@ -59,7 +64,11 @@ public sealed class ExperimentData
     public string? CommonFeatures { get; set; }
 }
 
-/// <summary>Task switches and loss weights: <c>alpha * CTR + beta * CVR + gamma * rating</c>.</summary>
+/// <summary>
+/// The tasks of an experiment: declared as an array, or the default chain's loss weights as an object
+/// (<c>alpha * CTR + beta * CVR + gamma * rating</c>).
+/// </summary>
+[JsonConverter(typeof(ExperimentTasksConverter))]
 public sealed class ExperimentTasks
 {
     /// <summary>Weight of the CTR loss (alpha); 0 switches the task off.</summary>
@@ -68,4 +77,32 @@ public sealed class ExperimentTasks
     public float Cvr { get; set; } = 1f;
     /// <summary>Weight of the rating loss (gamma); 0 switches the task off (default 0.1, as the trainer's).</summary>
     public float Rating { get; set; } = Recommender.Trainers.Training.MultiTaskTrainerOptions.Defaults.RatingWeight;
+    /// <summary>The declared tasks, when the file gives an array.</summary>
+    [JsonIgnore]
+    public List<TaskDefinition>? Declared { get; set; }
+}
+
+/// <summary>Reads <c>"tasks"</c> as an array of declarations or an object of weights.</summary>
+internal sealed class ExperimentTasksConverter : JsonConverter<ExperimentTasks>
+{
+    private sealed class Weights
+    {
+        public float Ctr { get; set; } = 1f;
+        public float Cvr { get; set; } = 1f;
+        public float Rating { get; set; } = Recommender.Trainers.Training.MultiTaskTrainerOptions.Defaults.RatingWeight;
+    }
+
+    public override ExperimentTasks Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType == JsonTokenType.StartArray)
+            return new ExperimentTasks { Declared = JsonSerializer.Deserialize<List<TaskDefinition>>(ref reader, options) };
+        var w = JsonSerializer.Deserialize<Weights>(ref reader, options) ?? new Weights();
+        return new ExperimentTasks { Ctr = w.Ctr, Cvr = w.Cvr, Rating = w.Rating };
+    }
+
+    public override void Write(Utf8JsonWriter writer, ExperimentTasks value, JsonSerializerOptions options)
+    {
+        if (value.Declared is { } declared) JsonSerializer.Serialize(writer, declared, options);
+        else JsonSerializer.Serialize(writer, new Weights { Ctr = value.Ctr, Cvr = value.Cvr, Rating = value.Rating }, options);
+    }
 }

@@ -1,3 +1,5 @@
+using Recommender.Trainers.Network;
+
 namespace Recommender.Pipeline.Data;
 
 /// <summary>
@@ -7,7 +9,7 @@ namespace Recommender.Pipeline.Data;
 public sealed class ResolvedSchema
 {
     internal ResolvedSchema(DatasetSchema schema, string[] header, int user, int item, int group,
-        int[] categorical, int[] dense, int click, int conversion, int rating)
+        int[] categorical, int[] dense, int click, int conversion, int rating, int[] taskLabels)
     {
         Schema = schema;
         Header = header;
@@ -24,6 +26,19 @@ public sealed class ResolvedSchema
         if (conversion >= 0) numbers.Add((DatasetSchema.ConversionColumn, conversion));
         Rating = rating >= 0 ? numbers.Count : -1;
         if (rating >= 0) numbers.Add((DatasetSchema.RatingColumn, rating));
+        var labels = new List<LabelSlot>();
+        if (click >= 0) labels.Add(new LabelSlot(Click, "click", TaskKind.Binary, 0, 1, -1, Required: true));
+        if (conversion >= 0) labels.Add(new LabelSlot(Conversion, "conversion", TaskKind.Binary, 0, 1, click >= 0 ? 0 : -1, Required: true));
+        if (rating >= 0) labels.Add(new LabelSlot(Rating, "rating", TaskKind.Regression, schema.RatingMin, schema.RatingMax, -1, Required: false));
+        var tasks = schema.Tasks ?? [];
+        for (int t = 0; t < taskLabels.Length; t++)
+        {
+            var task = tasks[t];
+            int given = task.Given is { } g ? labels.FindIndex(l => l.Task == g) : -1;
+            labels.Add(new LabelSlot(numbers.Count, header[taskLabels[t]], task.Kind, task.Min, task.Max, given, Required: false, task.Name));
+            numbers.Add((header[taskLabels[t]], taskLabels[t]));
+        }
+        Labels = labels;
         TextColumns = text.Select(t => t.Item1).ToArray();
         TextSources = text.Select(t => t.Item2).ToArray();
         NumberColumns = numbers.Select(t => t.Item1).ToArray();
@@ -55,6 +70,9 @@ public sealed class ResolvedSchema
     /// <summary>How many of <see cref="NumberColumns"/> are dense features (they come first).</summary>
     public int DenseCount { get; }
 
+    /// <summary>The label columns and the rules their values follow, in order.</summary>
+    public IReadOnlyList<LabelSlot> Labels { get; }
+
     /// <summary>Index in <see cref="NumberColumns"/> of the click label, or -1.</summary>
     public int Click { get; }
 
@@ -75,4 +93,12 @@ public sealed class ResolvedSchema
 
     /// <summary>Highest source field index any role reads (a record needs more fields than this).</summary>
     public int MaxSource => TextSources.Concat(NumberSources).DefaultIfEmpty(-1).Max();
+
+    /// <summary>
+    /// A label column (<paramref name="Number"/>: its index in <see cref="NumberColumns"/>) and its rules: a binary label is
+    /// 0 or 1, a regression one in [<paramref name="Min"/>, <paramref name="Max"/>]; empty is an error when
+    /// <paramref name="Required"/>, else "no label"; a 1 where the label at <paramref name="Given"/> (an index in
+    /// <see cref="Labels"/>) is 0 is an inconsistent row. <paramref name="Name"/> names it in messages.
+    /// </summary>
+    public sealed record LabelSlot(int Number, string Name, TaskKind Kind, float Min, float Max, int Given, bool Required, string? Task = null);
 }

@@ -1,11 +1,13 @@
 using System.Globalization;
+using Recommender.Trainers.Network;
 
 namespace Recommender.Pipeline.Data;
 
 /// <summary>
 /// Turns records into <see cref="TableChunk"/>s under a <see cref="ResolvedSchema"/>, enforcing the
-/// label rules: click and conversion are 0/1, a rating lies in the declared range (empty = not rated),
-/// a conversion needs a click. Malformed rows throw a located error or, with
+/// label rules: a binary label is 0/1 (click and conversion may not be empty; a declared task's empty label is "no
+/// label"), a regression label lies in its declared range (empty = none), a 1 needs a 1 in the task it is given
+/// (a conversion needs a click). Malformed rows throw a located error or, with
 /// <see cref="DatasetSchema.SkipBadRows"/>, are counted in the <see cref="LoadReport"/>.
 /// </summary>
 public sealed class TableBuilder
@@ -89,12 +91,14 @@ public sealed class TableBuilder
         var sources = _schema.NumberSources;
         for (int c = 0; c < _schema.DenseCount; c++)
             _row[c] = ParseDense(record, sources[c], _schema.NumberColumns[c]);
-        if (_schema.Click >= 0) _row[_schema.Click] = ParseBinary(record, sources[_schema.Click], "click");
-        if (_schema.Conversion >= 0) _row[_schema.Conversion] = ParseBinary(record, sources[_schema.Conversion], "conversion");
-        if (_schema.Rating >= 0) _row[_schema.Rating] = ParseRating(record, sources[_schema.Rating]);
-        if (_schema.Conversion >= 0 && _row[_schema.Conversion] == 1f && _row[_schema.Click] == 0f)
+        var labels = _schema.Labels;
+        foreach (var label in labels)
+            _row[label.Number] = label.Kind == TaskKind.Binary ? ParseBinary(record, sources[label.Number], label) : ParseRange(record, sources[label.Number], label);
+        foreach (var label in labels)
         {
-            var error = record.Error(sources[_schema.Conversion], "conversion is 1 where click is 0 (a conversion must follow a click)");
+            if (label.Given < 0 || _row[label.Number] != 1f || _row[labels[label.Given].Number] != 0f) continue;
+            var given = labels[label.Given];
+            var error = record.Error(sources[label.Number], $"{label.Name} is 1 where {given.Name} is 0 (a {label.Name} must follow a {given.Name})");
             if (_schema.Schema.OnInconsistent == InconsistentRowPolicy.Fail) throw error;
             _report.InconsistentDropped++;
             _report.AddExample(error.Message);
@@ -118,25 +122,26 @@ public sealed class TableBuilder
         return v;
     }
 
-    private static float ParseBinary(IRecord record, int field, string label)
+    private static float ParseBinary(IRecord record, int field, ResolvedSchema.LabelSlot label)
     {
         var s = record[field].Trim();
-        if (s.IsEmpty) throw record.Error(field, $"{label} label is empty");
+        if (s.IsEmpty && label.Required) throw record.Error(field, $"{label.Name} label is empty");
+        if (IsMissing(s) && !label.Required) return float.NaN;
         if (s is "0") return 0f;
         if (s is "1") return 1f;
         if (float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) && (v == 0f || v == 1f)) return v;
-        throw record.Error(field, $"{label} label must be 0 or 1, got '{s}'");
+        throw record.Error(field, $"{label.Name} label must be 0 or 1{(label.Required ? "" : " (or empty)")}, got '{s}'");
     }
 
-    private float ParseRating(IRecord record, int field)
+    private static float ParseRange(IRecord record, int field, ResolvedSchema.LabelSlot label)
     {
         var s = record[field].Trim();
         if (IsMissing(s)) return float.NaN;
         if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v))
-            throw record.Error(field, $"rating '{s}' is not a number");
-        if (!float.IsFinite(v)) throw record.Error(field, $"rating '{s}' is not a finite number");
-        if (v < _schema.Schema.RatingMin || v > _schema.Schema.RatingMax)
-            throw record.Error(field, $"rating {s} is outside the declared range [{_schema.Schema.RatingMin}, {_schema.Schema.RatingMax}]");
+            throw record.Error(field, $"{label.Name} '{s}' is not a number");
+        if (!float.IsFinite(v)) throw record.Error(field, $"{label.Name} '{s}' is not a finite number");
+        if (v < label.Min || v > label.Max)
+            throw record.Error(field, $"{label.Name} {s} is outside the declared range [{label.Min}, {label.Max}]");
         return v;
     }
 

@@ -1,11 +1,16 @@
 using Microsoft.ML;
 using Recommender.Pipeline.Data;
+using Recommender.Trainers.Network;
 using Recommender.Trainers.Training;
 
 namespace Recommender.Pipeline.Featurization;
 
-/// <summary>Featurization learned on a training table, and the tables it was applied to, as the trainer's feature matrices.</summary>
-public sealed record FeaturizedTables(ITransformer Featurization, FeaturizedSchema Features, FeatureMatrix Train, IReadOnlyList<FeatureMatrix> Others)
+/// <summary>
+/// Featurization learned on a training table, and the tables it was applied to, as the trainer's feature matrices
+/// with a label slot per task of the schema (<paramref name="Tasks"/>, weights 1 where the schema has the label).
+/// </summary>
+public sealed record FeaturizedTables(ITransformer Featurization, FeaturizedSchema Features, FeatureMatrix Train, IReadOnlyList<FeatureMatrix> Others,
+    IReadOnlyList<TaskDefinition> Tasks)
 {
     /// <summary>Rows of each field's embedding table (vocabulary + 1 for the out-of-vocabulary row).</summary>
     public int[] FieldRows => Features.Categorical.Select(c => c.Cardinality + 1).ToArray();
@@ -17,7 +22,9 @@ public sealed record FeaturizedTables(ITransformer Featurization, FeaturizedSche
         var (estimator, features) = SchemaFeaturizer.Create(ml, train.Schema, view);
         var featurization = estimator.Fit(view);
         var keys = features.Categorical.Select(c => c.Name).ToArray();
-        FeatureMatrix Matrix(Table t) => FeatureMatrix.From(featurization.Transform(t.ToDataView()), keys, features.DenseColumn, features.DenseSize);
-        return new FeaturizedTables(featurization, features, Matrix(train), others.Select(Matrix).ToArray());
+        var tasks = train.Schema.Schema.ResolveTasks();
+        var labels = tasks.Select(t => t.Label).ToArray();
+        FeatureMatrix Matrix(Table t) => FeatureMatrix.From(featurization.Transform(t.ToDataView()), keys, features.DenseColumn, features.DenseSize, labels);
+        return new FeaturizedTables(featurization, features, Matrix(train), others.Select(Matrix).ToArray(), tasks);
     }
 }

@@ -28,7 +28,7 @@ public sealed record PublishControl(bool WaitForLock = false, CancellationToken 
 
 /// <summary>What a training job produced (<paramref name="Bundle"/>: the published version's folder); <paramref name="MatrixFactorizationTest"/> scores the MF model alone as a CTR predictor.</summary>
 public sealed record TrainingResult(string Bundle, TrainedMultiTaskModel Model, MultiTaskMetrics? Test, double Seconds, LoadReport TrainReport,
-    MultiTaskMetrics? MatrixFactorizationTest = null, MultiTaskPredictions? TestPredictions = null, float[]? TestClicks = null);
+    MultiTaskMetrics? MatrixFactorizationTest = null, MultiTaskPredictions? TestPredictions = null, IReadOnlyDictionary<string, float[]>? TestLabels = null);
 
 /// <summary>Load, featurize, train the multi-task model, evaluate on the test split, publish the bundle as a new version of a registry.</summary>
 public static class TrainingJob
@@ -95,8 +95,11 @@ public static class TrainingJob
             (featurization, denseColumn, denseSize, mfTest) = AddMatrixFactorization(ml, featurization, denseColumn, denseSize, matrixFactorization, train, valid, test, log);
         }
 
-        // The estimator's copy of the options takes what the job decides; the caller's stay as given.
+        // The estimator's copy of the options takes what the job decides; the caller's stay as given. The tasks are the
+        // schema's: declared, or the default chain of its roles (with their rating range and the options' weights).
         var estimator = ml.MultiTask().Trainers.FromOptions(options);
+        var tasks = options.Tasks ?? data.Schema.ResolveTasks(options.CtrWeight, options.CvrWeight, options.RatingWeight);
+        estimator.Options.Tasks = tasks;
         estimator.Options.DenseColumn = denseColumn;
         estimator.Options.Cancellation = control.Cancel;
         var multiTask = estimator.Fit(featurization.Transform(train.ToDataView()), valid is null ? null : featurization.Transform(valid.ToDataView()), initial);
@@ -105,16 +108,15 @@ public static class TrainingJob
 
         MultiTaskMetrics? metrics = null;
         MultiTaskPredictions? testPredictions = null;
+        Dictionary<string, float[]>? testLabels = null;
         if (test is not null)
         {
-            var matrix = FeatureMatrix.From(featurization.Transform(test.ToDataView()), multiTask.CategoricalColumns, denseColumn, denseSize);
+            var matrix = FeatureMatrix.From(featurization.Transform(test.ToDataView()), multiTask.CategoricalColumns, denseColumn, denseSize, []);
             var p = model.Predict(matrix);
             testPredictions = p;
             var s = test.Schema;
-            float[]? Labels(string name) => Array.IndexOf(s.NumberColumns, name) >= 0 ? test.GetNumbers(name) : null;
-            metrics = MultiTaskMetrics.Compute(p.PCtr, p.PCvr, p.PCtcvr, p.PredictedRating,
-                Labels(DatasetSchema.ClickColumn), Labels(DatasetSchema.ConversionColumn), Labels(DatasetSchema.RatingColumn),
-                s.GroupOutput is null ? null : test.GetText(s.GroupOutput));
+            testLabels = tasks.Where(t => Array.IndexOf(s.NumberColumns, t.Label) >= 0).ToDictionary(t => t.Name, t => test.GetNumbers(t.Label));
+            metrics = MultiTaskMetrics.Compute(tasks, p.Columns, testLabels, s.GroupOutput is null ? null : test.GetText(s.GroupOutput));
         }
 
         var metadata = new BundleMetadata
@@ -124,8 +126,10 @@ public static class TrainingJob
             OnnxIdInputs = multiTask.CategoricalColumns.ToList(),
             OnnxDenseInput = denseColumn,
             DenseSize = denseSize,
+            OnnxOutputs = [.. model.Compiled.Predictions],
+            Tasks = [.. tasks],
             Options = typeof(MultiTaskTrainerOptions).GetFields().Where(f => f.FieldType.IsPrimitive || f.FieldType.IsEnum || f.FieldType == typeof(string) || f.FieldType == typeof(int[]))
-                .ToDictionary(f => f.Name, f => f.GetValue(options) is { } v && v.GetType().IsEnum ? v.ToString() : f.GetValue(options)),
+                .ToDictionary(f => f.Name, f => f.GetValue(estimator.Options) is { } v && v.GetType().IsEnum ? v.ToString() : f.GetValue(estimator.Options)),
             History = model.History.Cast<object>().ToList(),
             TestMetrics = metrics?.Items().ToDictionary(i => i.Name, i => i.Value.IsDefined ? (double?)i.Value.Value : null) ?? new(),
         };
@@ -152,8 +156,7 @@ public static class TrainingJob
         control.Cancel.ThrowIfCancellationRequested();
         string bundle = publisher.Publish(metadata.Options, dataIdentity.Values);
         log($"published {bundle}");
-        return new TrainingResult(bundle, model, metrics, clock.Elapsed.TotalSeconds, train.Report, mfTest, testPredictions,
-            test is not null && test.Schema.Click >= 0 ? test.GetNumbers(DatasetSchema.ClickColumn) : null);
+        return new TrainingResult(bundle, model, metrics, clock.Elapsed.TotalSeconds, train.Report, mfTest, testPredictions, testLabels);
     }
 
     /// <summary>The bundle file a warm start continues from.</summary>

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Featurization;
+using Recommender.Trainers.Evaluation;
 using Recommender.Trainers.Training;
 
 namespace Recommender.Pipeline.Jobs;
@@ -19,12 +20,12 @@ public static class TuningJob
     public static (Trial Best, List<Trial> All) Run(TrainingData data, MultiTaskTrainerOptions baseOptions, float[] ctrWeights, float[] cvrWeights, float[] ratingWeights,
         float[] learningRates, int trials, string metric, int seed, Action<Trial> onTrial, Action<string> log)
     {
-        if (!MultiTaskTrainer.MetricHigherIsBetter.TryGetValue(metric, out bool higher))
-            throw new ArgumentException($"unknown metric '{metric}'; choose from {string.Join(", ", MultiTaskTrainer.MetricHigherIsBetter.Keys)}");
         if (data.Valid is null) throw new SchemaException("the search needs a validation split");
         var featurized = FeaturizedTables.Build(new MLContext(seed: 1), DataLoader.Load(data.Schema, data.Train, data.CommonFeatures),
             DataLoader.Load(data.Schema, data.Valid, data.CommonFeatures));
         var (trainMatrix, validMatrix, rows) = (featurized.Train, featurized.Others[0], featurized.FieldRows);
+        metric = MultiTaskTrainer.StoppingMetric(new MultiTaskTrainerOptions { EarlyStoppingMetric = metric }, featurized.Tasks);
+        bool higher = MultiTaskMetrics.HigherIsBetter(metric);
         log($"search data ready: {trainMatrix.Rows:N0} training, {validMatrix.Rows:N0} validation rows");
 
         var grid = (from a in ctrWeights from b in cvrWeights from c in ratingWeights from lr in learningRates

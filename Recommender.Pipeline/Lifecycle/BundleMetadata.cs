@@ -1,4 +1,5 @@
 using Recommender.Pipeline.Data;
+using Recommender.Trainers.Network;
 
 namespace Recommender.Pipeline.Lifecycle;
 
@@ -15,8 +16,13 @@ public sealed class BundleMetadata
     public string? OnnxDenseInput { get; set; }
     /// <summary>Width of the dense input.</summary>
     public int DenseSize { get; set; }
-    /// <summary>The ONNX model's outputs, float [N, 1] each.</summary>
-    public List<string> OnnxOutputs { get; set; } = ["PCtr", "PCvr", "PCtcvr", "PredictedRating"];
+    /// <summary>The ONNX model's outputs, float [N, 1] each: the tasks' prediction columns, in order.</summary>
+    public List<string> OnnxOutputs { get; set; } = [.. TaskList.DefaultPredictions];
+    /// <summary>The tasks as trained (null in bundles written before tasks were declared: the default chain).</summary>
+    public List<TaskDefinition>? Tasks { get; set; }
+
+    /// <summary>The tasks as trained; for an older bundle, the default chain of its schema's roles.</summary>
+    public IReadOnlyList<TaskDefinition> ResolveTasks() => (IReadOnlyList<TaskDefinition>?)Tasks ?? Schema.ResolveTasks();
     /// <summary>Trainer options as given.</summary>
     public Dictionary<string, object?> Options { get; set; } = new();
     /// <summary>Per-epoch training reports.</summary>

@@ -29,8 +29,8 @@ public sealed class ScoringOptions
     public int PartitionCount { get; init; } = 1;
     /// <summary>Keep the finished chunks of an earlier, interrupted run.</summary>
     public bool Resume { get; init; }
-    /// <summary>The ranking formula (see <see cref="RankingFormula"/>).</summary>
-    public string Ranking { get; init; } = "pctr";
+    /// <summary>The ranking formula (see <see cref="RankingFormula"/>); null = the model's first prediction (PCtr for the default chain).</summary>
+    public string? Ranking { get; init; }
     /// <summary>Where the network runs.</summary>
     public ExecutionDevice Device { get; init; } = ExecutionDevice.Auto;
     /// <summary>CPU threads of the inference session; 0 = one per core.</summary>
@@ -96,11 +96,12 @@ public static class BatchScoringJob
         if (input.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) schema.Format = DataFormat.Parquet;
         var reader = DataLoader.Open(schema, input);
         var resolved = reader.Resolved;
-        var formula = RankingFormula.Parse(o.Ranking, resolved.DenseFeatures);
+        string ranking = o.Ranking ?? scorer.Outputs[0];
+        var formula = RankingFormula.Parse(ranking, scorer.Outputs, resolved.DenseFeatures);
 
         // The parts of a resumed run must be this job's: same input, model, chunking, partition, formula and device.
         var job = FileIdentity.Add(new JobFingerprint(), "input", input).With("model.manifest_sha256", bundle.ManifestSha256).With("chunk_rows", o.ChunkRows)
-            .With("partition", $"{o.PartitionIndex}/{o.PartitionCount}").With("ranking", o.Ranking).With("device", o.Device).With("output_format", 1);
+            .With("partition", $"{o.PartitionIndex}/{o.PartitionCount}").With("ranking", formula.Canonical).With("device", o.Device).With("output_format", 1);
         string parts = output + ".parts";
         string jobFile = Path.Combine(parts, JobFile);
         if (o.Resume && Directory.Exists(parts))
@@ -203,7 +204,7 @@ public static class BatchScoringJob
         {
             quarantineStream.Write(Encoding.UTF8.GetBytes("line,reason\n"));
             for (int k = o.PartitionIndex; k < chunks; k += o.PartitionCount) quarantineRows += Append(QuarantinePart(k), quarantineStream, copyBuffer);
-            outputStream.Write(Encoding.UTF8.GetBytes(string.Join(',', idColumns.Concat(ScoredColumns.MultiTask).Append("RankScore")) + "\n"));
+            outputStream.Write(Encoding.UTF8.GetBytes(string.Join(',', idColumns.Concat(scorer.Outputs).Append("RankScore")) + "\n"));
             for (int k = o.PartitionIndex; k < chunks; k += o.PartitionCount) rowsOut += Append(Part(k), outputStream, copyBuffer);
             long partitionRowsIn = rowsOut + quarantineRows;
             if (o.PartitionCount == 1 && partitionRowsIn != rowsIn)
@@ -272,8 +273,9 @@ public static class BatchScoringJob
         for (int r = 0; r < n; r++)
         {
             foreach (int c in idIndex) csv.Append(Csv(rows.Text[c][r])).Append(',');
-            var p = predictions.AsSpan(r * 4, 4);
-            for (int c = 0; c < 4; c++) csv.Append(inv, $"{p[c]:R},");
+            int outputs = scorer.Outputs.Count;
+            var p = predictions.AsSpan(r * outputs, outputs);
+            for (int c = 0; c < outputs; c++) csv.Append(inv, $"{p[c]:R},");
             csv.Append(inv, $"{formula.Evaluate(p, rows.Numbers, r):R}\n");
         }
         var quarantine = string.Concat(chunk.Quarantine.Select(q => q + "\n"));

@@ -41,6 +41,11 @@ public sealed class BundleScorer : IDisposable
     public string? NotCompiledBecause { get; private init; }
     /// <summary>The network's batched session.</summary>
     public BatchedInference Inference { get; }
+    /// <summary>The prediction columns, in the order <see cref="Predict"/> gives them per row.</summary>
+    public IReadOnlyList<string> Outputs => Metadata.OnnxOutputs;
+
+    /// <summary>The position of prediction <paramref name="name"/> in each row of <see cref="Predict"/>'s result, or -1.</summary>
+    public int OutputIndex(string name) => Metadata.OnnxOutputs.IndexOf(name);
 
     /// <summary>Opens (and verifies, see <see cref="ModelBundle.Open"/>) a bundle with inference batches of <paramref name="batchSize"/> rows.</summary>
     public static BundleScorer Open(string bundle, int batchSize, RuntimeOptions runtime, bool verifyHashes = true) => Open(ModelBundle.Open(bundle, verifyHashes), batchSize, runtime);
@@ -68,17 +73,17 @@ public sealed class BundleScorer : IDisposable
 
     /// <summary>
     /// Featurizes a chunk of rows (columns <paramref name="textColumns"/>, <paramref name="numberColumns"/>) with the
-    /// bundle's featurization and runs the network in batches: four predictions per row (PCtr, PCvr, PCtcvr,
-    /// PredictedRating), valid until the next call.
+    /// bundle's featurization and runs the network in batches: <see cref="Outputs"/>.Count predictions per row, in the
+    /// order of <see cref="Outputs"/>, valid until the next call.
     /// </summary>
     public float[] Predict(TableChunk rows, IReadOnlyList<string> textColumns, IReadOnlyList<string> numberColumns)
     {
-        int n = rows.Count, batch = Inference.BatchSize, fields = Metadata.OnnxIdInputs.Count;
-        if (_ids.Length != fields || _ids.Length > 0 && _ids[0].Length < n || _predictions.Length < 4 * n)
+        int n = rows.Count, fields = Metadata.OnnxIdInputs.Count, outputs = Outputs.Count;
+        if (_ids.Length != fields || _ids.Length > 0 && _ids[0].Length < n || _predictions.Length < outputs * n)
         {
             _ids = Enumerable.Range(0, fields).Select(_ => new uint[n]).ToArray();
             _dense = new float[n * Math.Max(1, Metadata.DenseSize)];
-            _predictions = new float[4 * n];
+            _predictions = new float[outputs * n];
         }
         var ids = _ids;
         var dense = _dense;
@@ -129,7 +134,7 @@ public sealed class BundleScorer : IDisposable
     // The network over the featurized rows, in batches.
     private float[] RunNetwork(int n)
     {
-        int batch = Inference.BatchSize, fields = Metadata.OnnxIdInputs.Count;
+        int batch = Inference.BatchSize, fields = Metadata.OnnxIdInputs.Count, outputs = Outputs.Count;
         var ids = _ids;
         var dense = _dense;
         var predictions = _predictions;
@@ -148,10 +153,10 @@ public sealed class BundleScorer : IDisposable
                 Array.Copy(dense, start * Metadata.DenseSize, buffer, 0, count * Metadata.DenseSize);
             }
             Inference.Run(count);
-            for (int c = 0; c < 4; c++)
+            for (int c = 0; c < outputs; c++)
             {
-                var output = Inference.Output(ScoredColumns.MultiTask[c]);
-                for (int b = 0; b < count; b++) predictions[(start + b) * 4 + c] = output[b];
+                var output = Inference.Output(Outputs[c]);
+                for (int b = 0; b < count; b++) predictions[(start + b) * outputs + c] = output[b];
             }
         }
         return predictions;

@@ -6,6 +6,8 @@ using Recommender.Pipeline.Lifecycle;
 using Recommender.Trainers.MatrixFactorization;
 using Recommender.Trainers.Runtime;
 
+using Recommender.Trainers.Network;
+
 namespace Recommender.Pipeline.Scoring;
 
 /// <summary>What a recommendation run did.</summary>
@@ -20,7 +22,7 @@ public sealed record RecommendSummary(int Users, int UnknownUsers, long Rows, do
 public static class RecommendJob
 {
     /// <summary>Runs it for <paramref name="users"/> (null = every user of the catalog).</summary>
-    public static RecommendSummary Run(string bundle, IReadOnlyList<string>? users, int k, int candidates, bool excludeSeen, string ranking, string output,
+    public static RecommendSummary Run(string bundle, IReadOnlyList<string>? users, int k, int candidates, bool excludeSeen, string? ranking, string output,
         ExecutionDevice device = ExecutionDevice.Auto, int threads = 0, bool verifyHashes = true, ExplorationPolicy? policy = null, int policySeed = 1)
     {
         if (k < 1 || candidates < k) throw new ArgumentException($"need 1 <= k <= candidates, got k {k}, candidates {candidates}");
@@ -32,7 +34,8 @@ public static class RecommendJob
         if (!verified.Manifest.Files.Any(f => f.Name == CandidateCatalog.FileName))
             throw new InvalidDataException($"{verified.Directory}: this bundle has no candidate catalog (train with user and item roles)");
         var catalog = CandidateCatalog.Load(catalogPath);
-        var formula = RankingFormula.Parse(ranking, catalog.DenseColumns);
+        var formula = RankingFormula.Parse(ranking ?? TaskList.DefaultRanking(verified.Metadata.ResolveTasks()), verified.Metadata.OnnxOutputs, catalog.DenseColumns);
+        int outputs = verified.Metadata.OnnxOutputs.Count;
         var retrieval = new TopNRetrieval(catalog.Retrieval());
         var index = catalog.Users.Select((u, i) => (u, i)).ToDictionary(x => x.u, x => x.i);
         var wanted = users ?? catalog.Users;
@@ -45,7 +48,7 @@ public static class RecommendJob
         var inv = CultureInfo.InvariantCulture;
         AtomicFile.WriteText(output, w =>
         {
-            w.Write("UserId,Rank,ItemId,PCtr,PCvr,PCtcvr,PredictedRating,RankScore,Propensity\n");
+            w.Write($"UserId,Rank,ItemId,{string.Join(',', verified.Metadata.OnnxOutputs)},RankScore,Propensity\n");
             for (int start = 0; start < known.Length; start += usersPerBatch)
             {
                 var batchUsers = known[start..Math.Min(known.Length, start + usersPerBatch)];
@@ -58,7 +61,7 @@ public static class RecommendJob
                 for (int b = 0; b < batchUsers.Length; b++)
                 {
                     int count = top[b].Items.Length;
-                    var scores = Enumerable.Range(offset, count).Select(r => formula.Evaluate(predictions.AsSpan(r * 4, 4), chunk.Numbers, r)).ToArray();
+                    var scores = Enumerable.Range(offset, count).Select(r => formula.Evaluate(predictions.AsSpan(r * outputs, outputs), chunk.Numbers, r)).ToArray();
                     // Ties go to the smaller item index, as before policies: a zero-padded index orders like the index.
                     var order = Enumerable.Range(offset, count).Select(r => pairs[r].Item.ToString("D10", inv)).ToArray();
                     // One random stream per user, so a user's list does not depend on who else is in the batch.
@@ -66,8 +69,8 @@ public static class RecommendJob
                     for (int rank = 0; rank < shown.Length; rank++)
                     {
                         int r = offset + shown[rank].Index;
-                        var p = predictions.AsSpan(r * 4, 4);
-                        w.Write($"{catalog.Users[batchUsers[b]]},{rank + 1},{catalog.Items[pairs[r].Item]},{p[0].ToString("R", inv)},{p[1].ToString("R", inv)},{p[2].ToString("R", inv)},{p[3].ToString("R", inv)},{scores[shown[rank].Index].ToString("R", inv)},{shown[rank].Propensity.ToString("R", inv)}\n");
+                        var p = predictions.AsSpan(r * outputs, outputs).ToArray();
+                        w.Write($"{catalog.Users[batchUsers[b]]},{rank + 1},{catalog.Items[pairs[r].Item]},{string.Join(',', p.Select(v => v.ToString("R", inv)))},{scores[shown[rank].Index].ToString("R", inv)},{shown[rank].Propensity.ToString("R", inv)}\n");
                         rows++;
                     }
                     offset += count;

@@ -84,7 +84,8 @@ public sealed class MicroBatcher : IDisposable
             int offset = 0;
             foreach (var work in batch)
             {
-                var mine = predictions.AsSpan(offset * 4, work.Rows.Count * 4).ToArray();
+                int outputs = _scorer.Outputs.Count;
+                var mine = predictions.AsSpan(offset * outputs, work.Rows.Count * outputs).ToArray();
                 offset += work.Rows.Count;
                 work.Done.TrySetResult(mine);
             }

@@ -33,7 +33,11 @@ public static class PolicyEvaluation
         int bootstrap = 500, int seed = 1, int slots = int.MaxValue)
     {
         if (!File.Exists(logPath)) throw new FileNotFoundException($"{logPath}: no such impression log", logPath);
-        RankingFormula formula = RankingFormula.Parse(ranking, model.Columns.NumberColumns);
+        RankingFormula formula = RankingFormula.Parse(ranking, model.Outputs, model.Columns.NumberColumns);
+        // The log's rewards are clicks and conversions: the model's predictions of them are the default chain's.
+        if (model.DefaultChain[0] < 0 || model.DefaultChain[2] < 0)
+            throw new ArgumentException("off-policy evaluation rewards the logged clicks and conversions: the model must predict the default chain (PCtr, PCtcvr)");
+        int outputs = model.Outputs.Count, pClick = model.DefaultChain[0], pConversion = model.DefaultChain[2];
         int valueIndex = -1;
         if (reward == PolicyReward.Value)
         {
@@ -60,12 +64,12 @@ public static class PolicyEvaluation
             using var context = JsonDocument.Parse(request.Context);
             var rows = model.CandidateRows(request.User, items, context.RootElement.EnumerateObject().Any() ? context.RootElement : null);
             var p = model.Batcher.ScoreAsync(rows).GetAwaiter().GetResult();
-            var scores = Enumerable.Range(0, items.Count).Select(r => formula.Evaluate(p.AsSpan(r * 4, 4), rows.Numbers, r)).ToArray();
+            var scores = Enumerable.Range(0, items.Count).Select(r => formula.Evaluate(p.AsSpan(r * outputs, outputs), rows.Numbers, r)).ToArray();
             var predicted = Enumerable.Range(0, items.Count).Select(r => reward switch
             {
-                PolicyReward.Click => p[r * 4],
-                PolicyReward.Conversion => p[r * 4 + 2],
-                _ => p[r * 4 + 2] * (double)rows.Numbers[valueIndex][r],
+                PolicyReward.Click => p[r * outputs + pClick],
+                PolicyReward.Conversion => p[r * outputs + pConversion],
+                _ => p[r * outputs + pConversion] * (double)rows.Numbers[valueIndex][r],
             }).ToArray();
             var index = items.Select((item, i) => (item, i)).ToDictionary(x => x.item, x => x.i, StringComparer.Ordinal);
             var taken = new bool[items.Count];

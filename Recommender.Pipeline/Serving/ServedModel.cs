@@ -5,6 +5,8 @@ using Recommender.Pipeline.Scoring;
 using Recommender.Trainers.MatrixFactorization;
 using Recommender.Trainers.Runtime;
 
+using Recommender.Trainers.Network;
+
 namespace Recommender.Pipeline.Serving;
 
 /// <summary>
@@ -26,6 +28,8 @@ public sealed class ServedModel : IDisposable
         Bundle = bundle;
         _scorer = scorer;
         Columns = new ModelColumns(scorer.InputSchema, bundle.Metadata.Schema);
+        DefaultChain = TaskList.DefaultPredictions.Select(scorer.OutputIndex).ToArray();
+        DefaultRecommendRanking = TaskList.DefaultRanking(bundle.Metadata.ResolveTasks());
         Batcher = new MicroBatcher(scorer, Columns.TextColumns, Columns.NumberColumns, options.MicroBatching ? options.MaxBatchRows : 1, options.MaxWaitMicroseconds);
         if (bundle.Manifest.Files.Any(f => f.Name == CandidateCatalog.FileName))
         {
@@ -41,6 +45,26 @@ public sealed class ServedModel : IDisposable
     public ModelBundle Bundle { get; }
     /// <summary>The version's name (<c>vN</c>, or the folder's name for a fixed bundle).</summary>
     public string Version => Path.GetFileName(Bundle.Directory);
+    /// <summary>The prediction columns, in the order of each row's predictions.</summary>
+    public IReadOnlyList<string> Outputs => _scorer.Outputs;
+    /// <summary>Positions of the default chain's PCtr, PCvr, PCtcvr and PredictedRating in a row's predictions (-1 where the model has none).</summary>
+    public int[] DefaultChain { get; }
+    /// <summary>The ranking of /v1/score without one: the first prediction (PCtr for the default chain).</summary>
+    public string DefaultScoreRanking => Outputs[0];
+    /// <summary>The ranking of /v1/recommend without one (see <see cref="TaskList.DefaultRanking"/>).</summary>
+    public string DefaultRecommendRanking { get; }
+
+    /// <summary>The default chain's prediction <paramref name="which"/> (0 PCtr .. 3 PredictedRating) of a row, NaN where the model has none.</summary>
+    public float DefaultChainValue(ReadOnlySpan<float> row, int which) => DefaultChain[which] < 0 ? float.NaN : row[DefaultChain[which]];
+
+    /// <summary>A row's predictions by name.</summary>
+    public Dictionary<string, float> Named(ReadOnlySpan<float> row)
+    {
+        var named = new Dictionary<string, float>(Outputs.Count, StringComparer.Ordinal);
+        for (int i = 0; i < Outputs.Count; i++) named[Outputs[i]] = row[i];
+        return named;
+    }
+
     /// <summary>The columns requests give.</summary>
     public ModelColumns Columns { get; }
     /// <summary>The batcher in front of the network.</summary>

@@ -140,13 +140,15 @@ public sealed class ServingApp
     /// <summary>What /v1/score takes: rows keyed by the schema's column names, and an optional ranking formula.</summary>
     public sealed record ScoreRequest(JsonElement[] Rows, string? Rank);
     /// <summary>One row's predictions.</summary>
-    public sealed record RowPrediction(string ImpressionId, float Pctr, float Pcvr, float Pctcvr, float Rating, double RankScore);
+    /// <remarks>The default chain's four predictions under their short names (null for a model of declared tasks), and every prediction by column name.</remarks>
+    public sealed record RowPrediction(string ImpressionId, float? Pctr, float? Pcvr, float? Pctcvr, float? Rating, double RankScore, Dictionary<string, float> Predictions);
     /// <summary>What /v1/score answers.</summary>
     public sealed record ScoreResponse(string ModelVersion, RowPrediction[] Predictions);
     /// <summary>What /v1/recommend takes.</summary>
     public sealed record RecommendRequest(string User, int K, string[]? Candidates, Dictionary<string, JsonElement>? Context, string[]? Exclude, string? Rank);
     /// <summary>One recommended item.</summary>
-    public sealed record RecommendedItem(string Item, int Position, float Pctr, float Pcvr, float Pctcvr, float Rating, double RankScore, string ImpressionId, double Propensity);
+    public sealed record RecommendedItem(string Item, int Position, float? Pctr, float? Pcvr, float? Pctcvr, float? Rating, double RankScore, string ImpressionId, double Propensity,
+        Dictionary<string, float> Predictions);
     /// <summary>What /v1/recommend answers.</summary>
     public sealed record RecommendResponse(string ModelVersion, string User, RecommendedItem[] Items);
     /// <summary>What /v1/feedback takes: <c>event</c> is click, conversion or rating (with <c>value</c>); <c>ts</c> in Unix milliseconds or ISO 8601.</summary>
@@ -160,7 +162,7 @@ public sealed class ServingApp
         return Results.Json(new
         {
             version = m.Version, directory = m.Bundle.Directory, created = m.Bundle.Manifest.CreatedUtc, manifestSha256 = m.Bundle.ManifestSha256,
-            architecture = m.Bundle.Metadata.Architecture, tasks = ScoredColumns.MultiTask, columns = m.Columns.Names, schema = m.Bundle.Metadata.Schema,
+            architecture = m.Bundle.Metadata.Architecture, tasks = m.Bundle.Metadata.ResolveTasks(), predictions = m.Outputs, columns = m.Columns.Names, schema = m.Bundle.Metadata.Schema,
             metrics = m.Bundle.Metadata.TestMetrics, catalog = m.Catalog is { } c ? new { users = c.Users.Count, items = c.Items.Count } : null,
             lastReloadError = host.LastError,
         }, Json);
@@ -238,11 +240,13 @@ public sealed class ServingApp
 
     private static RankingFormula Formula(string? text, ServedModel model, string fallback)
     {
-        try { return RankingFormula.Parse(text ?? fallback, model.Columns.NumberColumns); }
+        try { return RankingFormula.Parse(text ?? fallback, model.Outputs, model.Columns.NumberColumns); }
         catch (FormatException e) { throw new RequestException(400, "rank", e.Message); }
     }
 
     private static string NewImpressionId() => NewId("imp_");
+
+    private static float? Known(float v) => float.IsNaN(v) ? null : v;
 
     private static string NewId(string prefix) => prefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
 
@@ -260,7 +264,8 @@ public sealed class ServingApp
         try
         {
             var chunk = model.Columns.Parse(rows, "rows");
-            var formula = Formula(OptionalString(body, "rank"), model, "pctr");
+            var formula = Formula(OptionalString(body, "rank"), model, model.DefaultScoreRanking);
+            int outputs = model.Outputs.Count;
             var p = await model.Batcher.ScoreAsync(chunk).WaitAsync(context.RequestAborted);
             var result = new RowPrediction[chunk.Count];
             // Without a log there is nothing to write, so no impression rows (features as JSON) are built either.
@@ -271,12 +276,14 @@ public sealed class ServingApp
             string requestId = NewId("req_");
             for (int r = 0; r < chunk.Count; r++)
             {
-                double score = formula.Evaluate(p.AsSpan(r * 4, 4), chunk.Numbers, r);
+                var row = p.AsSpan(r * outputs, outputs);
+                double score = formula.Evaluate(row, chunk.Numbers, r);
                 string id = NewImpressionId();
-                result[r] = new RowPrediction(id, p[r * 4], p[r * 4 + 1], p[r * 4 + 2], p[r * 4 + 3], score);
+                var (pctr, pcvr, pctcvr, rating) = (model.DefaultChainValue(row, 0), model.DefaultChainValue(row, 1), model.DefaultChainValue(row, 2), model.DefaultChainValue(row, 3));
+                result[r] = new RowPrediction(id, Known(pctr), Known(pcvr), Known(pctcvr), Known(rating), score, model.Named(row));
                 if (impressions is null) continue;
                 impressions[r] = new Impression(id, requestId, now, "score", userColumn < 0 ? "" : chunk.Text[userColumn][r], itemColumn < 0 ? "" : chunk.Text[itemColumn][r], 0,
-                    model.Version, p[r * 4], p[r * 4 + 1], p[r * 4 + 2], p[r * 4 + 3], score, 1.0, "score", JsonSerializer.Serialize(model.Columns.Row(chunk, r), Json));
+                    model.Version, pctr, pcvr, pctcvr, rating, score, 1.0, "score", JsonSerializer.Serialize(model.Columns.Row(chunk, r), Json));
             }
             if (log is not null) await LogAsync(log, services, impressions!);
             return Results.Json(new ScoreResponse(model.Version, result), Json);
@@ -309,7 +316,8 @@ public sealed class ServingApp
         var model = host.Acquire();
         try
         {
-            var formula = Formula(OptionalString(body, "rank"), model, "pctr * pcvr");
+            var formula = Formula(OptionalString(body, "rank"), model, model.DefaultRecommendRanking);
+            int outputs = model.Outputs.Count;
             List<string> items;
             if (given is not null) items = given.Distinct(StringComparer.Ordinal).Where(i => !exclude.Contains(i)).ToList();
             else
@@ -326,7 +334,7 @@ public sealed class ServingApp
             if (items.Count == 0) return Results.Json(new RecommendResponse(model.Version, user, []), Json);
             var chunk = model.CandidateRows(user, items, contextValues);
             var p = await model.Batcher.ScoreAsync(chunk).WaitAsync(context.RequestAborted);
-            var scores = Enumerable.Range(0, items.Count).Select(r => formula.Evaluate(p.AsSpan(r * 4, 4), chunk.Numbers, r)).ToArray();
+            var scores = Enumerable.Range(0, items.Count).Select(r => formula.Evaluate(p.AsSpan(r * outputs, outputs), chunk.Numbers, r)).ToArray();
             var shown = options.Policy.Choose(scores, items, k, new Random(unchecked((int)(options.PolicySeed * 1_000_003L + host.NextRequestNumber()))));
             var result = new RecommendedItem[shown.Length];
             var log = services.GetService<ImpressionLog>();
@@ -337,9 +345,11 @@ public sealed class ServingApp
             {
                 var (r, propensity) = shown[position];
                 string id = NewImpressionId();
-                result[position] = new RecommendedItem(items[r], position + 1, p[r * 4], p[r * 4 + 1], p[r * 4 + 2], p[r * 4 + 3], scores[r], id, propensity);
+                var row = p.AsSpan(r * outputs, outputs);
+                var (pctr, pcvr, pctcvr, rating) = (model.DefaultChainValue(row, 0), model.DefaultChainValue(row, 1), model.DefaultChainValue(row, 2), model.DefaultChainValue(row, 3));
+                result[position] = new RecommendedItem(items[r], position + 1, Known(pctr), Known(pcvr), Known(pctcvr), Known(rating), scores[r], id, propensity, model.Named(row));
                 if (impressions is null) continue;
-                impressions[position] = new Impression(id, requestId, now, "recommend", user, items[r], position + 1, model.Version, p[r * 4], p[r * 4 + 1], p[r * 4 + 2], p[r * 4 + 3],
+                impressions[position] = new Impression(id, requestId, now, "recommend", user, items[r], position + 1, model.Version, pctr, pcvr, pctcvr, rating,
                     scores[r], propensity, options.Policy.Name, JsonSerializer.Serialize(model.Columns.Row(chunk, r), Json));
             }
             if (log is not null)

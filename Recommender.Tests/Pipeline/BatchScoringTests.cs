@@ -124,7 +124,7 @@ public sealed class BatchScoringTests
         var e = Assert.ThrowsExactly<InvalidOperationException>(() => Run(Fixture.Value.Input, 2000, "pctr"));
         StringAssert.Contains(e.Message, "chunk_rows was '4000', now '2000'");
         e = Assert.ThrowsExactly<InvalidOperationException>(() => Run(Fixture.Value.Input, 4000, "pctr * pcvr"));
-        StringAssert.Contains(e.Message, "ranking was 'pctr', now 'pctr * pcvr'");
+        StringAssert.Contains(e.Message, "ranking was 'PCtr', now 'PCtr * PCvr'");
         string other = files.Write("other.csv", string.Join('\n', File.ReadLines(Fixture.Value.Input).Take(50)) + "\n");
         e = Assert.ThrowsExactly<InvalidOperationException>(() => Run(other, 4000, "pctr"));
         StringAssert.Contains(e.Message, "input.path was");

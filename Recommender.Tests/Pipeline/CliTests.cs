@@ -28,7 +28,7 @@ public sealed class CliTests
         var (code2, output2, error2) = Run("evaluate", "--predictions", Path.Combine(dir, "test_truth.csv"), "--labels", Path.Combine(dir, "test.csv"), "--json");
         Assert.AreEqual(0, code2, error2);
         var evaluated = System.Text.Json.Nodes.JsonNode.Parse(output2)!;
-        foreach (var metric in new[] { "ctr_auc", "ctr_gauc", "cvr_auc_clicked", "ctcvr_auc", "rating_rmse" })
+        foreach (var metric in new[] { "ctr.auc", "ctr.gauc", "cvr.auc", "cvr.entire_auc", "rating.rmse" })
             Assert.AreEqual(generated["oracle"]!["metrics"]![metric]!.GetValue<double>(), evaluated["metrics"]![metric]!.GetValue<double>(), 1e-6, metric);
     }
 
@@ -63,7 +63,7 @@ public sealed class CliTests
         string data = files.Write("clicks.csv", "user,item,click\n" + string.Join("\n", Enumerable.Range(0, 50).Select(i => $"u{i % 7},i{i % 5},{i % 2}")) + "\n");
         var (code, _, error) = Run("train", "--train", data, "--user", "user", "--item", "item", "--click", "click", "--cvr-weight", "0", "--rating-weight", "1", "--out", files.Path_("m"));
         Assert.AreEqual(2, code);
-        StringAssert.StartsWith(error.Trim().Split('\n')[^1], "error: the rating task is on (RatingWeight 1) but the data has no rating column");
+        StringAssert.StartsWith(error.Trim().Split('\n')[^1], "error: the rating task has weight 1 but the schema has no rating label");
         Assert.IsFalse(error.Contains("   at "), "no stack trace");
     }
 

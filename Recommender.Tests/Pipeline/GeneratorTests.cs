@@ -65,8 +65,8 @@ public sealed class GeneratorTests
     {
         using var files = new TestFiles();
         var r = Generate(files, "o", 200_000, 3);
-        Assert.IsTrue(r.Oracle.CtrAuc!.Value.Value is > 0.7 and < 0.9, $"oracle CTR AUC {r.Oracle.CtrAuc}");
-        Assert.IsTrue(r.Oracle.CvrAuc!.Value.Value > 0.65, $"oracle CVR AUC {r.Oracle.CvrAuc}");
-        Assert.AreEqual(1.0, r.Oracle.CtrCalibration!.Value.Value, 0.1);
+        Assert.IsTrue(r.Oracle["ctr.auc"]!.Value.Value is > 0.7 and < 0.9, $"oracle CTR AUC {r.Oracle["ctr.auc"]}");
+        Assert.IsTrue(r.Oracle["cvr.auc"]!.Value.Value > 0.65, $"oracle CVR AUC {r.Oracle["cvr.auc"]}");
+        Assert.AreEqual(1.0, r.Oracle["ctr.calibration"]!.Value.Value, 0.1);
     }
 }

@@ -129,8 +129,9 @@ public sealed class MetricsTests
         float[] pCvr = [0.2f, 0.1f, 0.3f, 0.9f, 0.9f]; // unclicked rows would spoil the AUC if they counted
         float[] pCtcvr = [0.5f, 0.1f, 0.2f, 0.3f, 0.4f];
         var m = MultiTaskMetrics.Compute(null, pCvr, pCtcvr, null, click, conversion, null, null);
-        Assert.AreEqual(0.5, m.CvrAuc!.Value.Value, 1e-12);
-        Assert.AreEqual(1.0, m.CtcvrAuc!.Value.Value, 1e-12);
-        Assert.IsNull(m.CtrAuc);
+        Assert.AreEqual(0.5, m["cvr.auc"]!.Value.Value, 1e-12);
+        Assert.AreEqual(1.0, m["cvr.entire_auc"]!.Value.Value, 1e-12);
+        Assert.AreEqual(1.0, m["ctcvr_auc"]!.Value.Value, 1e-12, "the old name reads the entire-space AUC");
+        Assert.IsNull(m["ctr.auc"]);
     }
 }

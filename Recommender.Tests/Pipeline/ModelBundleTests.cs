@@ -30,7 +30,7 @@ public sealed class ModelBundleTests
         var (model, metadata) = ModelBundle.Load(ml, bundle);
         var test = DataLoader.Load(metadata.Schema, Path.Combine(dir, "test.csv"));
         var scored = model.Transform(test.ToDataView());
-        var expected = ScoredColumns.MultiTask.Select(c => ScoredColumns.Read(scored, c)).ToArray();
+        var expected = Recommender.Trainers.Network.TaskList.DefaultPredictions.Select(c => ScoredColumns.Read(scored, c)).ToArray();
 
         // In a new process: the CLI's predict command loads the same bundle.
         string predictions = Path.Combine(files.Root, "predictions.csv");
@@ -80,11 +80,11 @@ public sealed class CompiledFeaturizationTests
         }
         string path = files.Write("rows.csv", string.Join('\n', lines) + "\n");
         var table = DataLoader.Load(metadata.Schema, path);
-        var expected = ScoredColumns.MultiTask.Select(c => ScoredColumns.Read(model.Transform(table.ToDataView()), c)).ToArray();
+        var expected = Recommender.Trainers.Network.TaskList.DefaultPredictions.Select(c => ScoredColumns.Read(model.Transform(table.ToDataView()), c)).ToArray();
         var chunk = table.Chunks.Single();
         var fast = scorer.Predict(chunk, table.Schema.TextColumns, table.Schema.NumberColumns);
         for (int r = 0; r < chunk.Count; r++)
             for (int c = 0; c < 4; c++)
-                Assert.AreEqual(expected[c][r], fast[r * 4 + c], 1e-6, $"row {r} {ScoredColumns.MultiTask[c]}");
+                Assert.AreEqual(expected[c][r], fast[r * 4 + c], 1e-6, $"row {r} {Recommender.Trainers.Network.TaskList.DefaultPredictions[c]}");
     }
 }

@@ -44,14 +44,15 @@ public sealed class MultiTaskTrainerTests
         Assert.AreEqual(2, model.History.Count);
         Assert.IsTrue(model.History[^1].TrainLoss < losses[0], $"{architecture}: loss {losses[0]:F4} early vs {model.History[^1].TrainLoss:F4} at the end");
         // Tiny networks, 24k rows, 2 epochs: clearly above chance (0.5) is what this data allows.
-        Assert.IsTrue(model.History.Max(h => h.Validation["ctr_auc"]) > 0.57, $"{architecture}: validation CTR AUC {model.History.Max(h => h.Validation["ctr_auc"])}");
+        Assert.IsTrue(model.History.Max(h => h.Validation["ctr.auc"]) > 0.57, $"{architecture}: validation CTR AUC {model.History.Max(h => h.Validation["ctr.auc"])}");
         var p = model.Predict(valid);
-        Assert.AreEqual(valid.Rows, p.PCtr.Length);
+        var (pCtr, pCvr, pCtcvr, rating) = (p["PCtr"], p["PCvr"], p["PCtcvr"], p["PredictedRating"]);
+        Assert.AreEqual(valid.Rows, pCtr.Length);
         for (int i = 0; i < valid.Rows; i++)
         {
-            Assert.IsTrue(p.PCtr[i] is > 0 and < 1 && p.PCvr[i] is > 0 and < 1);
-            Assert.AreEqual(p.PCtr[i] * p.PCvr[i], p.PCtcvr[i], 1e-6);
-            Assert.IsTrue(p.PredictedRating[i] is >= 1 and <= 5);
+            Assert.IsTrue(pCtr[i] is > 0 and < 1 && pCvr[i] is > 0 and < 1);
+            Assert.AreEqual(pCtr[i] * pCvr[i], pCtcvr[i], 1e-6);
+            Assert.IsTrue(rating[i] is >= 1 and <= 5);
         }
     }
 
@@ -77,10 +78,10 @@ public sealed class MultiTaskTrainerTests
         var ml = new MLContext();
         var noRating = ml.Transforms.DropColumns("Rating").Fit(featurized).Transform(featurized);
         var e = Assert.Throws<ArgumentException>(() => ml.MultiTask().Trainers.SharedBottom(Small(MultiTaskArchitecture.SharedBottom)).Fit(noRating));
-        StringAssert.Contains(e.Message, "the rating task is on");
+        StringAssert.Contains(e.Message, "task 'rating' is on");
         var noClick = ml.Transforms.DropColumns("Click").Fit(featurized).Transform(featurized);
         e = Assert.Throws<ArgumentException>(() => ml.MultiTask().Trainers.Esmm(Small(MultiTaskArchitecture.Esmm)).Fit(noClick));
-        StringAssert.Contains(e.Message, "no click column 'Click'");
+        StringAssert.Contains(e.Message, "no label column 'Click'");
         var options = Small(MultiTaskArchitecture.SharedBottom);
         options.RatingWeight = 0;
         options.Epochs = 1;

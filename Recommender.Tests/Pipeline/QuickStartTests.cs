@@ -63,19 +63,20 @@ public sealed class QuickStartTests
         Assert.AreEqual(pCtr[0], predicted.PCtr, 1e-6f);
         Assert.IsTrue(predicted.PCtcvr > 0 && predicted.PCtcvr <= predicted.PCtr);
         Assert.IsTrue(auc.Value > 0.6, $"CTR AUC {auc}");
-        Assert.AreEqual(auc.Value, metrics.CtrAuc!.Value.Value, 1e-12, "the catalog's Evaluate computes the same AUC");
-        Assert.IsTrue(metrics.CvrAuc is { IsDefined: true } && metrics.RatingRmse is { IsDefined: true } && metrics.CtrGauc is { IsDefined: true });
+        Assert.AreEqual(auc.Value, metrics["ctr.auc"]!.Value.Value, 1e-12, "the catalog's Evaluate computes the same AUC");
+        Assert.AreEqual(auc.Value, metrics["ctr_auc"]!.Value.Value, 1e-12, "the old name reads the same metric");
+        Assert.IsTrue(metrics["cvr.auc"] is { IsDefined: true } && metrics["rating.rmse"] is { IsDefined: true } && metrics["ctr.gauc"] is { IsDefined: true });
         Assert.AreEqual(2, multiTask.Model.History.Count);
-        Assert.IsTrue(multiTask.Model.History[0].Validation["ctr_auc"] > 0.55);
+        Assert.IsTrue(multiTask.Model.History[0].Validation["ctr.auc"] > 0.55);
         for (int i = 0; i < pCtr.Length; i++) Assert.AreEqual(pCtr[i], again[i], 1e-6f);
         // The ML.NET pipeline (key conversion + ONNX with embedded tables) scores what the trainer's own
         // batched inference scores on the same featurized rows.
         var featurized = featurization.Transform(test.ToDataView());
-        var matrix = FeatureMatrix.From(featurized, multiTask.CategoricalColumns, "DenseFeatures", 8);
+        var matrix = FeatureMatrix.From(featurized, multiTask.CategoricalColumns, "DenseFeatures", 8, []);
         var direct = multiTask.Model.Predict(matrix);
-        for (int i = 0; i < pCtr.Length; i++) Assert.AreEqual(direct.PCtr[i], pCtr[i], 1e-6f);
+        for (int i = 0; i < pCtr.Length; i++) Assert.AreEqual(direct["PCtr"][i], pCtr[i], 1e-6f);
         var pRating = ScoredColumns.Read(scored, "PredictedRating");
-        for (int i = 0; i < pRating.Length; i++) Assert.AreEqual(direct.PredictedRating[i], pRating[i], 1e-5f);
+        for (int i = 0; i < pRating.Length; i++) Assert.AreEqual(direct["PredictedRating"][i], pRating[i], 1e-5f);
         Console.WriteLine($"quick start: CTR AUC {auc}");
     }
 

@@ -125,7 +125,7 @@ public sealed class RuntimeTests
     public void LossFallsOnALearnableTask()
     {
         // Clicks depend on the ids of two fields: the network has to learn both embeddings and the MLP.
-        var spec = new MultiTaskSpec { FieldRows = [20, 20], EmbeddingDim = 4, CvrWeight = 0, RatingWeight = 0, Seed = 7 };
+        var spec = new MultiTaskSpec { FieldRows = [20, 20], EmbeddingDim = 4, Seed = 7, Tasks = [new() { Name = "click", Label = "click" }] };
         const int batch = 128;
         using var runner = new TrainStepRunner(TrainStepCompiler.Compile(SharedBottom.Create(spec, [16], [8])), batch, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });
         using var embeddings = new FieldEmbeddings(spec.FieldRows, spec.EmbeddingDim, seed: 1, initStd: 0.1f, threads: 1);
@@ -134,9 +134,10 @@ public sealed class RuntimeTests
         var ids = new int[batch * 2];
         var losses = new List<float>();
         Array.Fill(runner.Input(MultiTaskInputs.RowMask), 1f);
+        Array.Fill(runner.Input(MultiTaskInputs.LabelMask(spec.Tasks[0])), 1f);
         for (int step = 0; step < 300; step++)
         {
-            var click = runner.Input(MultiTaskInputs.Click);
+            var click = runner.Input(MultiTaskInputs.Label(spec.Tasks[0]));
             for (int b = 0; b < batch; b++)
             {
                 int a = rng.Next(1, 20), c = rng.Next(1, 20);

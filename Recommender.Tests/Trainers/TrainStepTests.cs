@@ -8,7 +8,32 @@ namespace Recommender.Tests.Trainers;
 [TestClass]
 public sealed class TrainStepTests
 {
-    private static MultiTaskSpec Spec() => new() { FieldRows = [4, 5, 3], EmbeddingDim = 2, DenseSize = 2, CtrWeight = 1, CvrWeight = 0.7f, RatingWeight = 0.3f, Seed = 3 };
+    private static MultiTaskSpec Spec() => new()
+    {
+        FieldRows = [4, 5, 3], EmbeddingDim = 2, DenseSize = 2, Seed = 3,
+        Tasks = TaskList.DefaultChain("Click", "Conversion", "Rating", 1, 0.7f, 0.3f, 1, 5),
+    };
+
+    // A declared 3-step chain, an independent binary task and a regression given the chain's end.
+    private static MultiTaskSpec ChainSpec(MultiTaskSpec spec) => spec with
+    {
+        Tasks =
+        [
+            new() { Name = "click", Label = "click" },
+            new() { Name = "cart", Label = "cart", Given = "click", Weight = 0.8f },
+            new() { Name = "purchase", Label = "purchase", Given = "cart", Weight = 0.6f },
+            new() { Name = "favourite", Label = "favourite", Weight = 0.5f },
+            new() { Name = "satisfaction", Label = "satisfaction", Kind = TaskKind.Regression, Min = 0, Max = 10, Given = "purchase", Weight = 0.2f },
+        ],
+    };
+
+    // Per task: labels and masks of the 4 rows (row 3 is padding); a missing label has mask 0.
+    private static readonly Dictionary<string, (double[] Label, double[] Mask)> Labels = new()
+    {
+        ["ctr"] = ([1, 0, 1, 1], [1, 1, 1, 1]), ["cvr"] = ([1, 0, 0, 1], [1, 1, 1, 1]), ["rating"] = ([4, 0, 0, 2], [1, 0, 0, 1]),
+        ["click"] = ([1, 0, 1, 1], [1, 1, 1, 1]), ["cart"] = ([1, 0, 1, 0], [1, 0, 1, 1]), ["purchase"] = ([1, 0, 0, 0], [1, 1, 1, 1]),
+        ["favourite"] = ([0, 1, 0, 1], [1, 1, 0, 1]), ["satisfaction"] = ([7, 0, 0, 0], [1, 0, 0, 0]),
+    };
 
     public static ModelDefinition Architecture(string name, MultiTaskSpec spec) => name switch
     {
@@ -17,10 +42,13 @@ public sealed class TrainStepTests
         "Esmm" => Esmm.Create(spec, [4]),
         "Mmoe" => Mmoe.Create(spec, experts: 3, expert: [4], tower: [3]),
         "Ple" => Ple.Create(spec, layers: 2, sharedExperts: 1, taskExperts: 1, expert: [4], tower: [3]),
+        "Esm2Chain" => Esmm.Create(ChainSpec(spec), [4]),
+        "MmoeChain" => Mmoe.Create(ChainSpec(spec) with { LearnTaskWeights = true }, experts: 2, expert: [4], tower: [3]),
+        "PleChain" => Ple.Create(ChainSpec(spec), layers: 2, sharedExperts: 1, taskExperts: 1, expert: [4], tower: [3]),
         _ => throw new ArgumentException(name),
     };
 
-    public static readonly string[] Architectures = ["SharedBottom", "SharedBottomLearnedWeights", "Esmm", "Mmoe", "Ple"];
+    public static readonly string[] Architectures = ["SharedBottom", "SharedBottomLearnedWeights", "Esmm", "Mmoe", "Ple", "Esm2Chain", "MmoeChain", "PleChain"];
 
     [TestMethod]
     [DataRow("SharedBottom")]
@@ -28,6 +56,9 @@ public sealed class TrainStepTests
     [DataRow("Esmm")]
     [DataRow("Mmoe")]
     [DataRow("Ple")]
+    [DataRow("Esm2Chain")]
+    [DataRow("MmoeChain")]
+    [DataRow("PleChain")]
     public void WholeTrainStepGradientsMatchFiniteDifferences(string architecture)
     {
         // SGD without momentum at lr = 1 makes p.next = p - grad, so the step's own outputs reveal the gradient.
@@ -43,14 +74,15 @@ public sealed class TrainStepTests
         {
             [MultiTaskInputs.Embeddings] = (Rand(batch * 6, 0.5), [batch, 6]),
             [MultiTaskInputs.Dense] = (Rand(batch * 2), [batch, 2]),
-            [MultiTaskInputs.Click] = (new double[] { 1, 0, 1, 1 }, [batch, 1]),
-            [MultiTaskInputs.Conversion] = (new double[] { 1, 0, 0, 1 }, [batch, 1]),
-            [MultiTaskInputs.Rating] = (new double[] { 4, 0, 0, 2 }, [batch, 1]),
             [MultiTaskInputs.RowMask] = (new double[] { 1, 1, 1, 0 }, [batch, 1]), // last row is padding
-            [MultiTaskInputs.RatingMask] = (new double[] { 1, 0, 0, 1 }, [batch, 1]),
             [GraphNames.LearningRate] = (new double[] { 1 }, []),
             [GraphNames.Step] = (new double[] { 1 }, []),
         };
+        foreach (var input in model.Inputs.Where(i => i.Kind == BatchInputKind.Label && i.Name != MultiTaskInputs.RowMask))
+        {
+            var task = input.Name[(input.Name.IndexOf('.') + 1)..];
+            feed[input.Name] = (input.Name.StartsWith("label_mask.") ? Labels[task].Mask : Labels[task].Label, [batch, 1]);
+        }
         foreach (var p in model.Parameters) feed[p.Name] = (p.Initial.Select(v => (double)v).ToArray(), p.Shape);
         var result = runner.Run(feed);
         double Loss() => ((double[])runner.Run(feed, GraphNames.Loss)[GraphNames.Loss].Data)[0];
@@ -90,8 +122,10 @@ public sealed class TrainStepTests
     {
         var model = SharedBottom.Create(Spec() with { DenseSize = 0 }, [4], [2]);
         using var runner = new TrainStepRunner(TrainStepCompiler.Compile(model), 3, new RuntimeOptions { Device = ExecutionDevice.Cpu });
-        // Row mask 1 but no click and no rating: CVR and rating losses have no rows.
+        // Row mask 1 and clicks 0 but no rating: CVR and rating losses have no rows.
         Array.Fill(runner.Input(MultiTaskInputs.RowMask), 1f);
+        Array.Fill(runner.Input(MultiTaskInputs.LabelMask(Spec().Tasks[0])), 1f);
+        Array.Fill(runner.Input(MultiTaskInputs.LabelMask(Spec().Tasks[1])), 1f);
         runner.Step(0.01f);
         Assert.AreEqual(0f, runner.LossTerm("cvr"));
         Assert.AreEqual(0f, runner.LossTerm("rating"));
@@ -109,7 +143,8 @@ public sealed class TrainStepTests
         foreach (var name in new[] { MultiTaskInputs.Embeddings, MultiTaskInputs.Dense })
             for (int i = 0; i < runner.Input(name).Length; i++) runner.Input(name)[i] = (float)rng.NextDouble();
         Array.Fill(runner.Input(MultiTaskInputs.RowMask), 1f);
-        runner.Input(MultiTaskInputs.Click)[0] = 1;
+        Array.Fill(runner.Input(MultiTaskInputs.LabelMask(Spec().Tasks[0])), 1f);
+        runner.Input(MultiTaskInputs.Label(Spec().Tasks[0]))[0] = 1;
         for (int s = 0; s < 3; s++) runner.Step(0.05f);
 
         var parameters = runner.Parameters();
@@ -125,10 +160,10 @@ public sealed class TrainStepTests
         var b = withInputs.Run(feed);
         foreach (var output in compiled.Predictions)
             CollectionAssert.AreEqual((float[])a[output].Data, (float[])b[output].Data, output);
-        var pctr = (float[])a[MultiTaskInputs.PCtr].Data;
-        var pcvr = (float[])a[MultiTaskInputs.PCvr].Data;
-        var pctcvr = (float[])a[MultiTaskInputs.PCtcvr].Data;
+        var pctr = (float[])a[TaskList.PCtr].Data;
+        var pcvr = (float[])a[TaskList.PCvr].Data;
+        var pctcvr = (float[])a[TaskList.PCtcvr].Data;
         for (int i = 0; i < 4; i++) Assert.AreEqual(pctr[i] * pcvr[i], pctcvr[i], 1e-7);
-        Assert.IsTrue(((float[])a[MultiTaskInputs.PredictedRating].Data).All(r => r is >= 1 and <= 5));
+        Assert.IsTrue(((float[])a[TaskList.PredictedRating].Data).All(r => r is >= 1 and <= 5));
     }
 }

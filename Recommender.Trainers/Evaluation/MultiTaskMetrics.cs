@@ -1,72 +1,130 @@
+using Recommender.Trainers.Network;
+
 namespace Recommender.Trainers.Evaluation;
 
 /// <summary>
-/// Every task's metrics for joint CTR / CVR / rating predictions (DESIGN section 7): CTR over all rows,
-/// CVR over clicked rows, CTCVR (click and convert) over all rows, rating over rated rows.
+/// Every task's metrics (DESIGN section 7), named <c>task.metric</c>. A binary task: <c>auc</c>, <c>gauc</c> (with
+/// groups), <c>logloss</c> and <c>calibration</c> (mean prediction over mean label) on the rows where its label is
+/// defined (its <c>given</c> chain's labels 1), from the prediction given the chain; a chained one also
+/// <c>entire_auc</c> and <c>entire_logloss</c> of the entire-space prediction over every row (the label 0 where the
+/// chain broke before it). A regression task: <c>rmse</c> and <c>mae</c> on its labelled rows.
 /// </summary>
 public sealed record MultiTaskMetrics
 {
+    private IReadOnlyList<(string Name, Metric Value)> Values { get; init; } = [];
+
     /// <summary>Rows evaluated.</summary>
     public long Rows { get; init; }
-    /// <summary>CTR AUC over all rows.</summary>
-    public Metric? CtrAuc { get; init; }
-    /// <summary>CTR group AUC (impression-weighted per-user AUC over users with both classes).</summary>
-    public Metric? CtrGauc { get; init; }
-    /// <summary>CTR log loss.</summary>
-    public Metric? CtrLogLoss { get; init; }
-    /// <summary>Mean predicted CTR over observed CTR.</summary>
-    public Metric? CtrCalibration { get; init; }
-    /// <summary>CVR AUC on clicked rows.</summary>
-    public Metric? CvrAuc { get; init; }
-    /// <summary>CVR log loss on clicked rows.</summary>
-    public Metric? CvrLogLoss { get; init; }
-    /// <summary>CTCVR AUC over all rows (label: conversion).</summary>
-    public Metric? CtcvrAuc { get; init; }
-    /// <summary>Rating RMSE on rated rows.</summary>
-    public Metric? RatingRmse { get; init; }
-    /// <summary>Rating MAE on rated rows.</summary>
-    public Metric? RatingMae { get; init; }
 
-    /// <summary>Named metrics in display order, leaving out the ones not computed.</summary>
-    public IEnumerable<(string Name, Metric Value)> Items()
+    /// <summary>Named metrics in display order (tasks in declaration order), leaving out the ones not computed.</summary>
+    public IEnumerable<(string Name, Metric Value)> Items() => Values;
+
+    /// <summary>The metric of that name (old names of the default chain accepted), or null when it was not computed.</summary>
+    public Metric? this[string name]
     {
-        (string, Metric?)[] all =
-        [
-            ("ctr_auc", CtrAuc), ("ctr_gauc", CtrGauc), ("ctr_logloss", CtrLogLoss), ("ctr_calibration", CtrCalibration),
-            ("cvr_auc_clicked", CvrAuc), ("cvr_logloss_clicked", CvrLogLoss), ("ctcvr_auc", CtcvrAuc),
-            ("rating_rmse", RatingRmse), ("rating_mae", RatingMae),
-        ];
-        foreach (var (name, value) in all) if (value is { } v) yield return (name, v);
+        get
+        {
+            string canonical = Canonical(name);
+            foreach (var (n, v) in Values) if (n == canonical) return v;
+            return null;
+        }
     }
 
-    /// <summary>Computes whatever the given predictions and labels allow (null arrays are skipped).</summary>
+    /// <summary>The metrics of the default chain's names that existed before tasks were declared: their <c>task.metric</c> names.</summary>
+    public static readonly IReadOnlyDictionary<string, string> OldNames = new Dictionary<string, string>
+    {
+        ["ctr_auc"] = "ctr.auc", ["ctr_gauc"] = "ctr.gauc", ["ctr_logloss"] = "ctr.logloss", ["ctr_calibration"] = "ctr.calibration",
+        ["cvr_auc"] = "cvr.auc", ["cvr_auc_clicked"] = "cvr.auc", ["cvr_logloss_clicked"] = "cvr.logloss", ["ctcvr_auc"] = "cvr.entire_auc",
+        ["rating_rmse"] = "rating.rmse", ["rating_mae"] = "rating.mae",
+    };
+
+    /// <summary>A metric's <c>task.metric</c> name (an old name of the default chain translated).</summary>
+    public static string Canonical(string name) => OldNames.TryGetValue(name, out var canonical) ? canonical : name;
+
+    /// <summary>Whether a larger value of the metric is better (AUC, GAUC) or a smaller one (log loss, RMSE, MAE).</summary>
+    public static bool HigherIsBetter(string name) => Canonical(name).Split('.')[^1] is "auc" or "gauc" or "entire_auc";
+
+    /// <summary>The metrics a validation set gives for these tasks (no GAUC: validation has no groups), for early stopping.</summary>
+    public static IReadOnlyList<string> ValidationNames(IReadOnlyList<TaskDefinition> tasks) => tasks.SelectMany(t => t.Kind == TaskKind.Regression
+        ? new[] { $"{t.Name}.rmse", $"{t.Name}.mae" }
+        : t.Given is null ? [$"{t.Name}.auc", $"{t.Name}.logloss"] : [$"{t.Name}.auc", $"{t.Name}.logloss", $"{t.Name}.entire_auc", $"{t.Name}.entire_logloss"]).ToArray();
+
+    /// <summary>
+    /// Computes whatever the given predictions and labels allow: <paramref name="predictions"/> by column name,
+    /// <paramref name="labels"/> by task name (NaN = no label); a task without its label or prediction is skipped.
+    /// </summary>
+    public static MultiTaskMetrics Compute(IReadOnlyList<TaskDefinition> tasks, IReadOnlyDictionary<string, float[]> predictions,
+        IReadOnlyDictionary<string, float[]> labels, IReadOnlyList<string>? groups)
+    {
+        long rows = predictions.Values.Select(p => (long?)p.Length).Max() ?? 0;
+        var values = new List<(string, Metric)>();
+        // defined[t]: the task's label is there and its chain holds; entire[t]: the entire-space label (NaN where unknown).
+        var defined = new Dictionary<string, bool[]>();
+        var entire = new Dictionary<string, float[]>();
+        foreach (var t in tasks)
+        {
+            if (!labels.TryGetValue(t.Name, out var y)) continue;
+            bool[]? parentDefined = null;
+            float[]? parentLabel = null, parentEntire = null;
+            if (t.Given is { } given)
+            {
+                if (!defined.TryGetValue(given, out parentDefined)) continue;
+                parentLabel = labels[given];
+                parentEntire = entire[given];
+            }
+            var d = new bool[y.Length];
+            var e = new float[y.Length];
+            for (int i = 0; i < y.Length; i++)
+            {
+                bool chain = parentDefined is null || parentDefined[i] && parentLabel![i] == 1f;
+                d[i] = chain && !float.IsNaN(y[i]);
+                e[i] = parentEntire is null ? y[i] : parentEntire[i] == 0f ? 0f : float.IsNaN(parentEntire[i]) ? float.NaN : y[i];
+            }
+            defined[t.Name] = d;
+            entire[t.Name] = e;
+
+            var own = t.ConditionalPredictionName is { } c && predictions.TryGetValue(c, out var pc) ? pc
+                : t.Given is null && predictions.TryGetValue(t.PredictionName, out var pt) ? pt : null;
+            var rowsOf = Enumerable.Range(0, y.Length).Where(i => d[i]).ToArray();
+            if (own is not null)
+            {
+                var p = rowsOf.Select(i => own[i]).ToArray();
+                var l = rowsOf.Select(i => y[i]).ToArray();
+                if (t.Kind == TaskKind.Regression)
+                {
+                    values.Add(($"{t.Name}.rmse", RegressionMetrics.Rmse(p, l)));
+                    values.Add(($"{t.Name}.mae", RegressionMetrics.Mae(p, l)));
+                    continue;
+                }
+                values.Add(($"{t.Name}.auc", BinaryMetrics.Auc(p, l)));
+                if (groups is not null) values.Add(($"{t.Name}.gauc", BinaryMetrics.Gauc(p, l, rowsOf.Select(i => groups[i]).ToArray())));
+                values.Add(($"{t.Name}.logloss", BinaryMetrics.LogLoss(p, l)));
+                values.Add(($"{t.Name}.calibration", BinaryMetrics.Calibration(p, l)));
+            }
+            if (t.Kind == TaskKind.Binary && t.Given is not null && predictions.TryGetValue(t.PredictionName, out var whole))
+            {
+                var all = Enumerable.Range(0, y.Length).Where(i => !float.IsNaN(e[i])).ToArray();
+                var p = all.Select(i => whole[i]).ToArray();
+                var l = all.Select(i => e[i]).ToArray();
+                values.Add(($"{t.Name}.entire_auc", BinaryMetrics.Auc(p, l)));
+                values.Add(($"{t.Name}.entire_logloss", BinaryMetrics.LogLoss(p, l)));
+            }
+        }
+        return new MultiTaskMetrics { Rows = rows, Values = values };
+    }
+
+    /// <summary>The default chain's metrics from its predictions (PCtr, PCvr, PCtcvr, PredictedRating) and labels; null arrays are skipped.</summary>
     public static MultiTaskMetrics Compute(
         float[]? pCtr, float[]? pCvr, float[]? pCtcvr, float[]? predictedRating,
         float[]? click, float[]? conversion, float[]? rating, IReadOnlyList<string>? groups)
     {
-        long rows = new[] { pCtr?.Length, pCvr?.Length, pCtcvr?.Length, predictedRating?.Length }.Max() ?? 0;
-        var m = new MultiTaskMetrics { Rows = rows };
-        if (pCtr is not null && click is not null)
-        {
-            m = m with
-            {
-                CtrAuc = BinaryMetrics.Auc(pCtr, click),
-                CtrLogLoss = BinaryMetrics.LogLoss(pCtr, click),
-                CtrCalibration = BinaryMetrics.Calibration(pCtr, click),
-                CtrGauc = groups is null ? null : BinaryMetrics.Gauc(pCtr, click, groups),
-            };
-        }
-        if (pCvr is not null && click is not null && conversion is not null)
-        {
-            var clicked = Enumerable.Range(0, click.Length).Where(i => click[i] == 1f).ToArray();
-            var p = clicked.Select(i => pCvr[i]).ToArray();
-            var y = clicked.Select(i => conversion[i]).ToArray();
-            m = m with { CvrAuc = BinaryMetrics.Auc(p, y), CvrLogLoss = BinaryMetrics.LogLoss(p, y) };
-        }
-        if (pCtcvr is not null && conversion is not null)
-            m = m with { CtcvrAuc = BinaryMetrics.Auc(pCtcvr, conversion) };
-        if (predictedRating is not null && rating is not null)
-            m = m with { RatingRmse = RegressionMetrics.Rmse(predictedRating, rating), RatingMae = RegressionMetrics.Mae(predictedRating, rating) };
-        return m;
+        var tasks = TaskList.DefaultChain("Click", "Conversion", "Rating", 1, 1, 1, float.MinValue, float.MaxValue);
+        var predictions = new Dictionary<string, float[]>();
+        foreach (var (name, values) in new[] { (TaskList.PCtr, pCtr), (TaskList.PCvr, pCvr), (TaskList.PCtcvr, pCtcvr), (TaskList.PredictedRating, predictedRating) })
+            if (values is not null) predictions[name] = values;
+        var labels = new Dictionary<string, float[]>();
+        foreach (var (name, values) in new[] { ("ctr", click), ("cvr", conversion), ("rating", rating) })
+            if (values is not null) labels[name] = values;
+        return Compute(tasks, predictions, labels, groups);
     }
 }

@@ -3,13 +3,15 @@ using Recommender.Trainers.Training;
 namespace Recommender.Trainers.Network;
 
 /// <summary>
-/// Entire Space Multi-task Model (Ma et al., SIGIR 2018): CTR and CVR towers share the embeddings and both
-/// see every impression; pCTCVR = pCTR x pCVR. The loss supervises CTR with clicks and CTCVR with
-/// conversions over all impressions, so CVR is never fit on clicked rows alone (no sample-selection bias).
+/// Entire Space Multi-task Model (Ma et al., SIGIR 2018), and its generalization to longer chains, ESM2 (Wen et
+/// al., SIGIR 2020): a tower per task over the shared embeddings, every tower seeing every impression. A chained
+/// task's entire-space probability is the product along its chain (pCTCVR = pCTR x pCVR; click x cart x purchase),
+/// and its loss is taken on that product over all impressions, so no task is fit on its chain's rows alone (no
+/// sample-selection bias).
 /// <code>
-///   [embeddings | dense] -> tower_ctr -> pCTR ----x---> pCTCVR  (loss: conversion, all rows)
-///                        -> tower_cvr -> pCVR ---/
-///                        -> tower_rating -> rating
+///   [embeddings | dense] -> tower_click    -> p(click) ----------x----------------x--> p(purchase), loss: purchase, all rows
+///                        -> tower_cart     -> p(cart | click) --/                 |
+///                        -> tower_purchase -> p(purchase | cart) ----------------/
 /// </code>
 /// </summary>
 public static class Esmm
@@ -18,11 +20,11 @@ public static class Esmm
     public static ModelDefinition Create(MultiTaskSpec spec, IReadOnlyList<int> tower)
     {
         var init = new ParameterInit(spec.Seed);
-        var towers = new[] { "ctr", "cvr", "rating" }.Select(t => new Mlp(init, $"tower_{t}", spec.InputSize, tower, output: 1)).ToArray();
+        var towers = spec.Tasks.Select(t => new Mlp(init, $"tower_{t.Name}", spec.InputSize, tower, output: 1)).ToArray();
         return spec.Define(init, (g, inputs, p, training) =>
         {
             var x = TaskHeads.Input(g, spec, inputs);
-            return TaskHeads.Build(g, spec, inputs, p, towers[0].Forward(g, x, p), towers[1].Forward(g, x, p), towers[2].Forward(g, x, p), training, esmm: true);
+            return TaskHeads.Build(g, spec, inputs, p, towers.Select(t => t.Forward(g, x, p)).ToArray(), training, entireSpace: true);
         });
     }
 }

@@ -6,9 +6,9 @@ namespace Recommender.Trainers.Network;
 /// Multi-gate Mixture-of-Experts (Ma et al., KDD 2018): n expert MLPs shared by all tasks; each task mixes
 /// them with its own softmax gate, then runs its tower.
 /// <code>
-///   x -> expert_1..n -> gate_ctr    (softmax over experts) -> tower_ctr
-///                    -> gate_cvr    -> tower_cvr
-///                    -> gate_rating -> tower_rating
+///   x -> expert_1..n -> gate_t1 (softmax over experts) -> tower_t1
+///                    -> ...
+///                    -> gate_tn -> tower_tn
 /// </code>
 /// </summary>
 public static class Mmoe
@@ -18,7 +18,7 @@ public static class Mmoe
     {
         var init = new ParameterInit(spec.Seed);
         var expertNets = Enumerable.Range(0, experts).Select(k => new Mlp(init, $"expert_{k}", spec.InputSize, expert)).ToArray();
-        string[] tasks = ["ctr", "cvr", "rating"];
+        var tasks = spec.Tasks.Select(t => t.Name).ToArray();
         foreach (var t in tasks) MixtureOfExperts.DeclareGate(init, $"gate_{t}", spec.InputSize, experts);
         var towers = tasks.Select(t => new Mlp(init, $"tower_{t}", expertNets[0].OutputSize, tower, output: 1)).ToArray();
         return spec.Define(init, (g, inputs, p, training) =>
@@ -26,7 +26,7 @@ public static class Mmoe
             var x = TaskHeads.Input(g, spec, inputs);
             var outs = expertNets.Select(e => e.Forward(g, x, p)).ToArray();
             var logits = tasks.Select((t, i) => towers[i].Forward(g, MixtureOfExperts.Mix(g, $"gate_{t}", x, outs, p), p)).ToArray();
-            return TaskHeads.Build(g, spec, inputs, p, logits[0], logits[1], logits[2], training);
+            return TaskHeads.Build(g, spec, inputs, p, logits, training);
         });
     }
 }

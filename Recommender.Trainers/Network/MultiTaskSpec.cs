@@ -11,16 +11,8 @@ public sealed record MultiTaskSpec
     public int EmbeddingDim { get; init; } = 16;
     /// <summary>Number of dense features (0 for none).</summary>
     public int DenseSize { get; init; }
-    /// <summary>Weight of the CTR loss (alpha); 0 switches the task off.</summary>
-    public float CtrWeight { get; init; } = 1;
-    /// <summary>Weight of the CVR loss (beta); 0 switches the task off.</summary>
-    public float CvrWeight { get; init; } = 1;
-    /// <summary>Weight of the rating loss (gamma); 0 switches the task off.</summary>
-    public float RatingWeight { get; init; } = 1;
-    /// <summary>Smallest rating: the rating head maps into [RatingMin, RatingMax].</summary>
-    public float RatingMin { get; init; } = 1;
-    /// <summary>Largest rating.</summary>
-    public float RatingMax { get; init; } = 5;
+    /// <summary>The tasks, in declaration order (see <see cref="TaskList.Validate"/>); default: the default chain at weights 1, ratings 1-5.</summary>
+    public IReadOnlyList<TaskDefinition> Tasks { get; init; } = TaskList.DefaultChain("Click", "Conversion", "Rating", 1, 1, 1, 1, 5);
     /// <summary>
     /// Learn the task weights by homoscedastic uncertainty (Kendall et al., 2018): the loss becomes
     /// <c>sum_t exp(-s_t) w_t L_t + s_t</c> with a learned log-variance s_t per enabled task.
@@ -39,42 +31,32 @@ public sealed record MultiTaskSpec
         return new ModelDefinition { Parameters = init.Parameters, Inputs = Inputs(), Forward = forward };
     }
 
-    /// <summary>The batch inputs: gathered embeddings, dense features, labels and masks (all [B, 1] per-row scalars).</summary>
+    /// <summary>The batch inputs: gathered embeddings, dense features, the row mask, each task's label and label mask (all [B, 1] per-row scalars).</summary>
     public IReadOnlyList<BatchInputSpec> Inputs()
     {
         var inputs = new List<BatchInputSpec> { new(MultiTaskInputs.Embeddings, [FieldRows.Count * EmbeddingDim], BatchInputKind.Embedding) };
         if (DenseSize > 0) inputs.Add(new(MultiTaskInputs.Dense, [DenseSize], BatchInputKind.Feature));
-        foreach (var label in MultiTaskInputs.Labels) inputs.Add(new(label, [1], BatchInputKind.Label));
+        inputs.Add(new(MultiTaskInputs.RowMask, [1], BatchInputKind.Label));
+        foreach (var task in Tasks)
+        {
+            inputs.Add(new(MultiTaskInputs.Label(task), [1], BatchInputKind.Label));
+            inputs.Add(new(MultiTaskInputs.LabelMask(task), [1], BatchInputKind.Label));
+        }
         return inputs;
     }
 }
 
-/// <summary>Names of the multi-task models' batch inputs and prediction outputs.</summary>
+/// <summary>Names of the multi-task models' batch inputs.</summary>
 public static class MultiTaskInputs
 {
     /// <summary>Gathered embeddings [B, fields * dim].</summary>
     public const string Embeddings = "embeddings";
     /// <summary>Normalized dense features [B, dense].</summary>
     public const string Dense = "dense";
-    /// <summary>Click label [B, 1].</summary>
-    public const string Click = "click";
-    /// <summary>Conversion label [B, 1].</summary>
-    public const string Conversion = "conversion";
-    /// <summary>Rating label [B, 1] (0 where not rated).</summary>
-    public const string Rating = "rating";
     /// <summary>1 for real rows, 0 for padding [B, 1].</summary>
     public const string RowMask = "row_mask";
-    /// <summary>1 where the row is rated [B, 1].</summary>
-    public const string RatingMask = "rating_mask";
-    /// <summary>The label and mask inputs.</summary>
-    public static readonly string[] Labels = [Click, Conversion, Rating, RowMask, RatingMask];
-
-    /// <summary>Predicted CTR.</summary>
-    public const string PCtr = "PCtr";
-    /// <summary>Predicted CVR given a click.</summary>
-    public const string PCvr = "PCvr";
-    /// <summary>Predicted click-and-convert: PCtr x PCvr.</summary>
-    public const string PCtcvr = "PCtcvr";
-    /// <summary>Predicted rating.</summary>
-    public const string PredictedRating = "PredictedRating";
+    /// <summary>A task's label [B, 1] (0 where there is none).</summary>
+    public static string Label(TaskDefinition task) => "label." + task.Name;
+    /// <summary>1 where the task's label is there [B, 1].</summary>
+    public static string LabelMask(TaskDefinition task) => "label_mask." + task.Name;
 }

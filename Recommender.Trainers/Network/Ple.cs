@@ -19,7 +19,7 @@ public static class Ple
     public static ModelDefinition Create(MultiTaskSpec spec, int layers, int sharedExperts, int taskExperts, IReadOnlyList<int> expert, IReadOnlyList<int> tower)
     {
         var init = new ParameterInit(spec.Seed);
-        string[] tasks = ["ctr", "cvr", "rating"];
+        var tasks = spec.Tasks.Select(t => t.Name).ToArray();
         int width = spec.InputSize;
         var specific = new Mlp[layers][][];
         var shared = new Mlp[layers][];
@@ -47,7 +47,7 @@ public static class Ple
                 taskInputs = next;
             }
             var logits = tasks.Select((_, i) => towers[i].Forward(g, taskInputs[i], p)).ToArray();
-            return TaskHeads.Build(g, spec, inputs, p, logits[0], logits[1], logits[2], training);
+            return TaskHeads.Build(g, spec, inputs, p, logits, training);
         });
     }
 }

@@ -6,9 +6,9 @@ namespace Recommender.Trainers.Network;
 /// Shared-bottom multi-task network (Caruana, 1997): one bottom MLP shared by all tasks, one tower MLP
 /// per task on top of it.
 /// <code>
-///   [embeddings | dense] -> bottom -> h -> tower_ctr -> CTR logit
-///                                      -> tower_cvr -> CVR logit
-///                                      -> tower_rating -> rating logit
+///   [embeddings | dense] -> bottom -> h -> tower_t1 -> logit of task 1
+///                                      -> ...
+///                                      -> tower_tn -> logit of task n
 /// </code>
 /// </summary>
 public static class SharedBottom
@@ -18,11 +18,11 @@ public static class SharedBottom
     {
         var init = new ParameterInit(spec.Seed);
         var shared = new Mlp(init, "bottom", spec.InputSize, bottom);
-        var towers = new[] { "ctr", "cvr", "rating" }.Select(t => new Mlp(init, $"tower_{t}", shared.OutputSize, tower, output: 1)).ToArray();
+        var towers = spec.Tasks.Select(t => new Mlp(init, $"tower_{t.Name}", shared.OutputSize, tower, output: 1)).ToArray();
         return spec.Define(init, (g, inputs, p, training) =>
         {
             var h = shared.Forward(g, TaskHeads.Input(g, spec, inputs), p);
-            return TaskHeads.Build(g, spec, inputs, p, towers[0].Forward(g, h, p), towers[1].Forward(g, h, p), towers[2].Forward(g, h, p), training);
+            return TaskHeads.Build(g, spec, inputs, p, towers.Select(t => t.Forward(g, h, p)).ToArray(), training);
         });
     }
 }

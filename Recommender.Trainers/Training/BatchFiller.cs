@@ -11,6 +11,7 @@ namespace Recommender.Trainers.Training;
 public sealed class BatchFiller
 {
     private readonly FeatureMatrix _data;
+    private readonly string[] _labelInputs, _maskInputs;
     private readonly int _batch;
     private readonly WorkerPool? _pool;
     private readonly Action<int, int> _fillWork;
@@ -21,10 +22,13 @@ public sealed class BatchFiller
     /// <summary>The ids of the current batch, [batch, fields], for the embedding gather and update.</summary>
     public int[] Ids { get; }
 
-    /// <summary>Creates a filler for batches of <paramref name="batch"/> rows.</summary>
-    public BatchFiller(FeatureMatrix data, int batch, WorkerPool? pool = null)
+    /// <summary>Creates a filler for batches of <paramref name="batch"/> rows; the data's label slots are the <paramref name="tasks"/>' labels, in order.</summary>
+    public BatchFiller(FeatureMatrix data, IReadOnlyList<TaskDefinition> tasks, int batch, WorkerPool? pool = null)
     {
+        if (tasks.Count != data.LabelCount) throw new ArgumentException($"{tasks.Count} tasks for {data.LabelCount} label slots");
         _data = data;
+        _labelInputs = tasks.Select(MultiTaskInputs.Label).ToArray();
+        _maskInputs = tasks.Select(MultiTaskInputs.LabelMask).ToArray();
         _batch = batch;
         _pool = pool;
         _fillWork = FillPart;
@@ -50,11 +54,14 @@ public sealed class BatchFiller
         int from = _batch * worker / workers, to = _batch * (worker + 1) / workers;
         int fields = _data.Fields, dense = _data.DenseSize;
         var denseBuffer = dense > 0 ? runner.Input(MultiTaskInputs.Dense) : null;
-        var click = runner.Input(MultiTaskInputs.Click);
-        var conversion = runner.Input(MultiTaskInputs.Conversion);
-        var rating = runner.Input(MultiTaskInputs.Rating);
+        int tasks = _labelInputs.Length;
+        var labelBuffers = new float[2 * tasks][];
+        for (int t = 0; t < tasks; t++)
+        {
+            labelBuffers[t] = runner.Input(_labelInputs[t]);
+            labelBuffers[tasks + t] = runner.Input(_maskInputs[t]);
+        }
         var rows = runner.Input(MultiTaskInputs.RowMask);
-        var rated = runner.Input(MultiTaskInputs.RatingMask);
         for (int b = from; b < to; b++)
         {
             if (b < real)
@@ -64,17 +71,15 @@ public sealed class BatchFiller
                 _data.Ids(r).CopyTo(Ids.AsSpan(b * fields, fields));
                 if (denseBuffer is not null) _data.Dense(r).CopyTo(denseBuffer.AsSpan(b * dense, dense));
                 var labels = _data.LabelsOf(r);
-                click[b] = labels[0];
-                conversion[b] = labels[1];
-                rating[b] = labels[2];
-                rated[b] = labels[3];
+                for (int l = 0; l < labels.Length; l++) labelBuffers[l][b] = labels[l];
                 rows[b] = 1;
             }
             else
             {
                 Array.Clear(Ids, b * fields, fields);
                 if (denseBuffer is not null) Array.Clear(denseBuffer, b * dense, dense);
-                click[b] = conversion[b] = rating[b] = rated[b] = rows[b] = 0;
+                foreach (var buffer in labelBuffers) buffer[b] = 0;
+                rows[b] = 0;
             }
         }
     }

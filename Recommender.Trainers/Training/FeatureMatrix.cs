@@ -6,19 +6,19 @@ namespace Recommender.Trainers.Training;
 
 /// <summary>
 /// A featurized data set in the layout the trainers consume. Each row is packed contiguously — key ids
-/// (0 = out of vocabulary), normalized dense features, then click, conversion, rating and rating mask — so
-/// filling a shuffled batch touches two cache lines per row instead of one per column. A rating of NaN
-/// (not rated) is stored as 0 with mask 0, so the graph never sees a NaN.
+/// (0 = out of vocabulary), normalized dense features, then each label and each label's mask — so filling a
+/// shuffled batch touches two cache lines per row instead of one per column. A missing label (NaN) is stored as 0
+/// with mask 0, so the graph never sees a NaN.
 /// </summary>
 public sealed class FeatureMatrix
 {
-    private const int Labels = 4;
     private readonly int[] _packed;
+    private readonly bool[] _hasLabel;
 
-    private FeatureMatrix(int rows, int fields, int dense, int[] packed, string[]? groups, bool click, bool conversion, bool rating)
+    private FeatureMatrix(int rows, int fields, int dense, int labels, int[] packed, string[]? groups, bool[] hasLabel)
     {
-        Rows = rows; Fields = fields; DenseSize = dense; Stride = fields + dense + Labels;
-        _packed = packed; Groups = groups; HasClick = click; HasConversion = conversion; HasRating = rating;
+        Rows = rows; Fields = fields; DenseSize = dense; LabelCount = labels; Stride = fields + dense + 2 * labels;
+        _packed = packed; Groups = groups; _hasLabel = hasLabel;
     }
 
     /// <summary>Rows.</summary>
@@ -27,16 +27,14 @@ public sealed class FeatureMatrix
     public int Fields { get; }
     /// <summary>Dense features per row.</summary>
     public int DenseSize { get; }
+    /// <summary>Label slots per row (one per task, in the order the label columns were given).</summary>
+    public int LabelCount { get; }
     /// <summary>Ints per packed row.</summary>
     public int Stride { get; }
     /// <summary>The GAUC group of each row, or null.</summary>
     public string[]? Groups { get; }
-    /// <summary>Whether the data has a click label.</summary>
-    public bool HasClick { get; }
-    /// <summary>Whether the data has a conversion label.</summary>
-    public bool HasConversion { get; }
-    /// <summary>Whether the data has a rating label.</summary>
-    public bool HasRating { get; }
+    /// <summary>Whether the data has label <paramref name="label"/> (its column was there).</summary>
+    public bool HasLabel(int label) => _hasLabel[label];
 
     /// <summary>Asks the CPU to start loading a row (batches visit rows in shuffled order, so each is a cache and TLB miss).</summary>
     public unsafe void Prefetch(int row)
@@ -58,32 +56,35 @@ public sealed class FeatureMatrix
     /// <summary>The dense features of row <paramref name="row"/>.</summary>
     public ReadOnlySpan<float> Dense(int row) => MemoryMarshal.Cast<int, float>(_packed.AsSpan(row * Stride + Fields, DenseSize));
 
-    /// <summary>Click, conversion, rating (0 when not rated) and rating mask of row <paramref name="row"/>.</summary>
-    public ReadOnlySpan<float> LabelsOf(int row) => MemoryMarshal.Cast<int, float>(_packed.AsSpan(row * Stride + Fields + DenseSize, Labels));
+    /// <summary>The labels of row <paramref name="row"/> (0 where missing), then their masks (1 where there).</summary>
+    public ReadOnlySpan<float> LabelsOf(int row) => MemoryMarshal.Cast<int, float>(_packed.AsSpan(row * Stride + Fields + DenseSize, 2 * LabelCount));
 
-    /// <summary>One label over all rows: 0 click, 1 conversion, 2 rating, 3 rating mask.</summary>
+    /// <summary>Label <paramref name="label"/> over all rows, NaN where missing.</summary>
     public float[] LabelColumn(int label)
     {
         var result = new float[Rows];
-        for (int r = 0; r < Rows; r++) result[r] = LabelsOf(r)[label];
+        for (int r = 0; r < Rows; r++)
+        {
+            var labels = LabelsOf(r);
+            result[r] = labels[LabelCount + label] == 1f ? labels[label] : float.NaN;
+        }
         return result;
     }
 
     /// <summary>
     /// Packs already-featurized arrays (for callers with their own featurization): <paramref name="ids"/> is
     /// row-major [rows, fields] of keys (0 = out of vocabulary), <paramref name="dense"/> [rows, denseSize];
-    /// each label array has one value per row or is null when the data has no such label; a NaN rating means
-    /// not rated.
+    /// <paramref name="labels"/> has one array per task, one value per row (NaN = no label), or null where the data
+    /// has no such label.
     /// </summary>
-    public static FeatureMatrix FromArrays(int rows, int fields, int denseSize, ReadOnlySpan<int> ids, ReadOnlySpan<float> dense,
-        float[]? click, float[]? conversion, float[]? rating)
+    public static FeatureMatrix FromArrays(int rows, int fields, int denseSize, ReadOnlySpan<int> ids, ReadOnlySpan<float> dense, IReadOnlyList<float[]?> labels)
     {
         if (rows < 0 || fields < 1 || denseSize < 0) throw new ArgumentException($"rows {rows}, fields {fields}, dense {denseSize}: need rows >= 0, fields >= 1, dense >= 0");
         if (ids.Length != (long)rows * fields) throw new ArgumentException($"ids has {ids.Length} values, expected rows x fields = {(long)rows * fields}", nameof(ids));
         if (dense.Length != (long)rows * denseSize) throw new ArgumentException($"dense has {dense.Length} values, expected rows x denseSize = {(long)rows * denseSize}", nameof(dense));
-        foreach (var (name, labels) in new[] { ("click", click), ("conversion", conversion), ("rating", rating) })
-            if (labels is not null && labels.Length != rows) throw new ArgumentException($"{name} has {labels.Length} values, expected one per row ({rows})");
-        int stride = fields + denseSize + Labels;
+        for (int t = 0; t < labels.Count; t++)
+            if (labels[t] is { } values && values.Length != rows) throw new ArgumentException($"label {t} has {values.Length} values, expected one per row ({rows})");
+        int count = labels.Count, stride = fields + denseSize + 2 * count;
         var packed = new int[rows * stride];
         for (int r = 0; r < rows; r++)
         {
@@ -91,34 +92,31 @@ public sealed class FeatureMatrix
             ids.Slice(r * fields, fields).CopyTo(row);
             var floats = MemoryMarshal.Cast<int, float>(row[fields..]);
             dense.Slice(r * denseSize, denseSize).CopyTo(floats);
-            var labels = floats[denseSize..];
-            if (click is not null) labels[0] = click[r];
-            if (conversion is not null) labels[1] = conversion[r];
-            if (rating is not null) SetRating(labels, rating[r]);
+            for (int t = 0; t < count; t++)
+                if (labels[t] is { } values) SetLabel(floats[denseSize..], count, t, values[r]);
         }
-        return new FeatureMatrix(rows, fields, denseSize, packed, null, click is not null, conversion is not null, rating is not null);
+        return new FeatureMatrix(rows, fields, denseSize, count, packed, null, labels.Select(l => l is not null).ToArray());
     }
 
     /// <summary>
     /// Materializes a featurized view: <paramref name="keyColumns"/> are key-typed (uint) columns,
-    /// <paramref name="denseColumn"/> a float vector of <paramref name="denseSize"/>, the labels float columns
-    /// (any may be absent), <paramref name="groupColumn"/> a text column.
+    /// <paramref name="denseColumn"/> a float vector of <paramref name="denseSize"/>, <paramref name="labelColumns"/> one
+    /// float column per task (a name not in the view, or null, leaves that label missing; NaN = no label),
+    /// <paramref name="groupColumn"/> a text column.
     /// </summary>
     public static FeatureMatrix From(IDataView featurized, IReadOnlyList<string> keyColumns, string? denseColumn, int denseSize,
-        string? clickColumnName = "Click", string? conversionColumnName = "Conversion", string? ratingColumnName = "Rating", string? groupColumn = null)
+        IReadOnlyList<string?> labelColumns, string? groupColumn = null)
     {
-        int fields = keyColumns.Count, dense = denseColumn is null ? 0 : denseSize, stride = fields + dense + Labels;
+        int fields = keyColumns.Count, dense = denseColumn is null ? 0 : denseSize, count = labelColumns.Count, stride = fields + dense + 2 * count;
         var s = featurized.Schema;
         var keys = keyColumns.Select(c => s[c]).ToArray();
         var needed = keys.ToList();
         DataViewSchema.Column? denseCol = denseColumn is null ? null : s[denseColumn];
         if (denseCol is { } dc) needed.Add(dc);
         DataViewSchema.Column? Optional(string? name) => name is null ? null : s.GetColumnOrNull(name);
-        var clickColumn = Optional(clickColumnName);
-        var conversionColumn = Optional(conversionColumnName);
-        var ratingColumn = Optional(ratingColumnName);
+        var labelCols = labelColumns.Select(Optional).ToArray();
         var groupCol = Optional(groupColumn);
-        foreach (var c in new[] { clickColumn, conversionColumn, ratingColumn, groupCol }) if (c is { } col) needed.Add(col);
+        foreach (var c in labelCols.Append(groupCol)) if (c is { } col) needed.Add(col);
 
         long capacity = featurized.GetRowCount() ?? 1024;
         var packed = new int[Math.Max(1, capacity) * stride];
@@ -126,9 +124,7 @@ public sealed class FeatureMatrix
         using var cursor = featurized.GetRowCursor(needed);
         var keyGetters = keys.Select(c => cursor.GetGetter<uint>(c)).ToArray();
         var denseGetter = denseCol is { } d ? cursor.GetGetter<VBuffer<float>>(d) : null;
-        var clickGetter = clickColumn is { } cc ? cursor.GetGetter<float>(cc) : null;
-        var conversionGetter = conversionColumn is { } cv ? cursor.GetGetter<float>(cv) : null;
-        var ratingGetter = ratingColumn is { } rc ? cursor.GetGetter<float>(rc) : null;
+        var labelGetters = labelCols.Select(c => c is { } col ? cursor.GetGetter<float>(col) : null).ToArray();
         var groupGetter = groupCol is { } gc ? cursor.GetGetter<ReadOnlyMemory<char>>(gc) : null;
         uint key = 0;
         float value = 0;
@@ -147,26 +143,24 @@ public sealed class FeatureMatrix
                 if (vector.Length != dense) throw new InvalidOperationException($"dense vector has {vector.Length} values, expected {dense}");
                 vector.DenseValues().Take(dense).ToArray().CopyTo(floats);
             }
-            var labels = floats[dense..];
-            if (clickGetter is not null) { clickGetter(ref value); labels[0] = value; }
-            if (conversionGetter is not null) { conversionGetter(ref value); labels[1] = value; }
-            if (ratingGetter is not null)
+            for (int t = 0; t < count; t++)
             {
-                ratingGetter(ref value);
-                SetRating(labels, value);
+                if (labelGetters[t] is not { } getter) continue;
+                getter(ref value);
+                SetLabel(floats[dense..], count, t, value);
             }
             if (groupGetter is not null) { groupGetter(ref text); groups!.Add(text.ToString()); }
             rows++;
         }
         if ((long)rows * stride != packed.Length) Array.Resize(ref packed, rows * stride);
-        return new FeatureMatrix(rows, fields, dense, packed, groups?.ToArray(), clickColumn is not null, conversionColumn is not null, ratingColumn is not null);
+        return new FeatureMatrix(rows, fields, dense, count, packed, groups?.ToArray(), labelCols.Select(c => c is not null).ToArray());
     }
 
-    // A NaN rating (not rated) is stored as 0 with mask 0, so the graph never sees a NaN.
-    private static void SetRating(Span<float> labels, float rating)
+    // A missing label (NaN) is stored as 0 with mask 0, so the graph never sees a NaN.
+    private static void SetLabel(Span<float> labels, int count, int label, float value)
     {
-        if (float.IsNaN(rating)) return;
-        labels[2] = rating;
-        labels[3] = 1;
+        if (float.IsNaN(value)) return;
+        labels[label] = value;
+        labels[count + label] = 1;
     }
 }

@@ -13,12 +13,6 @@ namespace Recommender.Trainers.Training;
 /// </summary>
 public static class MultiTaskTrainer
 {
-    /// <summary>Metrics computed on the validation set; for the ones marked lower-is-better, smaller wins.</summary>
-    public static readonly IReadOnlyDictionary<string, bool> MetricHigherIsBetter = new Dictionary<string, bool>
-    {
-        ["ctr_auc"] = true, ["ctr_logloss"] = false, ["cvr_auc"] = true, ["ctcvr_auc"] = true, ["rating_rmse"] = false,
-    };
-
     /// <summary>The model definition for an architecture.</summary>
     public static ModelDefinition Define(MultiTaskTrainerOptions o, MultiTaskSpec spec) => o.Architecture switch
     {
@@ -40,12 +34,12 @@ public static class MultiTaskTrainer
     public static TrainedMultiTaskModel Train(FeatureMatrix train, FeatureMatrix? validation, IReadOnlyList<int> fieldRows, MultiTaskTrainerOptions o,
         TrainingState? initial = null, IReadOnlyList<string>? fieldNames = null)
     {
-        Validate(train, fieldRows, o);
+        var tasks = o.ResolveTasks();
+        string stoppingMetric = Validate(train, fieldRows, o, tasks);
         var spec = new MultiTaskSpec
         {
-            FieldRows = fieldRows, EmbeddingDim = o.EmbeddingDim, DenseSize = train.DenseSize,
-            CtrWeight = o.CtrWeight, CvrWeight = o.CvrWeight, RatingWeight = o.RatingWeight, LearnTaskWeights = o.LearnTaskWeights,
-            RatingMin = o.RatingMin, RatingMax = o.RatingMax, Seed = o.Seed,
+            FieldRows = fieldRows, EmbeddingDim = o.EmbeddingDim, DenseSize = train.DenseSize, Tasks = tasks,
+            LearnTaskWeights = o.LearnTaskWeights, Seed = o.Seed,
         };
         var compiled = TrainStepCompiler.Compile(Define(o, spec), new DenseOptimizerOptions { Kind = DenseOptimizerKind.Adam });
         int batch = Math.Min(o.BatchSize, Math.Max(1, train.Rows));
@@ -56,7 +50,7 @@ public static class MultiTaskTrainer
         var names = fieldNames?.ToArray() ?? Enumerable.Range(0, fieldRows.Count).Select(f => $"field{f}").ToArray();
         if (initial is not null) Continue(initial, names, runner, embeddings, compiled, sparse, o);
         long startSteps = runner.Steps;
-        var filler = new BatchFiller(train, batch, embeddings.Workers);
+        var filler = new BatchFiller(train, tasks, batch, embeddings.Workers);
         int stepsPerEpoch = (train.Rows + batch - 1) / batch;
         long totalSteps = (long)stepsPerEpoch * o.Epochs;
 
@@ -78,7 +72,7 @@ public static class MultiTaskTrainer
             bestTables = state.BestTables;
         }
 
-        bool higher = !MetricHigherIsBetter.TryGetValue(o.EarlyStoppingMetric, out var h) || h;
+        bool higher = MultiTaskMetrics.HigherIsBetter(stoppingMetric);
         var order = new int[train.Rows];
         for (int epoch = firstEpoch; epoch < o.Epochs; epoch++)
         {
@@ -103,7 +97,7 @@ public static class MultiTaskTrainer
             var tables = embeddings.Tables.Select(t => t.Weights).ToArray();
             var metrics = validation is null ? new Dictionary<string, double>() : Evaluate(compiled, parameters, tables, spec, validation, runtime);
             bool isBest = false;
-            if (validation is not null && metrics.TryGetValue(o.EarlyStoppingMetric, out double value) && !double.IsNaN(value))
+            if (validation is not null && metrics.TryGetValue(stoppingMetric, out double value) && !double.IsNaN(value))
             {
                 if (best is null || (higher ? value > best : value < best))
                 {
@@ -203,42 +197,42 @@ public static class MultiTaskTrainer
         MultiTaskSpec spec, FeatureMatrix data, RuntimeOptions? runtime = null)
     {
         var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, data, runtime, 8192);
-        float[]? rating = null;
-        if (data.HasRating)
-        {
-            rating = data.LabelColumn(2);
-            var rated = data.LabelColumn(3);
-            for (int i = 0; i < rating.Length; i++) if (rated[i] == 0) rating[i] = float.NaN;
-        }
-        var m = MultiTaskMetrics.Compute(p.PCtr, p.PCvr, p.PCtcvr, p.PredictedRating,
-            data.HasClick ? data.LabelColumn(0) : null, data.HasConversion ? data.LabelColumn(1) : null, rating, groups: null);
-        var metrics = new Dictionary<string, double>();
-        void Put(string name, Metric? value) { if (value is { } v) metrics[name] = v.Value; }
-        Put("ctr_auc", m.CtrAuc);
-        Put("ctr_logloss", m.CtrLogLoss);
-        Put("cvr_auc", m.CvrAuc);
-        Put("ctcvr_auc", m.CtcvrAuc);
-        Put("rating_rmse", m.RatingRmse);
-        return metrics;
+        var labels = new Dictionary<string, float[]>();
+        for (int t = 0; t < spec.Tasks.Count; t++) if (data.HasLabel(t)) labels[spec.Tasks[t].Name] = data.LabelColumn(t);
+        return MultiTaskMetrics.Compute(spec.Tasks, p.Columns, labels, groups: null).Items().ToDictionary(m => m.Name, m => m.Value.Value);
     }
 
-    private static void Validate(FeatureMatrix train, IReadOnlyList<int> fieldRows, MultiTaskTrainerOptions o)
+    /// <summary>The early-stopping metric's <c>task.metric</c> name: the one asked for, or the first binary task's AUC (else the first task's RMSE).</summary>
+    public static string StoppingMetric(MultiTaskTrainerOptions o, IReadOnlyList<TaskDefinition> tasks)
+    {
+        var valid = MultiTaskMetrics.ValidationNames(tasks);
+        if (o.EarlyStoppingMetric is null) return tasks.FirstOrDefault(t => t.Kind == TaskKind.Binary) is { } b ? $"{b.Name}.auc" : $"{tasks[0].Name}.rmse";
+        string name = MultiTaskMetrics.Canonical(o.EarlyStoppingMetric);
+        if (!valid.Contains(name)) throw new ArgumentException($"early-stopping metric '{o.EarlyStoppingMetric}' is not one of this model's: {string.Join(", ", valid)}");
+        return name;
+    }
+
+    private static string Validate(FeatureMatrix train, IReadOnlyList<int> fieldRows, MultiTaskTrainerOptions o, IReadOnlyList<TaskDefinition> tasks)
     {
         if (train.Rows == 0) throw new ArgumentException("the training data has no rows");
         if (fieldRows.Count != train.Fields) throw new ArgumentException($"{fieldRows.Count} table sizes for {train.Fields} fields");
-        if (o.CtrWeight > 0 && !train.HasClick)
-            throw new ArgumentException($"the CTR task is on (CtrWeight {o.CtrWeight}) but the data has no click column '{o.ClickColumn}'; add the label or set CtrWeight = 0");
-        if (o.CvrWeight > 0 && !(train.HasClick && train.HasConversion))
-            throw new ArgumentException($"the CVR task is on (CvrWeight {o.CvrWeight}) but the data lacks the click '{o.ClickColumn}' or conversion '{o.ConversionColumn}' column; add them or set CvrWeight = 0");
-        if (o.RatingWeight > 0 && !train.HasRating)
-            throw new ArgumentException($"the rating task is on (RatingWeight {o.RatingWeight}) but the data has no rating column '{o.RatingColumn}'; add it or set RatingWeight = 0");
-        if (o.CtrWeight <= 0 && o.CvrWeight <= 0 && o.RatingWeight <= 0) throw new ArgumentException("every task is switched off");
+        foreach (var (name, v) in new[] { ("CtrWeight", o.CtrWeight), ("CvrWeight", o.CvrWeight), ("RatingWeight", o.RatingWeight), ("EmbeddingL2", o.EmbeddingL2) })
+            if (!float.IsFinite(v) || v < 0) throw new ArgumentException($"{name} must be a finite number >= 0, got {v}");
+        TaskList.Validate(tasks);
+        if (train.LabelCount != tasks.Count) throw new ArgumentException($"the data has {train.LabelCount} label slots for {tasks.Count} tasks");
+        for (int t = 0; t < tasks.Count; t++)
+        {
+            var task = tasks[t];
+            if (task.Weight > 0 && !train.HasLabel(t))
+                throw new ArgumentException($"task '{task.Name}' is on (weight {task.Weight}) but the data has no label column '{task.Label}'; add the label or give the task weight 0");
+            if (task.Weight > 0 && task.Given is { } given && !train.HasLabel(tasks.ToList().FindIndex(x => x.Name == given)))
+                throw new ArgumentException($"task '{task.Name}' is given '{given}', whose label column is not in the data");
+        }
         if (o.Epochs < 1 || o.BatchSize < 1 || o.EmbeddingDim < 1) throw new ArgumentException("Epochs, BatchSize and EmbeddingDim must be positive");
         // Zero is allowed: a warm start at rate zero must reproduce the model it starts from.
         if (!(float.IsFinite(o.LearningRate) && o.LearningRate >= 0) || !(float.IsFinite(o.EmbeddingLearningRate) && o.EmbeddingLearningRate >= 0))
             throw new ArgumentException($"the learning rates must be finite and at least 0, got LearningRate {o.LearningRate}, EmbeddingLearningRate {o.EmbeddingLearningRate}");
-        foreach (var (name, v) in new[] { ("CtrWeight", o.CtrWeight), ("CvrWeight", o.CvrWeight), ("RatingWeight", o.RatingWeight), ("EmbeddingL2", o.EmbeddingL2) })
-            if (!float.IsFinite(v) || v < 0) throw new ArgumentException($"{name} must be a finite number >= 0, got {v}");
         if (o.Threads < 0 || o.WarmupSteps < 0 || o.Patience < 0) throw new ArgumentException("Threads, WarmupSteps and Patience cannot be negative");
+        return StoppingMetric(o, tasks);
     }
 }

@@ -1,3 +1,4 @@
+using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;
 
 namespace Recommender.Trainers.Training;
@@ -60,6 +61,13 @@ public sealed class MultiTaskTrainerOptions
     public string[]? CategoricalColumns;
     /// <summary>The float vector of dense features; ignored when the input has no such column.</summary>
     public string? DenseColumn = "DenseFeatures";
+    /// <summary>
+    /// The tasks to learn, each with its label column, kind, weight and the task it is given (see
+    /// <see cref="TaskDefinition"/>). Null: the default chain of <see cref="ClickColumn"/> (task <c>ctr</c>),
+    /// <see cref="ConversionColumn"/> (<c>cvr</c>, given <c>ctr</c>) and <see cref="RatingColumn"/> (<c>rating</c>), with the
+    /// weights and rating range below; with tasks declared, those settings are not used.
+    /// </summary>
+    public TaskDefinition[]? Tasks;
     /// <summary>Click label column (0/1).</summary>
     public string ClickColumn = "Click";
     /// <summary>Conversion label column (0/1).</summary>
@@ -119,8 +127,13 @@ public sealed class MultiTaskTrainerOptions
     /// <summary>Seed of initialization and shuffling; a fixed seed gives the same model on the CPU.</summary>
     public int Seed = 1;
 
-    /// <summary>Validation metric for early stopping and the best checkpoint: ctr_auc, ctr_logloss, cvr_auc, ctcvr_auc, rating_rmse or loss.</summary>
-    public string EarlyStoppingMetric = "ctr_auc";
+    /// <summary>
+    /// Validation metric for early stopping and the best epoch: <c>task.metric</c> with a binary task's <c>auc</c>,
+    /// <c>logloss</c> or (chained) <c>entire_auc</c>, or a regression task's <c>rmse</c> or <c>mae</c>; null = the first
+    /// binary task's AUC (the first task's RMSE when none is binary). The default chain's old names (ctr_auc,
+    /// ctr_logloss, cvr_auc, ctcvr_auc, rating_rmse) are accepted.
+    /// </summary>
+    public string? EarlyStoppingMetric;
     /// <summary>Epochs without improvement before stopping; 0 = never stop early.</summary>
     public int Patience = Defaults.Patience;
     /// <summary>Where the last epoch's checkpoint is written (atomically); null = no checkpoints.</summary>
@@ -141,11 +154,16 @@ public sealed class MultiTaskTrainerOptions
     {
         var copy = (MultiTaskTrainerOptions)MemberwiseClone();
         copy.CategoricalColumns = (string[]?)CategoricalColumns?.Clone();
+        copy.Tasks = (TaskDefinition[]?)Tasks?.Clone();
         copy.Bottom = (int[])Bottom.Clone();
         copy.Tower = (int[])Tower.Clone();
         copy.Expert = (int[])Expert.Clone();
         return copy;
     }
+
+    /// <summary>The tasks to learn: <see cref="Tasks"/>, or the default chain built from the label columns, weights and rating range.</summary>
+    public IReadOnlyList<TaskDefinition> ResolveTasks() =>
+        Tasks ?? TaskList.DefaultChain(ClickColumn, ConversionColumn, RatingColumn, CtrWeight, CvrWeight, RatingWeight, RatingMin, RatingMax);
 
     /// <summary>Stops training between two steps with <see cref="OperationCanceledException"/> (Ctrl-C); the last epoch's checkpoint stays resumable.</summary>
     public CancellationToken Cancellation;

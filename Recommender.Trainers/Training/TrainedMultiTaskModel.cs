@@ -4,8 +4,20 @@ using Recommender.Trainers.Runtime;
 
 namespace Recommender.Trainers.Training;
 
-/// <summary>Predictions of the four heads, one value per row.</summary>
-public sealed record MultiTaskPredictions(float[] PCtr, float[] PCvr, float[] PCtcvr, float[] PredictedRating);
+/// <summary>The predictions of every head, one value per row, by prediction column (for example P_click, or the default chain's PCtr).</summary>
+public sealed class MultiTaskPredictions(IReadOnlyList<string> names, int rows)
+{
+    private readonly Dictionary<string, float[]> _columns = names.ToDictionary(n => n, _ => new float[rows]);
+
+    /// <summary>The prediction columns, in the network's output order.</summary>
+    public IReadOnlyList<string> Names { get; } = names;
+    /// <summary>Rows.</summary>
+    public int Rows { get; } = rows;
+    /// <summary>One prediction column.</summary>
+    public float[] this[string name] => _columns.TryGetValue(name, out var c) ? c : throw new KeyNotFoundException($"no prediction '{name}'; the model predicts {string.Join(", ", Names)}");
+    /// <summary>Every column by name.</summary>
+    public IReadOnlyDictionary<string, float[]> Columns => _columns;
+}
 
 /// <summary>A trained multi-task model: the compiled graphs, the dense parameters, the embedding tables and the training history.</summary>
 public sealed class TrainedMultiTaskModel
@@ -43,14 +55,14 @@ public sealed class TrainedMultiTaskModel
     internal static MultiTaskPredictions Predict(CompiledModel compiled, IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables,
         MultiTaskSpec spec, FeatureMatrix data, RuntimeOptions? runtime, int batchSize)
     {
-        var result = new MultiTaskPredictions(new float[data.Rows], new float[data.Rows], new float[data.Rows], new float[data.Rows]);
+        var result = new MultiTaskPredictions(compiled.Predictions, data.Rows);
         if (data.Rows == 0) return result;
         batchSize = Math.Min(batchSize, data.Rows);
         using var inference = new BatchedInference(compiled.Inference(parameters), batchSize, runtime ?? new RuntimeOptions { Device = ExecutionDevice.Cpu });
         using var embeddings = new FieldEmbeddings(tables, spec.EmbeddingDim);
         var ids = new int[batchSize * data.Fields];
         var dense = spec.DenseSize > 0 ? inference.Input(MultiTaskInputs.Dense) : null;
-        var outputs = new[] { (MultiTaskInputs.PCtr, result.PCtr), (MultiTaskInputs.PCvr, result.PCvr), (MultiTaskInputs.PCtcvr, result.PCtcvr), (MultiTaskInputs.PredictedRating, result.PredictedRating) };
+        var outputs = result.Names.Select(n => (n, result[n])).ToArray();
         for (int start = 0; start < data.Rows; start += batchSize)
         {
             int count = Math.Min(batchSize, data.Rows - start);
