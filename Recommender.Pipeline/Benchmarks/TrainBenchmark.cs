@@ -33,8 +33,8 @@ public static class TrainBenchmark
             ["network"] = "SharedBottom bottom 256-128, towers 64 x3, 16 fields x 16",
             ["samples_per_s"] = Math.Round(epoch.SamplesPerSecond),
             ["epoch_seconds"] = Math.Round(epoch.Seconds, 2),
-            ["validation_ctr_auc"] = Math.Round(epoch.Validation["ctr_auc"], 4),
-            ["validation_cvr_auc"] = Math.Round(epoch.Validation.GetValueOrDefault("cvr_auc", double.NaN), 4),
+            ["validation_ctr_auc"] = Math.Round(epoch.Validation["ctr.auc"], 4),
+            ["validation_cvr_auc"] = Math.Round(epoch.Validation.GetValueOrDefault("cvr.auc", double.NaN), 4),
             ["seconds_with_validation"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
         };
     }

@@ -9,12 +9,31 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var command = new Command("bench", "Benchmarks that print JSON (engine, train, mf, score)");
+        var command = new Command("bench", "Benchmarks that print JSON (engine, train, mf, score, serve, tasks)");
         command.Subcommands.Add(Engine());
         command.Subcommands.Add(Train());
         command.Subcommands.Add(MatrixFactorization());
         command.Subcommands.Add(Score());
         command.Subcommands.Add(Serve());
+        command.Subcommands.Add(Tasks());
+        return command;
+    }
+
+    private static Command Tasks()
+    {
+        var work = new Option<DirectoryInfo>("--work") { Description = "Folder for the generated data", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), "rec-bench-tasks")) };
+        var rows = new Option<long>("--rows") { Description = "Generated funnel rows (all splits)", DefaultValueFactory = _ => 1_000_000 }.AtLeast(10_000);
+        var seeds = new Option<int>("--seeds") { Description = "Training seeds per case", DefaultValueFactory = _ => 3 }.AtLeast(2);
+        var threads = new Option<int>("--threads") { Description = "Threads", DefaultValueFactory = _ => 2 }.AtLeast(1);
+        var command = new Command("tasks", "ESM2 over the chain click -> cart -> purchase against independent towers and SharedBottom on generated funnel data: every task's test AUC per seed, mean and standard error, the paired difference with a bootstrap standard error")
+        {
+            work, rows, seeds, threads,
+        };
+        command.SetAction(result =>
+        {
+            Console.WriteLine(MetricsReport.Format(TasksBenchmark.Run(result.GetValue(work)!.FullName, result.GetValue(rows), result.GetValue(seeds), result.GetValue(threads), m => Console.Error.WriteLine(m))));
+            return 0;
+        });
         return command;
     }
 

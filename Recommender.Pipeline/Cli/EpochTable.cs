@@ -3,10 +3,10 @@ using Recommender.Trainers.Training;
 
 namespace Recommender.Pipeline.Cli;
 
-/// <summary>Prints one row per epoch as training goes, with a progress bar inside each epoch.</summary>
+/// <summary>Prints one row per epoch as training goes, with a progress bar inside each epoch: the validation AUCs and RMSEs of every task.</summary>
 internal sealed class EpochTable
 {
-    private static readonly string[] Metrics = ["ctr_auc", "ctr_logloss", "cvr_auc", "ctcvr_auc", "rating_rmse"];
+    private string[] _metrics = [];
     private ProgressBar? _bar;
     private int _epoch = -1;
     private bool _header;
@@ -24,11 +24,12 @@ internal sealed class EpochTable
             _bar = null;
             if (!_header)
             {
-                Console.WriteLine($"{"model",-14} {"epoch",5} {"train_loss",10} " + string.Join(" ", Metrics.Select(m => $"{m,11}")) + $" {"seconds",8} {"rows/s",9}");
+                _metrics = report.Validation.Keys.Where(m => m.EndsWith(".auc") || m.EndsWith(".entire_auc") || m.EndsWith(".rmse")).ToArray();
+                Console.WriteLine($"{"model",-14} {"epoch",5} {"train_loss",10} " + string.Join(" ", _metrics.Select(m => m.PadLeft(11))) + $" {"seconds",8} {"rows/s",9}");
                 _header = true;
             }
-            string Cell(string m) => report.Validation.TryGetValue(m, out var v) && !double.IsNaN(v) ? v.ToString("F4", CultureInfo.InvariantCulture) : "-";
-            Console.WriteLine($"{label,-14} {report.Epoch,5} {report.TrainLoss,10:F5} " + string.Join(" ", Metrics.Select(m => $"{Cell(m),11}"))
+            string Cell(string m) => (report.Validation.TryGetValue(m, out var v) && !double.IsNaN(v) ? v.ToString("F4", CultureInfo.InvariantCulture) : "-").PadLeft(Math.Max(11, m.Length));
+            Console.WriteLine($"{label,-14} {report.Epoch,5} {report.TrainLoss,10:F5} " + string.Join(" ", _metrics.Select(Cell))
                 + $" {report.Seconds,8:F1} {report.SamplesPerSecond,9:N0}{(report.Best ? "  best" : "")}");
         };
     }

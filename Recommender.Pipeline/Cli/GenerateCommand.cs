@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Data.Synthetic;
 
 namespace Recommender.Pipeline.Cli;
@@ -15,22 +16,31 @@ internal static class GenerateCommand
         var users = new Option<int?>("--users") { Description = "Number of users (default rows/20, at least 1000)" }.AtLeast(1);
         var items = new Option<int?>("--items") { Description = "Number of items (default rows/50, at least 500)" }.AtLeast(1);
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
+        var funnel = new Option<bool>("--funnel") { Description = "A cart step between click and purchase: the schema declares the chain click -> cart -> purchase (conversion) -> rating" };
+        var favourite = new Option<bool>("--favourite") { Description = "An independent favourite label on every impression, declared as its own task" };
+        var census = new Option<bool>("--census") { Description = "Instead of e-commerce logs: a Census-Income stand-in (mixed categorical and dense columns, two independent tasks income > 50K and never married, no user, item or click)" };
         var command = new Command("generate", "Generate the synthetic e-commerce logs (train/valid/test by time, true probabilities beside valid and test) and print the oracle metrics")
         {
-            rows, output, seed, users, items, json,
+            rows, output, seed, users, items, json, funnel, favourite, census,
         };
         command.SetAction(result =>
         {
             var options = new SyntheticOptions
             {
                 Rows = result.GetValue(rows), Seed = result.GetValue(seed),
-                Users = result.GetValue(users), Items = result.GetValue(items),
+                Users = result.GetValue(users), Items = result.GetValue(items), Funnel = result.GetValue(funnel), Favourite = result.GetValue(favourite),
             };
             string dir = result.GetValue(output)!.FullName;
             if (File.Exists(dir)) throw new IOException($"{dir}: a file; --out is the folder to write the data set into");
+            if (result.GetValue(census) && (options.Funnel || options.Favourite || options.Users is not null || options.Items is not null))
+                throw new SchemaException("--census makes people, not impressions: it takes --rows, --seed and --out only");
             GenerationResult r;
-            using (var bar = new ProgressBar("generate"))
+            if (result.GetValue(census)) r = CensusGenerator.Generate(options.Rows, options.Seed, dir);
+            else
+            {
+                using var bar = new ProgressBar("generate");
                 r = SyntheticGenerator.Generate(options, dir, (done, total) => bar.Report(done, total));
+            }
             if (result.GetValue(json))
             {
                 var node = new JsonObject
@@ -39,11 +49,17 @@ internal static class GenerateCommand
                     ["ctr"] = Math.Round(r.Ctr, 5), ["cvr_given_click"] = Math.Round(r.CvrGivenClick, 5), ["ratings"] = r.Ratings,
                     ["seconds"] = Math.Round(r.Seconds, 2), ["oracle"] = MetricsReport.Json(r.Oracle),
                 };
+                if (r.Rates is { } rates)
+                {
+                    node.Remove("ctr"); node.Remove("cvr_given_click"); node.Remove("ratings");
+                    node["rates"] = new JsonObject(rates.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)Math.Round(kv.Value, 5))));
+                }
                 Console.WriteLine(MetricsReport.Format(node));
                 return 0;
             }
             Console.WriteLine($"wrote {r.Directory}: train {r.TrainRows:N0}, valid {r.ValidRows:N0}, test {r.TestRows:N0} rows in {r.Seconds:F1} s");
-            Console.WriteLine($"base rates: CTR {r.Ctr:P2}, CVR given click {r.CvrGivenClick:P2}, {r.Ratings:N0} ratings");
+            Console.WriteLine(r.Rates is { } positive ? "base rates: " + string.Join(", ", positive.Select(kv => $"{kv.Key} {kv.Value:P2}"))
+                : $"base rates: CTR {r.Ctr:P2}, CVR given click {r.CvrGivenClick:P2}, {r.Ratings:N0} ratings");
             Console.WriteLine("oracle (true probabilities) on the test split: the best any model can do");
             Console.Write(MetricsReport.Table(r.Oracle));
             return 0;

@@ -25,7 +25,8 @@ internal static class ModelsCommand
                 try
                 {
                     var bundle = ModelBundle.Open(registry.PathOf(v), verifyHashes: false);
-                    var auc = bundle.Metadata.TestMetrics.TryGetValue("ctr_auc", out var a) && a is { } x ? $", test CTR AUC {x:F4}" : "";
+                    var auc = bundle.Metadata.TestMetrics.Select(kv => (Name: Recommender.Trainers.Evaluation.MultiTaskMetrics.Canonical(kv.Key), kv.Value))
+                        .FirstOrDefault(m => m.Name.EndsWith(".auc") && m.Value is not null) is { Name: not null } first ? $", test {first.Name} {first.Value:F4}" : "";
                     line = $"{bundle.Manifest.CreatedUtc}  {bundle.Manifest.Files.Sum(f => f.Size) / 1048576.0:F1} MiB  {bundle.Metadata.Architecture}{auc}  ({bundle.Manifest.Producer})";
                 }
                 catch (Exception e) when (e is InvalidDataException or IOException) { line = $"INVALID: {e.Message}"; }

@@ -37,5 +37,5 @@ public sealed class LoadReport
 
     /// <summary>One line for logs.</summary>
     public override string ToString() =>
-        $"{RowsRead:N0} rows read, {RowsKept:N0} kept, {BadRowsSkipped:N0} malformed skipped, {InconsistentDropped:N0} inconsistent (conversion without click) dropped";
+        $"{RowsRead:N0} rows read, {RowsKept:N0} kept, {BadRowsSkipped:N0} malformed skipped, {InconsistentDropped:N0} inconsistent (a label 1 where the task it follows is 0) dropped";
 }

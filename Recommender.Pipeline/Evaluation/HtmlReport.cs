@@ -55,7 +55,7 @@ public static class HtmlReport
             // validation CTR AUC at each epoch's end, on its own axis.
             var loss = plot.Add.ScatterLine(m.LossCurve.Select(p => p.Epoch).ToArray(), m.LossCurve.Select(p => p.Loss).ToArray());
             loss.LegendText = "train loss (mean of the last 10 steps)";
-            var auc = plot.Add.Scatter(m.History.Select(h => (double)h.Epoch).ToArray(), m.History.Select(h => h.Validation.GetValueOrDefault("ctr_auc", double.NaN)).ToArray());
+            var auc = plot.Add.Scatter(m.History.Select(h => (double)h.Epoch).ToArray(), m.History.Select(h => h.Validation.GetValueOrDefault("ctr.auc", double.NaN)).ToArray());
             auc.LegendText = "validation CTR AUC";
             auc.MarkerSize = 10;
             auc.Axes.YAxis = plot.Axes.Right;

@@ -95,7 +95,7 @@ internal sealed class SimulatedWorld
     }
 
     /// <summary>The header of <see cref="Row"/>.</summary>
-    public static string Header => SyntheticGenerator.Header;
+    public static string Header => SyntheticGenerator.Header(new SyntheticOptions());
 
     /// <summary>The schema of the rows.</summary>
     public static DatasetSchema Schema() => SyntheticGenerator.Schema();

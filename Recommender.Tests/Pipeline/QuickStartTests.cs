@@ -52,14 +52,7 @@ public sealed class QuickStartTests
         var fresh = ScalarPredictions.Register(new MLContext());
         var reloaded = fresh.Model.Load(modelPath, out _);
         var engine = fresh.Model.CreatePredictionEngine<ImpressionRow, MultiTaskPrediction>(reloaded);
-        var first = File.ReadLines(Path.Combine(dir, "test.csv")).Skip(1).First().Split(',');
-        float F(int i) => first[i].Length == 0 ? float.NaN : float.Parse(first[i], System.Globalization.CultureInfo.InvariantCulture);
-        var predicted = engine.Predict(new ImpressionRow
-        {
-            UserId = first[0], age = first[1], gender = first[2], city = first[3], occupation = first[4], consumption = first[5], ItemId = first[6], category = first[7],
-            brand = first[8], shop = first[9], price_bucket = first[10], position = first[11], hour = first[12], weekday = first[13], device = first[14], channel = first[15],
-            user_hist_ctr = F(16), user_orders = F(17), item_hist_ctr = F(18), item_price = F(19), item_review_score = F(20), item_sales = F(21), user_category_affinity = F(22), recency_days = F(23),
-        });
+        var predicted = engine.Predict(ImpressionRow.FromCsv(File.ReadLines(Path.Combine(dir, "test.csv")).Skip(1).First()));
         Assert.AreEqual(pCtr[0], predicted.PCtr, 1e-6f);
         Assert.IsTrue(predicted.PCtcvr > 0 && predicted.PCtcvr <= predicted.PCtr);
         Assert.IsTrue(auc.Value > 0.6, $"CTR AUC {auc}");
@@ -82,11 +75,24 @@ public sealed class QuickStartTests
 
     // The generated files' columns as the loader names them (user and item under their roles' names).
 #pragma warning disable IDE1006 // the properties carry the files' column names
-    private sealed class ImpressionRow
+    internal sealed class ImpressionRow
     {
         public string UserId = "", ItemId = "", age = "", gender = "", city = "", occupation = "", consumption = "";
         public string category = "", brand = "", shop = "", price_bucket = "", position = "", hour = "", weekday = "", device = "", channel = "";
         public float user_hist_ctr, user_orders, item_hist_ctr, item_price, item_review_score, item_sales, user_category_affinity, recency_days;
+
+        /// <summary>The features of a line of a generated file (its first 24 fields).</summary>
+        public static ImpressionRow FromCsv(string line)
+        {
+            var f = line.Split(',');
+            float F(int i) => f[i].Length == 0 ? float.NaN : float.Parse(f[i], System.Globalization.CultureInfo.InvariantCulture);
+            return new ImpressionRow
+            {
+                UserId = f[0], age = f[1], gender = f[2], city = f[3], occupation = f[4], consumption = f[5], ItemId = f[6], category = f[7],
+                brand = f[8], shop = f[9], price_bucket = f[10], position = f[11], hour = f[12], weekday = f[13], device = f[14], channel = f[15],
+                user_hist_ctr = F(16), user_orders = F(17), item_hist_ctr = F(18), item_price = F(19), item_review_score = F(20), item_sales = F(21), user_category_affinity = F(22), recency_days = F(23),
+            };
+        }
     }
 #pragma warning restore IDE1006
 

@@ -83,8 +83,9 @@ public sealed record MultiTaskMetrics
             defined[t.Name] = d;
             entire[t.Name] = e;
 
-            var own = t.ConditionalPredictionName is { } c && predictions.TryGetValue(c, out var pc) ? pc
-                : t.Given is null && predictions.TryGetValue(t.PredictionName, out var pt) ? pt : null;
+            // The prediction on the task's own rows: a chained binary task's conditional one, else its only one.
+            string ownName = t.ConditionalPredictionName ?? t.PredictionName;
+            var own = predictions.TryGetValue(ownName, out var pc) ? pc : null;
             var rowsOf = Enumerable.Range(0, y.Length).Where(i => d[i]).ToArray();
             if (own is not null)
             {

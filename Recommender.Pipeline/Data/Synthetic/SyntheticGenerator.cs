@@ -2,18 +2,26 @@ using Recommender.Trainers.Evaluation;
 using System.Globalization;
 using System.Text;
 using Recommender.Pipeline.Evaluation;
+using Recommender.Trainers.Network;
+using Recommender.Trainers.Training;
 
 namespace Recommender.Pipeline.Data.Synthetic;
 
 /// <summary>What <see cref="SyntheticGenerator.Generate"/> wrote and the best achievable metrics on its test split.</summary>
 public sealed record GenerationResult(string Directory, long TrainRows, long ValidRows, long TestRows,
-    double Ctr, double CvrGivenClick, long Ratings, MultiTaskMetrics Oracle, double Seconds);
+    double Ctr, double CvrGivenClick, long Ratings, MultiTaskMetrics Oracle, double Seconds)
+{
+    /// <summary>The share of positive labels per binary label column, where the data is not the e-commerce funnel (census).</summary>
+    public IReadOnlyDictionary<string, double>? Rates { get; init; }
+}
 
 /// <summary>
 /// The embedded default data (DESIGN section 6): Ali-CCP-shaped impression logs with users and items with
 /// attributes, Zipf item popularity and user activity, position bias, a latent user-item affinity,
 /// clicks, conversions only after clicks, ratings only after purchases, split by time, with the true
-/// probabilities of every validation and test row written beside it (<c>*_truth.csv</c>).
+/// probabilities of every validation and test row written beside it (<c>*_truth.csv</c>, one column per prediction
+/// of the schema's tasks). Options add a cart step to the funnel and an independent favourite label; the schema then
+/// declares its tasks instead of the click / conversion / rating roles.
 /// </summary>
 public static class SyntheticGenerator
 {
@@ -25,10 +33,38 @@ public static class SyntheticGenerator
     public static readonly string[] DenseColumns =
         ["user_hist_ctr", "user_orders", "item_hist_ctr", "item_price", "item_review_score", "item_sales", "user_category_affinity", "recency_days"];
 
-    /// <summary>The header of the generated files.</summary>
-    public static string Header => string.Join(',', CategoricalColumns.Concat(DenseColumns).Concat(["click", "conversion", "rating", "timestamp"]));
+    /// <summary>The label columns of the generated files, in file order.</summary>
+    public static string[] LabelColumns(SyntheticOptions o) =>
+        [.. (string[])(o.Funnel ? ["click", "cart", "conversion", "rating"] : ["click", "conversion", "rating"]), .. (string[])(o.Favourite ? ["favourite"] : [])];
 
-    /// <summary>The schema of the generated files.</summary>
+    /// <summary>The header of the generated files.</summary>
+    public static string Header(SyntheticOptions o) => string.Join(',', CategoricalColumns.Concat(DenseColumns).Concat(LabelColumns(o)).Append("timestamp"));
+
+    /// <summary>
+    /// The tasks of the generated files when an option adds labels: click; cart given click (with the funnel);
+    /// purchase (the conversion column) given the step before; rating in [1, 5] given purchase; favourite, independent.
+    /// </summary>
+    public static List<TaskDefinition> Tasks(SyntheticOptions o)
+    {
+        var tasks = new List<TaskDefinition> { new() { Name = "click", Label = "click" } };
+        if (o.Funnel) tasks.Add(new() { Name = "cart", Label = "cart", Given = "click" });
+        tasks.Add(new() { Name = "purchase", Label = "conversion", Given = o.Funnel ? "cart" : "click" });
+        tasks.Add(new() { Name = "rating", Label = "rating", Kind = TaskKind.Regression, Min = 1, Max = 5, Given = "purchase", Weight = MultiTaskTrainerOptions.Defaults.RatingWeight });
+        if (o.Favourite) tasks.Add(new() { Name = "favourite", Label = "favourite" });
+        return tasks;
+    }
+
+    /// <summary>The schema of the generated files: the click / conversion / rating roles, or with an option the declared <see cref="Tasks"/>.</summary>
+    public static DatasetSchema Schema(SyntheticOptions o)
+    {
+        var schema = Schema();
+        if (!o.Funnel && !o.Favourite) return schema;
+        schema.Click = schema.Conversion = schema.Rating = null;
+        schema.Tasks = Tasks(o);
+        return schema;
+    }
+
+    /// <summary>The schema of the default generated files.</summary>
     public static DatasetSchema Schema() => new()
     {
         Name = "synthetic-ecommerce",
@@ -66,13 +102,15 @@ public static class SyntheticGenerator
         for (int f = 0; f < names.Length; f++) streams[f] = AtomicFile.CreateTemp(Path.Combine(directory, names[f]), out temps[f]);
         try
         {
-            var header = Encoding.UTF8.GetBytes(Header + "\n");
-            var truthHeader = Encoding.UTF8.GetBytes("PCtr,PCvr,PCtcvr,PredictedRating\n");
+            var schema = Schema(options);
+            var tasks = schema.ResolveTasks();
+            var header = Encoding.UTF8.GetBytes(Header(options) + "\n");
+            var truthHeader = Encoding.UTF8.GetBytes(string.Join(',', TaskList.Predictions(tasks)) + "\n");
             for (int f = 0; f < 3; f++) streams[f].Write(header);
             streams[3].Write(truthHeader);
             streams[4].Write(truthHeader);
 
-            var oracle = new OracleRows((int)testRows);
+            var oracle = new OracleRows(tasks, (int)testRows);
             long chunks = (options.Rows + ChunkRows - 1) / ChunkRows;
             long clicks = 0, conversions = 0, ratings = 0;
             int wave = Math.Max(2, Environment.ProcessorCount * 2);
@@ -94,7 +132,6 @@ public static class SyntheticGenerator
                 progress?.Invoke(Math.Min(options.Rows, (first + count) * ChunkRows), options.Rows);
             }
             for (int f = 0; f < names.Length; f++) AtomicFile.Commit(streams[f], temps[f], Path.Combine(directory, names[f]));
-            var schema = Schema();
             schema.Save(Path.Combine(directory, "schema.json"));
             var metrics = oracle.Metrics();
             return new GenerationResult(directory, trainRows, validRows, testRows,
@@ -177,11 +214,17 @@ public static class SyntheticGenerator
         var rng = new Rng(o.Seed, stream: 2);
         var ctrLogits = new double[n];
         var cvrLogits = new double[n];
+        var cartLogits = new double[n];
+        var purchaseLogits = new double[n];
+        var favouriteLogits = new double[n];
         for (int i = 0; i < n; i++)
         {
             Sample(w, o, ref rng, (long)(i / (double)n * o.Rows), out var x);
             ctrLogits[i] = x.ClickLogit;
             cvrLogits[i] = CvrLogit(w, x);
+            cartLogits[i] = CartLogit(w, x);
+            purchaseLogits[i] = PurchaseLogit(w, x);
+            favouriteLogits[i] = FavouriteLogit(w, x);
         }
         w.CtrIntercept = Solve(b => ctrLogits.Average(z => SyntheticWorld.Sigmoid(b + z)), o.TargetCtr);
         var clickWeight = ctrLogits.Select(z => SyntheticWorld.Sigmoid(w.CtrIntercept + z)).ToArray();
@@ -192,7 +235,32 @@ public static class SyntheticGenerator
             for (int i = 0; i < n; i++) s += clickWeight[i] * SyntheticWorld.Sigmoid(b + cvrLogits[i]);
             return s / totalWeight;
         }, o.TargetCvr);
+        // The funnel: carts among clicks, then purchases among carts, so that purchases among clicks hit the CVR target.
+        w.CartIntercept = Solve(b =>
+        {
+            double s = 0;
+            for (int i = 0; i < n; i++) s += clickWeight[i] * SyntheticWorld.Sigmoid(b + cartLogits[i]);
+            return s / totalWeight;
+        }, o.TargetCart);
+        var cartWeight = clickWeight.Select((c, i) => c * SyntheticWorld.Sigmoid(w.CartIntercept + cartLogits[i])).ToArray();
+        double totalCart = cartWeight.Sum();
+        w.PurchaseIntercept = Solve(b =>
+        {
+            double s = 0;
+            for (int i = 0; i < n; i++) s += cartWeight[i] * SyntheticWorld.Sigmoid(b + purchaseLogits[i]);
+            return s / totalCart;
+        }, Math.Min(0.95, o.TargetCvr / o.TargetCart));
+        w.FavouriteIntercept = Solve(b => favouriteLogits.Average(z => SyntheticWorld.Sigmoid(b + z)), o.TargetFavourite);
     }
+
+    private static double CartLogit(SyntheticWorld w, in Impression x) =>
+        SyntheticWorld.CartLogit(w.UserBuyBias[x.User], w.ItemQuality[x.Item], x.Affinity, x.Channel);
+
+    private static double PurchaseLogit(SyntheticWorld w, in Impression x) =>
+        SyntheticWorld.PurchaseLogit(w.UserBuyBias[x.User], w.ItemQuality[x.Item], w.ItemPriceZ[x.Item], x.Affinity);
+
+    private static double FavouriteLogit(SyntheticWorld w, in Impression x) =>
+        SyntheticWorld.FavouriteLogit(w.UserRatingBias[x.User], w.ItemQuality[x.Item], x.Affinity, x.Position);
 
     private static double Solve(Func<double, double> mean, double target)
     {
@@ -218,14 +286,19 @@ public static class SyntheticGenerator
         var rng = new Rng(o.Seed, stream: 1000 + (ulong)chunk);
         var builders = new[] { new StringBuilder(), new StringBuilder(), new StringBuilder(), new StringBuilder(), new StringBuilder() };
         var inv = CultureInfo.InvariantCulture;
+        var truth = new List<float>();
+        var labels = new List<float>();
         for (long row = start; row < end; row++)
         {
             Sample(w, o, ref rng, row, out var x);
             double pCtr = SyntheticWorld.Sigmoid(w.CtrIntercept + x.ClickLogit);
-            double pCvr = SyntheticWorld.Sigmoid(w.CvrIntercept + CvrLogit(w, x));
+            // With the funnel, conversion given click is cart given click times purchase given cart.
+            double pCart = o.Funnel ? SyntheticWorld.Sigmoid(w.CartIntercept + CartLogit(w, x)) : 1;
+            double pCvr = o.Funnel ? SyntheticWorld.Sigmoid(w.PurchaseIntercept + PurchaseLogit(w, x)) : SyntheticWorld.Sigmoid(w.CvrIntercept + CvrLogit(w, x));
             double ratingMean = SyntheticWorld.RatingMean(w.ItemQuality[x.Item], w.UserRatingBias[x.User], x.Affinity);
             int click = rng.NextDouble() < pCtr ? 1 : 0;
-            int conversion = click == 1 && rng.NextDouble() < pCvr ? 1 : 0;
+            int cart = o.Funnel ? click == 1 && rng.NextDouble() < pCart ? 1 : 0 : click;
+            int conversion = cart == 1 && rng.NextDouble() < pCvr ? 1 : 0;
             int rating = 0;
             if (conversion == 1)
             {
@@ -236,6 +309,8 @@ public static class SyntheticGenerator
             }
             output.Clicks += click; output.Conversions += conversion; output.Ratings += conversion;
             double categoryAffinity = w.CategoryAffinity(x.User, w.ItemCategory[x.Item]) + 0.25 * rng.NextGaussian();
+            double pFavourite = o.Favourite ? SyntheticWorld.Sigmoid(w.FavouriteIntercept + FavouriteLogit(w, x)) : 0;
+            int favourite = o.Favourite && rng.NextDouble() < pFavourite ? 1 : 0;
 
             int split = row < validStart ? 0 : row < testStart ? 1 : 2;
             var sb = builders[split];
@@ -248,16 +323,36 @@ public static class SyntheticGenerator
               .Append(profile.ItemHistCtr[x.Item]).Append(',').Append(profile.ItemPrice[x.Item]).Append(',')
               .Append(profile.ItemReview[x.Item]).Append(',').Append(profile.ItemSales[x.Item]).Append(',')
               .Append(inv, $"{categoryAffinity:0.####}").Append(',').Append(inv, $"{x.Recency:0.##}").Append(',')
-              .Append(click).Append(',').Append(conversion).Append(',');
+              .Append(click).Append(',');
+            if (o.Funnel) sb.Append(cart).Append(',');
+            sb.Append(conversion).Append(',');
             if (rating > 0) sb.Append(rating);
+            if (o.Favourite) sb.Append(',').Append(favourite);
             sb.Append(',').Append(x.Timestamp).Append('\n');
 
             if (split > 0)
             {
-                float fCtr = (float)pCtr, fCvr = (float)pCvr, fCtcvr = (float)(pCtr * pCvr), fRating = (float)ratingMean;
-                builders[2 + split].Append(inv, $"{fCtr:R},{fCvr:R},{fCtcvr:R},{fRating:R}\n");
+                // The truth in the order of the tasks' predictions: the default chain's PCtr, PCvr, PCtcvr, rating, or per
+                // declared task its conditional and entire-space probability.
+                truth.Clear();
+                if (!o.Funnel && !o.Favourite) truth.AddRange([(float)pCtr, (float)pCvr, (float)(pCtr * pCvr), (float)ratingMean]);
+                else
+                {
+                    truth.Add((float)pCtr);
+                    if (o.Funnel) truth.AddRange([(float)pCart, (float)(pCtr * pCart)]);
+                    truth.AddRange([(float)pCvr, (float)(pCtr * pCart * pCvr), (float)ratingMean]);
+                    if (o.Favourite) truth.Add((float)pFavourite);
+                }
+                builders[2 + split].AppendJoin(',', truth.Select(v => v.ToString("R", inv))).Append('\n');
                 if (split == 2)
-                    oracle.Set(row - testStart, fCtr, fCvr, fCtcvr, fRating, click, conversion, rating > 0 ? rating : float.NaN, x.User);
+                {
+                    labels.Clear();
+                    labels.Add(click);
+                    if (o.Funnel) labels.Add(cart);
+                    labels.AddRange([conversion, rating > 0 ? rating : float.NaN]);
+                    if (o.Favourite) labels.Add(favourite);
+                    oracle.Set(row - testStart, truth, labels, x.User);
+                }
             }
         }
         var utf8 = new UTF8Encoding(false);
@@ -269,21 +364,22 @@ public static class SyntheticGenerator
         return output;
     }
 
-    // The test split's truth and labels, for the oracle metrics.
-    private sealed class OracleRows(int n)
+    // The test split's truth (one array per prediction column) and labels (one per task), for the oracle metrics.
+    private sealed class OracleRows(IReadOnlyList<TaskDefinition> tasks, int n)
     {
-        private readonly float[] _pCtr = new float[n], _pCvr = new float[n], _pCtcvr = new float[n], _rating = new float[n];
-        private readonly float[] _click = new float[n], _conversion = new float[n], _observed = new float[n];
+        private readonly IReadOnlyList<string> _names = TaskList.Predictions(tasks);
+        private readonly float[][] _truth = TaskList.Predictions(tasks).Select(_ => new float[n]).ToArray();
+        private readonly float[][] _labels = tasks.Select(_ => new float[n]).ToArray();
         private readonly string[] _user = new string[n];
 
-        public void Set(long i, float pCtr, float pCvr, float pCtcvr, float rating, int click, int conversion, float observed, int user)
+        public void Set(long i, IReadOnlyList<float> truth, IReadOnlyList<float> labels, int user)
         {
-            _pCtr[i] = pCtr; _pCvr[i] = pCvr; _pCtcvr[i] = pCtcvr; _rating[i] = rating;
-            _click[i] = click; _conversion[i] = conversion; _observed[i] = observed;
+            for (int c = 0; c < _truth.Length; c++) _truth[c][i] = truth[c];
+            for (int t = 0; t < _labels.Length; t++) _labels[t][i] = labels[t];
             _user[i] = user.ToString(CultureInfo.InvariantCulture);
         }
 
-        public MultiTaskMetrics Metrics() =>
-            MultiTaskMetrics.Compute(_pCtr, _pCvr, _pCtcvr, _rating, _click, _conversion, _observed, _user);
+        public MultiTaskMetrics Metrics() => MultiTaskMetrics.Compute(tasks, _names.Select((name, c) => (name, c)).ToDictionary(x => x.name, x => _truth[x.c]),
+            tasks.Select((t, i) => (t.Name, i)).ToDictionary(x => x.Name, x => _labels[x.i]), _user);
     }
 }

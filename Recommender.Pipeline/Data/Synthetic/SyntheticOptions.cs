@@ -27,6 +27,22 @@ public sealed class SyntheticOptions
     /// <summary>Target mean conversion rate given a click.</summary>
     public double TargetCvr { get; set; } = 0.06;
 
+    /// <summary>
+    /// A longer funnel: a <c>cart</c> label between the click and the purchase (the <c>conversion</c> column), so the
+    /// tasks are the chain click, cart given click, purchase given cart. Cart follows interest (the affinity), purchase
+    /// follows quality and price, so each step has its own signal.
+    /// </summary>
+    public bool Funnel { get; set; }
+
+    /// <summary>An independent <c>favourite</c> label on every impression (driven by quality and affinity, not by the click).</summary>
+    public bool Favourite { get; set; }
+
+    /// <summary>Target mean cart rate given a click (with <see cref="Funnel"/>; purchase given cart is then TargetCvr / TargetCart).</summary>
+    public double TargetCart { get; set; } = 0.25;
+
+    /// <summary>Target mean favourite rate (with <see cref="Favourite"/>).</summary>
+    public double TargetFavourite { get; set; } = 0.03;
+
     /// <summary>Share of rows (the latest) in the validation split.</summary>
     public double ValidFraction { get; set; } = 0.1;
 

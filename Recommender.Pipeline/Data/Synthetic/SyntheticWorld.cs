@@ -34,7 +34,7 @@ internal sealed class SyntheticWorld
     public static readonly double[] ChannelCvr = [0, 0.3, 0.6, 0.1, -0.2];
     public static readonly double[] DeviceCtr = [0, 0.1, -0.2, -0.05];
     public readonly double[] PositionCumulative, HourCumulative, ChannelCumulative;
-    public double CtrIntercept, CvrIntercept;
+    public double CtrIntercept, CvrIntercept, CartIntercept, PurchaseIntercept, FavouriteIntercept;
 
     public SyntheticWorld(SyntheticOptions options)
     {
@@ -142,6 +142,18 @@ internal sealed class SyntheticWorld
     /// <summary>The conversion-given-click logit without the intercept.</summary>
     public static double ConversionLogit(double userBuyBias, double quality, double priceZ, double affinity, int channel) =>
         userBuyBias + 0.5 * quality - 0.3 * priceZ + 0.8 * affinity + ChannelCvr[channel];
+
+    /// <summary>The funnel's cart-given-click logit without the intercept: interest first.</summary>
+    public static double CartLogit(double userBuyBias, double quality, double affinity, int channel) =>
+        0.5 * userBuyBias + 0.2 * quality + 1.2 * affinity + ChannelCvr[channel];
+
+    /// <summary>The funnel's purchase-given-cart logit without the intercept: quality and price decide.</summary>
+    public static double PurchaseLogit(double userBuyBias, double quality, double priceZ, double affinity) =>
+        userBuyBias + 0.8 * quality - 0.6 * priceZ + 0.2 * affinity;
+
+    /// <summary>The favourite logit without the intercept: quality and taste, whether clicked or not.</summary>
+    public static double FavouriteLogit(double userRatingBias, double quality, double affinity, int position) =>
+        0.6 * userRatingBias + 0.9 * quality + 1.0 * affinity - 0.1 * Math.Log(position + 1);
 
     /// <summary>The expected rating after a purchase.</summary>
     public static double RatingMean(double quality, double userRatingBias, double affinity) =>
