@@ -124,24 +124,33 @@ public sealed class MatrixFactorizationEstimator : IEstimator<ITransformer>
         return (new RatingMatrix(checked((int)rowKey.Count), checked((int)columnKey.Count), rows.ToArray(), cols.ToArray(), values.ToArray()), skipped);
     }
 
-    // Tables get a row 0 for key 0: NaN in the score tables (unknown scores NaN), zeros in the feature tables.
-    private byte[] Graph(MatrixFactorizationModelParameters model)
+    private byte[] Graph(MatrixFactorizationModelParameters model) => Export(model, RowInput, ColumnInput, DataType.Uint32, OutputFactors);
+
+    /// <summary>
+    /// The factors as an ONNX graph: inputs <paramref name="rowInput"/> and <paramref name="columnInput"/>, ids
+    /// <c>[N, 1]</c> of <paramref name="idType"/> (key values: 0 = unknown, row r of the factors at r + 1); output
+    /// <c>Score [N, 1]</c> (NaN for an unknown user or item), and with <paramref name="factors"/> also <c>UserFactors</c> and
+    /// <c>ItemFactors</c> (zeros when unknown).
+    /// </summary>
+    public static byte[] Export(MatrixFactorizationModelParameters model, string rowInput, string columnInput, DataType idType, bool factors = false)
     {
         int k = model.ApproximationRank;
-        float[] WithRow0(float[] factors, float fill)
+        // Tables get a row 0 for key 0: NaN in the score tables (unknown scores NaN), zeros in the feature tables.
+        float[] WithRow0(float[] values, float fill)
         {
-            var t = new float[factors.Length + k];
+            var t = new float[values.Length + k];
             Array.Fill(t, fill, 0, k);
-            factors.CopyTo(t, k);
+            values.CopyTo(t, k);
             return t;
         }
         var g = new GraphBuilder();
-        var rowIds = g.Squeeze(g.Cast(g.Input(RowInput, [-1, 1], DataType.Uint32), DataType.Int64), 1);
-        var colIds = g.Squeeze(g.Cast(g.Input(ColumnInput, [-1, 1], DataType.Uint32), DataType.Int64), 1);
+        Value Ids(string name) { var ids = g.Input(name, [-1, 1], idType); return g.Squeeze(idType == DataType.Int64 ? ids : g.Cast(ids, DataType.Int64), 1); }
+        var rowIds = Ids(rowInput);
+        var colIds = Ids(columnInput);
         var p = g.Gather(g.Initializer("user_factors_nan", [model.NumberOfRows + 1, k], WithRow0(model.LeftFactorMatrix, float.NaN)), rowIds);
         var q = g.Gather(g.Initializer("item_factors_nan", [model.NumberOfColumns + 1, k], WithRow0(model.RightFactorMatrix, float.NaN)), colIds);
         g.Output(g.ReduceSum(g.Mul(p, q), [1], keepDims: true), "Score");
-        if (OutputFactors)
+        if (factors)
         {
             g.Output(g.Gather(g.Initializer("user_factors", [model.NumberOfRows + 1, k], WithRow0(model.LeftFactorMatrix, 0)), rowIds), "UserFactors");
             g.Output(g.Gather(g.Initializer("item_factors", [model.NumberOfColumns + 1, k], WithRow0(model.RightFactorMatrix, 0)), colIds), "ItemFactors");

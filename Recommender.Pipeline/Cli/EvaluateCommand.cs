@@ -18,10 +18,14 @@ internal static class EvaluateCommand
         var device = new Option<Recommender.Trainers.Runtime.ExecutionDevice>("--device") { Description = "With --model: Auto, Cpu or Cuda for the network", DefaultValueFactory = _ => Recommender.Trainers.Runtime.ExecutionDevice.Auto };
         var threshold = new Option<float>("--threshold") { Description = "Decision threshold for precision / recall / F1 of each independent binary task", DefaultValueFactory = _ => 0.5f }.Finite(0);
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
+        var topK = new Option<int?>("--top-k") { Description = "With --model: ranking metrics instead (HitRate, NDCG, Recall, MRR at K) of the bundle's recommendations for the labels file's users, next to popularity" }.AtLeast(1);
+        var candidates = new Option<int>("--candidates") { Description = "With --top-k: candidates retrieved per user", DefaultValueFactory = _ => 100 }.AtLeast(1);
+        var relevance = new Option<float?>("--relevance-threshold") { Description = "With --top-k: a row is relevant when its label is at least this (default: 1 for a binary task, the range's maximum minus 1 for ratings)" }.Finite();
+        var rank = new Option<string?>("--rank") { Description = "With --top-k: the ranking formula (see score --help)" };
         var schemaArgs = new SchemaArguments();
         var command = new Command("evaluate", "Evaluate predictions against labels, per task: binary AUC / GAUC / LogLoss / calibration on the rows where the task is defined (and the entire-space AUC of a chained task), regression RMSE / MAE. Without --schema, schema.json beside the labels is used.")
         {
-            predictions, model, labels, threshold, json, device,
+            predictions, model, labels, threshold, json, device, topK, candidates, relevance, rank,
         };
         schemaArgs.AddTo(command);
         command.SetAction(result =>
@@ -46,6 +50,26 @@ internal static class EvaluateCommand
             if (table.Report.RowsKept != table.Report.RowsRead)
                 throw new SchemaException($"{labelPath}: {table.Report}; predictions can only be aligned with every row kept");
 
+            if (result.GetValue(topK) is { } k)
+            {
+                if (bundle is null) throw new SchemaException("--top-k needs --model: it ranks the bundle's recommendations");
+                var (ranked, popular, task) = LabelledEvaluation.Ranking(bundle, table, k, result.GetValue(candidates), result.GetValue(relevance), result.GetValue(rank), result.GetValue(device));
+                var ranking = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["users"] = ranked.Users, ["k"] = k, ["relevance"] = task.Label,
+                    ["model"] = TopK(ranked), ["popularity"] = TopK(popular),
+                };
+                if (result.GetValue(json)) Console.WriteLine(MetricsReport.Format(ranking));
+                else
+                {
+                    Console.WriteLine($"{ranked.Users:N0} users with a relevant '{task.Label}' row, top {k}");
+                    var table2 = new TextTable("metric", "model", "popularity");
+                    foreach (var (name, a, b) in new[] { ("hit_rate", ranked.HitRate, popular.HitRate), ("ndcg", ranked.Ndcg, popular.Ndcg), ("recall", ranked.Recall, popular.Recall), ("mrr", ranked.Mrr, popular.Mrr) })
+                        table2.Add($"{name}@{k}", a.ToString(), b.ToString());
+                    Console.Write(table2.ToString());
+                }
+                return 0;
+            }
             var tasks = bundle?.Metadata.ResolveTasks() ?? schema.ResolveTasks();
             var p = bundle is null ? LabelledEvaluation.ReadPredictions(result.GetValue(predictions)!.FullName, TaskList.Predictions(tasks))
                 : LabelledEvaluation.Score(bundle, table, result.GetValue(device));
@@ -65,4 +89,9 @@ internal static class EvaluateCommand
         });
         return command;
     }
+
+    private static System.Text.Json.Nodes.JsonObject TopK(TopKMetrics m) => new()
+    {
+        ["hit_rate"] = Math.Round(m.HitRate.Value, 6), ["ndcg"] = Math.Round(m.Ndcg.Value, 6), ["recall"] = Math.Round(m.Recall.Value, 6), ["mrr"] = Math.Round(m.Mrr.Value, 6),
+    };
 }

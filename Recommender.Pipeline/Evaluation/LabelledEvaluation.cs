@@ -21,6 +21,9 @@ public static class LabelledEvaluation
         var s = labels.Schema;
         var labelValues = tasks.Where(t => Array.IndexOf(s.NumberColumns, t.Label) >= 0).ToDictionary(t => t.Name, t => labels.GetNumbers(t.Label));
         if (labelValues.Count == 0) throw new SchemaException($"the labels file has none of the tasks' label columns ({string.Join(", ", tasks.Select(t => t.Label))})");
+        foreach (var t in tasks.Where(t => t.Kind == TaskKind.Binary && labelValues.ContainsKey(t.Name)))
+            if (labelValues[t.Name].FirstOrDefault(v => v is not (0f or 1f) && !float.IsNaN(v)) is var odd && odd is not (0f or 1f) && !float.IsNaN(odd))
+                throw new SchemaException($"task '{t.Name}': its label column '{t.Label}' holds {odd}, not 0 or 1; a model of interactions is measured by ranking: evaluate --top-k");
         var metrics = MultiTaskMetrics.Compute(tasks, predictions, labelValues, s.GroupOutput is null ? null : labels.GetText(s.GroupOutput));
         var atThreshold = new List<(string, Metric)>();
         foreach (var t in tasks.Where(t => t.Kind == TaskKind.Binary && t.Given is null))
@@ -31,6 +34,41 @@ public static class LabelledEvaluation
             atThreshold.AddRange([($"{t.Name}.precision", precision), ($"{t.Name}.recall", recall), ($"{t.Name}.f1", f1)]);
         }
         return (metrics, atThreshold);
+    }
+
+    /// <summary>
+    /// Ranking quality of the bundle's two-stage recommendations against a labelled table: for every user of the table
+    /// the catalog knows and who has a relevant row (the task's binary label 1, or a regression label at or above
+    /// <paramref name="threshold"/>, default the range's maximum minus 1), the top <paramref name="k"/> of
+    /// <paramref name="candidates"/> retrieved items the user had not seen in training, ranked as <c>recommend</c> ranks
+    /// them, against the relevant items (an item the model never saw stays relevant and can only be missed). Beside
+    /// it, the same users' top K most popular unseen items.
+    /// </summary>
+    public static (TopKMetrics Model, TopKMetrics Popularity, TaskDefinition Task) Ranking(ModelBundle bundle, Table labels, int k, int candidates, float? threshold,
+        string? ranking, ExecutionDevice device)
+    {
+        var tasks = bundle.Metadata.ResolveTasks();
+        var task = tasks.FirstOrDefault(t => t.Kind == TaskKind.Binary && t.Given is null && t.Weight > 0) ?? tasks.First(t => t.Weight > 0);
+        if (Array.IndexOf(labels.Schema.NumberColumns, task.Label) < 0) throw new SchemaException($"the labels file has no '{task.Label}' column (the label of task '{task.Name}')");
+        float cut = threshold ?? (task.Kind == TaskKind.Binary ? 1 : task.Max - 1);
+        var catalog = Scoring.RecommendJob.Catalog(bundle);
+        var userIndex = catalog.Users.Select((u, i) => (u, i)).ToDictionary(x => x.u, x => x.i);
+        var users = labels.GetText(DatasetSchema.UserColumn);
+        var items = labels.GetText(DatasetSchema.ItemColumn);
+        var y = labels.GetNumbers(task.Label);
+        var relevant = new Dictionary<int, HashSet<string>>();
+        for (int r = 0; r < y.Length; r++)
+            if (y[r] >= cut && userIndex.TryGetValue(users[r], out int u)) (relevant.TryGetValue(u, out var set) ? set : relevant[u] = []).Add(items[r]);
+        var evaluated = relevant.Keys.Order().ToArray();
+        if (evaluated.Length == 0) throw new SchemaException($"no user of the labels file has a relevant row ({task.Label} >= {cut}) and is known to the model");
+        var ranked = Scoring.RecommendJob.Recommend(bundle, catalog, evaluated, k, Math.Max(k, candidates), excludeSeen: true, ranking, device)
+            .Select(r => (IReadOnlyList<string>)r.Items.Select(i => catalog.Items[i]).ToArray()).ToList();
+        var relevantSets = evaluated.Select(u => (IReadOnlySet<string>)relevant[u]).ToList();
+        var interactions = new int[catalog.Items.Count];
+        foreach (var seen in catalog.Seen) foreach (int i in seen) interactions[i]++;
+        var popularity = Enumerable.Range(0, catalog.Items.Count).OrderByDescending(i => interactions[i]).ThenBy(i => i).ToArray();
+        var popular = evaluated.Select(u => (IReadOnlyList<string>)popularity.Where(i => Array.BinarySearch(catalog.Seen[u], i) < 0).Take(k).Select(i => catalog.Items[i]).ToArray()).ToList();
+        return (TopKMetrics.Compute(ranked, relevantSets, k), TopKMetrics.Compute(popular, relevantSets, k), task);
     }
 
     /// <summary>Scores every row of <paramref name="table"/> with the bundle's featurization and network (the scoring job's path).</summary>

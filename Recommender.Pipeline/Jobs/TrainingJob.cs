@@ -147,10 +147,7 @@ public static class TrainingJob
         else if (data.Schema.User is not null && data.Schema.Item is not null)
         {
             // For two-stage recommendation: retrieval factors, attributes, seen items, context defaults.
-            Scoring.CandidateCatalog.Build(train, new MatrixFactorizationOptions
-            {
-                LossFunction = LossFunctionType.SquareLossOneClass, ApproximationRank = 32, Alpha = 0.1, C = 0, Lambda = 5, NumberOfIterations = 15, NumberOfThreads = options.Threads > 0 ? options.Threads : null,
-            }).Save(Path.Combine(staging, Scoring.CandidateCatalog.FileName));
+            Scoring.CandidateCatalog.Build(train, Scoring.CandidateCatalog.RetrievalOptions(options.Threads)).Save(Path.Combine(staging, Scoring.CandidateCatalog.FileName));
             FaultInjection.Point("bundle.catalog-written");
         }
         control.Cancel.ThrowIfCancellationRequested();

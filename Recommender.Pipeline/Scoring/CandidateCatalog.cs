@@ -45,6 +45,13 @@ public sealed class CandidateCatalog
     /// <summary>Items each user saw in training, by index.</summary>
     public List<int[]> Seen { get; set; } = new();
 
+    /// <summary>The retrieval stage's factorization: one-class, rank 32, on the interactions.</summary>
+    public static MatrixFactorizationOptions RetrievalOptions(int threads) => new()
+    {
+        LossFunction = LossFunctionType.SquareLossOneClass, ApproximationRank = 32, Alpha = 0.1, C = 0, Lambda = 5, NumberOfIterations = 15,
+        NumberOfThreads = threads > 0 ? threads : null,
+    };
+
     /// <summary>Builds the catalog from the training table.</summary>
     public static CandidateCatalog Build(Table train, MatrixFactorizationOptions retrieval)
     {
@@ -79,8 +86,10 @@ public sealed class CandidateCatalog
         for (int r = 0; r < u.Length; r++) seen[u[r]].Add(i[r]);
         catalog.Seen = seen.Select(x => x.Order().ToArray()).ToList();
 
-        // Retrieval: one-class factorization of the clicks (interactions), every other pair weakly 0.
-        var click = s.Click >= 0 ? train.GetNumbers(DatasetSchema.ClickColumn) : Enumerable.Repeat(1f, u.Length).ToArray();
+        // Retrieval: one-class factorization of the interactions (the clicks, or the first independent binary task's
+        // positives; every row when there is no such label), every other pair weakly 0.
+        var interaction = s.Schema.ResolveTasks().FirstOrDefault(t => t.Kind == Recommender.Trainers.Network.TaskKind.Binary && t.Given is null && Array.IndexOf(s.NumberColumns, t.Label) >= 0);
+        var click = interaction is not null ? train.GetNumbers(interaction.Label) : Enumerable.Repeat(1f, u.Length).ToArray();
         var positives = Enumerable.Range(0, u.Length).Where(r => click[r] == 1).ToArray();
         var model = MatrixFactorizationTrainer.Train(new RatingMatrix(catalog.Users.Count, catalog.Items.Count,
             positives.Select(r => u[r]).ToArray(), positives.Select(r => i[r]).ToArray(), positives.Select(_ => 1f).ToArray()), retrieval);

@@ -7,7 +7,8 @@ namespace Recommender.Trainers.Evaluation;
 /// groups), <c>logloss</c> and <c>calibration</c> (mean prediction over mean label) on the rows where its label is
 /// defined (its <c>given</c> chain's labels 1), from the prediction given the chain; a chained one also
 /// <c>entire_auc</c> and <c>entire_logloss</c> of the entire-space prediction over every row (the label 0 where the
-/// chain broke before it). A regression task: <c>rmse</c> and <c>mae</c> on its labelled rows.
+/// chain broke before it). A regression task: <c>rmse</c> and <c>mae</c> on its labelled rows. Rows the model predicts NaN
+/// for are left out and counted as <c>task.unscored_rows</c>.
 /// </summary>
 public sealed record MultiTaskMetrics
 {
@@ -86,9 +87,13 @@ public sealed record MultiTaskMetrics
             // The prediction on the task's own rows: a chained binary task's conditional one, else its only one.
             string ownName = t.ConditionalPredictionName ?? t.PredictionName;
             var own = predictions.TryGetValue(ownName, out var pc) ? pc : null;
-            var rowsOf = Enumerable.Range(0, y.Length).Where(i => d[i]).ToArray();
+            var rowsOf = Enumerable.Range(0, y.Length).Where(i => d[i] && (own is null || !float.IsNaN(own[i]))).ToArray();
             if (own is not null)
             {
+                // A model that cannot score a row (matrix factorization: an unknown user or item) predicts NaN: the row
+                // is left out of the task's metrics and counted.
+                int unscored = Enumerable.Range(0, y.Length).Count(i => d[i] && float.IsNaN(own[i]));
+                if (unscored > 0) values.Add(($"{t.Name}.unscored_rows", new Metric(unscored)));
                 var p = rowsOf.Select(i => own[i]).ToArray();
                 var l = rowsOf.Select(i => y[i]).ToArray();
                 if (t.Kind == TaskKind.Regression)
@@ -104,7 +109,7 @@ public sealed record MultiTaskMetrics
             }
             if (t.Kind == TaskKind.Binary && t.Given is not null && predictions.TryGetValue(t.PredictionName, out var whole))
             {
-                var all = Enumerable.Range(0, y.Length).Where(i => !float.IsNaN(e[i])).ToArray();
+                var all = Enumerable.Range(0, y.Length).Where(i => !float.IsNaN(e[i]) && !float.IsNaN(whole[i])).ToArray();
                 var p = all.Select(i => whole[i]).ToArray();
                 var l = all.Select(i => e[i]).ToArray();
                 values.Add(($"{t.Name}.entire_auc", BinaryMetrics.Auc(p, l)));
