@@ -129,7 +129,7 @@ public sealed class MatrixFactorizationEstimator : IEstimator<ITransformer>
     /// <summary>
     /// The factors as an ONNX graph: inputs <paramref name="rowInput"/> and <paramref name="columnInput"/>, ids
     /// <c>[N, 1]</c> of <paramref name="idType"/> (key values: 0 = unknown, row r of the factors at r + 1); output
-    /// <c>Score [N, 1]</c> (NaN for an unknown user or item), and with <paramref name="factors"/> also <c>UserFactors</c> and
+    /// <c>Score [N]</c> (NaN for an unknown user or item), and with <paramref name="factors"/> also <c>UserFactors</c> and
     /// <c>ItemFactors</c> (zeros when unknown).
     /// </summary>
     public static byte[] Export(MatrixFactorizationModelParameters model, string rowInput, string columnInput, DataType idType, bool factors = false)
@@ -149,7 +149,7 @@ public sealed class MatrixFactorizationEstimator : IEstimator<ITransformer>
         var colIds = Ids(columnInput);
         var p = g.Gather(g.Initializer("user_factors_nan", [model.NumberOfRows + 1, k], WithRow0(model.LeftFactorMatrix, float.NaN)), rowIds);
         var q = g.Gather(g.Initializer("item_factors_nan", [model.NumberOfColumns + 1, k], WithRow0(model.RightFactorMatrix, float.NaN)), colIds);
-        g.Output(g.ReduceSum(g.Mul(p, q), [1], keepDims: true), "Score");
+        g.Output(g.ReduceSum(g.Mul(p, q), [1], keepDims: false), "Score");
         if (factors)
         {
             g.Output(g.Gather(g.Initializer("user_factors", [model.NumberOfRows + 1, k], WithRow0(model.LeftFactorMatrix, 0)), rowIds), "UserFactors");

@@ -5,7 +5,7 @@ using Microsoft.ML.Transforms;
 namespace Recommender.Trainers;
 
 /// <summary>
-/// ML.NET's <c>ApplyOnnxModel</c> turns every ONNX output into a vector (a <c>[N, 1]</c> prediction becomes
+/// ML.NET's <c>ApplyOnnxModel</c> turns every ONNX output into a vector (an <c>[N]</c> or <c>[N, 1]</c> prediction becomes
 /// <c>Vector&lt;Single, 1&gt;</c>), which a <c>float</c> property of a prediction class cannot bind to. These custom mappings
 /// make each prediction a scalar <c>Single</c> column under its own name (one saved mapping, whatever the tasks), so <c>CreatePredictionEngine&lt;TIn, TOut&gt;</c>
 /// works as in ML.NET's tutorials. They save by contract name: before <c>mlContext.Model.Load</c>, register them with

@@ -16,7 +16,7 @@ public sealed class BundleMetadata
     public string? OnnxDenseInput { get; set; }
     /// <summary>Width of the dense input.</summary>
     public int DenseSize { get; set; }
-    /// <summary>The ONNX model's outputs, float [N, 1] each: the tasks' prediction columns, in order.</summary>
+    /// <summary>The ONNX model's outputs, float [N] each (one value per row; [N, 1] in bundles written before), the tasks' prediction columns, in order.</summary>
     public List<string> OnnxOutputs { get; set; } = [.. TaskList.DefaultPredictions];
     /// <summary>The tasks as trained (null in bundles written before tasks were declared: the default chain).</summary>
     public List<TaskDefinition>? Tasks { get; set; }

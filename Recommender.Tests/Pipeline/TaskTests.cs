@@ -190,6 +190,9 @@ public sealed class TaskTests
             "--threads", "1", "--device", "Cpu", "--early-stopping-metric", "purchase.entire_auc", "--out", files.Path_("m-funnel"));
         Assert.AreEqual(0, code, error);
         StringAssert.Contains(output, "purchase.entire_auc");
+        var onnx = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(files.Path_("m-funnel"), "v1", "model.onnx")));
+        foreach (var o in onnx.Graph.Output)
+            Assert.AreEqual(1, o.Type.TensorType.Shape.Dim.Count, $"{o.Name}: one value per row, [N]");
         var (scoreCode, _, scoreError) = Run("score", "--model", Path.Combine(files.Path_("m-funnel"), "v1"), "--input", Path.Combine(funnel, "test.csv"),
             "--output", files.Path_("funnel-scored.csv"), "--rank", "P_purchase * item_price");
         Assert.AreEqual(0, scoreCode, scoreError);

@@ -63,7 +63,7 @@ public sealed class CompiledModel
     /// The standalone model: embedding tables and parameters inside, inputs are one int64 id column
     /// <c>[N, 1]</c> per categorical field (named <paramref name="fieldInputs"/>, 0 = out of vocabulary; uint32 with
     /// <paramref name="idType"/> for ML.NET's key columns) and,
-    /// when the model has dense features, <c>dense [N, D]</c> float; outputs are the predictions, each <c>[N, 1]</c>.
+    /// when the model has dense features, <c>dense [N, D]</c> float; outputs are the predictions, each <c>[N]</c> (one value per row).
     /// Any ONNX runtime can run it.
     /// </summary>
     public byte[] Export(IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables, IReadOnlyList<string> fieldInputs, int embeddingDim, string? docString = null, string? denseInputName = null, Onnx.TensorProto.Types.DataType idType = Onnx.TensorProto.Types.DataType.Int64)
@@ -85,7 +85,8 @@ public sealed class CompiledModel
             inputs[input.Name] = g.Input(input.Name == Network.MultiTaskInputs.Dense && denseInputName is not null ? denseInputName : input.Name, [-1, .. input.RowShape]);
         var p = Definition.Parameters.ToDictionary(x => x.Name, x => g.Initializer(x.Name, x.Shape, parameters[x.Name]));
         var outputs = Definition.Forward(g, inputs, p, training: false);
-        foreach (var (name, value) in outputs.Predictions) g.Output(value, name);
+        // One value per row: [N], not [N, 1], so a prediction reads as a scalar per row in any runtime.
+        foreach (var (name, value) in outputs.Predictions) g.Output(g.Squeeze(value, 1), name);
         return g.ToModel("recommender", docString).ToByteArray();
     }
 }
@@ -137,7 +138,8 @@ public static class TrainStepCompiler
             ? g.Input(GraphNames.Parameter(p.Name), p.Shape)
             : g.Initializer(GraphNames.Parameter(p.Name), p.Shape, values[p.Name]));
         var outputs = model.Forward(g, inputs, parameters, training: false);
-        foreach (var (name, value) in outputs.Predictions) g.Output(value, name);
+        // One value per row: [N], not [N, 1], so a prediction reads as a scalar per row in any runtime.
+        foreach (var (name, value) in outputs.Predictions) g.Output(g.Squeeze(value, 1), name);
         return g;
     }
 }
