@@ -27,6 +27,17 @@ internal static class OptionRules
         return option;
     }
 
+    /// <summary>The value, when given, must be a finite number in [<paramref name="min"/>, <paramref name="below"/>).</summary>
+    public static Option<T> InRange<T>(this Option<T> option, double min, double below)
+    {
+        option.Validators.Add(r =>
+        {
+            if (ToDouble(r.GetValueOrDefault<T>()) is { } v && !(double.IsFinite(v) && v >= min && v < below))
+                r.AddError($"{option.Name} must be a number in [{min}, {below}), got {Format(v)}");
+        });
+        return option;
+    }
+
     /// <summary>The value, when given, must be a finite number above zero.</summary>
     public static Option<T> Positive<T>(this Option<T> option)
     {

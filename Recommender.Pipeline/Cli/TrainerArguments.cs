@@ -17,6 +17,10 @@ internal sealed class TrainerArguments
     public readonly Option<float?> EmbeddingLearningRate = new Option<float?>("--embedding-learning-rate") { Description = "Sparse Adagrad learning rate of the embeddings (default 0.05)" }.Finite(0);
     public readonly Option<int?> WarmupSteps = new Option<int?>("--warmup-steps") { Description = $"Linear learning-rate warm-up steps (default {MultiTaskTrainerOptions.Defaults.WarmupSteps})" }.AtLeast(0);
     public readonly Option<LearningRateDecay?> Decay = new("--decay") { Description = "Learning-rate schedule after the warm-up: Cosine (default, down to 10%) or None (constant)" };
+    public readonly Option<DenseOptimizerKind?> Optimizer = new("--optimizer") { Description = "Dense optimizer: Adam (default), AdamW or Sgd" };
+    public readonly Option<float?> WeightDecay = new Option<float?>("--weight-decay") { Description = "Weight decay of the dense parameters (L2 for Adam and Sgd, decoupled for AdamW; default 0)" }.Finite(0);
+    public readonly Option<float?> Momentum = new Option<float?>("--momentum") { Description = "Sgd's momentum, in [0, 1) (default 0.9)" }.InRange(0, 1);
+    public readonly Option<float?> ClipNorm = new Option<float?>("--clip-norm") { Description = "Clip the dense gradients to this global L2 norm (default 0: off)" }.Finite(0);
     public readonly Option<float?> EmbeddingL2 = new Option<float?>("--embedding-l2") { Description = "L2 on touched embedding rows" }.Finite(0);
     public readonly Option<float?> CtrWeight = new Option<float?>("--ctr-weight") { Description = "alpha: weight of the default chain's CTR loss; 0 switches CTR off (declared tasks: their own weight)" }.Finite(0);
     public readonly Option<float?> CvrWeight = new Option<float?>("--cvr-weight") { Description = "beta: weight of the CVR loss; 0 switches CVR off" }.Finite(0);
@@ -30,7 +34,7 @@ internal sealed class TrainerArguments
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, WarmupSteps, Decay, EmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
+        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, WarmupSteps, Decay, Optimizer, WeightDecay, Momentum, ClipNorm, EmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
             command.Options.Add(o);
     }
 
@@ -60,6 +64,10 @@ internal sealed class TrainerArguments
         if (r.GetValue(LearningRate) is { } lr) o.LearningRate = lr;
         if (r.GetValue(EmbeddingLearningRate) is { } elr) o.EmbeddingLearningRate = elr;
         if (r.GetValue(EmbeddingL2) is { } el2) o.EmbeddingL2 = el2;
+        if (r.GetValue(Optimizer) is { } optimizer) o.Optimizer = optimizer;
+        if (r.GetValue(WeightDecay) is { } wd) o.WeightDecay = wd;
+        if (r.GetValue(Momentum) is { } momentum) o.Momentum = momentum;
+        if (r.GetValue(ClipNorm) is { } clip) o.GradientClipNorm = clip;
         if (r.GetValue(WarmupSteps) is { } ws) o.WarmupSteps = ws;
         if (r.GetValue(Decay) is { } decay) o.Decay = decay;
         if (r.GetValue(CtrWeight) is { } cw) o.CtrWeight = cw;

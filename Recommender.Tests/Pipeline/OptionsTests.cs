@@ -35,6 +35,38 @@ public sealed class OptionsTests
     }
 
     [TestMethod]
+    public void TheDenseOptimizerSettingsReachTheTrainStep()
+    {
+        var rng = new Random(2);
+        int rows = 256;
+        var ids = Enumerable.Range(0, rows * 2).Select(i => 1 + rng.Next(9)).ToArray();
+        var click = Enumerable.Range(0, rows).Select(r => (float)((ids[2 * r] + ids[2 * r + 1]) % 2)).ToArray();
+        var data = FeatureMatrix.FromArrays(rows, 2, 0, ids, [], [click, null, null]);
+        TrainedMultiTaskModel Train(Action<MultiTaskTrainerOptions> set)
+        {
+            var o = new MultiTaskTrainerOptions { Epochs = 1, BatchSize = 64, EmbeddingDim = 2, Bottom = [4], Tower = [2], CvrWeight = 0, RatingWeight = 0, WarmupSteps = 0,
+                EmbeddingLearningRate = 0, Device = ExecutionDevice.Cpu, Threads = 1, LearningRate = 0.1f };
+            set(o);
+            return MultiTaskTrainer.Train(data, null, [10, 10], o);
+        }
+        var initial = Train(o => o.LearningRate = 0).Parameters;
+        double Moved(TrainedMultiTaskModel m) => m.Parameters.Sum(p => p.Value.Zip(initial[p.Key], (a, b) => Math.Abs(a - b)).Sum());
+        var adam = Train(_ => { });
+        Assert.AreEqual(2, adam.State!.OptimizerState["bottom.0.w"].Length, "Adam keeps two moments");
+        var sgd = Train(o => { o.Optimizer = DenseOptimizerKind.Sgd; o.Momentum = 0; });
+        Assert.AreEqual(0, sgd.State!.OptimizerState["bottom.0.w"].Length, "plain SGD keeps no state");
+        Assert.AreEqual(1, Train(o => o.Optimizer = DenseOptimizerKind.Sgd).State!.OptimizerState["bottom.0.w"].Length, "SGD with momentum keeps its buffer");
+        var clipped = Train(o => { o.Optimizer = DenseOptimizerKind.Sgd; o.Momentum = 0; o.GradientClipNorm = 1e-6f; });
+        Assert.IsTrue(Moved(clipped) < 4 * 0.1 * 1e-6 * 20, $"4 steps of at most lr x 1e-6 each, summed over ~20 parameter tensors: moved {Moved(clipped):E2}");
+        Assert.IsTrue(Moved(sgd) > 100 * Moved(clipped), "unclipped SGD moves far more");
+        // AdamW's decoupled decay shrinks every weight by lr x wd per step on top of Adam's update.
+        var decayed = Train(o => { o.Optimizer = DenseOptimizerKind.AdamW; o.WeightDecay = 0.5f; });
+        Assert.IsTrue(decayed.Parameters["bottom.0.w"].Sum(Math.Abs) < adam.Parameters["bottom.0.w"].Sum(Math.Abs), "decay pulls the weights toward 0");
+        Assert.Throws<ArgumentException>(() => Train(o => o.Momentum = 1));
+        Assert.Throws<ArgumentException>(() => Train(o => o.WeightDecay = float.NaN));
+    }
+
+    [TestMethod]
     public void ExperimentFilesNameEnumOptionsAndABadValueIsOneLine()
     {
         using var files = new TestFiles();

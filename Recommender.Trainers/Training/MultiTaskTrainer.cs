@@ -41,7 +41,10 @@ public static class MultiTaskTrainer
             FieldRows = fieldRows, EmbeddingDim = o.EmbeddingDim, DenseSize = train.DenseSize, Tasks = tasks,
             LearnTaskWeights = o.LearnTaskWeights, Seed = o.Seed,
         };
-        var compiled = TrainStepCompiler.Compile(Define(o, spec), new DenseOptimizerOptions { Kind = DenseOptimizerKind.Adam });
+        var compiled = TrainStepCompiler.Compile(Define(o, spec), new DenseOptimizerOptions
+        {
+            Kind = o.Optimizer, WeightDecay = o.WeightDecay, Momentum = o.Momentum, ClipNorm = o.GradientClipNorm,
+        });
         int batch = Math.Min(o.BatchSize, Math.Max(1, train.Rows));
         var runtime = new RuntimeOptions { Device = o.Device, Threads = o.Threads };
         using var runner = new TrainStepRunner(compiled, batch, runtime);
@@ -216,8 +219,11 @@ public static class MultiTaskTrainer
     {
         if (train.Rows == 0) throw new ArgumentException("the training data has no rows");
         if (fieldRows.Count != train.Fields) throw new ArgumentException($"{fieldRows.Count} table sizes for {train.Fields} fields");
-        foreach (var (name, v) in new[] { ("CtrWeight", o.CtrWeight), ("CvrWeight", o.CvrWeight), ("RatingWeight", o.RatingWeight), ("EmbeddingL2", o.EmbeddingL2) })
+        foreach (var (name, v) in new[] { ("CtrWeight", o.CtrWeight), ("CvrWeight", o.CvrWeight), ("RatingWeight", o.RatingWeight), ("EmbeddingL2", o.EmbeddingL2),
+            ("WeightDecay", o.WeightDecay), ("GradientClipNorm", o.GradientClipNorm) })
             if (!float.IsFinite(v) || v < 0) throw new ArgumentException($"{name} must be a finite number >= 0, got {v}");
+        if (!(o.Momentum >= 0 && o.Momentum < 1)) throw new ArgumentException($"Momentum must be in [0, 1), got {o.Momentum}");
+        if (!Enum.IsDefined(o.Optimizer)) throw new ArgumentException($"unknown optimizer {o.Optimizer}");
         TaskList.Validate(tasks);
         if (train.LabelCount != tasks.Count) throw new ArgumentException($"the data has {train.LabelCount} label slots for {tasks.Count} tasks");
         for (int t = 0; t < tasks.Count; t++)

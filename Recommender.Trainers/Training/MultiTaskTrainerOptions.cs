@@ -114,8 +114,16 @@ public sealed class MultiTaskTrainerOptions
     public int Epochs = Defaults.Epochs;
     /// <summary>Rows per step.</summary>
     public int BatchSize = Defaults.BatchSize;
-    /// <summary>Adam's learning rate for dense parameters.</summary>
+    /// <summary>The dense parameters' learning rate (Adam's by default).</summary>
     public float LearningRate = Defaults.LearningRate;
+    /// <summary>The dense parameters' optimizer, compiled into the train step: Adam (default), AdamW or SGD with momentum.</summary>
+    public DenseOptimizerKind Optimizer = DenseOptimizerKind.Adam;
+    /// <summary>Weight decay of the dense parameters: L2 added to the gradient for Adam and SGD, decoupled for AdamW; 0 = off.</summary>
+    public float WeightDecay;
+    /// <summary>SGD's momentum (0 = plain SGD); the other optimizers ignore it.</summary>
+    public float Momentum = 0.9f;
+    /// <summary>Clip the dense gradients to this global L2 norm before the update; 0 = off.</summary>
+    public float GradientClipNorm;
     /// <summary>Sparse Adagrad's learning rate for embeddings.</summary>
     public float EmbeddingLearningRate = Defaults.EmbeddingLearningRate;
     /// <summary>L2 on touched embedding rows.</summary>
