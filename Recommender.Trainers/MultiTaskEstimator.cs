@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
@@ -70,7 +71,8 @@ public sealed class MultiTaskEstimator : IEstimator<MultiTaskTransformer>
         var spec = new MultiTaskSpec { FieldRows = keys.Select(_ => 2).ToArray(), EmbeddingDim = 1, DenseSize = dense is null ? 0 : 1, Tasks = Options.ResolveTasks() };
         var standIn = SharedBottom.Create(spec, [1], [1]);
         var onnx = TrainStepCompiler.Compile(standIn).Export(standIn.Parameters.ToDictionary(p => p.Name, p => p.Initial),
-            keys.Select(_ => new float[2]).ToArray(), IdColumns(keys), 1, null, dense, Onnx.TensorProto.Types.DataType.Uint32);
+            keys.Select(_ => new float[2]).ToArray(), IdColumns(keys), 1, null, dense is null ? null : new Dictionary<string, string> { [MultiTaskInputs.Dense] = dense },
+            Onnx.TensorProto.Types.DataType.Uint32);
         return Chain(keys, dense, onnx, null).GetOutputSchema(inputSchema);
     }
 

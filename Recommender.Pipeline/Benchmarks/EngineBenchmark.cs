@@ -4,6 +4,7 @@ using Microsoft.ML;
 using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Data.Synthetic;
 using Recommender.Pipeline.Featurization;
+using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Embeddings;
 using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;

@@ -18,7 +18,7 @@ public static class TrainBenchmark
     {
         var options = new MultiTaskTrainerOptions
         {
-            Architecture = MultiTaskArchitecture.SharedBottom, Epochs = 1, BatchSize = 2048, EmbeddingDim = 16, Bottom = [256, 128], Tower = [64],
+            Architecture = MultiTaskArchitecture.SharedBottom, Epochs = 1, BatchSize = MultiTaskTrainerOptions.Defaults.BatchSize, EmbeddingDim = 16, Bottom = [256, 128], Tower = [64],
             Threads = threads, Device = device, Patience = 0,
         };
         var clock = Stopwatch.StartNew();

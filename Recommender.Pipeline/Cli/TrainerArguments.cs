@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Recommender.Pipeline.Data;
+using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
 

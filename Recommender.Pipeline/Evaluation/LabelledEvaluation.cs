@@ -74,7 +74,7 @@ public static class LabelledEvaluation
     /// <summary>Scores every row of <paramref name="table"/> with the bundle's featurization and network (the scoring job's path).</summary>
     public static Dictionary<string, float[]> Score(ModelBundle bundle, Table table, ExecutionDevice device)
     {
-        using var scorer = BundleScorer.Open(bundle, 8192, new RuntimeOptions { Device = device });
+        using var scorer = BundleScorer.Open(bundle, BatchedInference.DefaultBatchSize, new RuntimeOptions { Device = device });
         int outputs = scorer.Outputs.Count;
         var columns = scorer.Outputs.ToDictionary(c => c, _ => new float[table.RowCount]);
         var ordered = scorer.Outputs.Select(c => columns[c]).ToArray();

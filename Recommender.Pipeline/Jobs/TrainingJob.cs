@@ -137,17 +137,17 @@ public static class TrainingJob
         string staging = publisher.Staging;
         ModelBundle.Save(staging, ml, pipeline, featurization, train.ToDataView().Schema, onnx, metadata);
         model.State?.Save(Path.Combine(staging, StateFile));
-        if (warmStartFrom is { } previous && previous.Manifest.Files.Any(f => f.Name == Scoring.CandidateCatalog.FileName))
+        if (warmStartFrom is { } previous && previous.Manifest.Files.Any(f => f.Name == CandidateCatalog.FileName))
         {
             // The retrieval stage stays the warm start's: rebuilt from the new data alone it would forget the users and
             // items of all the data before. Items first seen since are scored when given as candidates, and retrieved
             // after the next full training.
-            File.Copy(previous.PathOf(Scoring.CandidateCatalog.FileName), Path.Combine(staging, Scoring.CandidateCatalog.FileName));
+            File.Copy(previous.PathOf(CandidateCatalog.FileName), Path.Combine(staging, CandidateCatalog.FileName));
         }
         else if (data.Schema.User is not null && data.Schema.Item is not null)
         {
             // For two-stage recommendation: retrieval factors, attributes, seen items, context defaults.
-            Scoring.CandidateCatalog.Build(train, Scoring.CandidateCatalog.RetrievalOptions(options.Threads)).Save(Path.Combine(staging, Scoring.CandidateCatalog.FileName));
+            CandidateCatalog.Build(train, CandidateCatalog.RetrievalOptions(options.Threads)).Save(Path.Combine(staging, CandidateCatalog.FileName));
             FaultInjection.Point("bundle.catalog-written");
         }
         control.Cancel.ThrowIfCancellationRequested();

@@ -20,9 +20,9 @@ public sealed class ScoringOptions
     /// <summary>Rows per chunk: the unit of streaming, partitioning and resuming.</summary>
     /// <remarks>8192 rows keep every per-chunk column array under the large-object-heap threshold, so the garbage
     /// collector reclaims chunks like any short-lived object and peak memory does not grow with the input.</remarks>
-    public int ChunkRows { get; init; } = 8192;
+    public int ChunkRows { get; init; } = BatchedInference.DefaultBatchSize;
     /// <summary>Rows per inference batch.</summary>
-    public int BatchSize { get; init; } = 8192;
+    public int BatchSize { get; init; } = BatchedInference.DefaultBatchSize;
     /// <summary>This job's part of the input: chunk k belongs to partition k mod Count.</summary>
     public int PartitionIndex { get; init; }
     /// <summary>Number of partitions.</summary>

@@ -67,7 +67,7 @@ public static class RecommendJob
         int outputs = bundle.Metadata.OnnxOutputs.Count;
         var retrieval = new TopNRetrieval(catalog.Retrieval());
         const int usersPerBatch = 64;
-        using var scorer = BundleScorer.Open(bundle, Math.Min(8192, usersPerBatch * candidates), new RuntimeOptions { Device = device, Threads = threads });
+        using var scorer = BundleScorer.Open(bundle, Math.Min(BatchedInference.DefaultBatchSize, usersPerBatch * candidates), new RuntimeOptions { Device = device, Threads = threads });
         var seen = catalog.Seen.Select(s => (IReadOnlySet<int>)s.ToHashSet()).ToArray();
         var inv = CultureInfo.InvariantCulture;
         for (int start = 0; start < users.Count; start += usersPerBatch)

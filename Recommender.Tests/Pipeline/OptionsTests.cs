@@ -1,3 +1,4 @@
+using Recommender.Trainers.Compilation;
 using Microsoft.ML;
 using Recommender.Pipeline.Cli;
 using Recommender.Pipeline.Data.Synthetic;

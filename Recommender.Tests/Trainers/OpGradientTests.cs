@@ -1,3 +1,4 @@
+using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Graph;
 using Recommender.Trainers.Training;
 using static Recommender.Tests.Trainers.GradientCheck;

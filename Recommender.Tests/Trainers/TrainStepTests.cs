@@ -1,3 +1,4 @@
+using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;

@@ -1,4 +1,4 @@
-using Recommender.Trainers.Training;
+using Recommender.Trainers.Compilation;
 
 namespace Recommender.Trainers.Network;
 
@@ -18,14 +18,13 @@ public static class Mmoe
     {
         var init = new ParameterInit(spec.Seed);
         var expertNets = Enumerable.Range(0, experts).Select(k => new Mlp(init, $"expert_{k}", spec.InputSize, expert)).ToArray();
-        var tasks = spec.Tasks.Select(t => t.Name).ToArray();
-        foreach (var t in tasks) MixtureOfExperts.DeclareGate(init, $"gate_{t}", spec.InputSize, experts);
-        var towers = tasks.Select(t => new Mlp(init, $"tower_{t}", expertNets[0].OutputSize, tower, output: 1)).ToArray();
+        var gates = spec.Tasks.Select(t => new Gate(init, $"gate_{t.Name}", spec.InputSize, experts)).ToArray();
+        var towers = spec.Tasks.Select(t => new Mlp(init, $"tower_{t.Name}", expertNets[0].OutputSize, tower, output: 1)).ToArray();
         return spec.Define(init, (g, inputs, p, training) =>
         {
             var x = TaskHeads.Input(g, spec, inputs);
             var outs = expertNets.Select(e => e.Forward(g, x, p)).ToArray();
-            var logits = tasks.Select((t, i) => towers[i].Forward(g, MixtureOfExperts.Mix(g, $"gate_{t}", x, outs, p), p)).ToArray();
+            var logits = towers.Select((tower, i) => tower.Forward(g, gates[i].Mix(g, x, outs, p), p)).ToArray();
             return TaskHeads.Build(g, spec, inputs, p, logits, training);
         });
     }

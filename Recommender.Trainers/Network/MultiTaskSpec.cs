@@ -1,4 +1,4 @@
-using Recommender.Trainers.Training;
+using Recommender.Trainers.Compilation;
 
 namespace Recommender.Trainers.Network;
 

@@ -1,5 +1,5 @@
+using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Graph;
-using Recommender.Trainers.Training;
 
 namespace Recommender.Trainers.Network;
 
@@ -23,13 +23,15 @@ public static class Ple
         int width = spec.InputSize;
         var specific = new Mlp[layers][][];
         var shared = new Mlp[layers][];
+        var taskGates = new Gate[layers][];
+        var sharedGates = new Gate?[layers];
         for (int l = 0; l < layers; l++)
         {
             int input = width;
             specific[l] = tasks.Select(t => Enumerable.Range(0, taskExperts).Select(k => new Mlp(init, $"ple{l}.{t}.expert_{k}", input, expert)).ToArray()).ToArray();
             shared[l] = Enumerable.Range(0, sharedExperts).Select(k => new Mlp(init, $"ple{l}.shared.expert_{k}", input, expert)).ToArray();
-            foreach (var t in tasks) MixtureOfExperts.DeclareGate(init, $"ple{l}.gate_{t}", input, taskExperts + sharedExperts);
-            if (l + 1 < layers) MixtureOfExperts.DeclareGate(init, $"ple{l}.gate_shared", input, tasks.Length * taskExperts + sharedExperts);
+            taskGates[l] = tasks.Select(t => new Gate(init, $"ple{l}.gate_{t}", input, taskExperts + sharedExperts)).ToArray();
+            if (l + 1 < layers) sharedGates[l] = new Gate(init, $"ple{l}.gate_shared", input, tasks.Length * taskExperts + sharedExperts);
             width = expert[^1];
         }
         var towers = tasks.Select(t => new Mlp(init, $"tower_{t}", width, tower, output: 1)).ToArray();
@@ -42,8 +44,8 @@ public static class Ple
             {
                 var own = tasks.Select((_, i) => specific[l][i].Select(e => e.Forward(g, taskInputs[i], p)).ToArray()).ToArray();
                 var common = shared[l].Select(e => e.Forward(g, sharedInput, p)).ToArray();
-                var next = tasks.Select((t, i) => MixtureOfExperts.Mix(g, $"ple{l}.gate_{t}", taskInputs[i], [.. own[i], .. common], p)).ToArray();
-                if (l + 1 < layers) sharedInput = MixtureOfExperts.Mix(g, $"ple{l}.gate_shared", sharedInput, [.. own.SelectMany(e => e), .. common], p);
+                var next = taskGates[l].Select((gate, i) => gate.Mix(g, taskInputs[i], [.. own[i], .. common], p)).ToArray();
+                if (sharedGates[l] is { } sharedGate) sharedInput = sharedGate.Mix(g, sharedInput, [.. own.SelectMany(e => e), .. common], p);
                 taskInputs = next;
             }
             var logits = tasks.Select((_, i) => towers[i].Forward(g, taskInputs[i], p)).ToArray();

@@ -1,5 +1,5 @@
+using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Graph;
-using Recommender.Trainers.Training;
 
 namespace Recommender.Trainers.Network;
 

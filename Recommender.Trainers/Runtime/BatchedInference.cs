@@ -11,6 +11,9 @@ namespace Recommender.Trainers.Runtime;
 /// </summary>
 public sealed class BatchedInference : IDisposable
 {
+    /// <summary>Rows per inference batch where nobody says otherwise (scoring, evaluation, validation): large enough to amortize a run, small enough for the cache.</summary>
+    public const int DefaultBatchSize = 8192;
+
     private readonly InferenceSession _session;
     private readonly OrtIoBinding _binding;
     private readonly RunOptions _runOptions = new();

@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using Recommender.Trainers.Training;
+using Recommender.Trainers.Compilation;
 
 namespace Recommender.Trainers.Runtime;
 

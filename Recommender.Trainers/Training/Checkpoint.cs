@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Embeddings;
 using Recommender.Trainers.Runtime;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Embeddings;
 using Recommender.Trainers.Evaluation;
 using Recommender.Trainers.Network;
@@ -199,7 +200,7 @@ public static class MultiTaskTrainer
     public static Dictionary<string, double> Evaluate(CompiledModel compiled, IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables,
         MultiTaskSpec spec, FeatureMatrix data, RuntimeOptions? runtime = null)
     {
-        var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, data, runtime, 8192);
+        var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, data, runtime, BatchedInference.DefaultBatchSize);
         var labels = new Dictionary<string, float[]>();
         for (int t = 0; t < spec.Tasks.Count; t++) if (data.HasLabel(t)) labels[spec.Tasks[t].Name] = data.LabelColumn(t);
         return MultiTaskMetrics.Compute(spec.Tasks, p.Columns, labels, groups: null).Items().ToDictionary(m => m.Name, m => m.Value.Value);

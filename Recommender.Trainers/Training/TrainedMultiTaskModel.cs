@@ -1,3 +1,4 @@
+using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Embeddings;
 using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;
@@ -49,7 +50,7 @@ public sealed class TrainedMultiTaskModel
     public ExecutionDevice Device { get; }
 
     /// <summary>Scores every row of <paramref name="data"/> in batches.</summary>
-    public MultiTaskPredictions Predict(FeatureMatrix data, RuntimeOptions? runtime = null, int batchSize = 8192) =>
+    public MultiTaskPredictions Predict(FeatureMatrix data, RuntimeOptions? runtime = null, int batchSize = BatchedInference.DefaultBatchSize) =>
         Predict(Compiled, Parameters, Tables, Spec, data, runtime, batchSize);
 
     internal static MultiTaskPredictions Predict(CompiledModel compiled, IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables,
@@ -82,5 +83,6 @@ public sealed class TrainedMultiTaskModel
     /// <summary>The standalone ONNX model (see <see cref="CompiledModel.Export"/>).</summary>
     public byte[] Export(IReadOnlyList<string> fieldInputs, string? docString = null, string? denseInputName = null,
         Onnx.TensorProto.Types.DataType idType = Onnx.TensorProto.Types.DataType.Int64) =>
-        Compiled.Export(Parameters, Tables, fieldInputs, Spec.EmbeddingDim, docString, denseInputName, idType);
+        Compiled.Export(Parameters, Tables, fieldInputs, Spec.EmbeddingDim, docString,
+            denseInputName is null ? null : new Dictionary<string, string> { [MultiTaskInputs.Dense] = denseInputName }, idType);
 }

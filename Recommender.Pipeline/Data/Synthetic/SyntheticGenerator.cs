@@ -1,7 +1,6 @@
 using Recommender.Trainers.Evaluation;
 using System.Globalization;
 using System.Text;
-using Recommender.Pipeline.Evaluation;
 using Recommender.Trainers.Network;
 using Recommender.Trainers.Training;
 

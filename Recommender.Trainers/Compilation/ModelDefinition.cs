@@ -1,7 +1,7 @@
 using Recommender.Trainers.Graph;
 using DataType = Onnx.TensorProto.Types.DataType;
 
-namespace Recommender.Trainers.Training;
+namespace Recommender.Trainers.Compilation;
 
 /// <summary>A dense parameter: its name, shape and initial values.</summary>
 public sealed record ParameterSpec(string Name, long[] Shape, float[] Initial)

@@ -1,6 +1,6 @@
 using Recommender.Trainers.Graph;
 
-namespace Recommender.Trainers.Training;
+namespace Recommender.Trainers.Compilation;
 
 /// <summary>Loss functions as graph fragments, in numerically stable forms.</summary>
 public static class Losses

@@ -1,6 +1,6 @@
 using Recommender.Trainers.Graph;
 
-namespace Recommender.Trainers.Training;
+namespace Recommender.Trainers.Compilation;
 
 /// <summary>The in-graph optimizer applied to dense parameters.</summary>
 public enum DenseOptimizerKind

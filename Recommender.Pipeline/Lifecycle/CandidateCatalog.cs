@@ -2,7 +2,7 @@ using System.Text.Json;
 using Recommender.Pipeline.Data;
 using Recommender.Trainers.MatrixFactorization;
 
-namespace Recommender.Pipeline.Scoring;
+namespace Recommender.Pipeline.Lifecycle;
 
 /// <summary>
 /// What two-stage recommendation needs besides the network: a one-class matrix factorization of the

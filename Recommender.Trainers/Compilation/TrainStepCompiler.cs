@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Recommender.Trainers.Graph;
 
-namespace Recommender.Trainers.Training;
+namespace Recommender.Trainers.Compilation;
 
 /// <summary>Names used by compiled graphs: parameters keep their names in the train step and the inference graph.</summary>
 public static class GraphNames
@@ -63,10 +63,11 @@ public sealed class CompiledModel
     /// The standalone model: embedding tables and parameters inside, inputs are one int64 id column
     /// <c>[N, 1]</c> per categorical field (named <paramref name="fieldInputs"/>, 0 = out of vocabulary; uint32 with
     /// <paramref name="idType"/> for ML.NET's key columns) and,
-    /// when the model has dense features, <c>dense [N, D]</c> float; outputs are the predictions, each <c>[N]</c> (one value per row).
-    /// Any ONNX runtime can run it.
+    /// the model's feature inputs (float, <c>[N, ...]</c>; <paramref name="inputNames"/> renames them in the exported graph);
+    /// outputs are the predictions, each <c>[N]</c> (one value per row). Any ONNX runtime can run it.
     /// </summary>
-    public byte[] Export(IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables, IReadOnlyList<string> fieldInputs, int embeddingDim, string? docString = null, string? denseInputName = null, Onnx.TensorProto.Types.DataType idType = Onnx.TensorProto.Types.DataType.Int64)
+    public byte[] Export(IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables, IReadOnlyList<string> fieldInputs, int embeddingDim, string? docString = null,
+        IReadOnlyDictionary<string, string>? inputNames = null, Onnx.TensorProto.Types.DataType idType = Onnx.TensorProto.Types.DataType.Int64)
     {
         var embedding = Definition.Inputs.Single(i => i.Kind == BatchInputKind.Embedding);
         if (tables.Count != fieldInputs.Count || tables.Count * embeddingDim != embedding.RowSize)
@@ -82,7 +83,7 @@ public sealed class CompiledModel
         }
         var inputs = new Dictionary<string, Value> { [embedding.Name] = rows.Count == 1 ? rows[0] : g.Concat(1, rows.ToArray()) };
         foreach (var input in Definition.Inputs.Where(i => i.Kind == BatchInputKind.Feature))
-            inputs[input.Name] = g.Input(input.Name == Network.MultiTaskInputs.Dense && denseInputName is not null ? denseInputName : input.Name, [-1, .. input.RowShape]);
+            inputs[input.Name] = g.Input(inputNames?.GetValueOrDefault(input.Name) ?? input.Name, [-1, .. input.RowShape]);
         var p = Definition.Parameters.ToDictionary(x => x.Name, x => g.Initializer(x.Name, x.Shape, parameters[x.Name]));
         var outputs = Definition.Forward(g, inputs, p, training: false);
         // One value per row: [N], not [N, 1], so a prediction reads as a scalar per row in any runtime.
