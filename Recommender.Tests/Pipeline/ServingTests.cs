@@ -93,6 +93,35 @@ public sealed class ServingTests
     }
 
     [TestMethod]
+    public async Task AModelOfDeclaredTasksServesEveryPredictionByName()
+    {
+        using var files = new TestFiles();
+        var (data, version, _) = TinyBundle.Train(files.Root, 6_000, 12, Recommender.Trainers.Training.MultiTaskArchitecture.Esmm, funnel: true);
+        using var factory = new ServiceFactory(Options(model: Path.GetDirectoryName(version)));
+        using var client = factory.CreateClient();
+        var model = JsonNode.Parse(await client.GetStringAsync("/v1/model"))!;
+        CollectionAssert.AreEqual(new[] { "P_click", "P_cart_given_click", "P_cart", "P_purchase_given_cart", "P_purchase", "Pred_rating", "P_favourite" },
+            model["predictions"]!.AsArray().Select(p => p!.GetValue<string>()).ToArray());
+        var line = File.ReadLines(Path.Combine(data, "test.csv")).Skip(1).First().Split(',');
+        var response = await client.PostAsync("/v1/score", Json($"{{\"rows\":[{{\"user_id\":\"{line[0]}\",\"item_id\":\"{line[6]}\"}}],\"rank\":\"P_purchase * 1000\"}}"));
+        Assert.AreEqual(HttpStatusCode.OK, response.StatusCode, await response.Content.ReadAsStringAsync());
+        var row = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["predictions"]![0]!;
+        var predictions = row["predictions"]!;
+        Assert.AreEqual(predictions["P_click"]!.GetValue<double>() * predictions["P_cart_given_click"]!.GetValue<double>() * predictions["P_purchase_given_cart"]!.GetValue<double>(),
+            predictions["P_purchase"]!.GetValue<double>(), 1e-7);
+        Assert.AreEqual(predictions["P_purchase"]!.GetValue<double>() * 1000, row["rank_score"]!.GetValue<double>(), 1e-3, "the float as JSON writes it, times 1000");
+        Assert.IsNull(row["pctr"], "no default chain, no pctr");
+        var recommended = await client.PostAsync("/v1/recommend", Json($"{{\"user\":\"{line[0]}\",\"k\":3}}"));
+        Assert.AreEqual(HttpStatusCode.OK, recommended.StatusCode, await recommended.Content.ReadAsStringAsync());
+        var items = JsonNode.Parse(await recommended.Content.ReadAsStringAsync())!["items"]!.AsArray();
+        Assert.IsTrue(items.Count > 0);
+        // Without a formula, recommend ranks by the entire-space probability at the end of the chain.
+        foreach (var item in items) Assert.AreEqual(item!["predictions"]!["P_purchase"]!.GetValue<double>(), item["rank_score"]!.GetValue<double>(), 1e-7);
+        var bad = await client.PostAsync("/v1/score", Json($"{{\"rows\":[{{\"user_id\":\"{line[0]}\",\"item_id\":\"{line[6]}\"}}],\"rank\":\"pctr\"}}"));
+        Assert.AreEqual(HttpStatusCode.BadRequest, bad.StatusCode, "pctr names no prediction of this model");
+    }
+
+    [TestMethod]
     public async Task EveryEndpointAnswers()
     {
         using var factory = new ServiceFactory(Options());

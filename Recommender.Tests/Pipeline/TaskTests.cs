@@ -61,6 +61,10 @@ public sealed class TaskTests
         TaskList.Validate([T("click"), T("cart", "click"), T("purchase", "cart"), T("favourite")]);
         CollectionAssert.AreEqual(new[] { "P_click", "P_cart_given_click", "P_cart", "P_purchase_given_cart", "P_purchase", "P_favourite" },
             TaskList.Predictions([T("click"), T("cart", "click"), T("purchase", "cart"), T("favourite")]).ToArray());
+        Assert.AreEqual("P_purchase", TaskList.DefaultRanking([T("click"), T("cart", "click"), T("purchase", "cart"),
+            T("stars", "purchase", TaskKind.Regression) with { Min = 1, Max = 5 }, T("favourite")]), "recommendations rank by the end of the binary chain");
+        Assert.AreEqual("pctr * pcvr", TaskList.DefaultRanking(TaskList.DefaultChain("c", "v", "r", 1, 1, 1, 1, 5)));
+        Assert.AreEqual("P_a", TaskList.DefaultRanking([T("a"), T("b")]), "no chain: the first task");
         CollectionAssert.AreEqual(TaskList.DefaultPredictions.ToArray(), TaskList.Predictions(TaskList.DefaultChain("c", "v", "r", 1, 1, 1, 1, 5)).ToArray(),
             "the default chain keeps its four names in their order");
     }

@@ -10,10 +10,10 @@ namespace Recommender.Tests.Pipeline;
 internal static class TinyBundle
 {
     public static (string Data, string Bundle, TrainingResult Result) Train(string root, long rows, ulong seed,
-        MultiTaskArchitecture architecture = MultiTaskArchitecture.SharedBottom)
+        MultiTaskArchitecture architecture = MultiTaskArchitecture.SharedBottom, bool funnel = false)
     {
         string data = Path.Combine(root, "sim");
-        SyntheticGenerator.Generate(new SyntheticOptions { Rows = rows, Seed = seed }, data);
+        SyntheticGenerator.Generate(new SyntheticOptions { Rows = rows, Seed = seed, Funnel = funnel, Favourite = funnel }, data);
         string bundle = Path.Combine(root, "bundle");
         var result = TrainingJob.Run(TrainingData.FromDirectory(data), new MultiTaskTrainerOptions
         {

@@ -69,12 +69,13 @@ public static class TaskList
 
     /// <summary>
     /// What recommendations rank by when no formula is given: for the default chain <c>pctr * pcvr</c> (click and
-    /// convert), else the entire-space probability at the end of the first chain, else the first task's prediction.
+    /// convert), else the entire-space probability at the end of the first chain (a chained binary task no binary task
+    /// is given), else the first task's prediction.
     /// </summary>
     public static string DefaultRanking(IReadOnlyList<TaskDefinition> tasks)
     {
         if (Predictions(tasks).SequenceEqual(DefaultPredictions)) return "pctr * pcvr";
-        var end = tasks.FirstOrDefault(t => t.Kind == TaskKind.Binary && t.Given is not null && !tasks.Any(x => x.Given == t.Name));
+        var end = tasks.FirstOrDefault(t => t.Kind == TaskKind.Binary && t.Given is not null && !tasks.Any(x => x.Given == t.Name && x.Kind == TaskKind.Binary));
         return end?.PredictionName ?? tasks[0].PredictionName;
     }
 
