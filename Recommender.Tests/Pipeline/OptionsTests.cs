@@ -32,6 +32,7 @@ public sealed class OptionsTests
         using var cancel = new CancellationTokenSource();
         TrainingJob.Run(TrainingData.FromDirectory(files.Path_("sim")) with { Test = null }, job, files.Path_("reg"), _ => { }, control: new PublishControl(Cancel: cancel.Token));
         Assert.AreEqual("Untouched", job.DenseColumn, "the job sets the dense column on its own copy");
+        Assert.IsNull(job.Tasks, "the job resolves the schema's tasks into its own copy");
         Assert.IsFalse(job.Cancellation.CanBeCanceled, "the job's cancellation stays in its own copy");
     }
 

@@ -239,6 +239,36 @@ public sealed class TaskTests
     }
 
     [TestMethod]
+    public void AnExperimentFileDeclaresTasksAsAnArrayAndOldWeightObjectsStillWork()
+    {
+        using var files = new TestFiles();
+        string data = files.Write("d.csv", "user,item,click,fav\n" + string.Join('\n', Enumerable.Range(0, 400).Select(i => $"u{i % 11},i{i % 13},{i % 2},{i % 3 % 2}")) + "\n");
+        string schema = "\"schema\": {\"user\": \"user\", \"item\": \"item\"}";
+        string trainer = "\"trainer\": {\"epochs\": 1, \"batchSize\": 64, \"threads\": 1, \"device\": \"Cpu\", \"architecture\": \"Mmoe\", \"experts\": 2}";
+        string declared = files.Write("declared.json", "{\"data\": {\"train\": \"d.csv\"}, " + schema + ", " + trainer + ", \"tasks\": ["
+            + "{\"name\": \"click\", \"label\": \"click\", \"kind\": \"binary\"}, {\"name\": \"fav\", \"label\": \"fav\", \"kind\": \"Binary\", \"weight\": 0.5}]}");
+        var (code, _, error) = Run("train", "--experiment", declared, "--out", files.Path_("m"));
+        Assert.AreEqual(0, code, error);
+        var tasks = JsonNode.Parse(File.ReadAllText(Path.Combine(files.Path_("m"), "v1", "model.json")))!["tasks"]!.AsArray();
+        CollectionAssert.AreEqual(new[] { "click", "fav" }, tasks.Select(t => t!["name"]!.GetValue<string>()).ToArray());
+        Assert.AreEqual(0.5, tasks[1]!["weight"]!.GetValue<double>());
+
+        // The old object of the default chain's weights, with roles.
+        string old = files.Write("old.json", "{\"data\": {\"train\": \"d.csv\"}, \"schema\": {\"user\": \"user\", \"item\": \"item\", \"click\": \"click\"}, "
+            + trainer + ", \"tasks\": {\"ctr\": 1, \"cvr\": 0, \"rating\": 0}}");
+        (code, _, error) = Run("train", "--experiment", old, "--out", files.Path_("o"));
+        Assert.AreEqual(0, code, error);
+        var outputs = JsonNode.Parse(File.ReadAllText(Path.Combine(files.Path_("o"), "v1", "model.json")))!["onnxOutputs"]!.AsArray().Select(o => o!.GetValue<string>()).ToArray();
+        CollectionAssert.AreEqual(TaskList.DefaultPredictions.ToArray(), outputs);
+
+        string twice = files.Write("twice.json", "{\"data\": {\"train\": \"d.csv\"}, \"schema\": {\"user\": \"user\", \"item\": \"item\", \"tasks\": [{\"name\": \"click\", \"label\": \"click\"}]}, "
+            + trainer + ", \"tasks\": [{\"name\": \"click\", \"label\": \"click\"}]}");
+        (code, _, error) = Run("train", "--experiment", twice, "--out", files.Path_("t"));
+        Assert.AreEqual(2, code);
+        StringAssert.Contains(error, "declared in both the experiment and its schema");
+    }
+
+    [TestMethod]
     public void ADeclaredChainDropsOrRefusesInconsistentRowsAndAMissingLabelIsNoLabel()
     {
         using var files = new TestFiles();
