@@ -56,19 +56,9 @@ public static class MatrixFactorizationJob
         var (task, lossFunction) = TaskOf(data.Schema, loss);
         if (folds == 1 || folds < 0) throw new ArgumentException($"folds must be 0 (none) or at least 2, got {folds}");
         using var publisher = BundlePublisher.Begin(registry, control.WaitForLock, control.Cancel, log);
-        var dataIdentity = new JobFingerprint();
-        foreach (var (role, path) in new[] { ("train", data.Train), ("valid", data.Valid), ("test", data.Test) })
-            if (path is not null) FileIdentity.Add(dataIdentity, role, path);
+        var dataIdentity = data.Identity();
         var ml = new MLContext(seed: options.Seed);
-        Table Load(string path)
-        {
-            var t = DataLoader.Load(data.Schema, path, data.CommonFeatures);
-            log($"loaded {Path.GetFileName(path)}: {t.Report}");
-            return t;
-        }
-        var train = Load(data.Train);
-        var valid = data.Valid is null ? null : Load(data.Valid);
-        var test = data.Test is null ? null : Load(data.Test);
+        var (train, valid, test) = data.Load(log);
         var o = new MatrixFactorizationOptions();
         foreach (var f in typeof(MatrixFactorizationOptions).GetFields()) f.SetValue(o, f.GetValue(options));
         bool ratedIsInteraction = task.Name == Interaction;

@@ -21,6 +21,27 @@ public sealed record TrainingData(DatasetSchema Schema, string Train, string? Va
         Existing(Path.Combine(directory, "valid.csv")), Existing(Path.Combine(directory, "test.csv")));
 
     private static string? Existing(string path) => File.Exists(path) ? path : null;
+
+    /// <summary>The files' identities (path, size, modification time, content hash), for the manifest's record of what was trained on.</summary>
+    public JobFingerprint Identity()
+    {
+        var identity = new JobFingerprint();
+        foreach (var (role, path) in new[] { ("train", Train), ("valid", Valid), ("test", Test), ("common_features", CommonFeatures) })
+            if (path is not null) FileIdentity.Add(identity, role, path);
+        return identity;
+    }
+
+    /// <summary>The train, valid and test tables (the last two null when absent), each load reported to <paramref name="log"/>.</summary>
+    public (Table Train, Table? Valid, Table? Test) Load(Action<string> log)
+    {
+        Table Load(string path)
+        {
+            var t = DataLoader.Load(Schema, path, CommonFeatures);
+            log($"loaded {Path.GetFileName(path)}: {t.Report}");
+            return t;
+        }
+        return (Load(Train), Valid is null ? null : Load(Valid), Test is null ? null : Load(Test));
+    }
 }
 
 /// <summary>How a training job publishes: wait for another writer of the registry instead of failing; stop on <paramref name="Cancel"/>.</summary>
@@ -52,19 +73,9 @@ public static class TrainingJob
         control ??= new PublishControl();
         // The registry is locked before any work, so a second job on it fails now, not after the training.
         using var publisher = BundlePublisher.Begin(registry, control.WaitForLock, control.Cancel, log);
-        var dataIdentity = new JobFingerprint();
-        foreach (var (role, path) in new[] { ("train", data.Train), ("valid", data.Valid), ("test", data.Test), ("common_features", data.CommonFeatures) })
-            if (path is not null) FileIdentity.Add(dataIdentity, role, path);
+        var dataIdentity = data.Identity();
         var ml = new MLContext(seed: options.Seed);
-        Table Load(string path)
-        {
-            var t = DataLoader.Load(data.Schema, path, data.CommonFeatures);
-            log($"loaded {Path.GetFileName(path)}: {t.Report}");
-            return t;
-        }
-        var train = Load(data.Train);
-        var valid = data.Valid is null ? null : Load(data.Valid);
-        var test = data.Test is null ? null : Load(data.Test);
+        var (train, valid, test) = data.Load(log);
 
         ITransformer featurization;
         FeaturizedSchema features;

@@ -6,16 +6,7 @@ namespace Recommender.Tests.Pipeline;
 [DoNotParallelize] // redirects the process-wide console
 public sealed class CliTests
 {
-    private static (int Code, string Out, string Error) Run(params string[] args)
-    {
-        var outWriter = new StringWriter();
-        var errorWriter = new StringWriter();
-        var (oldOut, oldError) = (Console.Out, Console.Error);
-        Console.SetOut(outWriter);
-        Console.SetError(errorWriter);
-        try { return (CliApp.Run(args), outWriter.ToString(), errorWriter.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldError); }
-    }
+    private static (int Code, string Out, string Error) Run(params string[] args) => CliRunner.Run(args);
 
     [TestMethod]
     public void GenerateThenEvaluateTheTruthReproducesTheOracle()

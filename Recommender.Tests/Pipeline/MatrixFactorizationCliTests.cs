@@ -11,16 +11,7 @@ namespace Recommender.Tests.Pipeline;
 [DoNotParallelize] // redirects the process-wide console
 public sealed class MatrixFactorizationCliTests
 {
-    private static (int Code, string Out, string Error) Run(params string[] args)
-    {
-        var outWriter = new StringWriter();
-        var errorWriter = new StringWriter();
-        var (oldOut, oldError) = (Console.Out, Console.Error);
-        Console.SetOut(outWriter);
-        Console.SetError(errorWriter);
-        try { return (CliApp.Run(args), outWriter.ToString(), errorWriter.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldError); }
-    }
+    private static (int Code, string Out, string Error) Run(params string[] args) => CliRunner.Run(args);
 
     // Ratings of a planted rank-2 taste model: 80 users x 50 items, 60% observed, 1-5 stars with a little noise.
     private static (string Train, string Test, double GlobalMeanRmse) Ratings(TestFiles files)

@@ -19,16 +19,7 @@ namespace Recommender.Tests.Pipeline;
 [DoNotParallelize] // the CLI cases redirect the process-wide console
 public sealed class TaskTests
 {
-    private static (int Code, string Out, string Error) Run(params string[] args)
-    {
-        var outWriter = new StringWriter();
-        var errorWriter = new StringWriter();
-        var (oldOut, oldError) = (Console.Out, Console.Error);
-        Console.SetOut(outWriter);
-        Console.SetError(errorWriter);
-        try { return (CliApp.Run(args), outWriter.ToString(), errorWriter.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldError); }
-    }
+    private static (int Code, string Out, string Error) Run(params string[] args) => CliRunner.Run(args);
 
     private static MultiTaskTrainerOptions Small(MultiTaskArchitecture a, TaskDefinition[]? tasks = null) => new()
     {
