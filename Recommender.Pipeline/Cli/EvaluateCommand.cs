@@ -1,6 +1,5 @@
 using Recommender.Trainers.Evaluation;
 using System.CommandLine;
-using System.Globalization;
 using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Evaluation;
 using Recommender.Trainers.Network;

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Lifecycle;
 
 namespace Recommender.Pipeline.Cli;

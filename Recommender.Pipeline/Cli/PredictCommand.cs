@@ -3,7 +3,6 @@ using System.Globalization;
 using Microsoft.ML;
 using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Lifecycle;
-using Recommender.Pipeline.Scoring;
 
 namespace Recommender.Pipeline.Cli;
 

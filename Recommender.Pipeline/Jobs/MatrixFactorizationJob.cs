@@ -3,7 +3,6 @@ using Microsoft.ML.Data;
 using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Featurization;
 using Recommender.Pipeline.Lifecycle;
-using Recommender.Pipeline.Scoring;
 using Recommender.Trainers;
 using Recommender.Trainers.Evaluation;
 using Recommender.Trainers.MatrixFactorization;

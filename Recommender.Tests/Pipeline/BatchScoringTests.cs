@@ -5,7 +5,6 @@ using Recommender.Pipeline.Jobs;
 using Recommender.Pipeline.Lifecycle;
 using Recommender.Pipeline.Scoring;
 using Recommender.Trainers.Runtime;
-using Recommender.Trainers.Training;
 
 namespace Recommender.Tests.Pipeline;
 

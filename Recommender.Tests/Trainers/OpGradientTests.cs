@@ -1,6 +1,5 @@
 using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Graph;
-using Recommender.Trainers.Training;
 using static Recommender.Tests.Trainers.GradientCheck;
 using DataType = Onnx.TensorProto.Types.DataType;
 

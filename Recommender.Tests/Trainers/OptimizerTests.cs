@@ -1,7 +1,6 @@
 using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Graph;
 using Recommender.Trainers.Runtime;
-using Recommender.Trainers.Training;
 
 namespace Recommender.Tests.Trainers;
 

@@ -2,7 +2,6 @@ using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Embeddings;
 using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;
-using Recommender.Trainers.Training;
 
 namespace Recommender.Tests.Trainers;
 

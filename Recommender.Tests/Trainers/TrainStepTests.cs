@@ -1,7 +1,6 @@
 using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;
-using Recommender.Trainers.Training;
 using DataType = Onnx.TensorProto.Types.DataType;
 
 namespace Recommender.Tests.Trainers;
