@@ -45,10 +45,13 @@ public sealed class TrainStepTests
         "Esm2Chain" => Esmm.Create(ChainSpec(spec), [4]),
         "MmoeChain" => Mmoe.Create(ChainSpec(spec) with { LearnTaskWeights = true }, experts: 2, expert: [4], tower: [3]),
         "PleChain" => Ple.Create(ChainSpec(spec), layers: 2, sharedExperts: 1, taskExperts: 1, expert: [4], tower: [3]),
+        "SharedBottomFm" => SharedBottom.Create(spec with { Interactions = FeatureInteractions.FactorizationMachine }, [5], [3]),
+        "MmoeCross" => Mmoe.Create(spec with { Interactions = FeatureInteractions.Cross, CrossLayers = 2 }, experts: 2, expert: [4], tower: [3]),
+        "EsmmFmCross" => Esmm.Create(ChainSpec(spec) with { Interactions = FeatureInteractions.FactorizationMachine | FeatureInteractions.Cross, CrossLayers = 1 }, [4]),
         _ => throw new ArgumentException(name),
     };
 
-    public static readonly string[] Architectures = ["SharedBottom", "SharedBottomLearnedWeights", "Esmm", "Mmoe", "Ple", "Esm2Chain", "MmoeChain", "PleChain"];
+    public static readonly string[] Architectures = ["SharedBottom", "SharedBottomLearnedWeights", "Esmm", "Mmoe", "Ple", "Esm2Chain", "MmoeChain", "PleChain", "SharedBottomFm", "MmoeCross", "EsmmFmCross"];
 
     [TestMethod]
     [DataRow("SharedBottom")]
@@ -59,6 +62,9 @@ public sealed class TrainStepTests
     [DataRow("Esm2Chain")]
     [DataRow("MmoeChain")]
     [DataRow("PleChain")]
+    [DataRow("SharedBottomFm")]
+    [DataRow("MmoeCross")]
+    [DataRow("EsmmFmCross")]
     public void WholeTrainStepGradientsMatchFiniteDifferences(string architecture)
     {
         // SGD without momentum at lr = 1 makes p.next = p - grad, so the step's own outputs reveal the gradient.

@@ -20,10 +20,11 @@ public static class Esmm
     public static ModelDefinition Create(MultiTaskSpec spec, IReadOnlyList<int> tower)
     {
         var init = new ParameterInit(spec.Seed);
+        var input = new InputBlock(init, spec);
         var towers = spec.Tasks.Select(t => new Mlp(init, $"tower_{t.Name}", spec.InputSize, tower, output: 1)).ToArray();
         return spec.Define(init, (g, inputs, p, training) =>
         {
-            var x = TaskHeads.Input(g, spec, inputs);
+            var x = input.Forward(g, inputs, p);
             return TaskHeads.Build(g, spec, inputs, p, towers.Select(t => t.Forward(g, x, p)).ToArray(), training, entireSpace: true);
         });
     }

@@ -17,12 +17,13 @@ public static class Mmoe
     public static ModelDefinition Create(MultiTaskSpec spec, int experts, IReadOnlyList<int> expert, IReadOnlyList<int> tower)
     {
         var init = new ParameterInit(spec.Seed);
+        var input = new InputBlock(init, spec);
         var expertNets = Enumerable.Range(0, experts).Select(k => new Mlp(init, $"expert_{k}", spec.InputSize, expert)).ToArray();
         var gates = spec.Tasks.Select(t => new Gate(init, $"gate_{t.Name}", spec.InputSize, experts)).ToArray();
         var towers = spec.Tasks.Select(t => new Mlp(init, $"tower_{t.Name}", expertNets[0].OutputSize, tower, output: 1)).ToArray();
         return spec.Define(init, (g, inputs, p, training) =>
         {
-            var x = TaskHeads.Input(g, spec, inputs);
+            var x = input.Forward(g, inputs, p);
             var outs = expertNets.Select(e => e.Forward(g, x, p)).ToArray();
             var logits = towers.Select((tower, i) => tower.Forward(g, gates[i].Mix(g, x, outs, p), p)).ToArray();
             return TaskHeads.Build(g, spec, inputs, p, logits, training);

@@ -21,8 +21,16 @@ public sealed record MultiTaskSpec
     /// <summary>Seed of the dense parameters' initialization.</summary>
     public int Seed { get; init; } = 1;
 
-    /// <summary>Width of the concatenated input: fields x embedding + dense.</summary>
-    public int InputSize => FieldRows.Count * EmbeddingDim + DenseSize;
+    /// <summary>Explicit interaction blocks of the input (see <see cref="InputBlock"/>).</summary>
+    public FeatureInteractions Interactions { get; init; }
+    /// <summary>Cross layers, with <see cref="FeatureInteractions.Cross"/>.</summary>
+    public int CrossLayers { get; init; } = 2;
+
+    /// <summary>Width of the concatenated embeddings and dense features.</summary>
+    public int ConcatenatedSize => FieldRows.Count * EmbeddingDim + DenseSize;
+
+    /// <summary>Width of the network input: the concatenation (crossed, with the cross network), plus one embedding width with the bi-interaction.</summary>
+    public int InputSize => ConcatenatedSize + (Interactions.HasFlag(FeatureInteractions.FactorizationMachine) ? EmbeddingDim : 0);
 
     /// <summary>A model of this spec: the parameters declared in <paramref name="init"/> (plus the heads'), the standard inputs, and <paramref name="forward"/>.</summary>
     public ModelDefinition Define(ParameterInit init, ForwardFunction forward)

@@ -19,6 +19,7 @@ public static class Ple
     public static ModelDefinition Create(MultiTaskSpec spec, int layers, int sharedExperts, int taskExperts, IReadOnlyList<int> expert, IReadOnlyList<int> tower)
     {
         var init = new ParameterInit(spec.Seed);
+        var input = new InputBlock(init, spec);
         var tasks = spec.Tasks.Select(t => t.Name).ToArray();
         int width = spec.InputSize;
         var specific = new Mlp[layers][][];
@@ -27,17 +28,17 @@ public static class Ple
         var sharedGates = new Gate?[layers];
         for (int l = 0; l < layers; l++)
         {
-            int input = width;
-            specific[l] = tasks.Select(t => Enumerable.Range(0, taskExperts).Select(k => new Mlp(init, $"ple{l}.{t}.expert_{k}", input, expert)).ToArray()).ToArray();
-            shared[l] = Enumerable.Range(0, sharedExperts).Select(k => new Mlp(init, $"ple{l}.shared.expert_{k}", input, expert)).ToArray();
-            taskGates[l] = tasks.Select(t => new Gate(init, $"ple{l}.gate_{t}", input, taskExperts + sharedExperts)).ToArray();
-            if (l + 1 < layers) sharedGates[l] = new Gate(init, $"ple{l}.gate_shared", input, tasks.Length * taskExperts + sharedExperts);
+            int layerInput = width;
+            specific[l] = tasks.Select(t => Enumerable.Range(0, taskExperts).Select(k => new Mlp(init, $"ple{l}.{t}.expert_{k}", layerInput, expert)).ToArray()).ToArray();
+            shared[l] = Enumerable.Range(0, sharedExperts).Select(k => new Mlp(init, $"ple{l}.shared.expert_{k}", layerInput, expert)).ToArray();
+            taskGates[l] = tasks.Select(t => new Gate(init, $"ple{l}.gate_{t}", layerInput, taskExperts + sharedExperts)).ToArray();
+            if (l + 1 < layers) sharedGates[l] = new Gate(init, $"ple{l}.gate_shared", layerInput, tasks.Length * taskExperts + sharedExperts);
             width = expert[^1];
         }
         var towers = tasks.Select(t => new Mlp(init, $"tower_{t}", width, tower, output: 1)).ToArray();
         return spec.Define(init, (g, inputs, p, training) =>
         {
-            var x = TaskHeads.Input(g, spec, inputs);
+            var x = input.Forward(g, inputs, p);
             var taskInputs = tasks.Select(_ => x).ToArray();
             Value sharedInput = x;
             for (int l = 0; l < layers; l++)

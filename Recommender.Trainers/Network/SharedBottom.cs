@@ -17,11 +17,12 @@ public static class SharedBottom
     public static ModelDefinition Create(MultiTaskSpec spec, IReadOnlyList<int> bottom, IReadOnlyList<int> tower)
     {
         var init = new ParameterInit(spec.Seed);
+        var input = new InputBlock(init, spec);
         var shared = new Mlp(init, "bottom", spec.InputSize, bottom);
         var towers = spec.Tasks.Select(t => new Mlp(init, $"tower_{t.Name}", shared.OutputSize, tower, output: 1)).ToArray();
         return spec.Define(init, (g, inputs, p, training) =>
         {
-            var h = shared.Forward(g, TaskHeads.Input(g, spec, inputs), p);
+            var h = shared.Forward(g, input.Forward(g, inputs, p), p);
             return TaskHeads.Build(g, spec, inputs, p, towers.Select(t => t.Forward(g, h, p)).ToArray(), training);
         });
     }

@@ -112,7 +112,4 @@ public static class TaskHeads
         return g.Neg(g.Add(g.Mul(y, logP), g.Mul(g.Sub(g.Scalar(1), y), logNotP)));
     }
 
-    /// <summary>The network input: embeddings concatenated with the dense features.</summary>
-    public static Value Input(GraphBuilder g, MultiTaskSpec spec, IReadOnlyDictionary<string, Value> inputs) =>
-        spec.DenseSize > 0 ? g.Concat(1, inputs[MultiTaskInputs.Embeddings], inputs[MultiTaskInputs.Dense]) : inputs[MultiTaskInputs.Embeddings];
 }

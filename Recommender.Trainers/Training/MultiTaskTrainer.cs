@@ -39,7 +39,7 @@ public static class MultiTaskTrainer
         string stoppingMetric = Validate(train, fieldRows, o, tasks);
         var spec = new MultiTaskSpec
         {
-            FieldRows = fieldRows, EmbeddingDim = o.EmbeddingDim, DenseSize = train.DenseSize, Tasks = tasks,
+            FieldRows = fieldRows, EmbeddingDim = o.EmbeddingDim, DenseSize = train.DenseSize, Tasks = tasks, Interactions = o.Interactions, CrossLayers = o.CrossLayers,
             LearnTaskWeights = o.LearnTaskWeights, Seed = o.Seed,
         };
         var compiled = TrainStepCompiler.Compile(Define(o, spec), new DenseOptimizerOptions
@@ -236,6 +236,7 @@ public static class MultiTaskTrainer
                 throw new ArgumentException($"task '{task.Name}' is given '{given}', whose label column is not in the data");
         }
         if (o.Epochs < 1 || o.BatchSize < 1 || o.EmbeddingDim < 1) throw new ArgumentException("Epochs, BatchSize and EmbeddingDim must be positive");
+        if (o.CrossLayers < 1) throw new ArgumentException($"CrossLayers must be at least 1, got {o.CrossLayers}");
         // Zero is allowed: a warm start at rate zero must reproduce the model it starts from.
         if (!(float.IsFinite(o.LearningRate) && o.LearningRate >= 0) || !(float.IsFinite(o.EmbeddingLearningRate) && o.EmbeddingLearningRate >= 0))
             throw new ArgumentException($"the learning rates must be finite and at least 0, got LearningRate {o.LearningRate}, EmbeddingLearningRate {o.EmbeddingLearningRate}");

@@ -96,6 +96,10 @@ public sealed class MultiTaskTrainerOptions
 
     /// <summary>Embedding width.</summary>
     public int EmbeddingDim = Defaults.EmbeddingDim;
+    /// <summary>Explicit feature-interaction blocks of the input, for every architecture: factorization-machine bi-interaction, DCN-v2 cross network, both, or none.</summary>
+    public FeatureInteractions Interactions = FeatureInteractions.None;
+    /// <summary>Cross layers, with <see cref="FeatureInteractions.Cross"/>.</summary>
+    public int CrossLayers = 2;
     /// <summary>SharedBottom: the bottom MLP's hidden sizes.</summary>
     public int[] Bottom = [256, 128];
     /// <summary>Every architecture: each task tower's hidden sizes (a linear output follows).</summary>

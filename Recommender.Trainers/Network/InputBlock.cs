@@ -1,0 +1,62 @@
+using Recommender.Trainers.Graph;
+
+namespace Recommender.Trainers.Network;
+
+/// <summary>Explicit feature-interaction blocks of the network input; combinable.</summary>
+[Flags]
+public enum FeatureInteractions
+{
+    /// <summary>The concatenated embeddings and dense features only: the MLPs must learn every interaction.</summary>
+    None = 0,
+    /// <summary>
+    /// Factorization-machine bi-interaction pooling (NFM, He and Chua, SIGIR 2017): the sum over field pairs of the
+    /// element-wise products of their embeddings, <c>0.5 ((sum_f e_f)^2 - sum_f e_f^2)</c>, one embedding wide, appended.
+    /// </summary>
+    FactorizationMachine = 1,
+    /// <summary>DCN-v2's cross network (Wang et al., WWW 2021), stacked under the MLPs: <c>x_{l+1} = x_0 * (x_l W_l + b_l) + x_l</c>.</summary>
+    Cross = 2,
+}
+
+/// <summary>
+/// The network input every architecture starts from: the gathered field embeddings concatenated with the dense
+/// features, then the spec's interaction blocks (<see cref="FeatureInteractions"/>); <see cref="MultiTaskSpec.InputSize"/>
+/// is its width. With no interactions it declares no parameter, so such models are what they were without the block.
+/// </summary>
+public sealed class InputBlock
+{
+    private readonly MultiTaskSpec _spec;
+
+    /// <summary>Declares the cross layers' parameters, when there are any.</summary>
+    public InputBlock(ParameterInit init, MultiTaskSpec spec)
+    {
+        _spec = spec;
+        if (!spec.Interactions.HasFlag(FeatureInteractions.Cross)) return;
+        int width = spec.ConcatenatedSize;
+        for (int l = 0; l < spec.CrossLayers; l++)
+        {
+            init.Weight($"cross.{l}.w", width, width);
+            init.Bias($"cross.{l}.b", width);
+        }
+    }
+
+    /// <summary>The input [B, <see cref="MultiTaskSpec.InputSize"/>] from the batch inputs.</summary>
+    public Value Forward(GraphBuilder g, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> p)
+    {
+        var spec = _spec;
+        var embeddings = inputs[MultiTaskInputs.Embeddings];
+        var x = spec.DenseSize > 0 ? g.Concat(1, embeddings, inputs[MultiTaskInputs.Dense]) : embeddings;
+        if (spec.Interactions.HasFlag(FeatureInteractions.Cross))
+        {
+            var x0 = x;
+            for (int l = 0; l < spec.CrossLayers; l++) x = g.Add(g.Mul(x0, g.Gemm(x, p[$"cross.{l}.w"], p[$"cross.{l}.b"])), x);
+        }
+        if (spec.Interactions.HasFlag(FeatureInteractions.FactorizationMachine))
+        {
+            var fields = g.Reshape(embeddings, -1, spec.FieldRows.Count, spec.EmbeddingDim);                   // [B, F, k]
+            var sum = g.ReduceSum(fields, [1]);                                                                // [B, k]
+            var squares = g.ReduceSum(g.Mul(fields, fields), [1]);                                             // [B, k]
+            x = g.Concat(1, x, g.Mul(g.Sub(g.Mul(sum, sum), squares), g.Scalar(0.5)));
+        }
+        return x;
+    }
+}
