@@ -21,6 +21,7 @@ internal sealed class TrainerArguments
     public readonly Option<LearningRateDecay?> Decay = new("--decay") { Description = "Learning-rate schedule after the warm-up: Cosine (default, down to 10%) or None (constant)" };
     public readonly Option<FeatureInteractions?> Interactions = new("--interactions") { Description = "Explicit feature interactions of the input, for every architecture: None (default), FactorizationMachine, Cross or FactorizationMachine,Cross" };
     public readonly Option<int?> CrossLayers = new Option<int?>("--cross-layers") { Description = "Cross layers with --interactions Cross (default 2)" }.AtLeast(1);
+    public readonly Option<CalibrationKind?> Calibration = new("--calibration") { Description = "Post-hoc calibration of the binary heads on the validation data: Platt (default) or None" };
     public readonly Option<DenseOptimizerKind?> Optimizer = new("--optimizer") { Description = "Dense optimizer: Adam (default), AdamW or Sgd" };
     public readonly Option<float?> WeightDecay = new Option<float?>("--weight-decay") { Description = "Weight decay of the dense parameters (L2 for Adam and Sgd, decoupled for AdamW; default 0)" }.Finite(0);
     public readonly Option<float?> Momentum = new Option<float?>("--momentum") { Description = "Sgd's momentum, in [0, 1) (default 0.9)" }.InRange(0, 1);
@@ -38,7 +39,7 @@ internal sealed class TrainerArguments
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, WarmupSteps, Decay, Interactions, CrossLayers, Optimizer, WeightDecay, Momentum, ClipNorm, EmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
+        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, WarmupSteps, Decay, Interactions, CrossLayers, Calibration, Optimizer, WeightDecay, Momentum, ClipNorm, EmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
             command.Options.Add(o);
     }
 
@@ -70,6 +71,7 @@ internal sealed class TrainerArguments
         if (r.GetValue(EmbeddingL2) is { } el2) o.EmbeddingL2 = el2;
         if (r.GetValue(Optimizer) is { } optimizer) o.Optimizer = optimizer;
         if (r.GetValue(Interactions) is { } interactions) o.Interactions = interactions;
+        if (r.GetValue(Calibration) is { } calibration) o.Calibration = calibration;
         if (r.GetValue(CrossLayers) is { } layers) o.CrossLayers = layers;
         if (r.GetValue(WeightDecay) is { } wd) o.WeightDecay = wd;
         if (r.GetValue(Momentum) is { } momentum) o.Momentum = momentum;

@@ -139,6 +139,7 @@ public static class TrainingJob
             DenseSize = denseSize,
             OnnxOutputs = [.. model.Compiled.Predictions],
             Tasks = [.. tasks],
+            Calibration = model.Spec.Calibration?.ToDictionary(),
             Options = typeof(MultiTaskTrainerOptions).GetFields().Where(f => f.FieldType.IsPrimitive || f.FieldType.IsEnum || f.FieldType == typeof(string) || f.FieldType == typeof(int[]))
                 .ToDictionary(f => f.Name, f => f.GetValue(estimator.Options) is { } v && v.GetType().IsEnum ? v.ToString() : f.GetValue(estimator.Options)),
             History = model.History.Cast<object>().ToList(),

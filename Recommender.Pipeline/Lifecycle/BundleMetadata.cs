@@ -23,6 +23,8 @@ public sealed class BundleMetadata
 
     /// <summary>The tasks as trained; for an older bundle, the default chain of its schema's roles.</summary>
     public IReadOnlyList<TaskDefinition> ResolveTasks() => (IReadOnlyList<TaskDefinition>?)Tasks ?? Schema.ResolveTasks();
+    /// <summary>The Platt scaling compiled into the binary heads, by task (none when trained without validation data or with calibration off).</summary>
+    public Dictionary<string, PlattCalibration>? Calibration { get; set; }
     /// <summary>Trainer options as given.</summary>
     public Dictionary<string, object?> Options { get; set; } = new();
     /// <summary>Per-epoch training reports.</summary>

@@ -59,30 +59,12 @@ public sealed record MultiTaskMetrics
     {
         long rows = predictions.Values.Select(p => (long?)p.Length).Max() ?? 0;
         var values = new List<(string, Metric)>();
-        // defined[t]: the task's label is there and its chain holds; entire[t]: the entire-space label (NaN where unknown).
-        var defined = new Dictionary<string, bool[]>();
-        var entire = new Dictionary<string, float[]>();
+        var (defined, entire) = Domains(tasks, labels);
         foreach (var t in tasks)
         {
-            if (!labels.TryGetValue(t.Name, out var y)) continue;
-            bool[]? parentDefined = null;
-            float[]? parentLabel = null, parentEntire = null;
-            if (t.Given is { } given)
-            {
-                if (!defined.TryGetValue(given, out parentDefined)) continue;
-                parentLabel = labels[given];
-                parentEntire = entire[given];
-            }
-            var d = new bool[y.Length];
-            var e = new float[y.Length];
-            for (int i = 0; i < y.Length; i++)
-            {
-                bool chain = parentDefined is null || parentDefined[i] && parentLabel![i] == 1f;
-                d[i] = chain && !float.IsNaN(y[i]);
-                e[i] = parentEntire is null ? y[i] : parentEntire[i] == 0f ? 0f : float.IsNaN(parentEntire[i]) ? float.NaN : y[i];
-            }
-            defined[t.Name] = d;
-            entire[t.Name] = e;
+            if (!defined.TryGetValue(t.Name, out var d)) continue;
+            var y = labels[t.Name];
+            var e = entire[t.Name];
 
             // The prediction on the task's own rows: a chained binary task's conditional one, else its only one.
             string ownName = t.ConditionalPredictionName ?? t.PredictionName;
@@ -117,6 +99,40 @@ public sealed record MultiTaskMetrics
             }
         }
         return new MultiTaskMetrics { Rows = rows, Values = values };
+    }
+
+    /// <summary>
+    /// Per task with labels (and its chain's): <c>Defined</c>, whether a row's label is there and its chain holds (the
+    /// rows the task is trained and measured on); <c>Entire</c>, the label over the entire space (0 where the chain broke
+    /// before the task, NaN where unknown).
+    /// </summary>
+    public static (Dictionary<string, bool[]> Defined, Dictionary<string, float[]> Entire) Domains(IReadOnlyList<TaskDefinition> tasks, IReadOnlyDictionary<string, float[]> labels)
+    {
+        var defined = new Dictionary<string, bool[]>();
+        var entire = new Dictionary<string, float[]>();
+        foreach (var t in tasks)
+        {
+            if (!labels.TryGetValue(t.Name, out var y)) continue;
+            bool[]? parentDefined = null;
+            float[]? parentLabel = null, parentEntire = null;
+            if (t.Given is { } given)
+            {
+                if (!defined.TryGetValue(given, out parentDefined)) continue;
+                parentLabel = labels[given];
+                parentEntire = entire[given];
+            }
+            var d = new bool[y.Length];
+            var e = new float[y.Length];
+            for (int i = 0; i < y.Length; i++)
+            {
+                bool chain = parentDefined is null || parentDefined[i] && parentLabel![i] == 1f;
+                d[i] = chain && !float.IsNaN(y[i]);
+                e[i] = parentEntire is null ? y[i] : parentEntire[i] == 0f ? 0f : float.IsNaN(parentEntire[i]) ? float.NaN : y[i];
+            }
+            defined[t.Name] = d;
+            entire[t.Name] = e;
+        }
+        return (defined, entire);
     }
 
     /// <summary>The default chain's metrics from its predictions (PCtr, PCvr, PCtcvr, PredictedRating) and labels; null arrays are skipped.</summary>

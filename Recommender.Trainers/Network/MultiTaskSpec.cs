@@ -21,6 +21,8 @@ public sealed record MultiTaskSpec
     /// <summary>Seed of the dense parameters' initialization.</summary>
     public int Seed { get; init; } = 1;
 
+    /// <summary>Platt scaling of binary heads by task name (fitted after training, applied in inference); null or absent = none.</summary>
+    public IReadOnlyDictionary<string, PlattCalibration>? Calibration { get; init; }
     /// <summary>Explicit interaction blocks of the input (see <see cref="InputBlock"/>).</summary>
     public FeatureInteractions Interactions { get; init; }
     /// <summary>Cross layers, with <see cref="FeatureInteractions.Cross"/>.</summary>

@@ -123,16 +123,26 @@ public static class MultiTaskTrainer
         }
         var finalParameters = bestParameters ?? runner.Parameters();
         var finalTables = bestTables ?? embeddings.Tables.Select(t => (float[])t.Weights.Clone()).ToArray();
-        // The state to go on from: the weights kept (the best epoch's, when early stopping chose one) and the
-        // optimizer's state as training left it.
+        // Fitted on the validation data; without it a warm start keeps the calibration of the model it goes on from.
+        var calibration = o.Calibration != CalibrationKind.Platt ? null
+            : validation is not null ? Calibrate(compiled, finalParameters, finalTables, spec, validation, runtime) : initial?.Calibration;
+        // The state to go on from: the weights kept (the best epoch's, when early stopping chose one), the optimizer's
+        // state as training left it, and the calibration.
         var continuation = new TrainingState
         {
             Parameters = finalParameters, Steps = runner.Steps, Fields = names, EmbeddingDim = o.EmbeddingDim, Tables = finalTables,
             OptimizerState = compiled.Definition.Parameters.ToDictionary(p => p.Name, p => compiled.Optimizer.StateNames.Select(s => runner.GetState(p.Name, s)).ToArray()),
             TableState1 = embeddings.Tables.Select(t => (float[]?)t.State1?.Clone()).ToArray(),
             TableState2 = embeddings.Tables.Select(t => (float[]?)t.State2?.Clone()).ToArray(),
+            Calibration = calibration,
         };
-        return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device) { State = continuation };
+        if (calibration is null) return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device) { State = continuation };
+        // The same parameters under heads that apply the calibration: the inference and export graphs change, the training graph did not.
+        var calibrated = spec with { Calibration = calibration };
+        return new TrainedMultiTaskModel(calibrated, TrainStepCompiler.Compile(Define(o, calibrated), compiled.Optimizer), finalParameters, finalTables, history, runner.Device)
+        {
+            State = continuation,
+        };
     }
 
     // Loads a warm start's state into a fresh runner and fresh (possibly larger) tables.
@@ -204,6 +214,24 @@ public static class MultiTaskTrainer
         var labels = new Dictionary<string, float[]>();
         for (int t = 0; t < spec.Tasks.Count; t++) if (data.HasLabel(t)) labels[spec.Tasks[t].Name] = data.LabelColumn(t);
         return MultiTaskMetrics.Compute(spec.Tasks, p.Columns, labels, groups: null).Items().ToDictionary(m => m.Name, m => m.Value.Value);
+    }
+
+    /// <summary>Platt scaling of every binary task with labels, fitted on the validation rows where the task is defined.</summary>
+    private static Dictionary<string, PlattCalibration> Calibrate(CompiledModel compiled, IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables,
+        MultiTaskSpec spec, FeatureMatrix validation, RuntimeOptions runtime)
+    {
+        var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, validation, runtime, BatchedInference.DefaultBatchSize);
+        var labels = new Dictionary<string, float[]>();
+        for (int t = 0; t < spec.Tasks.Count; t++) if (validation.HasLabel(t)) labels[spec.Tasks[t].Name] = validation.LabelColumn(t);
+        var (defined, _) = MultiTaskMetrics.Domains(spec.Tasks, labels);
+        var calibration = new Dictionary<string, PlattCalibration>();
+        foreach (var task in spec.Tasks.Where(t => t.Kind == TaskKind.Binary && defined.ContainsKey(t.Name)))
+        {
+            var own = p[task.ConditionalPredictionName ?? task.PredictionName];
+            var rows = Enumerable.Range(0, own.Length).Where(i => defined[task.Name][i]).ToArray();
+            calibration[task.Name] = PlattCalibration.Fit(rows.Select(i => own[i]).ToArray(), rows.Select(i => labels[task.Name][i]).ToArray());
+        }
+        return calibration;
     }
 
     /// <summary>The early-stopping metric's <c>task.metric</c> name: the one asked for, or the first binary task's AUC (else the first task's RMSE).</summary>

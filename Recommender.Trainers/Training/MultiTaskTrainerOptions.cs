@@ -26,6 +26,15 @@ public enum LearningRateDecay
     Cosine,
 }
 
+/// <summary>Post-hoc calibration of the binary heads on the validation set.</summary>
+public enum CalibrationKind
+{
+    /// <summary>The heads as trained.</summary>
+    None,
+    /// <summary>Platt scaling per binary task (see <see cref="PlattCalibration"/>), fitted on the validation rows where the task is defined.</summary>
+    Platt,
+}
+
 /// <summary>Options of the multi-task trainer. Public fields with documented defaults, as ML.NET trainers have.</summary>
 public sealed class MultiTaskTrainerOptions
 {
@@ -96,6 +105,11 @@ public sealed class MultiTaskTrainerOptions
 
     /// <summary>Embedding width.</summary>
     public int EmbeddingDim = Defaults.EmbeddingDim;
+    /// <summary>
+    /// Post-hoc calibration of the binary heads, fitted on the validation data after training and compiled into the
+    /// network (so every scoring path and the ONNX export apply it); needs validation data, without which it is skipped.
+    /// </summary>
+    public CalibrationKind Calibration = CalibrationKind.Platt;
     /// <summary>Explicit feature-interaction blocks of the input, for every architecture: factorization-machine bi-interaction, DCN-v2 cross network, both, or none.</summary>
     public FeatureInteractions Interactions = FeatureInteractions.None;
     /// <summary>Cross layers, with <see cref="FeatureInteractions.Cross"/>.</summary>

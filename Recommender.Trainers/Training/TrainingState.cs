@@ -1,3 +1,4 @@
+using Recommender.Trainers.Network;
 using System.Runtime.InteropServices;
 
 namespace Recommender.Trainers.Training;
@@ -28,6 +29,8 @@ public sealed class TrainingState
     public required float[]?[] TableState1 { get; init; }
     /// <summary>See <see cref="TableState1"/>.</summary>
     public required float[]?[] TableState2 { get; init; }
+    /// <summary>The Platt scaling of the model this state is of, by task: a warm start without validation data keeps it.</summary>
+    public IReadOnlyDictionary<string, PlattCalibration>? Calibration { get; init; }
 
     /// <summary>Writes the state (atomically).</summary>
     public void Save(string path) => AtomicFile.Write(path, stream =>
@@ -51,6 +54,14 @@ public sealed class TrainingState
             Write(w, Tables[f]);
             Write(w, TableState1[f] ?? []);
             Write(w, TableState2[f] ?? []);
+        }
+        // Written last, so a state from before calibration (ending here) still reads.
+        w.Write(Calibration?.Count ?? 0);
+        foreach (var (task, c) in Calibration ?? new Dictionary<string, PlattCalibration>())
+        {
+            w.Write(task);
+            w.Write(c.Scale);
+            w.Write(c.Shift);
         }
     });
 
@@ -86,7 +97,18 @@ public sealed class TrainingState
                 s1[f] = a.Length > 0 ? a : null;
                 s2[f] = b.Length > 0 ? b : null;
             }
-            return new TrainingState { Parameters = parameters, OptimizerState = optimizer, Steps = steps, Fields = names, EmbeddingDim = dim, Tables = tables, TableState1 = s1, TableState2 = s2 };
+            Dictionary<string, PlattCalibration>? calibration = null;
+            if (r.BaseStream.Position < r.BaseStream.Length)
+            {
+                int tasks = r.ReadInt32();
+                calibration = new Dictionary<string, PlattCalibration>();
+                for (int t = 0; t < tasks; t++) calibration[r.ReadString()] = new PlattCalibration(r.ReadDouble(), r.ReadDouble());
+            }
+            return new TrainingState
+            {
+                Parameters = parameters, OptimizerState = optimizer, Steps = steps, Fields = names, EmbeddingDim = dim, Tables = tables, TableState1 = s1, TableState2 = s2,
+                Calibration = calibration,
+            };
         }
         catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or OverflowException)
         {
