@@ -35,6 +35,7 @@ public static class CliApp
             DemoCommand.Create(token),
             TrainCommand.Create(token),
             TuneCommand.Create(),
+            CompareCommand.Create(),
             PredictCommand.Create(),
             ScoreCommand.Create(token),
             RecommendCommand.Create(),

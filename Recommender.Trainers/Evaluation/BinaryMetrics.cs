@@ -43,6 +43,18 @@ public static class BinaryMetrics
     }
 
     /// <summary>
+    /// The standard error of an AUC from its value and class counts (Hanley and McNeil, Radiology 1982), for reading
+    /// differences between models on one test set: <c>sqrt((A(1-A) + (P-1)(Q1-A^2) + (N-1)(Q2-A^2)) / (P N))</c> with
+    /// <c>Q1 = A/(2-A)</c>, <c>Q2 = 2A^2/(1+A)</c>.
+    /// </summary>
+    public static double AucStandardError(double auc, long positives, long negatives)
+    {
+        if (positives < 1 || negatives < 1 || double.IsNaN(auc)) return double.NaN;
+        double q1 = auc / (2 - auc), q2 = 2 * auc * auc / (1 + auc);
+        return Math.Sqrt((auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)) / ((double)positives * negatives));
+    }
+
+    /// <summary>
     /// Group AUC: the AUC of each group with both classes, weighted by the group's row count
     /// (impressions); groups with one class only are left out.
     /// </summary>

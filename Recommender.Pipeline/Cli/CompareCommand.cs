@@ -1,0 +1,69 @@
+using System.CommandLine;
+using System.Globalization;
+using Recommender.Pipeline.Data;
+using Recommender.Pipeline.Evaluation;
+using Recommender.Pipeline.Jobs;
+using Recommender.Trainers.Evaluation;
+using Recommender.Trainers.Network;
+using Recommender.Trainers.Training;
+
+namespace Recommender.Pipeline.Cli;
+
+/// <summary><c>compare</c>: ML.NET's own trainers and the multi-task architectures on the same data, in one table next to the oracle.</summary>
+internal static class CompareCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<DirectoryInfo>("--data") { Description = "A folder as generate writes it (schema.json, train.csv, valid.csv, test.csv; test_truth.csv adds the oracle)", Required = true };
+        var architectures = new Option<MultiTaskArchitecture[]>("--architectures") { Description = "The architectures to train", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [MultiTaskArchitecture.SharedBottom, MultiTaskArchitecture.Esmm, MultiTaskArchitecture.Mmoe, MultiTaskArchitecture.Ple] };
+        var noBaselines = new Option<bool>("--no-baselines") { Description = "Leave out ML.NET's field-aware factorization machine and LightGBM" };
+        var trainerArgs = new TrainerArguments();
+        var command = new Command("compare", "ML.NET's field-aware factorization machine and LightGBM (click on all rows, conversion on clicked rows) and the multi-task architectures on the same data: test metrics in one table next to the oracle, each AUC with its standard error (Hanley-McNeil)")
+        {
+            data, architectures, noBaselines,
+        };
+        trainerArgs.AddTo(command);
+        command.SetAction(result =>
+        {
+            string dir = result.GetValue(data)!.FullName;
+            var training = TrainingData.FromDirectory(dir);
+            var options = trainerArgs.Build(result, null);
+            var models = ComparisonJob.Run(training, result.GetValue(architectures)!, options, !result.GetValue(noBaselines), m => Console.Error.WriteLine(m)).ToList();
+            var test = DataLoader.Load(training.Schema, training.Test!);
+            var tasks = training.Schema.ResolveTasks();
+            var labels = tasks.Where(t => Array.IndexOf(test.Schema.NumberColumns, t.Label) >= 0).ToDictionary(t => t.Name, t => test.GetNumbers(t.Label));
+            string truth = Path.Combine(dir, "test_truth.csv");
+            if (File.Exists(truth))
+            {
+                var oracle = LabelledEvaluation.ReadPredictions(truth, TaskList.Predictions(tasks));
+                models.Insert(0, new ComparedModel("oracle", MultiTaskMetrics.Compute(tasks, oracle, labels, test.Schema.GroupOutput is { } g ? test.GetText(g) : null), 0));
+            }
+            // Class counts of each AUC's rows, for its standard error.
+            var (defined, entire) = MultiTaskMetrics.Domains(tasks, labels);
+            (long, long)? Counts(string metric)
+            {
+                var parts = metric.Split('.');
+                if (!defined.ContainsKey(parts[0])) return null;
+                var rows = parts[1] == "auc" ? Enumerable.Range(0, labels[parts[0]].Length).Where(i => defined[parts[0]][i]).Select(i => labels[parts[0]][i])
+                    : parts[1] == "entire_auc" ? entire[parts[0]].Where(v => !float.IsNaN(v)) : null;
+                if (rows is null) return null;
+                var list = rows.ToList();
+                long positives = list.Count(v => v == 1f);
+                return (positives, list.Count - positives);
+            }
+            var names = models.SelectMany(m => m.Metrics.Items().Select(i => i.Name)).Distinct().Where(n => !n.EndsWith("unscored_rows")).ToList();
+            var table = new TextTable(["metric", .. models.Select(m => m.Name)]);
+            foreach (var name in names)
+            {
+                table.Add([name, .. models.Select(m => m.Metrics[name] is { IsDefined: true } v
+                    ? v.Value.ToString("F4", CultureInfo.InvariantCulture) + (Counts(name) is var (p, n) && m.Name != "oracle" ? $" ± {BinaryMetrics.AucStandardError(v.Value, p, n):F4}" : "")
+                    : "-")]);
+            }
+            table.Add(["seconds", .. models.Select(m => m.Name == "oracle" ? "-" : m.Seconds.ToString("F1", CultureInfo.InvariantCulture))]);
+            Console.WriteLine("test split:");
+            Console.Write(table.ToString());
+            return 0;
+        });
+        return command;
+    }
+}
