@@ -24,6 +24,25 @@ public sealed class CliTests
     }
 
     [TestMethod]
+    public void CompareTrainsMlNetsOwnTrainersBesideTheNetworksInOneTable()
+    {
+        using var files = new TestFiles();
+        string dir = Path.Combine(files.Root, "sim");
+        Assert.AreEqual(0, Run("generate", "--rows", "12000", "--out", dir, "--seed", "4").Code);
+        var (code, output, error) = Run("compare", "--data", dir, "--architectures", "SharedBottom", "--threads", "1", "--device", "Cpu");
+        Assert.AreEqual(0, code, error);
+        var lines = output.Split('\n');
+        var header = lines.First(l => l.StartsWith("metric"));
+        foreach (var column in new[] { "oracle", "FieldAwareFactorizationMachine", "LightGbm", "SharedBottom" }) StringAssert.Contains(header, column);
+        var auc = lines.First(l => l.StartsWith("ctr.auc ")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // oracle, then FFM "value ± se", LightGBM, SharedBottom.
+        double Value(int i) => double.Parse(auc[i], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.IsTrue(Value(1) > Value(2) && Value(2) > 0.6, $"the oracle leads; FFM learns: {string.Join(' ', auc)}");
+        Assert.AreEqual("±", auc[3]);
+        StringAssert.Contains(output, "cvr.auc");
+    }
+
+    [TestMethod]
     public void CorruptedInputFailsWithFileLineAndColumn()
     {
         using var files = new TestFiles();

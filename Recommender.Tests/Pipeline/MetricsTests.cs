@@ -122,6 +122,16 @@ public sealed class MetricsTests
     }
 
     [TestMethod]
+    public void AucStandardErrorIsHanleyAndMcNeils()
+    {
+        Assert.AreEqual(0.5, BinaryMetrics.AucStandardError(0.5, 1, 1), 1e-12);
+        // A = 0.8, 10 positives, 20 negatives: Q1 = 2/3, Q2 = 1.28/1.8; (0.16 + 9 (Q1 - 0.64) + 19 (Q2 - 0.64)) / 200.
+        Assert.AreEqual(Math.Sqrt((0.16 + 9 * (2 / 3.0 - 0.64) + 19 * (1.28 / 1.8 - 0.64)) / 200), BinaryMetrics.AucStandardError(0.8, 10, 20), 1e-12);
+        Assert.AreEqual(0.0936, BinaryMetrics.AucStandardError(0.8, 10, 20), 1e-4);
+        Assert.IsTrue(double.IsNaN(BinaryMetrics.AucStandardError(0.8, 0, 20)));
+    }
+
+    [TestMethod]
     public void MultiTaskMetricsUseClickedRowsForCvrAndAllRowsForCtcvr()
     {
         float[] click = [1, 1, 1, 0, 0];

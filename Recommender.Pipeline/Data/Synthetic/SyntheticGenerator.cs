@@ -200,11 +200,12 @@ public static class SyntheticGenerator
         x.Timestamp = 1_700_000_000L + day * 86_400L + x.Hour * 3600L + rng.NextInt(3600);
         x.Recency = rng.NextExponential(3);
         x.Affinity = w.Affinity(x.User, x.Item);
-        x.ClickLogit = SyntheticWorld.ClickLogit(w.UserBias[x.User], w.ItemBias[x.Item], x.Affinity, x.Position, x.Hour, x.Device, x.Channel, x.Recency);
+        x.ClickLogit = SyntheticWorld.ClickLogit(w.UserBias[x.User], w.ItemBias[x.Item], x.Affinity, x.Position, x.Hour, x.Device, x.Channel, x.Recency)
+            + w.ClickCrosses(x.User, x.Item, x.Device, x.Channel);
     }
 
     private static double CvrLogit(SyntheticWorld w, in Impression x) =>
-        SyntheticWorld.ConversionLogit(w.UserBuyBias[x.User], w.ItemQuality[x.Item], w.ItemPriceZ[x.Item], x.Affinity, x.Channel);
+        SyntheticWorld.ConversionLogit(w.UserBuyBias[x.User], w.ItemQuality[x.Item], w.ItemPriceZ[x.Item], x.Affinity, x.Channel) + w.PurchaseCrosses(x.User, x.Item);
 
     // Solves the intercepts so the base rates hit their targets on a large sample of the traffic.
     internal static void Calibrate(SyntheticWorld w, SyntheticOptions o)
@@ -256,7 +257,7 @@ public static class SyntheticGenerator
         SyntheticWorld.CartLogit(w.UserBuyBias[x.User], w.ItemQuality[x.Item], x.Affinity, x.Channel);
 
     private static double PurchaseLogit(SyntheticWorld w, in Impression x) =>
-        SyntheticWorld.PurchaseLogit(w.UserBuyBias[x.User], w.ItemQuality[x.Item], w.ItemPriceZ[x.Item], x.Affinity);
+        SyntheticWorld.PurchaseLogit(w.UserBuyBias[x.User], w.ItemQuality[x.Item], w.ItemPriceZ[x.Item], x.Affinity) + w.PurchaseCrosses(x.User, x.Item);
 
     private static double FavouriteLogit(SyntheticWorld w, in Impression x) =>
         SyntheticWorld.FavouriteLogit(w.UserRatingBias[x.User], w.ItemQuality[x.Item], x.Affinity, x.Position);

@@ -34,6 +34,13 @@ public sealed class SyntheticOptions
     /// </summary>
     public bool Funnel { get; set; }
 
+    /// <summary>
+    /// Pairwise attribute crosses in the click and purchase laws, the structure a model must learn as interactions:
+    /// age x category, gender x brand, device x channel, and price sensitivity by consumption segment (price bucket
+    /// x segment, in the click and more strongly in the purchase).
+    /// </summary>
+    public bool Crosses { get; set; }
+
     /// <summary>An independent <c>favourite</c> label on every impression (driven by quality and affinity, not by the click).</summary>
     public bool Favourite { get; set; }
 

@@ -36,6 +36,9 @@ internal sealed class SyntheticWorld
     public readonly double[] PositionCumulative, HourCumulative, ChannelCumulative;
     public double CtrIntercept, CvrIntercept, CartIntercept, PurchaseIntercept, FavouriteIntercept;
 
+    // Pairwise attribute crosses (SyntheticOptions.Crosses), from their own random stream so the default world is unchanged.
+    public readonly float[]? AgeCategory, GenderBrand, DeviceChannel, SegmentPrice;
+
     public SyntheticWorld(SyntheticOptions options)
     {
         Rank = options.LatentRank;
@@ -113,6 +116,20 @@ internal sealed class SyntheticWorld
                 UserTaste[u * Rank + r] = categoryTaste[UserFavorite[u] * Rank + r] + (float)(0.7 * scale * rng.NextGaussian());
         }
 
+        if (options.Crosses)
+        {
+            var cross = new Rng(options.Seed, stream: 11);
+            float[] Effects(int n, double scale) { var e = new float[n]; for (int i = 0; i < n; i++) e[i] = (float)(scale * cross.NextGaussian()); return e; }
+            AgeCategory = Effects(7 * Categories, 0.6);
+            GenderBrand = Effects(3 * Categories * BrandsPerCategory, 0.5);
+            DeviceChannel = Effects(Devices * Channels, 0.4);
+            // Low-spending segments shy away from expensive buckets, high-spending ones less so or not at all.
+            SegmentPrice = new float[5 * PriceBuckets];
+            for (int s = 0; s < 5; s++)
+                for (int b = 0; b < PriceBuckets; b++)
+                    SegmentPrice[s * PriceBuckets + b] = (float)(-0.35 * (2 - s) * (b - 4.5) / 4.5 + 0.1 * cross.NextGaussian());
+        }
+
         PositionCumulative = Cumulative(Positions, p => 1 / Math.Pow(p + 1, 0.7));
         HourCumulative = Cumulative(24, h => 1 + 0.8 * Math.Sin(2 * Math.PI * (h - 14) / 24));
         ChannelCumulative = CumulativeOf(ChannelWeights);
@@ -133,6 +150,14 @@ internal sealed class SyntheticWorld
         for (int r = 0; r < Rank; r++) dot += u[r] * v[r];
         return dot;
     }
+
+    /// <summary>The crosses' part of the click logit (0 without <see cref="SyntheticOptions.Crosses"/>).</summary>
+    public double ClickCrosses(int user, int item, int device, int channel) => AgeCategory is null ? 0
+        : AgeCategory[UserAge[user] * Categories + ItemCategory[item]] + GenderBrand![UserGender[user] * Categories * BrandsPerCategory + ItemBrand[item]]
+          + DeviceChannel![device * Channels + channel] + SegmentPrice![UserConsumption[user] * PriceBuckets + ItemPriceBucket[item]];
+
+    /// <summary>The crosses' part of the purchase logit: price sensitivity by segment, twice as strong as in the click.</summary>
+    public double PurchaseCrosses(int user, int item) => SegmentPrice is null ? 0 : 2 * SegmentPrice[UserConsumption[user] * PriceBuckets + ItemPriceBucket[item]];
 
     /// <summary>The click logit without the intercept.</summary>
     public static double ClickLogit(double userBias, double itemBias, double affinity, int position, int hour, int device, int channel, double recency) =>
