@@ -47,11 +47,12 @@ public sealed class TrainStepTests
         "PleChain" => Ple.Create(ChainSpec(spec), layers: 2, sharedExperts: 1, taskExperts: 1, expert: [4], tower: [3]),
         "SharedBottomFm" => SharedBottom.Create(spec with { Interactions = FeatureInteractions.FactorizationMachine }, [5], [3]),
         "MmoeCross" => Mmoe.Create(spec with { Interactions = FeatureInteractions.Cross, CrossLayers = 2 }, experts: 2, expert: [4], tower: [3]),
+        "SharedBottomDot" => SharedBottom.Create(spec with { Interactions = FeatureInteractions.PairwiseDot }, [5], [3]),
         "EsmmFmCross" => Esmm.Create(ChainSpec(spec) with { Interactions = FeatureInteractions.FactorizationMachine | FeatureInteractions.Cross, CrossLayers = 1 }, [4]),
         _ => throw new ArgumentException(name),
     };
 
-    public static readonly string[] Architectures = ["SharedBottom", "SharedBottomLearnedWeights", "Esmm", "Mmoe", "Ple", "Esm2Chain", "MmoeChain", "PleChain", "SharedBottomFm", "MmoeCross", "EsmmFmCross"];
+    public static readonly string[] Architectures = ["SharedBottom", "SharedBottomLearnedWeights", "Esmm", "Mmoe", "Ple", "Esm2Chain", "MmoeChain", "PleChain", "SharedBottomFm", "MmoeCross", "EsmmFmCross", "SharedBottomDot"];
 
     [TestMethod]
     [DataRow("SharedBottom")]
@@ -65,6 +66,7 @@ public sealed class TrainStepTests
     [DataRow("SharedBottomFm")]
     [DataRow("MmoeCross")]
     [DataRow("EsmmFmCross")]
+    [DataRow("SharedBottomDot")]
     public void WholeTrainStepGradientsMatchFiniteDifferences(string architecture)
     {
         // SGD without momentum at lr = 1 makes p.next = p - grad, so the step's own outputs reveal the gradient.

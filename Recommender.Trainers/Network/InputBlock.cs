@@ -15,6 +15,11 @@ public enum FeatureInteractions
     FactorizationMachine = 1,
     /// <summary>DCN-v2's cross network (Wang et al., WWW 2021), stacked under the MLPs: <c>x_{l+1} = x_0 * (x_l W_l + b_l) + x_l</c>.</summary>
     Cross = 2,
+    /// <summary>
+    /// DLRM's interaction (Naumov et al., 2019): the dot product of every pair of field embeddings, F(F-1)/2 values,
+    /// appended, so each attribute pair keeps its own term (bi-interaction pooling sums them into one vector).
+    /// </summary>
+    PairwiseDot = 4,
 }
 
 /// <summary>
@@ -49,6 +54,16 @@ public sealed class InputBlock
         {
             var x0 = x;
             for (int l = 0; l < spec.CrossLayers; l++) x = g.Add(g.Mul(x0, g.Gemm(x, p[$"cross.{l}.w"], p[$"cross.{l}.b"])), x);
+        }
+        if (spec.Interactions.HasFlag(FeatureInteractions.PairwiseDot))
+        {
+            // [F, B, k] so that Gather picks fields; the pairs' products summed over k give [P, B], then [B, P].
+            int f = spec.FieldRows.Count;
+            var byField = g.Transpose(g.Reshape(embeddings, -1, f, spec.EmbeddingDim), 1, 0, 2);
+            var pairs = Enumerable.Range(0, f).SelectMany(i => Enumerable.Range(i + 1, f - i - 1).Select(j => (i, j))).ToArray();
+            var left = g.Gather(byField, g.Int64s(pairs.Select(p => (long)p.i).ToArray()));
+            var right = g.Gather(byField, g.Int64s(pairs.Select(p => (long)p.j).ToArray()));
+            x = g.Concat(1, x, g.Transpose(g.ReduceSum(g.Mul(left, right), [2]), 1, 0));
         }
         if (spec.Interactions.HasFlag(FeatureInteractions.FactorizationMachine))
         {

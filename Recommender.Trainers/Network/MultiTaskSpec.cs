@@ -31,8 +31,9 @@ public sealed record MultiTaskSpec
     /// <summary>Width of the concatenated embeddings and dense features.</summary>
     public int ConcatenatedSize => FieldRows.Count * EmbeddingDim + DenseSize;
 
-    /// <summary>Width of the network input: the concatenation (crossed, with the cross network), plus one embedding width with the bi-interaction.</summary>
-    public int InputSize => ConcatenatedSize + (Interactions.HasFlag(FeatureInteractions.FactorizationMachine) ? EmbeddingDim : 0);
+    /// <summary>Width of the network input: the concatenation (crossed, with the cross network), plus one embedding width with the bi-interaction, plus F(F-1)/2 pairwise dot products.</summary>
+    public int InputSize => ConcatenatedSize + (Interactions.HasFlag(FeatureInteractions.FactorizationMachine) ? EmbeddingDim : 0)
+        + (Interactions.HasFlag(FeatureInteractions.PairwiseDot) ? FieldRows.Count * (FieldRows.Count - 1) / 2 : 0);
 
     /// <summary>A model of this spec: the parameters declared in <paramref name="init"/> (plus the heads'), the standard inputs, and <paramref name="forward"/>.</summary>
     public ModelDefinition Define(ParameterInit init, ForwardFunction forward)
