@@ -43,6 +43,24 @@ public sealed class CliTests
     }
 
     [TestMethod]
+    public void MinCountPoolsRareValuesIntoTheOutOfVocabularyKey()
+    {
+        using var files = new TestFiles();
+        // u0..u9 appear 30 times each, r0..r99 once: with --min-count 2 every r-user scores as the unknown user.
+        var lines = Enumerable.Range(0, 300).Select(i => $"u{i % 10},i{i % 7},{i % 2}").Concat(Enumerable.Range(0, 100).Select(i => $"r{i},i{i % 7},{i % 3 % 2}"));
+        string data = files.Write("d.csv", "user,item,click\n" + string.Join('\n', lines) + "\n");
+        string probe = files.Write("probe.csv", "user,item,click\nr1,i3,0\nr2,i3,0\nnever-seen,i3,0\nu1,i3,0\n");
+        var (code, _, error) = Run("train", "--train", data, "--user", "user", "--item", "item", "--click", "click", "--cvr-weight", "0", "--rating-weight", "0",
+            "--min-count", "2", "--epochs", "2", "--batch-size", "64", "--threads", "1", "--device", "Cpu", "--out", files.Path_("m"));
+        Assert.AreEqual(0, code, error);
+        Assert.AreEqual(0, Run("score", "--model", files.Path_("m"), "--input", probe, "--output", files.Path_("s.csv")).Code);
+        var p = File.ReadLines(files.Path_("s.csv")).Skip(1).Select(l => l.Split(',')[2]).ToArray();
+        Assert.AreEqual(p[2], p[0], "a value seen once scores as a value never seen");
+        Assert.AreEqual(p[2], p[1]);
+        Assert.AreNotEqual(p[2], p[3], "a frequent user keeps its own embedding");
+    }
+
+    [TestMethod]
     public void CorruptedInputFailsWithFileLineAndColumn()
     {
         using var files = new TestFiles();
