@@ -4,6 +4,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Embeddings;
 using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;
@@ -71,11 +72,15 @@ void Fill(TrainStepRunner runner, int[] batchIds, int start)
         int r = (start + i) % PoolRows;
         Array.Copy(ids, r * f, batchIds, i * f, f);
         Array.Copy(dense, r * Dense, runner.Input(MultiTaskInputs.Dense), i * Dense, Dense);
-        runner.Input(MultiTaskInputs.Click)[i] = labels[r * 5];
-        runner.Input(MultiTaskInputs.Conversion)[i] = labels[r * 5 + 1];
-        runner.Input(MultiTaskInputs.Rating)[i] = labels[r * 5 + 2];
+        // The default chain's labels: click and conversion always there, the rating where rated.
+        var (ctr, cvr, rating) = (spec.Tasks[0], spec.Tasks[1], spec.Tasks[2]);
+        runner.Input(MultiTaskInputs.Label(ctr))[i] = labels[r * 5];
+        runner.Input(MultiTaskInputs.LabelMask(ctr))[i] = 1;
+        runner.Input(MultiTaskInputs.Label(cvr))[i] = labels[r * 5 + 1];
+        runner.Input(MultiTaskInputs.LabelMask(cvr))[i] = 1;
+        runner.Input(MultiTaskInputs.Label(rating))[i] = labels[r * 5 + 2];
+        runner.Input(MultiTaskInputs.LabelMask(rating))[i] = labels[r * 5 + 4];
         runner.Input(MultiTaskInputs.RowMask)[i] = labels[r * 5 + 3];
-        runner.Input(MultiTaskInputs.RatingMask)[i] = labels[r * 5 + 4];
     }
 }
 
@@ -216,7 +221,7 @@ Stage("training_loop", () =>
     {
         int f = fieldRows.Length;
         float[] Label(int k, bool rated) => Enumerable.Range(start, count).Select(r => rated && labels[r * 5 + 4] == 0 ? float.NaN : labels[r * 5 + k]).ToArray();
-        return FeatureMatrix.FromArrays(count, f, Dense, ids.AsSpan(start * f, count * f), dense.AsSpan(start * Dense, count * Dense), Label(0, false), Label(1, false), Label(2, true));
+        return FeatureMatrix.FromArrays(count, f, Dense, ids.AsSpan(start * f, count * f), dense.AsSpan(start * Dense, count * Dense), [Label(0, false), Label(1, false), Label(2, true)]);
     }
     var trainSet = Rows(0, trainRows);
     var validSet = Rows(trainRows, validRows);
@@ -233,14 +238,14 @@ Stage("training_loop", () =>
         var clock = Stopwatch.StartNew();
         var trained = MultiTaskTrainer.Train(trainSet, validSet, fieldRows, options);
         clock.Stop();
-        lastAuc[device] = trained.History[^1].Validation["ctr_auc"];
+        lastAuc[device] = trained.History[^1].Validation["ctr.auc"];
         loop.Add(new JsonObject
         {
             ["device"] = device.ToString().ToLowerInvariant(), ["train_rows"] = trainRows, ["valid_rows"] = validRows, ["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
             ["checkpoint_bytes"] = new FileInfo(checkpoint).Length,
             ["epochs"] = new JsonArray(trained.History.Select(h => (JsonNode)new JsonObject
             {
-                ["epoch"] = h.Epoch, ["train_loss"] = Math.Round(h.TrainLoss, 5), ["validation_ctr_auc"] = Math.Round(h.Validation["ctr_auc"], 4),
+                ["epoch"] = h.Epoch, ["train_loss"] = Math.Round(h.TrainLoss, 5), ["validation_ctr_auc"] = Math.Round(h.Validation["ctr.auc"], 4),
                 ["samples_per_s"] = Math.Round(h.SamplesPerSecond),
             }).ToArray()),
         });
