@@ -92,6 +92,9 @@ public static class EngineBenchmark
         }
         var median = results.OrderBy(r => r.SamplesPerS).ElementAt(windows / 2);
         double ortMs = median.OrtMs, hostMs = median.HostMs;
+        // The same-run reference: the machine's own SGEMM on the same threads; the ratio is what compares across CPUs.
+        double sgemm = MachineInfo.SgemmGflops(threads);
+        double achieved = median.SamplesPerS * MachineInfo.TrainFlopsPerSample(compiled.Definition.Parameters.Where(p => p.Shape.Length == 2).Select(p => p.Size)) / 1e9;
         steps = perWindow * windows;
         return new JsonObject
         {
@@ -114,6 +117,10 @@ public static class EngineBenchmark
                 ["sparse_update"] = Math.Round(median.Update, 3),
             },
             ["final_loss"] = Math.Round(runner.Loss, 5),
+            ["cpu"] = MachineInfo.CpuModel(),
+            ["sgemm_gflops"] = Math.Round(sgemm, 1),
+            ["step_dense_gflops"] = Math.Round(achieved, 1),
+            ["step_over_sgemm"] = Math.Round(achieved / sgemm, 3),
         };
     }
 }

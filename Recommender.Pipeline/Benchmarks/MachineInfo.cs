@@ -1,3 +1,7 @@
+using System.Diagnostics;
+using Recommender.Trainers.Graph;
+using Recommender.Trainers.Runtime;
+
 namespace Recommender.Pipeline.Benchmarks;
 
 /// <summary>What a benchmark reports of the machine it ran on (figures move with the CPU).</summary>
@@ -9,4 +13,29 @@ public static class MachineInfo
         try { return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? "unknown"; }
         catch (IOException) { return "unknown"; }
     }
+
+    /// <summary>
+    /// The machine's own SGEMM rate in GFLOP/s, through the same runtime as the engine: one ONNX Runtime MatMul of two
+    /// <paramref name="n"/> x <paramref name="n"/> float matrices on <paramref name="threads"/> threads, the median of 7 runs
+    /// after a warm-up. The reference a training figure is divided by, so that runs on different CPUs compare.
+    /// </summary>
+    public static double SgemmGflops(int threads, int n = 1024)
+    {
+        var g = new GraphBuilder();
+        g.Output(g.MatMul(g.Input("a", n, n), g.Input("b", n, n)), "c");
+        using var runner = new GraphRunner(g.ToBytes("sgemm"), new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = threads });
+        var rng = new Random(1);
+        var a = Enumerable.Range(0, n * n).Select(_ => (float)rng.NextDouble()).ToArray();
+        var feed = new Dictionary<string, (Array, long[])> { ["a"] = (a, [n, n]), ["b"] = (a, [n, n]) };
+        runner.Run(feed);
+        var seconds = Enumerable.Range(0, 7).Select(_ => { var clock = Stopwatch.StartNew(); runner.Run(feed); return clock.Elapsed.TotalSeconds; }).Order().ToArray();
+        return 2.0 * n * n * n / seconds[3] / 1e9;
+    }
+
+    /// <summary>
+    /// Floating-point operations of one train step per sample of a network whose dense layers are the 2-D
+    /// <paramref name="weights"/> (their element counts): 2 per multiply-add forward, twice that backward (the input's and
+    /// the weight's gradients), so 6 per weight element; activations, losses and the optimizer are left out.
+    /// </summary>
+    public static double TrainFlopsPerSample(IEnumerable<long> weights) => 6.0 * weights.Sum();
 }
