@@ -25,6 +25,9 @@ public static class TrainBenchmark
         var model = MultiTaskTrainer.Train(train, valid, features.Categorical.Select(c => c.Cardinality + 1).ToArray(), options);
         clock.Stop();
         var epoch = model.History[0];
+        // The same-run reference: the machine's own SGEMM on the same threads.
+        double sgemm = MachineInfo.SgemmGflops(threads);
+        double achieved = epoch.SamplesPerSecond * MachineInfo.TrainFlopsPerSample(model.Compiled.Definition.Parameters.Where(p => p.Shape.Length == 2).Select(p => p.Size)) / 1e9;
         return new JsonObject
         {
             ["benchmark"] = "train",
@@ -36,6 +39,10 @@ public static class TrainBenchmark
             ["validation_ctr_auc"] = Math.Round(epoch.Validation["ctr.auc"], 4),
             ["validation_cvr_auc"] = Math.Round(epoch.Validation.GetValueOrDefault("cvr.auc", double.NaN), 4),
             ["seconds_with_validation"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
+            ["cpu"] = MachineInfo.CpuModel(),
+            ["sgemm_gflops"] = Math.Round(sgemm, 1),
+            ["epoch_dense_gflops"] = Math.Round(achieved, 1),
+            ["epoch_over_sgemm"] = Math.Round(achieved / sgemm, 3),
         };
     }
 }
