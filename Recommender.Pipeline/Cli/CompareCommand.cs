@@ -38,25 +38,29 @@ internal static class CompareCommand
                 var oracle = LabelledEvaluation.ReadPredictions(truth, TaskList.Predictions(tasks));
                 models.Insert(0, new ComparedModel("oracle", MultiTaskMetrics.Compute(tasks, oracle, labels, test.Schema.GroupOutput is { } g ? test.GetText(g) : null), 0));
             }
-            // Class counts of each AUC's rows, for its standard error.
+            // Class counts of each AUC's rows, for its standard error: once per metric, not per cell.
             var (defined, entire) = MultiTaskMetrics.Domains(tasks, labels);
-            (long, long)? Counts(string metric)
+            (long Positives, long Negatives)? Counts(string metric)
             {
                 var parts = metric.Split('.');
                 if (!defined.ContainsKey(parts[0])) return null;
-                var rows = parts[1] == "auc" ? Enumerable.Range(0, labels[parts[0]].Length).Where(i => defined[parts[0]][i]).Select(i => labels[parts[0]][i])
-                    : parts[1] == "entire_auc" ? entire[parts[0]].Where(v => !float.IsNaN(v)) : null;
+                var rows = parts[1] switch
+                {
+                    "auc" => labels[parts[0]].Where((_, i) => defined[parts[0]][i]).ToList(),
+                    "entire_auc" => entire[parts[0]].Where(v => !float.IsNaN(v)).ToList(),
+                    _ => null,
+                };
                 if (rows is null) return null;
-                var list = rows.ToList();
-                long positives = list.Count(v => v == 1f);
-                return (positives, list.Count - positives);
+                long positives = rows.Count(v => v == 1f);
+                return (positives, rows.Count - positives);
             }
             var names = models.SelectMany(m => m.Metrics.Items().Select(i => i.Name)).Distinct().Where(n => !n.EndsWith("unscored_rows")).ToList();
+            var counts = names.ToDictionary(n => n, Counts);
             var table = new TextTable(["metric", .. models.Select(m => m.Name)]);
             foreach (var name in names)
             {
                 table.Add([name, .. models.Select(m => m.Metrics[name] is { IsDefined: true } v
-                    ? v.Value.ToString("F4", CultureInfo.InvariantCulture) + (Counts(name) is var (p, n) && m.Name != "oracle" ? $" ± {BinaryMetrics.AucStandardError(v.Value, p, n):F4}" : "")
+                    ? v.Value.ToString("F4", CultureInfo.InvariantCulture) + (counts[name] is var (p, n) && m.Name != "oracle" ? $" ± {BinaryMetrics.AucStandardError(v.Value, p, n):F4}" : "")
                     : "-")]);
             }
             table.Add(["seconds", .. models.Select(m => m.Name == "oracle" ? "-" : m.Seconds.ToString("F1", CultureInfo.InvariantCulture))]);

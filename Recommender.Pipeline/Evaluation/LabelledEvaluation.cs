@@ -22,7 +22,7 @@ public static class LabelledEvaluation
         var labelValues = tasks.Where(t => Array.IndexOf(s.NumberColumns, t.Label) >= 0).ToDictionary(t => t.Name, t => labels.GetNumbers(t.Label));
         if (labelValues.Count == 0) throw new SchemaException($"the labels file has none of the tasks' label columns ({string.Join(", ", tasks.Select(t => t.Label))})");
         foreach (var t in tasks.Where(t => t.Kind == TaskKind.Binary && labelValues.ContainsKey(t.Name)))
-            if (labelValues[t.Name].FirstOrDefault(v => v is not (0f or 1f) && !float.IsNaN(v)) is var odd && odd is not (0f or 1f) && !float.IsNaN(odd))
+            foreach (var odd in labelValues[t.Name].Where(v => v is not (0f or 1f) && !float.IsNaN(v)).Take(1))
                 throw new SchemaException($"task '{t.Name}': its label column '{t.Label}' holds {odd}, not 0 or 1; a model of interactions is measured by ranking: evaluate --top-k");
         var metrics = MultiTaskMetrics.Compute(tasks, predictions, labelValues, s.GroupOutput is null ? null : labels.GetText(s.GroupOutput));
         var atThreshold = new List<(string, Metric)>();

@@ -53,7 +53,7 @@ public static class ComparisonJob
         foreach (var architecture in architectures)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var o = Copy(options);
+            var o = options.Clone();
             o.Architecture = architecture;
             o.Tasks = [.. tasks];
             var model = MultiTaskTrainer.Train(featurized.Train, valid is null ? null : featurized.Others[0], featurized.FieldRows, o);
@@ -121,12 +121,5 @@ public static class ComparisonJob
     private sealed class LabelOut
     {
         [ColumnName("__label")] public bool Label { get; set; }
-    }
-
-    private static MultiTaskTrainerOptions Copy(MultiTaskTrainerOptions o)
-    {
-        var copy = new MultiTaskTrainerOptions();
-        foreach (var f in typeof(MultiTaskTrainerOptions).GetFields()) f.SetValue(copy, f.GetValue(o));
-        return copy;
     }
 }

@@ -58,8 +58,7 @@ public static class MatrixFactorizationJob
         var dataIdentity = data.Identity();
         var ml = new MLContext(seed: options.Seed);
         var (train, valid, test) = data.Load(log);
-        var o = new MatrixFactorizationOptions();
-        foreach (var f in typeof(MatrixFactorizationOptions).GetFields()) f.SetValue(o, f.GetValue(options));
+        var o = options.Clone();
         bool ratedIsInteraction = task.Name == Interaction;
         (o.MatrixRowIndexColumnName, o.MatrixColumnIndexColumnName, o.LabelColumnName, o.LossFunction) =
             (DatasetSchema.UserColumn, DatasetSchema.ItemColumn, ratedIsInteraction ? InteractionColumn : task.Label, lossFunction);

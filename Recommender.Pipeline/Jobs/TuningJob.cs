@@ -124,8 +124,7 @@ public static class TuningJob
 
     private static MultiTaskTrainerOptions Copy(MultiTaskTrainerOptions o)
     {
-        var copy = new MultiTaskTrainerOptions();
-        foreach (var f in typeof(MultiTaskTrainerOptions).GetFields()) f.SetValue(copy, f.GetValue(o));
+        var copy = o.Clone();
         copy.Progress = null;
         copy.EpochCompleted = null;
         copy.CheckpointPath = null;

@@ -39,6 +39,17 @@ public sealed class CompiledModel
         OpTypes = opTypes.ToArray();
     }
 
+    /// <summary>
+    /// The same train step and parameters under another forward function of the same parameters, for inference and
+    /// export only (a head that calibrates its output): the training graph, compiled once, stays the one trained.
+    /// </summary>
+    public CompiledModel WithInferenceDefinition(ModelDefinition definition)
+    {
+        if (!definition.Parameters.Select(p => (p.Name, p.Size)).SequenceEqual(Definition.Parameters.Select(p => (p.Name, p.Size))))
+            throw new ArgumentException("the inference definition must have the trained model's parameters");
+        return new CompiledModel(definition, Optimizer, TrainStep, LossTerms, Predictions, OpTypes);
+    }
+
     /// <summary>The model.</summary>
     public ModelDefinition Definition { get; }
     /// <summary>The optimizer compiled in.</summary>

@@ -62,5 +62,6 @@ public sealed class MatrixFactorizationOptions
     /// <summary>Called after each iteration with (iteration, training RMSE, validation RMSE or NaN).</summary>
     public Action<int, double, double>? IterationCompleted;
 
-    internal MatrixFactorizationOptions Clone() => (MatrixFactorizationOptions)MemberwiseClone();
+    /// <summary>A copy the caller's later changes do not reach.</summary>
+    public MatrixFactorizationOptions Clone() => (MatrixFactorizationOptions)MemberwiseClone();
 }

@@ -65,7 +65,8 @@ public static class TaskHeads
                 int gi = index[given];
                 var parent = inputs[MultiTaskInputs.Label(tasks[gi])];
                 defined[i] = g.Mul(m, g.Mul(defined[gi], parent));
-                if (t.Kind == TaskKind.Binary)
+                // Only an entire-space loss reads these: other models' train steps are not given the nodes.
+                if (entireSpace && t.Kind == TaskKind.Binary)
                 {
                     entireLabel[i] = g.Mul(y, entireLabel[gi]);
                     entireDefined[i] = g.Mul(entireDefined[gi], g.Add(g.Sub(g.Scalar(1), entireLabel[gi]), g.Mul(entireLabel[gi], m)));

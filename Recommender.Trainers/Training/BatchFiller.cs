@@ -16,6 +16,8 @@ public sealed class BatchFiller
     private readonly WorkerPool? _pool;
     private readonly Action<int, int> _fillWork;
     private TrainStepRunner? _runner;
+    // The runner's label and mask buffers, labels first, looked up once per runner (not per batch and worker).
+    private float[][] _labelBuffers = [];
     private int[] _order = [];
     private int _start, _real;
 
@@ -38,6 +40,8 @@ public sealed class BatchFiller
     /// <summary>Fills rows <paramref name="order"/>[start .. start + batch) (padding past the end); returns the real row count.</summary>
     public int Fill(TrainStepRunner runner, int[] order, int start)
     {
+        if (!ReferenceEquals(runner, _runner))
+            _labelBuffers = [.. _labelInputs.Select(runner.Input), .. _maskInputs.Select(runner.Input)];
         _runner = runner; _order = order; _start = start;
         _real = Math.Clamp(order.Length - start, 0, _batch);
         if (_pool is null) FillPart(0, 1);
@@ -54,13 +58,7 @@ public sealed class BatchFiller
         int from = _batch * worker / workers, to = _batch * (worker + 1) / workers;
         int fields = _data.Fields, dense = _data.DenseSize;
         var denseBuffer = dense > 0 ? runner.Input(MultiTaskInputs.Dense) : null;
-        int tasks = _labelInputs.Length;
-        var labelBuffers = new float[2 * tasks][];
-        for (int t = 0; t < tasks; t++)
-        {
-            labelBuffers[t] = runner.Input(_labelInputs[t]);
-            labelBuffers[tasks + t] = runner.Input(_maskInputs[t]);
-        }
+        var labelBuffers = _labelBuffers;
         var rows = runner.Input(MultiTaskInputs.RowMask);
         for (int b = from; b < to; b++)
         {

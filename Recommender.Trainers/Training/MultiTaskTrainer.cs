@@ -139,7 +139,7 @@ public static class MultiTaskTrainer
         if (calibration is null) return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device) { State = continuation };
         // The same parameters under heads that apply the calibration: the inference and export graphs change, the training graph did not.
         var calibrated = spec with { Calibration = calibration };
-        return new TrainedMultiTaskModel(calibrated, TrainStepCompiler.Compile(Define(o, calibrated), compiled.Optimizer), finalParameters, finalTables, history, runner.Device)
+        return new TrainedMultiTaskModel(calibrated, compiled.WithInferenceDefinition(Define(o, calibrated)), finalParameters, finalTables, history, runner.Device)
         {
             State = continuation,
         };

@@ -177,7 +177,7 @@ public sealed class MultiTaskTrainerOptions
     public Action<int, int, int, double>? Progress;
 
     /// <summary>A copy the caller's later changes do not reach (arrays copied too), as ML.NET's estimators keep their options.</summary>
-    internal MultiTaskTrainerOptions Clone()
+    public MultiTaskTrainerOptions Clone()
     {
         var copy = (MultiTaskTrainerOptions)MemberwiseClone();
         copy.CategoricalColumns = (string[]?)CategoricalColumns?.Clone();
