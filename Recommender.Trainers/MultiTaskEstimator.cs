@@ -99,7 +99,11 @@ public sealed class MultiTaskEstimator : IEstimator<MultiTaskTransformer>
             var column = schema.GetColumnOrNull(k) ?? throw new ArgumentException($"categorical column '{k}' is not in the input");
             if (column.Type is not KeyDataViewType) throw new ArgumentException($"categorical column '{k}' is {column.Type}, not key-typed: map it to keys first");
         }
-        return keys;
+        // A behaviour sequence's positions come after the plain fields, each sequence's together and in order.
+        var positions = (Options.Sequences ?? []).SelectMany(q => q.Positions).ToArray();
+        foreach (var position in positions)
+            if (!keys.Contains(position)) throw new ArgumentException($"sequence position '{position}' is not one of the key columns");
+        return [.. keys.Where(k => !positions.Contains(k)), .. positions];
     }
 
     private (string? Name, int Size) DenseColumn(DataViewSchema schema)

@@ -23,8 +23,12 @@ public sealed class CudaCoverageTests
                 yield return ($"{name} train step ({kind}, clipped)", compiled.TrainStep);
                 yield return ($"{name} inference", compiled.Inference());
                 yield return ($"{name} exported", compiled.Inference(model.Parameters.ToDictionary(p => p.Name, p => p.Initial)));
+                // A model with a behaviour sequence has three more fields, the sequence's positions over field 1's table.
+                bool history = model.Inputs.Any(i => i.Name == MultiTaskInputs.SequenceMask);
+                int[] owners = history ? [0, 1, 2, 1, 1, 1] : [0, 1, 2];
                 yield return ($"{name} standalone", compiled.Export(model.Parameters.ToDictionary(p => p.Name, p => p.Initial),
-                    spec.FieldRows.Select(r => new float[r * spec.EmbeddingDim]).ToArray(), ["a", "b", "c"], spec.EmbeddingDim));
+                    owners.Select(o => new float[spec.FieldRows[o] * spec.EmbeddingDim]).ToArray(), owners.Select((_, f) => $"f{f}").ToArray(), spec.EmbeddingDim,
+                    tableOwners: owners, idMask: history ? (MultiTaskInputs.SequenceMask, [3, 4, 5]) : null));
             }
         }
     }

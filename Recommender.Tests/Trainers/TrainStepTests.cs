@@ -48,11 +48,25 @@ public sealed class TrainStepTests
         "SharedBottomFm" => SharedBottom.Create(spec with { Interactions = FeatureInteractions.FactorizationMachine }, [5], [3]),
         "MmoeCross" => Mmoe.Create(spec with { Interactions = FeatureInteractions.Cross, CrossLayers = 2 }, experts: 2, expert: [4], tower: [3]),
         "SharedBottomDot" => SharedBottom.Create(spec with { Interactions = FeatureInteractions.PairwiseDot }, [5], [3]),
+        "SharedBottomHistoryMean" => SharedBottom.Create(HistorySpec(spec, SequencePooling.Mean), [5], [3]),
+        "MmoeHistoryAttention" => Mmoe.Create(HistorySpec(spec, SequencePooling.Attention), experts: 2, expert: [4], tower: [3]),
+        "Esm2HistoryAttentionFmDot" => Esmm.Create(ChainSpec(HistorySpec(spec, SequencePooling.Attention)) with { Interactions = FeatureInteractions.FactorizationMachine | FeatureInteractions.PairwiseDot }, [4]),
         "EsmmFmCross" => Esmm.Create(ChainSpec(spec) with { Interactions = FeatureInteractions.FactorizationMachine | FeatureInteractions.Cross, CrossLayers = 1 }, [4]),
         _ => throw new ArgumentException(name),
     };
 
-    public static readonly string[] Architectures = ["SharedBottom", "SharedBottomLearnedWeights", "Esmm", "Mmoe", "Ple", "Esm2Chain", "MmoeChain", "PleChain", "SharedBottomFm", "MmoeCross", "EsmmFmCross", "SharedBottomDot"];
+    // The spec's fields, then a 3-long behaviour sequence over field 1's vocabulary (fields 3..5).
+    private static MultiTaskSpec HistorySpec(MultiTaskSpec spec, SequencePooling pooling) => spec with
+    {
+        FieldRows = [.. spec.FieldRows, spec.FieldRows[1], spec.FieldRows[1], spec.FieldRows[1]],
+        Sequences = [new SequenceSpec("recent", TargetField: 1, FirstField: spec.FieldRows.Count, Length: 3)], Pooling = pooling, AttentionHidden = 3,
+    };
+
+    // Rows' sequence masks: two present, one, none (a user without history), and the padding row's three.
+    private static readonly double[] SequenceMask = [1, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1, 1];
+
+    public static readonly string[] Architectures = ["SharedBottom", "SharedBottomLearnedWeights", "Esmm", "Mmoe", "Ple", "Esm2Chain", "MmoeChain", "PleChain", "SharedBottomFm", "MmoeCross", "EsmmFmCross", "SharedBottomDot",
+        "SharedBottomHistoryMean", "MmoeHistoryAttention", "Esm2HistoryAttentionFmDot"];
 
     [TestMethod]
     [DataRow("SharedBottom")]
@@ -67,6 +81,9 @@ public sealed class TrainStepTests
     [DataRow("MmoeCross")]
     [DataRow("EsmmFmCross")]
     [DataRow("SharedBottomDot")]
+    [DataRow("SharedBottomHistoryMean")]
+    [DataRow("MmoeHistoryAttention")]
+    [DataRow("Esm2HistoryAttentionFmDot")]
     public void WholeTrainStepGradientsMatchFiniteDifferences(string architecture)
     {
         // SGD without momentum at lr = 1 makes p.next = p - grad, so the step's own outputs reveal the gradient.
@@ -78,14 +95,17 @@ public sealed class TrainStepTests
         const int batch = 4;
         var rng = new Random(5);
         double[] Rand(int n, double scale = 1) => Enumerable.Range(0, n).Select(_ => (rng.NextDouble() * 2 - 1) * scale).ToArray();
+        int width = (int)model.Inputs.Single(i => i.Name == MultiTaskInputs.Embeddings).RowSize;
         var feed = new Dictionary<string, (Array, long[])>
         {
-            [MultiTaskInputs.Embeddings] = (Rand(batch * 6, 0.5), [batch, 6]),
+            [MultiTaskInputs.Embeddings] = (Rand(batch * width, 0.5), [batch, width]),
             [MultiTaskInputs.Dense] = (Rand(batch * 2), [batch, 2]),
             [MultiTaskInputs.RowMask] = (new double[] { 1, 1, 1, 0 }, [batch, 1]), // last row is padding
             [GraphNames.LearningRate] = (new double[] { 1 }, []),
             [GraphNames.Step] = (new double[] { 1 }, []),
         };
+        bool history = model.Inputs.Any(i => i.Name == MultiTaskInputs.SequenceMask);
+        if (history) feed[MultiTaskInputs.SequenceMask] = (SequenceMask, [batch, 3]);
         foreach (var input in model.Inputs.Where(i => i.Kind == BatchInputKind.Label && i.Name != MultiTaskInputs.RowMask))
         {
             var task = input.Name[(input.Name.IndexOf('.') + 1)..];
@@ -119,8 +139,13 @@ public sealed class TrainStepTests
         }
         var embeddingGrad = (double[])result[GraphNames.EmbeddingGradient(MultiTaskInputs.Embeddings)].Data;
         Compare(MultiTaskInputs.Embeddings, embeddingGrad);
-        // Padding row 3 contributes nothing.
-        for (int j = 18; j < 24; j++) Assert.AreEqual(0.0, embeddingGrad[j], 1e-15);
+        // Padding row 3 contributes nothing, and neither does a masked sequence position: exactly.
+        for (int j = 3 * width; j < 4 * width; j++) Assert.AreEqual(0.0, embeddingGrad[j], 1e-15);
+        if (history)
+            for (int b = 0; b < batch; b++)
+                for (int i = 0; i < 3; i++)
+                    if (SequenceMask[b * 3 + i] == 0)
+                        for (int d = 0; d < 2; d++) Assert.AreEqual(0.0, embeddingGrad[b * width + (3 + i) * 2 + d], $"row {b} position {i}");
         Console.WriteLine($"train step: largest relative gradient error {worst:E2}");
         lock (typeof(GradientCheck)) GradientCheck.LargestRelativeError = Math.Max(GradientCheck.LargestRelativeError, worst);
     }

@@ -75,25 +75,40 @@ public sealed class CompiledModel
     /// <c>[N, 1]</c> per categorical field (named <paramref name="fieldInputs"/>, 0 = out of vocabulary; uint32 with
     /// <paramref name="idType"/> for ML.NET's key columns) and,
     /// the model's feature inputs (float, <c>[N, ...]</c>; <paramref name="inputNames"/> renames them in the exported graph);
-    /// outputs are the predictions, each <c>[N]</c> (one value per row). Any ONNX runtime can run it.
+    /// outputs are the predictions, each <c>[N]</c> (one value per row). Any ONNX runtime can run it. A field whose
+    /// <paramref name="tableOwners"/> entry names another field (a behaviour sequence's position) reads that field's table,
+    /// stored once; <paramref name="idMask"/>, when given, is a feature input computed inside from the ids of its fields (1
+    /// where the id is not 0), as the host fills it in training (a behaviour sequence's mask).
     /// </summary>
     public byte[] Export(IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables, IReadOnlyList<string> fieldInputs, int embeddingDim, string? docString = null,
-        IReadOnlyDictionary<string, string>? inputNames = null, Onnx.TensorProto.Types.DataType idType = Onnx.TensorProto.Types.DataType.Int64)
+        IReadOnlyDictionary<string, string>? inputNames = null, Onnx.TensorProto.Types.DataType idType = Onnx.TensorProto.Types.DataType.Int64,
+        IReadOnlyList<int>? tableOwners = null, (string Input, IReadOnlyList<int> Fields)? idMask = null)
     {
         var embedding = Definition.Inputs.Single(i => i.Kind == BatchInputKind.Embedding);
         if (tables.Count != fieldInputs.Count || tables.Count * embeddingDim != embedding.RowSize)
             throw new ArgumentException($"{tables.Count} tables of width {embeddingDim} do not make the {embedding.RowSize}-wide embedding input");
         var g = new GraphBuilder(Definition.FloatType);
         var rows = new List<Value>();
+        var idValues = new Value[tables.Count];
+        var initializers = new Dictionary<int, Value>();
         for (int f = 0; f < tables.Count; f++)
         {
             var ids = g.Input(fieldInputs[f], [-1, 1], idType);
             if (idType != Onnx.TensorProto.Types.DataType.Int64) ids = g.Cast(ids, Onnx.TensorProto.Types.DataType.Int64);
-            var table = g.Initializer($"embedding.{f}", [tables[f].Length / embeddingDim, embeddingDim], tables[f]);
+            idValues[f] = ids;
+            int owner = tableOwners?[f] ?? f;
+            if (!initializers.TryGetValue(owner, out var table))
+                initializers[owner] = table = g.Initializer($"embedding.{owner}", [tables[owner].Length / embeddingDim, embeddingDim], tables[owner]);
             rows.Add(g.Gather(table, g.Squeeze(ids, 1)));
         }
         var inputs = new Dictionary<string, Value> { [embedding.Name] = rows.Count == 1 ? rows[0] : g.Concat(1, rows.ToArray()) };
-        foreach (var input in Definition.Inputs.Where(i => i.Kind == BatchInputKind.Feature))
+        if (idMask is { } mask)
+        {
+            var zero = g.Scalar(0, Onnx.TensorProto.Types.DataType.Int64);
+            var present = mask.Fields.Select(f => g.Cast(g.Greater(idValues[f], zero), Definition.FloatType)).ToArray();
+            inputs[mask.Input] = present.Length == 1 ? present[0] : g.Concat(1, present);
+        }
+        foreach (var input in Definition.Inputs.Where(i => i.Kind == BatchInputKind.Feature && !inputs.ContainsKey(i.Name)))
             inputs[input.Name] = g.Input(inputNames?.GetValueOrDefault(input.Name) ?? input.Name, [-1, .. input.RowShape]);
         var p = Definition.Parameters.ToDictionary(x => x.Name, x => g.Initializer(x.Name, x.Shape, parameters[x.Name]));
         var outputs = Definition.Forward(g, inputs, p, training: false);

@@ -3,12 +3,16 @@ namespace Recommender.Trainers.Embeddings;
 /// <summary>
 /// One embedding table per categorical field, gathered into and updated from a batch laid out as
 /// <c>[batch, fields * dim]</c> (field f of row b at <c>b * fields * dim + f * dim</c>): the layout of the
-/// train step's embedding input. Work is split across fields, so no two threads touch the same table.
+/// train step's embedding input. Fields may share a table (the positions of a behaviour sequence share their id
+/// field's): <c>tableOf[f]</c> is the field whose table field f reads, and the update sums a shared table's gradients
+/// over its fields into one update per row. Updates are split across tables, so no two threads touch the same one.
 /// </summary>
 public sealed class FieldEmbeddings : IDisposable
 {
     private readonly WorkerPool _pool;
     private readonly Action<int, int> _gatherWork, _updateWork;
+    // Per table owner: its fields (the owner first), their id offsets and gradient offsets in a batch row.
+    private readonly (int Owner, int[] Fields, int[] GradOffsets)[] _groups;
     private int[] _ids = [];
     private float[] _buffer = [];
     private int _batch;
@@ -16,23 +20,48 @@ public sealed class FieldEmbeddings : IDisposable
     private float _learningRate;
     private long _step;
 
-    /// <summary>Creates the tables: <paramref name="rows"/>[f] rows (vocabulary + 1) of width <paramref name="dim"/> for field f.</summary>
-    public FieldEmbeddings(IReadOnlyList<int> rows, int dim, int seed, float initStd = 0.01f, int threads = 0)
-        : this(rows.Select((r, f) => new EmbeddingTable(r, dim, seed + 7919 * f, initStd)).ToArray(), dim, threads)
+    /// <summary>
+    /// Creates the tables: <paramref name="rows"/>[f] rows (vocabulary + 1) of width <paramref name="dim"/> for field f, or,
+    /// where <paramref name="tableOf"/>[f] names another field, that field's table.
+    /// </summary>
+    public FieldEmbeddings(IReadOnlyList<int> rows, int dim, int seed, float initStd = 0.01f, int threads = 0, IReadOnlyList<int>? tableOf = null)
+        : this(Create(rows, dim, seed, initStd, tableOf), dim, threads, tableOf)
     {
     }
 
-    /// <summary>Wraps existing tables (a trained model's), all of width <paramref name="dim"/>.</summary>
-    public FieldEmbeddings(IReadOnlyList<float[]> tables, int dim, int threads = 0)
-        : this(tables.Select(t => new EmbeddingTable(dim, t)).ToArray(), dim, threads)
+    /// <summary>Wraps existing tables (a trained model's), all of width <paramref name="dim"/>; <paramref name="tableOf"/> as above.</summary>
+    public FieldEmbeddings(IReadOnlyList<float[]> tables, int dim, int threads = 0, IReadOnlyList<int>? tableOf = null)
+        : this(tables.Select(t => new EmbeddingTable(dim, t)).ToArray(), dim, threads, tableOf)
     {
     }
 
-    private FieldEmbeddings(EmbeddingTable[] tables, int dim, int threads)
+    private static EmbeddingTable[] Create(IReadOnlyList<int> rows, int dim, int seed, float initStd, IReadOnlyList<int>? tableOf)
+    {
+        var tables = new EmbeddingTable[rows.Count];
+        for (int f = 0; f < rows.Count; f++)
+            tables[f] = tableOf is not null && tableOf[f] != f ? null! : new EmbeddingTable(rows[f], dim, seed + 7919 * f, initStd);
+        return tables;
+    }
+
+    private FieldEmbeddings(EmbeddingTable[] tables, int dim, int threads, IReadOnlyList<int>? tableOf)
     {
         Dim = dim;
+        if (tableOf is not null)
+        {
+            if (tableOf.Count != tables.Length) throw new ArgumentException($"{tableOf.Count} table owners for {tables.Length} fields");
+            for (int f = 0; f < tables.Length; f++)
+            {
+                int owner = tableOf[f];
+                if ((uint)owner >= (uint)tables.Length || tableOf[owner] != owner) throw new ArgumentException($"field {f} reads the table of field {owner}, which is not a table owner");
+                tables[f] = tables[owner];
+            }
+        }
         Tables = tables;
-        _pool = new WorkerPool(threads > 0 ? threads : Math.Min(Environment.ProcessorCount, Math.Max(1, tables.Length)));
+        int fields = tables.Length;
+        _groups = Enumerable.Range(0, fields).Where(f => tableOf is null || tableOf[f] == f)
+            .Select(owner => new[] { owner }.Concat(Enumerable.Range(0, fields).Where(f => f != owner && tableOf![f] == owner)).ToArray())
+            .Select(group => (group[0], group, group.Select(f => f * dim).ToArray())).ToArray();
+        _pool = new WorkerPool(threads > 0 ? threads : Math.Min(Environment.ProcessorCount, Math.Max(1, _groups.Length)));
         _gatherWork = GatherPart;
         _updateWork = UpdatePart;
     }
@@ -50,7 +79,7 @@ public sealed class FieldEmbeddings : IDisposable
     public EmbeddingTable[] Tables { get; }
 
     /// <summary>Bytes of weights (excluding optimizer state).</summary>
-    public long WeightBytes => Tables.Sum(t => t.Weights.LongLength * 4);
+    public long WeightBytes => Tables.Distinct().Sum(t => t.Weights.LongLength * 4);
 
     /// <summary>Copies the rows of <paramref name="ids"/>[batch * fields] into <paramref name="output"/>[batch * fields * dim].</summary>
     public void Gather(int[] ids, int batch, float[] output)
@@ -96,8 +125,12 @@ public sealed class FieldEmbeddings : IDisposable
     private void UpdatePart(int worker, int workers)
     {
         int fields = Fields, dim = Dim;
-        for (int f = worker; f < fields; f += workers)
-            _optimizer!.Update(Tables[f], _ids, f, fields, _buffer, f * dim, fields * dim, _batch, _learningRate, _step);
+        for (int i = worker; i < _groups.Length; i += workers)
+        {
+            var (owner, group, gradOffsets) = _groups[i];
+            // Id 0 of a sequence position is padding (or an unknown item, masked like padding): not the owner's out-of-vocabulary row.
+            _optimizer!.Update(Tables[owner], _ids, group, fields, _buffer, gradOffsets, fields * dim, _batch, _learningRate, _step, skipZeroFrom: 1);
+        }
     }
 
     /// <inheritdoc/>

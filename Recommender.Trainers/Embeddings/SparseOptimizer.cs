@@ -18,7 +18,18 @@ public abstract class SparseOptimizer
     /// Applies the gradients of one field: row <c>b</c> has id <c>ids[idOffset + b * idStride]</c> and gradient
     /// <c>grads[gradOffset + b * gradStride ..][..Dim]</c>. <paramref name="step"/> is the 1-based global step.
     /// </summary>
-    public void Update(EmbeddingTable table, int[] ids, int idOffset, int idStride, float[] grads, int gradOffset, int gradStride, int count, float learningRate, long step)
+    public void Update(EmbeddingTable table, int[] ids, int idOffset, int idStride, float[] grads, int gradOffset, int gradStride, int count, float learningRate, long step) =>
+        Update(table, ids, [idOffset], idStride, grads, [gradOffset], gradStride, count, learningRate, step, skipZeroFrom: 1);
+
+    /// <summary>
+    /// Applies the gradients of several fields that share <paramref name="table"/> (an id field and the positions of a
+    /// behaviour sequence over its vocabulary) as one update: field i's row <c>b</c> has id
+    /// <c>ids[idOffsets[i] + b * idStride]</c> and gradient <c>grads[gradOffsets[i] + b * gradStride ..][..Dim]</c>, and every
+    /// touched row gets one update with the sum of its gradients over all fields. Id 0 of the fields from
+    /// <paramref name="skipZeroFrom"/> on is skipped: there it is padding, not the out-of-vocabulary row.
+    /// </summary>
+    public void Update(EmbeddingTable table, int[] ids, ReadOnlySpan<int> idOffsets, int idStride, float[] grads, ReadOnlySpan<int> gradOffsets, int gradStride,
+        int count, float learningRate, long step, int skipZeroFrom)
     {
         int dim = table.Dim;
         if (table.Stamp is null)
@@ -27,29 +38,36 @@ public abstract class SparseOptimizer
             table.Slot = new int[table.Rows];
         }
         Initialize(table);
-        if (table.Unique.Length < count)
+        long capacity = (long)count * idOffsets.Length;
+        if (table.Unique.Length < capacity)
         {
-            table.Unique = new int[count];
-            table.Accumulated = new float[count * dim];
+            table.Unique = new int[capacity];
+            table.Accumulated = new float[capacity * dim];
         }
         int pass = ++table.Pass;
         int unique = 0;
         var acc = table.Accumulated;
-        for (int b = 0; b < count; b++)
+        for (int f = 0; f < idOffsets.Length; f++)
         {
-            int id = ids[idOffset + b * idStride];
-            var g = grads.AsSpan(gradOffset + b * gradStride, dim);
-            if (table.Stamp[id] != pass)
+            int idOffset = idOffsets[f], gradOffset = gradOffsets[f];
+            bool skipZero = f >= skipZeroFrom;
+            for (int b = 0; b < count; b++)
             {
-                table.Stamp[id] = pass;
-                table.Slot![id] = unique;
-                table.Unique[unique] = id;
-                g.CopyTo(acc.AsSpan(unique * dim, dim));
-                unique++;
-            }
-            else
-            {
-                System.Numerics.Tensors.TensorPrimitives.Add(acc.AsSpan(table.Slot![id] * dim, dim), g, acc.AsSpan(table.Slot[id] * dim, dim));
+                int id = ids[idOffset + b * idStride];
+                if (skipZero && id == 0) continue;
+                var g = grads.AsSpan(gradOffset + b * gradStride, dim);
+                if (table.Stamp[id] != pass)
+                {
+                    table.Stamp[id] = pass;
+                    table.Slot![id] = unique;
+                    table.Unique[unique] = id;
+                    g.CopyTo(acc.AsSpan(unique * dim, dim));
+                    unique++;
+                }
+                else
+                {
+                    System.Numerics.Tensors.TensorPrimitives.Add(acc.AsSpan(table.Slot![id] * dim, dim), g, acc.AsSpan(table.Slot[id] * dim, dim));
+                }
             }
         }
         for (int u = 0; u < unique; u++)

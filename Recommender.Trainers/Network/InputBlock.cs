@@ -23,18 +23,21 @@ public enum FeatureInteractions
 }
 
 /// <summary>
-/// The network input every architecture starts from: the gathered field embeddings concatenated with the dense
-/// features, then the spec's interaction blocks (<see cref="FeatureInteractions"/>); <see cref="MultiTaskSpec.InputSize"/>
+/// The network input every architecture starts from: the gathered field embeddings (each behaviour sequence pooled
+/// into one, see <see cref="BehaviourPooling"/>) concatenated with the dense features, then the spec's interaction blocks (<see cref="FeatureInteractions"/>); <see cref="MultiTaskSpec.InputSize"/>
 /// is its width. With no interactions it declares no parameter, so such models are what they were without the block.
 /// </summary>
 public sealed class InputBlock
 {
     private readonly MultiTaskSpec _spec;
+    private readonly BehaviourPooling _pooling;
 
-    /// <summary>Declares the cross layers' parameters, when there are any.</summary>
+    /// <summary>Declares the behaviour pooling's and the cross layers' parameters, when there are any.</summary>
     public InputBlock(ParameterInit init, MultiTaskSpec spec)
     {
         _spec = spec;
+        spec.ValidateSequences();
+        _pooling = new BehaviourPooling(init, spec);
         if (!spec.Interactions.HasFlag(FeatureInteractions.Cross)) return;
         int width = spec.ConcatenatedSize;
         for (int l = 0; l < spec.CrossLayers; l++)
@@ -48,7 +51,7 @@ public sealed class InputBlock
     public Value Forward(GraphBuilder g, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> p)
     {
         var spec = _spec;
-        var embeddings = inputs[MultiTaskInputs.Embeddings];
+        var embeddings = _pooling.Fields(g, inputs[MultiTaskInputs.Embeddings], inputs.GetValueOrDefault(MultiTaskInputs.SequenceMask), p);
         var x = spec.DenseSize > 0 ? g.Concat(1, embeddings, inputs[MultiTaskInputs.Dense]) : embeddings;
         if (spec.Interactions.HasFlag(FeatureInteractions.Cross))
         {
@@ -58,7 +61,7 @@ public sealed class InputBlock
         if (spec.Interactions.HasFlag(FeatureInteractions.PairwiseDot))
         {
             // [F, B, k] so that Gather picks fields; the pairs' products summed over k give [P, B], then [B, P].
-            int f = spec.FieldRows.Count;
+            int f = spec.InteractionFields;
             var byField = g.Transpose(g.Reshape(embeddings, -1, f, spec.EmbeddingDim), 1, 0, 2);
             var pairs = Enumerable.Range(0, f).SelectMany(i => Enumerable.Range(i + 1, f - i - 1).Select(j => (i, j))).ToArray();
             var left = g.Gather(byField, g.Int64s(pairs.Select(p => (long)p.i).ToArray()));
@@ -67,7 +70,7 @@ public sealed class InputBlock
         }
         if (spec.Interactions.HasFlag(FeatureInteractions.FactorizationMachine))
         {
-            var fields = g.Reshape(embeddings, -1, spec.FieldRows.Count, spec.EmbeddingDim);                   // [B, F, k]
+            var fields = g.Reshape(embeddings, -1, spec.InteractionFields, spec.EmbeddingDim);                  // [B, F, k]
             var sum = g.ReduceSum(fields, [1]);                                                                // [B, k]
             var squares = g.ReduceSum(g.Mul(fields, fields), [1]);                                             // [B, k]
             x = g.Concat(1, x, g.Mul(g.Sub(g.Mul(sum, sum), squares), g.Scalar(0.5)));

@@ -28,12 +28,56 @@ public sealed record MultiTaskSpec
     /// <summary>Cross layers, with <see cref="FeatureInteractions.Cross"/>.</summary>
     public int CrossLayers { get; init; } = 2;
 
-    /// <summary>Width of the concatenated embeddings and dense features.</summary>
-    public int ConcatenatedSize => FieldRows.Count * EmbeddingDim + DenseSize;
+    /// <summary>
+    /// Behaviour sequences (see <see cref="SequenceSpec"/>): their positions are the last fields, in order, each sequence's
+    /// contiguous; empty for none.
+    /// </summary>
+    public IReadOnlyList<SequenceSpec> Sequences { get; init; } = [];
+    /// <summary>How each sequence is pooled into one embedding (see <see cref="BehaviourPooling"/>).</summary>
+    public SequencePooling Pooling { get; init; } = SequencePooling.Attention;
+    /// <summary>Hidden width of the attention MLP, with <see cref="SequencePooling.Attention"/>.</summary>
+    public int AttentionHidden { get; init; } = 32;
+
+    /// <summary>Fields that are not sequence positions (they come first).</summary>
+    public int PlainFields => FieldRows.Count - Sequences.Sum(s => s.Length);
+
+    /// <summary>Fields the network sees after pooling: the plain fields and one per sequence.</summary>
+    public int InteractionFields => PlainFields + Sequences.Count;
+
+    /// <summary>The field whose table each field reads: itself, or for a sequence position the sequence's target field.</summary>
+    public int[] TableOwners()
+    {
+        var owners = Enumerable.Range(0, FieldRows.Count).ToArray();
+        foreach (var s in Sequences)
+            for (int i = 0; i < s.Length; i++) owners[s.FirstField + i] = s.TargetField;
+        return owners;
+    }
+
+    /// <summary>Width of the concatenated (pooled) field embeddings and dense features.</summary>
+    public int ConcatenatedSize => InteractionFields * EmbeddingDim + DenseSize;
 
     /// <summary>Width of the network input: the concatenation (crossed, with the cross network), plus one embedding width with the bi-interaction, plus F(F-1)/2 pairwise dot products.</summary>
     public int InputSize => ConcatenatedSize + (Interactions.HasFlag(FeatureInteractions.FactorizationMachine) ? EmbeddingDim : 0)
-        + (Interactions.HasFlag(FeatureInteractions.PairwiseDot) ? FieldRows.Count * (FieldRows.Count - 1) / 2 : 0);
+        + (Interactions.HasFlag(FeatureInteractions.PairwiseDot) ? InteractionFields * (InteractionFields - 1) / 2 : 0);
+
+    /// <summary>Checks that the sequences' positions are the last fields, contiguous and in order, over plain target fields of the right size.</summary>
+    public void ValidateSequences()
+    {
+        int next = PlainFields;
+        if (next < 1 && Sequences.Count > 0) throw new ArgumentException("a model with behaviour sequences needs at least one plain field");
+        foreach (var s in Sequences)
+        {
+            if (s.Length < 1) throw new ArgumentException($"sequence '{s.Name}': length must be at least 1, got {s.Length}");
+            if (s.FirstField != next) throw new ArgumentException($"sequence '{s.Name}': its positions must follow the plain fields and the sequences before it (field {next}), not start at {s.FirstField}");
+            if (s.TargetField < 0 || s.TargetField >= PlainFields) throw new ArgumentException($"sequence '{s.Name}': its target field {s.TargetField} is not a plain field");
+            for (int i = 0; i < s.Length; i++)
+                if (FieldRows[s.FirstField + i] != FieldRows[s.TargetField])
+                    throw new ArgumentException($"sequence '{s.Name}': position {i} has {FieldRows[s.FirstField + i]} rows, its target field {FieldRows[s.TargetField]}");
+            next += s.Length;
+        }
+        if (Sequences.Select(s => s.Name).Distinct().Count() != Sequences.Count) throw new ArgumentException("two sequences have the same name");
+        if (AttentionHidden < 1) throw new ArgumentException($"AttentionHidden must be at least 1, got {AttentionHidden}");
+    }
 
     /// <summary>A model of this spec: the parameters declared in <paramref name="init"/> (plus the heads'), the standard inputs, and <paramref name="forward"/>.</summary>
     public ModelDefinition Define(ParameterInit init, ForwardFunction forward)
@@ -47,6 +91,7 @@ public sealed record MultiTaskSpec
     {
         var inputs = new List<BatchInputSpec> { new(MultiTaskInputs.Embeddings, [FieldRows.Count * EmbeddingDim], BatchInputKind.Embedding) };
         if (DenseSize > 0) inputs.Add(new(MultiTaskInputs.Dense, [DenseSize], BatchInputKind.Feature));
+        if (Sequences.Count > 0) inputs.Add(new(MultiTaskInputs.SequenceMask, [Sequences.Sum(s => s.Length)], BatchInputKind.Feature));
         inputs.Add(new(MultiTaskInputs.RowMask, [1], BatchInputKind.Label));
         foreach (var task in Tasks)
         {
@@ -64,6 +109,8 @@ public static class MultiTaskInputs
     public const string Embeddings = "embeddings";
     /// <summary>Normalized dense features [B, dense].</summary>
     public const string Dense = "dense";
+    /// <summary>1 where a sequence position holds a known id, 0 for padding and unknown ids [B, positions]; filled from the ids (<see cref="SequenceMask"/>).</summary>
+    public const string SequenceMask = "sequence_mask";
     /// <summary>1 for real rows, 0 for padding [B, 1].</summary>
     public const string RowMask = "row_mask";
     /// <summary>A task's label [B, 1] (0 where there is none).</summary>

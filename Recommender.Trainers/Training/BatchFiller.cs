@@ -12,7 +12,8 @@ public sealed class BatchFiller
 {
     private readonly FeatureMatrix _data;
     private readonly string[] _labelInputs, _maskInputs;
-    private readonly int _batch;
+    private readonly int _batch, _positions;
+    private readonly IReadOnlyList<SequenceSpec> _sequences;
     private readonly WorkerPool? _pool;
     private readonly Action<int, int> _fillWork;
     private TrainStepRunner? _runner;
@@ -24,9 +25,14 @@ public sealed class BatchFiller
     /// <summary>The ids of the current batch, [batch, fields], for the embedding gather and update.</summary>
     public int[] Ids { get; }
 
-    /// <summary>Creates a filler for batches of <paramref name="batch"/> rows; the data's label slots are the <paramref name="tasks"/>' labels, in order.</summary>
-    public BatchFiller(FeatureMatrix data, IReadOnlyList<TaskDefinition> tasks, int batch, WorkerPool? pool = null)
+    /// <summary>
+    /// Creates a filler for batches of <paramref name="batch"/> rows; the data's label slots are the <paramref name="tasks"/>'
+    /// labels, in order; with <paramref name="sequences"/>, each row's sequence mask is filled from its ids.
+    /// </summary>
+    public BatchFiller(FeatureMatrix data, IReadOnlyList<TaskDefinition> tasks, int batch, WorkerPool? pool = null, IReadOnlyList<SequenceSpec>? sequences = null)
     {
+        _sequences = sequences ?? [];
+        _positions = _sequences.Sum(s => s.Length);
         if (tasks.Count != data.LabelCount) throw new ArgumentException($"{tasks.Count} tasks for {data.LabelCount} label slots");
         _data = data;
         _labelInputs = tasks.Select(MultiTaskInputs.Label).ToArray();
@@ -60,6 +66,8 @@ public sealed class BatchFiller
         var denseBuffer = dense > 0 ? runner.Input(MultiTaskInputs.Dense) : null;
         var labelBuffers = _labelBuffers;
         var rows = runner.Input(MultiTaskInputs.RowMask);
+        int positions = _positions;
+        var maskBuffer = positions > 0 ? runner.Input(MultiTaskInputs.SequenceMask) : null;
         for (int b = from; b < to; b++)
         {
             if (b < real)
@@ -68,6 +76,7 @@ public sealed class BatchFiller
                 int r = order[start + b];
                 _data.Ids(r).CopyTo(Ids.AsSpan(b * fields, fields));
                 if (denseBuffer is not null) _data.Dense(r).CopyTo(denseBuffer.AsSpan(b * dense, dense));
+                if (maskBuffer is not null) SequenceSpec.FillMask(_sequences, Ids.AsSpan(b * fields, fields), maskBuffer.AsSpan(b * positions, positions));
                 var labels = _data.LabelsOf(r);
                 for (int l = 0; l < labels.Length; l++) labelBuffers[l][b] = labels[l];
                 rows[b] = 1;
@@ -76,6 +85,7 @@ public sealed class BatchFiller
             {
                 Array.Clear(Ids, b * fields, fields);
                 if (denseBuffer is not null) Array.Clear(denseBuffer, b * dense, dense);
+                if (maskBuffer is not null) Array.Clear(maskBuffer, b * positions, positions);
                 foreach (var buffer in labelBuffers) buffer[b] = 0;
                 rows[b] = 0;
             }

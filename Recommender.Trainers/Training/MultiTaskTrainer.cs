@@ -37,11 +37,14 @@ public static class MultiTaskTrainer
     {
         var tasks = o.ResolveTasks();
         string stoppingMetric = Validate(train, fieldRows, o, tasks);
+        var names = fieldNames?.ToArray() ?? Enumerable.Range(0, fieldRows.Count).Select(f => $"field{f}").ToArray();
         var spec = new MultiTaskSpec
         {
             FieldRows = fieldRows, EmbeddingDim = o.EmbeddingDim, DenseSize = train.DenseSize, Tasks = tasks, Interactions = o.Interactions, CrossLayers = o.CrossLayers,
             LearnTaskWeights = o.LearnTaskWeights, Seed = o.Seed,
+            Sequences = ResolveSequences(o, names), Pooling = o.Pooling, AttentionHidden = o.AttentionHidden,
         };
+        spec.ValidateSequences();
         var compiled = TrainStepCompiler.Compile(Define(o, spec), new DenseOptimizerOptions
         {
             Kind = o.Optimizer, WeightDecay = o.WeightDecay, Momentum = o.Momentum, ClipNorm = o.GradientClipNorm,
@@ -49,12 +52,11 @@ public static class MultiTaskTrainer
         int batch = Math.Min(o.BatchSize, Math.Max(1, train.Rows));
         var runtime = new RuntimeOptions { Device = o.Device, Threads = o.Threads };
         using var runner = new TrainStepRunner(compiled, batch, runtime);
-        using var embeddings = new FieldEmbeddings(fieldRows, o.EmbeddingDim, o.Seed, threads: o.Threads);
+        using var embeddings = new FieldEmbeddings(fieldRows, o.EmbeddingDim, o.Seed, threads: o.Threads, tableOf: spec.TableOwners());
         var sparse = new SparseAdagrad { L2 = o.EmbeddingL2 };
-        var names = fieldNames?.ToArray() ?? Enumerable.Range(0, fieldRows.Count).Select(f => $"field{f}").ToArray();
         if (initial is not null) Continue(initial, names, runner, embeddings, compiled, sparse, o);
         long startSteps = runner.Steps;
-        var filler = new BatchFiller(train, tasks, batch, embeddings.Workers);
+        var filler = new BatchFiller(train, tasks, batch, embeddings.Workers, spec.Sequences);
         int stepsPerEpoch = (train.Rows + batch - 1) / batch;
         long totalSteps = (long)stepsPerEpoch * o.Epochs;
 
@@ -109,7 +111,7 @@ public static class MultiTaskTrainer
                     sinceBest = 0;
                     isBest = true;
                     bestParameters = parameters;
-                    bestTables = tables.Select(t => (float[])t.Clone()).ToArray();
+                    bestTables = CloneTables(tables);
                 }
                 else sinceBest++;
             }
@@ -122,7 +124,7 @@ public static class MultiTaskTrainer
             o.EpochCompleted?.Invoke(report);
         }
         var finalParameters = bestParameters ?? runner.Parameters();
-        var finalTables = bestTables ?? embeddings.Tables.Select(t => (float[])t.Weights.Clone()).ToArray();
+        var finalTables = bestTables ?? CloneTables(embeddings.Tables.Select(t => t.Weights).ToArray());
         // Fitted on the validation data; without it a warm start keeps the calibration of the model it goes on from.
         var calibration = o.Calibration != CalibrationKind.Platt ? null
             : validation is not null ? Calibrate(compiled, finalParameters, finalTables, spec, validation, runtime) : initial?.Calibration;
@@ -143,6 +145,29 @@ public static class MultiTaskTrainer
         {
             State = continuation,
         };
+    }
+
+    // A copy of the tables in which fields that shared a table (a sequence's positions and their target) still share one.
+    private static float[][] CloneTables(float[][] tables)
+    {
+        var copies = new Dictionary<float[], float[]>(ReferenceEqualityComparer.Instance);
+        return tables.Select(t => copies.TryGetValue(t, out var c) ? c : copies[t] = (float[])t.Clone()).ToArray();
+    }
+
+    // The options' sequences as field ranges: each sequence's positions must be consecutive key columns after the plain ones.
+    private static SequenceSpec[] ResolveSequences(MultiTaskTrainerOptions o, string[] names)
+    {
+        int Index(string column, string role) => Array.IndexOf(names, column) is var i and >= 0 ? i
+            : throw new ArgumentException($"the {role} column '{column}' is not one of the model's key columns [{string.Join(", ", names)}]");
+        return (o.Sequences ?? []).Select(s =>
+        {
+            if (s.Positions.Length == 0) throw new ArgumentException($"sequence '{s.Name}' has no positions");
+            int first = Index(s.Positions[0], $"sequence '{s.Name}' position");
+            for (int i = 1; i < s.Positions.Length; i++)
+                if (Index(s.Positions[i], $"sequence '{s.Name}' position") != first + i)
+                    throw new ArgumentException($"sequence '{s.Name}': its positions must be consecutive key columns, in order");
+            return new SequenceSpec(s.Name, Index(s.Target, $"sequence '{s.Name}' target"), first, s.Positions.Length);
+        }).ToArray();
     }
 
     // Loads a warm start's state into a fresh runner and fresh (possibly larger) tables.
@@ -192,7 +217,7 @@ public static class MultiTaskTrainer
     {
         var f = new JobFingerprint();
         foreach (var field in typeof(MultiTaskTrainerOptions).GetFields().Where(x => !NotInFingerprint.Contains(x.Name)))
-            f.With($"options.{field.Name}", field.GetValue(o) is string[] a ? string.Join(',', a) : field.GetValue(o));
+            f.With($"options.{field.Name}", field.GetValue(o) is System.Collections.IEnumerable a and not string ? string.Join(',', a.Cast<object>()) : field.GetValue(o));
         f.With("data.train", train.ContentSha256()).With("data.validation", validation?.ContentSha256()).With("data.table_rows", string.Join(',', fieldRows));
         return f;
     }

@@ -114,6 +114,15 @@ public sealed class MultiTaskTrainerOptions
     public FeatureInteractions Interactions = FeatureInteractions.None;
     /// <summary>Cross layers, with <see cref="FeatureInteractions.Cross"/>.</summary>
     public int CrossLayers = 2;
+    /// <summary>
+    /// Behaviour sequences among the key columns (see <see cref="BehaviourSequence"/>); null or empty for none. Their
+    /// positions are not fields of their own: each sequence is pooled into one embedding.
+    /// </summary>
+    public BehaviourSequence[]? Sequences;
+    /// <summary>How each behaviour sequence is pooled: DIN's target attention (default) or the mean.</summary>
+    public SequencePooling Pooling = SequencePooling.Attention;
+    /// <summary>Hidden width of the attention MLP.</summary>
+    public int AttentionHidden = 32;
     /// <summary>SharedBottom: the bottom MLP's hidden sizes.</summary>
     public int[] Bottom = [256, 128];
     /// <summary>Every architecture: each task tower's hidden sizes (a linear output follows).</summary>

@@ -60,9 +60,11 @@ public sealed class TrainedMultiTaskModel
         if (data.Rows == 0) return result;
         batchSize = Math.Min(batchSize, data.Rows);
         using var inference = new BatchedInference(compiled.Inference(parameters), batchSize, runtime ?? new RuntimeOptions { Device = ExecutionDevice.Cpu });
-        using var embeddings = new FieldEmbeddings(tables, spec.EmbeddingDim);
+        using var embeddings = new FieldEmbeddings(tables, spec.EmbeddingDim, tableOf: spec.TableOwners());
         var ids = new int[batchSize * data.Fields];
         var dense = spec.DenseSize > 0 ? inference.Input(MultiTaskInputs.Dense) : null;
+        int positions = spec.Sequences.Sum(s => s.Length);
+        var mask = positions > 0 ? inference.Input(MultiTaskInputs.SequenceMask) : null;
         var outputs = result.Names.Select(n => (n, result[n])).ToArray();
         for (int start = 0; start < data.Rows; start += batchSize)
         {
@@ -73,6 +75,8 @@ public sealed class TrainedMultiTaskModel
                 data.Ids(start + b).CopyTo(ids.AsSpan(b * data.Fields, data.Fields));
                 if (dense is not null) data.Dense(start + b).CopyTo(dense.AsSpan(b * data.DenseSize, data.DenseSize));
             }
+            if (mask is not null)
+                for (int b = 0; b < batchSize; b++) SequenceSpec.FillMask(spec.Sequences, ids.AsSpan(b * data.Fields, data.Fields), mask.AsSpan(b * positions, positions));
             embeddings.Gather(ids, batchSize, inference.Input(MultiTaskInputs.Embeddings));
             inference.Run();
             foreach (var (name, target) in outputs) Array.Copy(inference.Output(name), 0, target, start, count);
@@ -84,5 +88,6 @@ public sealed class TrainedMultiTaskModel
     public byte[] Export(IReadOnlyList<string> fieldInputs, string? docString = null, string? denseInputName = null,
         Onnx.TensorProto.Types.DataType idType = Onnx.TensorProto.Types.DataType.Int64) =>
         Compiled.Export(Parameters, Tables, fieldInputs, Spec.EmbeddingDim, docString,
-            denseInputName is null ? null : new Dictionary<string, string> { [MultiTaskInputs.Dense] = denseInputName }, idType);
+            denseInputName is null ? null : new Dictionary<string, string> { [MultiTaskInputs.Dense] = denseInputName }, idType, Spec.TableOwners(),
+            Spec.Sequences.Count == 0 ? null : (MultiTaskInputs.SequenceMask, Spec.Sequences.SelectMany(s => Enumerable.Range(s.FirstField, s.Length)).ToArray()));
 }

@@ -1,0 +1,81 @@
+using Recommender.Trainers.Graph;
+
+namespace Recommender.Trainers.Network;
+
+/// <summary>How a behaviour sequence is pooled into one embedding.</summary>
+public enum SequencePooling
+{
+    /// <summary>The mean of the present positions' embeddings (0 for an empty history).</summary>
+    Mean,
+    /// <summary>
+    /// DIN's target attention (Zhou et al., KDD 2018): an MLP scores each position from the position's embedding h, the
+    /// target's t and their product h*t (the paper's h - t is in the span of h and t for a linear first layer), the
+    /// scores are softmaxed over the present positions, and the history is their weighted sum.
+    /// </summary>
+    Attention,
+}
+
+/// <summary>
+/// Turns the gathered embeddings of the plain fields and of each behaviour sequence into the field embeddings the
+/// network starts from: the plain fields as they are, then one pooled embedding per sequence, so interaction blocks
+/// treat a user's history as one more field. Padded positions (mask 0) contribute exactly nothing: their attention
+/// weight is multiplied by the mask after the softmax, and their logit is pushed to -1e9 before it.
+/// </summary>
+public sealed class BehaviourPooling
+{
+    private readonly MultiTaskSpec _spec;
+
+    /// <summary>Declares the attention MLPs' parameters (one per sequence), when attention is asked for.</summary>
+    public BehaviourPooling(ParameterInit init, MultiTaskSpec spec)
+    {
+        _spec = spec;
+        if (spec.Pooling != SequencePooling.Attention) return;
+        int k = spec.EmbeddingDim, h = spec.AttentionHidden;
+        foreach (var s in spec.Sequences)
+        {
+            init.Weight($"attention.{s.Name}.history", k, h);
+            init.Weight($"attention.{s.Name}.target", k, h);
+            init.Weight($"attention.{s.Name}.product", k, h);
+            init.Bias($"attention.{s.Name}.b", h);
+            init.Weight($"attention.{s.Name}.score", h, 1);
+            init.Bias($"attention.{s.Name}.score_b", 1);
+        }
+    }
+
+    /// <summary>[B, <see cref="MultiTaskSpec.InteractionFields"/> * k] from the embeddings input [B, fields * k] and the sequence mask [B, positions].</summary>
+    public Value Fields(GraphBuilder g, Value embeddings, Value? mask, IReadOnlyDictionary<string, Value> p)
+    {
+        var spec = _spec;
+        if (spec.Sequences.Count == 0) return embeddings;
+        int k = spec.EmbeddingDim;
+        var parts = new List<Value>();
+        if (spec.PlainFields > 0) parts.Add(g.Slice(embeddings, 1, 0, spec.PlainFields * k));
+        int offset = 0;
+        foreach (var s in spec.Sequences)
+        {
+            int length = s.Length;
+            var history = g.Reshape(g.Slice(embeddings, 1, (long)s.FirstField * k, (long)(s.FirstField + length) * k), -1, length, k);   // [B, L, k]
+            var present = g.Slice(mask!, 1, offset, offset + length);                                                                       // [B, L]
+            offset += length;
+            var weights = spec.Pooling == SequencePooling.Mean
+                ? g.Div(present, g.Max(g.ReduceSum(present, [1], keepDims: true), g.Scalar(1)))
+                : g.Mul(g.Softmax(g.Add(Scores(g, s, history, g.Slice(embeddings, 1, (long)s.TargetField * k, (long)(s.TargetField + 1) * k), p),
+                    g.Mul(g.Sub(present, g.Scalar(1)), g.Scalar(1e9))), axis: 1), present);
+            parts.Add(g.ReduceSum(g.Mul(history, g.Unsqueeze(weights, 2)), [1]));                                                          // [B, k]
+        }
+        return parts.Count == 1 ? parts[0] : g.Concat(1, parts.ToArray());
+    }
+
+    // The attention logits [B, L]: relu(h Wh + t Wt + (h*t) Wp + b) Ws + bs per position.
+    private Value Scores(GraphBuilder g, SequenceSpec s, Value history, Value target, IReadOnlyDictionary<string, Value> p)
+    {
+        int k = _spec.EmbeddingDim, h = _spec.AttentionHidden, length = s.Length;
+        string name = $"attention.{s.Name}";
+        var flat = g.Reshape(history, -1, k);                                                                      // [B L, k]
+        var product = g.Reshape(g.Mul(history, g.Unsqueeze(target, 1)), -1, k);                                  // [B L, k]
+        var positions = g.Add(g.MatMul(flat, p[$"{name}.history"]), g.MatMul(product, p[$"{name}.product"]));    // [B L, h]
+        var fromTarget = g.Unsqueeze(g.Gemm(target, p[$"{name}.target"], p[$"{name}.b"]), 1);                      // [B, 1, h]
+        var hidden = g.Relu(g.Reshape(g.Add(g.Reshape(positions, -1, length, h), fromTarget), -1, h));           // [B L, h]
+        return g.Reshape(g.Gemm(hidden, p[$"{name}.score"], p[$"{name}.score_b"]), -1, length);                    // [B, L]
+    }
+}
