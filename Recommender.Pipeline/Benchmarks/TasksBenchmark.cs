@@ -53,7 +53,7 @@ public static class TasksBenchmark
             {
                 var options = new MultiTaskTrainerOptions { Architecture = architecture, Tasks = [.. tasks], Seed = seed, Threads = threads, Device = ExecutionDevice.Cpu };
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                var model = MultiTaskTrainer.Train(featurized.Train, featurized.Others[0], featurized.FieldRows, options);
+                var model = MultiTaskTrainer.Train(featurized.Train, featurized.Others[0], featurized.FieldRows, featurized.OptionsFor(options), fieldNames: featurized.FieldNames);
                 var p = model.Predict(test);
                 var m = MultiTaskMetrics.Compute(chain, p.Columns, labels, null);
                 var values = new JsonObject();

@@ -19,10 +19,11 @@ internal static class GenerateCommand
         var funnel = new Option<bool>("--funnel") { Description = "A cart step between click and purchase: the schema declares the chain click -> cart -> purchase (conversion) -> rating" };
         var favourite = new Option<bool>("--favourite") { Description = "An independent favourite label on every impression, declared as its own task" };
         var crosses = new Option<bool>("--crosses") { Description = "Pairwise attribute crosses in the click and purchase laws (age x category, gender x brand, device x channel, price sensitivity by segment)" };
+        var history = new Option<int>("--history") { Description = "Behaviour: drifting interests, and each impression's last N clicked items and categories before it as sequence columns (default 0: none)" }.InRange(0, 1001);
         var census = new Option<bool>("--census") { Description = "Instead of e-commerce logs: a Census-Income stand-in (mixed categorical and dense columns, two independent tasks income > 50K and never married, no user, item or click)" };
         var command = new Command("generate", "Generate the synthetic e-commerce logs (train/valid/test by time, true probabilities beside valid and test) and print the oracle metrics")
         {
-            rows, output, seed, users, items, json, funnel, favourite, crosses, census,
+            rows, output, seed, users, items, json, funnel, favourite, crosses, history, census,
         };
         command.SetAction(result =>
         {
@@ -30,10 +31,11 @@ internal static class GenerateCommand
             {
                 Rows = result.GetValue(rows), Seed = result.GetValue(seed),
                 Users = result.GetValue(users), Items = result.GetValue(items), Funnel = result.GetValue(funnel), Favourite = result.GetValue(favourite), Crosses = result.GetValue(crosses),
+                History = result.GetValue(history),
             };
             string dir = result.GetValue(output)!.FullName;
             if (File.Exists(dir)) throw new IOException($"{dir}: a file; --out is the folder to write the data set into");
-            if (result.GetValue(census) && (options.Funnel || options.Favourite || options.Crosses || options.Users is not null || options.Items is not null))
+            if (result.GetValue(census) && (options.Funnel || options.Favourite || options.Crosses || options.History > 0 || options.Users is not null || options.Items is not null))
                 throw new SchemaException("--census makes people, not impressions: it takes --rows, --seed and --out only");
             GenerationResult r;
             if (result.GetValue(census)) r = CensusGenerator.Generate(options.Rows, options.Seed, dir);

@@ -78,6 +78,9 @@ public sealed class DatasetSchema
     /// <summary>Dense (numeric) feature columns (names or globs). Empty, NA and NaN read as missing.</summary>
     public List<string> Dense { get; set; } = new();
 
+    /// <summary>Behaviour-sequence columns: delimited lists of a user's earlier events' ids (see <see cref="SequenceColumn"/>).</summary>
+    public List<SequenceColumn>? Sequences { get; set; }
+
     /// <summary>The click label (0/1).</summary>
     public string? Click { get; set; }
 
@@ -186,6 +189,14 @@ public sealed class DatasetSchema
             throw new SchemaException("schema declares no label: set at least one of click, conversion, rating, or declare tasks");
         if (Conversion is not null && Click is null)
             throw new SchemaException("schema declares a conversion label without a click label: CVR is defined on clicked rows");
+        foreach (var sequence in Sequences ?? [])
+        {
+            if (sequence.Length is < 1 or > 1000) throw new SchemaException($"sequence '{sequence.Column}': length must be in 1..1000, got {sequence.Length}");
+            if (sequence.SeparatorChar == SeparatorChar) throw new SchemaException($"sequence '{sequence.Column}': its separator '{sequence.Separator}' is the file's own");
+            if (string.IsNullOrEmpty(sequence.Field)) throw new SchemaException($"sequence '{sequence.Column}': name the id or categorical column whose values it lists (field)");
+        }
+        if ((Sequences ?? []).GroupBy(q => q.Column).FirstOrDefault(q => q.Count() > 1) is { } twice)
+            throw new SchemaException($"sequence column '{twice.Key}' is declared twice");
         if (!(RatingMin < RatingMax))
             throw new SchemaException($"ratingMin ({RatingMin}) must be below ratingMax ({RatingMax})");
         _ = SeparatorChar;
@@ -222,6 +233,7 @@ public sealed class DatasetSchema
         int click = Claim(Click, "click"), conversion = Claim(Conversion, "conversion"), rating = Claim(Rating, "rating");
         var taskLabels = (Tasks ?? []).Select(t => Claim(t.Label, $"label of task '{t.Name}'")).ToArray();
         int user = Claim(User, "user"), item = Claim(Item, "item");
+        var sequences = (Sequences ?? []).Select(q => Claim(q.Column, "sequence")).ToArray();
         string? groupName = Group ?? User;
         int group = groupName == User ? user : Claim(groupName, "group");
 
@@ -261,8 +273,13 @@ public sealed class DatasetSchema
             if (reserved.Contains(header[i], StringComparer.OrdinalIgnoreCase))
                 throw new SchemaException($"{source}: feature column '{header[i]}' collides with the reserved output name of a role; give it a role instead");
         }
+        foreach (var q in Sequences ?? [])
+        {
+            bool known = q.Field == User || q.Field == Item || categorical.Any(i => header[i] == q.Field);
+            if (!known) throw new SchemaException($"{source}: sequence '{q.Column}' lists values of '{q.Field}', which is not the user, the item or a categorical column");
+        }
         return new ResolvedSchema(this, header.ToArray(), user, item, group == user ? -1 : group,
-            categorical.ToArray(), dense.ToArray(), click, conversion, rating, taskLabels);
+            categorical.ToArray(), dense.ToArray(), click, conversion, rating, taskLabels, sequences);
     }
 
     private static string Preview(IReadOnlyList<string> header) =>

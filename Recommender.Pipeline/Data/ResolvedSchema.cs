@@ -9,7 +9,7 @@ namespace Recommender.Pipeline.Data;
 public sealed class ResolvedSchema
 {
     internal ResolvedSchema(DatasetSchema schema, string[] header, int user, int item, int group,
-        int[] categorical, int[] dense, int click, int conversion, int rating, int[] taskLabels)
+        int[] categorical, int[] dense, int click, int conversion, int rating, int[] taskLabels, int[] sequences)
     {
         Schema = schema;
         Header = header;
@@ -18,6 +18,21 @@ public sealed class ResolvedSchema
         if (item >= 0) text.Add((DatasetSchema.ItemColumn, item));
         if (group >= 0) text.Add((DatasetSchema.GroupColumn, group));
         foreach (int i in categorical) text.Add((header[i], i));
+        // Each sequence's positions after every other text column: the model's sequence fields come last.
+        var elements = Enumerable.Repeat(-1, text.Count).ToList();
+        var behaviour = new List<Recommender.Trainers.Training.BehaviourSequence>();
+        for (int s = 0; s < sequences.Length; s++)
+        {
+            var q = schema.Sequences![s];
+            string target = q.Field == schema.User ? DatasetSchema.UserColumn : q.Field == schema.Item ? DatasetSchema.ItemColumn : q.Field;
+            var positions = Enumerable.Range(0, q.Length).Select(q.Position).ToArray();
+            for (int i = 0; i < q.Length; i++) { text.Add((positions[i], sequences[s])); elements.Add(i); }
+            behaviour.Add(new() { Name = q.Column, Target = target, Positions = positions });
+        }
+        TextElements = elements.ToArray();
+        SequenceSeparators = sequences.Select((_, s) => schema.Sequences![s].SeparatorChar).ToArray();
+        SequenceOfText = text.Select(t => Array.IndexOf(sequences, t.Item2)).Select((s, c) => elements[c] >= 0 ? s : -1).ToArray();
+        BehaviourSequences = behaviour;
         var numbers = new List<(string, int)>();
         foreach (int i in dense) numbers.Add((header[i], i));
         Click = click >= 0 ? numbers.Count : -1;
@@ -60,6 +75,29 @@ public sealed class ResolvedSchema
 
     /// <summary>Source field index of each output text column.</summary>
     public int[] TextSources { get; }
+
+    /// <summary>
+    /// For each output text column, -1 when it is its source field's whole text, or the position it takes from a
+    /// behaviour-sequence list (0 = the most recent item).
+    /// </summary>
+    public int[] TextElements { get; }
+
+    /// <summary>For each output text column, the index of the sequence it is a position of, or -1.</summary>
+    public int[] SequenceOfText { get; }
+
+    /// <summary>Each sequence's list separator.</summary>
+    public char[] SequenceSeparators { get; }
+
+    /// <summary>The behaviour sequences as the trainer takes them: positions' output columns and the column whose vocabulary they share.</summary>
+    public IReadOnlyList<Recommender.Trainers.Training.BehaviourSequence> BehaviourSequences { get; }
+
+    /// <summary>The output column whose vocabulary an output text column maps through: its own, or a sequence position's target.</summary>
+    public string VocabularyOf(string column)
+    {
+        foreach (var s in BehaviourSequences)
+            if (Array.IndexOf(s.Positions, column) >= 0) return s.Target;
+        return column;
+    }
 
     /// <summary>Output float columns: the dense features, then the labels.</summary>
     public string[] NumberColumns { get; }

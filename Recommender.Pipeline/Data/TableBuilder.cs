@@ -19,6 +19,9 @@ public sealed class TableBuilder
     private readonly Dictionary<string, string>[] _intern;
     private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>>[] _lookup;
     private readonly float[] _row;
+    // Per behaviour sequence: the ranges of the current record's most recent items, and how many there are.
+    private readonly Range[][] _recent;
+    private readonly int[] _recentCount;
     private TableChunk _chunk;
 
     /// <summary>Creates a builder; <paramref name="expectedFields"/> is the exact field count of a record, or 0 for "at least enough".</summary>
@@ -36,6 +39,8 @@ public sealed class TableBuilder
             _lookup[i] = _intern[i].GetAlternateLookup<ReadOnlySpan<char>>();
         }
         _row = new float[schema.NumberColumns.Length];
+        _recent = schema.BehaviourSequences.Select(q => new Range[q.Positions.Length]).ToArray();
+        _recentCount = new int[_recent.Length];
         _chunk = NewChunk();
     }
 
@@ -64,7 +69,16 @@ public sealed class TableBuilder
         int row = _chunk.Count;
         for (int c = 0; c < _row.Length; c++) _chunk.Numbers[c][row] = _row[c];
         var sources = _schema.TextSources;
-        for (int c = 0; c < sources.Length; c++) _chunk.Text[c][row] = Intern(c, record[sources[c]].Trim());
+        var elements = _schema.TextElements;
+        for (int q = 0; q < _recent.Length; q++) _recentCount[q] = -1;
+        for (int c = 0; c < sources.Length; c++)
+        {
+            if (elements[c] < 0) { _chunk.Text[c][row] = Intern(c, record[sources[c]].Trim()); continue; }
+            int q = _schema.SequenceOfText[c];
+            var cell = record[sources[c]];
+            if (_recentCount[q] < 0) _recentCount[q] = SequenceColumn.Recent(cell, _schema.SequenceSeparators[q], _recent[q]);
+            _chunk.Text[c][row] = elements[c] < _recentCount[q] ? Intern(c, cell[_recent[q][elements[c]]]) : "";
+        }
         _chunk.Count++;
         _report.RowsKept++;
         if (_chunk.Count < _chunkSize) return null;

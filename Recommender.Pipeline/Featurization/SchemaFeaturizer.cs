@@ -22,8 +22,9 @@ public static class SchemaFeaturizer
         if (options.MaxVocabulary < 1) throw new ArgumentOutOfRangeException(nameof(options), "MaxVocabulary must be at least 1");
         if (options.HashBits is < 1 or > 30) throw new ArgumentOutOfRangeException(nameof(options), "HashBits must be in 1..30");
 
-        var hashed = schema.CategoricalFeatures.Where(c => options.HashedColumns.Any(p => DatasetSchema.Glob(p, c))).ToHashSet();
-        var vocabularies = VocabularyBuilder.Build(training, schema.CategoricalFeatures.Where(c => !hashed.Contains(c)).ToArray(),
+        // A sequence position is hashed, or mapped through a vocabulary, as the column whose values it lists.
+        var hashed = schema.CategoricalFeatures.Where(c => options.HashedColumns.Any(p => DatasetSchema.Glob(p, schema.VocabularyOf(c)))).ToHashSet();
+        var vocabularies = VocabularyBuilder.Build(training, schema.CategoricalFeatures.Where(c => !hashed.Contains(c) && schema.VocabularyOf(c) == c).ToArray(),
             options.MinCount, options.MaxVocabulary);
 
         IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
@@ -36,7 +37,7 @@ public static class SchemaFeaturizer
                 features.Add(new CategoricalFeature(column, 1 << options.HashBits, Hashed: true));
                 continue;
             }
-            var vocabulary = vocabularies[column];
+            var vocabulary = vocabularies[schema.VocabularyOf(column)];
             if (vocabulary.Count == 0) throw new SchemaException($"categorical column '{column}' has no value seen at least {options.MinCount} times in training");
             chain = chain.Append(KeyMapping(mlContext, column, vocabulary));
             features.Add(new CategoricalFeature(column, vocabulary.Count, Hashed: false));
@@ -75,8 +76,9 @@ public static class SchemaFeaturizer
         var output = trained.GetOutputSchema(trainedInput);
         var grown = new List<ITransformer>();
         var features = new List<CategoricalFeature>();
-        var fresh = VocabularyBuilder.Build(newTraining, schema.CategoricalFeatures.Where(c => output.GetColumnOrNull(c)?.HasKeyValues() == true).ToArray(),
+        var fresh = VocabularyBuilder.Build(newTraining, schema.CategoricalFeatures.Where(c => output.GetColumnOrNull(c)?.HasKeyValues() == true && schema.VocabularyOf(c) == c).ToArray(),
             options.MinCount, options.MaxVocabulary);
+        var grownVocabularies = new Dictionary<string, List<string>>();
         foreach (var column in schema.CategoricalFeatures)
         {
             var old = output.GetColumnOrNull(column) ?? throw new SchemaException($"categorical column '{column}' is not in the warm start's featurization");
@@ -88,14 +90,19 @@ public static class SchemaFeaturizer
                 features.Add(new CategoricalFeature(column, 1 << bits, Hashed: true));
                 continue;
             }
-            VBuffer<ReadOnlyMemory<char>> keys = default;
-            old.GetKeyValues(ref keys);
-            var vocabulary = keys.DenseValues().Select(k => k.ToString()).ToList();
-            var known = vocabulary.ToHashSet(StringComparer.Ordinal);
-            foreach (var value in fresh[column])
+            // A sequence position grows with the column whose values it lists (which comes before it).
+            if (!grownVocabularies.TryGetValue(schema.VocabularyOf(column), out var vocabulary))
             {
-                if (vocabulary.Count >= options.MaxVocabulary) break;
-                if (known.Add(value)) vocabulary.Add(value);
+                VBuffer<ReadOnlyMemory<char>> keys = default;
+                old.GetKeyValues(ref keys);
+                vocabulary = keys.DenseValues().Select(k => k.ToString()).ToList();
+                var known = vocabulary.ToHashSet(StringComparer.Ordinal);
+                foreach (var value in fresh[column])
+                {
+                    if (vocabulary.Count >= options.MaxVocabulary) break;
+                    if (known.Add(value)) vocabulary.Add(value);
+                }
+                grownVocabularies[column] = vocabulary;
             }
             grown.Add(KeyMapping(mlContext, column, vocabulary).Fit(newTraining));
             features.Add(new CategoricalFeature(column, vocabulary.Count, Hashed: false));

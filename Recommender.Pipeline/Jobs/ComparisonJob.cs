@@ -50,17 +50,24 @@ public static class ComparisonJob
         }
         var featurized = FeaturizedTables.Build(new MLContext(seed: 1), train, valid is null ? [test] : [valid, test]);
         var testMatrix = featurized.Others[^1];
+        // With behaviour sequences in the data, each architecture once without them (the plain fields only) and once with.
+        bool[] variants = featurized.Sequences.Length > 0 ? [false, true] : [false];
+        int plain = featurized.PlainFields;
         foreach (var architecture in architectures)
-        {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            var o = options.Clone();
-            o.Architecture = architecture;
-            o.Tasks = [.. tasks];
-            var model = MultiTaskTrainer.Train(featurized.Train, valid is null ? null : featurized.Others[0], featurized.FieldRows, o);
-            var metrics = MultiTaskMetrics.Compute(model.Spec.Tasks, model.Predict(testMatrix).Columns, labels, groups);
-            results.Add(new ComparedModel(architecture.ToString(), metrics, clock.Elapsed.TotalSeconds));
-            log($"{architecture}: ctr.auc {metrics["ctr.auc"]} in {clock.Elapsed.TotalSeconds:F1} s");
-        }
+            foreach (bool history in variants)
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                var o = featurized.OptionsFor(options, history);
+                o.Architecture = architecture;
+                o.Tasks = [.. tasks];
+                FeatureMatrix Fields(FeatureMatrix m) => history ? m : m.FirstFields(plain);
+                var model = MultiTaskTrainer.Train(Fields(featurized.Train), valid is null ? null : Fields(featurized.Others[0]), featurized.FieldRows[..(history ? featurized.FieldRows.Length : plain)],
+                    o, fieldNames: featurized.FieldNames[..(history ? featurized.FieldRows.Length : plain)]);
+                var metrics = MultiTaskMetrics.Compute(model.Spec.Tasks, model.Predict(Fields(testMatrix)).Columns, labels, groups);
+                string name = history ? $"{architecture}+{o.Pooling.ToString().ToLowerInvariant()} history" : architecture.ToString();
+                results.Add(new ComparedModel(name, metrics, clock.Elapsed.TotalSeconds));
+                log($"{name}: ctr.auc {metrics["ctr.auc"]} in {clock.Elapsed.TotalSeconds:F1} s");
+            }
         return results;
     }
 
@@ -73,10 +80,17 @@ public static class ComparisonJob
         // Each categorical column one-hot as its own field; the dense features, missing values imputed and normalized, as one more.
         IEstimator<ITransformer> features = new EstimatorChain<ITransformer>();
         var fields = new List<string>();
-        foreach (var column in s.CategoricalFeatures)
+        foreach (var column in s.CategoricalFeatures.Where(c => s.VocabularyOf(c) == c))
         {
             features = features.Append(ml.Transforms.Categorical.OneHotEncoding("__field_" + column, column));
             fields.Add("__field_" + column);
+        }
+        // A behaviour sequence as one more field: its positions one-hot, side by side.
+        foreach (var sequence in s.BehaviourSequences)
+        {
+            foreach (var position in sequence.Positions) features = features.Append(ml.Transforms.Categorical.OneHotEncoding("__position_" + position, position));
+            features = features.Append(ml.Transforms.Concatenate("__field_" + sequence.Name, sequence.Positions.Select(p => "__position_" + p).ToArray()));
+            fields.Add("__field_" + sequence.Name);
         }
         if (s.DenseFeatures.Length > 0)
         {

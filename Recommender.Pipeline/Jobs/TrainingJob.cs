@@ -112,6 +112,7 @@ public static class TrainingJob
         var tasks = options.Tasks ?? data.Schema.ResolveTasks(options.CtrWeight, options.CvrWeight, options.RatingWeight);
         estimator.Options.Tasks = tasks;
         estimator.Options.DenseColumn = denseColumn;
+        if (train.Schema.BehaviourSequences.Count > 0) estimator.Options.Sequences = [.. train.Schema.BehaviourSequences];
         estimator.Options.Cancellation = control.Cancel;
         var multiTask = estimator.Fit(featurization.Transform(train.ToDataView()), valid is null ? null : featurization.Transform(valid.ToDataView()), initial);
         var pipeline = new TransformerChain<ITransformer>(featurization, multiTask);

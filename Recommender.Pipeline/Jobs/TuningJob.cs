@@ -82,7 +82,8 @@ public static class TuningJob
             o.Tasks = tasks.Select(t => values.TryGetValue(t.Name, out var w) ? t with { Weight = w } : t).ToArray();
             o.LearningRate = learningRate;
             o.EarlyStoppingMetric = metric;
-            var model = MultiTaskTrainer.Train(trainMatrix, validMatrix, rows, o);
+            o.Sequences = featurized.Sequences.Length > 0 ? featurized.Sequences : null;
+            var model = MultiTaskTrainer.Train(trainMatrix, validMatrix, rows, o, fieldNames: featurized.FieldNames);
             var predictions = model.Predict(validMatrix).Columns;
             double point = MetricOn(needed, metric, predictions, labels, null);
             var onDraws = draws.Select(d => MetricOn(needed, metric, predictions, labels, d)).ToArray();

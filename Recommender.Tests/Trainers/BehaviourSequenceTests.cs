@@ -36,11 +36,12 @@ public sealed class BehaviourSequenceTests
         var e = Enumerable.Range(0, rows * 15).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
         double[] m = [1, 1, 1, 1, 0, 1, 0, 0, 0, 1, 0, 0];   // full, a gap, empty, one
         var feed = new Dictionary<string, (Array, long[])> { ["e"] = (e, [rows, 15]), ["m"] = (m, [rows, 3]) };
-        foreach (var x in init.Parameters) feed[x.Name] = (x.Initial.Select(v => (double)v).ToArray(), x.Shape);
+        // Random parameters (the position bias starts at zero): every term of the score is exercised.
+        var w = init.Parameters.ToDictionary(x => x.Name, x => x.Initial.Select(_ => rng.NextDouble() - 0.5).ToArray());
+        foreach (var x in init.Parameters) feed[x.Name] = (w[x.Name], x.Shape);
         var output = (double[])runner.Run(feed)["out"].Data;
         Assert.AreEqual(rows * 9, output.Length, "two plain fields and one pooled sequence");
 
-        var w = init.Parameters.ToDictionary(x => x.Name, x => x.Initial);
         for (int b = 0; b < rows; b++)
         {
             double[] H(int i) => Enumerable.Range(0, 3).Select(d => e[b * 15 + (2 + i) * 3 + d]).ToArray();
@@ -51,7 +52,7 @@ public sealed class BehaviourSequenceTests
                 foreach (int i in present) weights[i] = 1.0 / present.Length;
             else if (present.Length > 0)
             {
-                // DIN's activation unit by hand: relu(h Wh + t Wt + (h*t) Wp + b) Ws + bs, softmaxed over the present positions.
+                // DIN's activation unit by hand: sigmoid(relu(h Wh + t Wt + (h*t) Wp + b) Ws + bs + position bias) for each present position.
                 double Score(int i)
                 {
                     var h = H(i);
@@ -63,11 +64,9 @@ public sealed class BehaviourSequenceTests
                             a += h[d] * w["attention.recent.history"][d * 4 + j] + t[d] * w["attention.recent.target"][d * 4 + j] + h[d] * t[d] * w["attention.recent.product"][d * 4 + j];
                         s += Math.Max(a, 0) * w["attention.recent.score"][j];
                     }
-                    return s;
+                    return s + w["attention.recent.position"][i];
                 }
-                var scores = present.Select(Score).ToArray();
-                double max = scores.Max(), z = scores.Sum(s => Math.Exp(s - max));
-                for (int k = 0; k < present.Length; k++) weights[present[k]] = Math.Exp(scores[k] - max) / z;
+                foreach (int i in present) weights[i] = 1 / (1 + Math.Exp(-Score(i)));
             }
             for (int d = 0; d < 6; d++) Assert.AreEqual(e[b * 15 + d], output[b * 9 + d], 0, "plain fields pass through");
             for (int d = 0; d < 3; d++)

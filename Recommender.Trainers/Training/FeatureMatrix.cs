@@ -59,6 +59,22 @@ public sealed class FeatureMatrix
     /// <summary>The labels of row <paramref name="row"/> (0 where missing), then their masks (1 where there).</summary>
     public ReadOnlySpan<float> LabelsOf(int row) => MemoryMarshal.Cast<int, float>(_packed.AsSpan(row * Stride + Fields + DenseSize, 2 * LabelCount));
 
+    /// <summary>The same rows with only the first <paramref name="fields"/> fields (a model without the behaviour sequences, whose positions come last).</summary>
+    public FeatureMatrix FirstFields(int fields)
+    {
+        if (fields < 1 || fields > Fields) throw new ArgumentOutOfRangeException(nameof(fields), fields, $"1..{Fields}");
+        if (fields == Fields) return this;
+        int stride = fields + DenseSize + 2 * LabelCount, rest = DenseSize + 2 * LabelCount;
+        var packed = new int[(long)Rows * stride];
+        for (int r = 0; r < Rows; r++)
+        {
+            var from = _packed.AsSpan(r * Stride, Stride);
+            from[..fields].CopyTo(packed.AsSpan(r * stride, fields));
+            from[Fields..].CopyTo(packed.AsSpan(r * stride + fields, rest));
+        }
+        return new FeatureMatrix(Rows, fields, DenseSize, LabelCount, packed, Groups, _hasLabel);
+    }
+
     /// <summary>Label <paramref name="label"/> over all rows, NaN where missing.</summary>
     public float[] LabelColumn(int label)
     {

@@ -37,7 +37,11 @@ public static class SyntheticGenerator
         [.. (string[])(o.Funnel ? ["click", "cart", "conversion", "rating"] : ["click", "conversion", "rating"]), .. (string[])(o.Favourite ? ["favourite"] : [])];
 
     /// <summary>The header of the generated files.</summary>
-    public static string Header(SyntheticOptions o) => string.Join(',', CategoricalColumns.Concat(DenseColumns).Concat(LabelColumns(o)).Append("timestamp"));
+    public static string Header(SyntheticOptions o) => string.Join(',', CategoricalColumns.Concat(DenseColumns).Concat(LabelColumns(o)).Append("timestamp")
+        .Concat(o.History > 0 ? ["recent_items", "recent_categories"] : []));
+
+    /// <summary>The time of the first day's midnight in the generated timestamps (Unix seconds).</summary>
+    public const long TimeOrigin = 1_700_000_000L;
 
     /// <summary>
     /// The tasks of the generated files when an option adds labels: click; cart given click (with the funnel);
@@ -57,6 +61,8 @@ public static class SyntheticGenerator
     public static DatasetSchema Schema(SyntheticOptions o)
     {
         var schema = Schema();
+        if (o.History > 0)
+            schema.Sequences = [new() { Column = "recent_items", Field = "item_id", Length = o.History }, new() { Column = "recent_categories", Field = "category", Length = o.History }];
         if (!o.Funnel && !o.Favourite) return schema;
         schema.Click = schema.Conversion = schema.Rating = null;
         schema.Tasks = Tasks(o);
@@ -112,7 +118,9 @@ public static class SyntheticGenerator
             var oracle = new OracleRows(tasks, (int)testRows);
             long chunks = (options.Rows + ChunkRows - 1) / ChunkRows;
             long clicks = 0, conversions = 0, ratings = 0;
-            int wave = Math.Max(2, Environment.ProcessorCount * 2);
+            // With behaviour, each row depends on the log before it: one chunk at a time, in order.
+            var behaviour = options.History > 0 ? new UserBehaviour(world, options.History) : null;
+            int wave = behaviour is not null ? 1 : Math.Max(2, Environment.ProcessorCount * 2);
             for (long first = 0; first < chunks; first += wave)
             {
                 int count = (int)Math.Min(wave, chunks - first);
@@ -121,7 +129,7 @@ public static class SyntheticGenerator
                 {
                     long c = first + k;
                     long start = c * ChunkRows, end = Math.Min(options.Rows, start + ChunkRows);
-                    results[k] = GenerateChunk(world, profile, options, c, start, end, trainRows, trainRows + validRows, oracle);
+                    results[k] = GenerateChunk(world, profile, options, c, start, end, trainRows, trainRows + validRows, oracle, behaviour);
                 });
                 foreach (var r in results)
                 {
@@ -177,31 +185,46 @@ public static class SyntheticGenerator
         public int User, Item, Position, Hour, Weekday, Device, Channel;
         public long Timestamp;
         public double Recency, Affinity, ClickLogit;
+        public int[]? Recent;
     }
 
-    private static void Sample(SyntheticWorld w, SyntheticOptions o, ref Rng rng, long row, out Impression x)
+    private static void Sample(SyntheticWorld w, SyntheticOptions o, ref Rng rng, long row, out Impression x, UserBehaviour? behaviour = null)
     {
         x = default;
         x.User = rng.Pick(w.UserActivity);
         x.Channel = rng.Pick(w.ChannelCumulative);
         int favorite = w.UserFavorite[x.User];
-        // A third of impressions come from the user's favourite category (a recommender already shaped
-        // the traffic); the rest follow global popularity.
-        int k = rng.NextDouble() < 0.35
-            ? rng.Pick(w.ItemPopularityCumulative, w.CategoryStart[favorite], w.CategoryEnd[favorite])
-            : rng.Pick(w.ItemPopularityCumulative);
-        x.Item = w.ItemsByCategory[k];
-        x.Position = rng.Pick(w.PositionCumulative) + 1;
-        x.Hour = rng.Pick(w.HourCumulative);
-        x.Device = rng.NextDouble() < 0.85 ? w.UserDevice[x.User] : rng.NextInt(SyntheticWorld.Devices);
         double t = row / (double)o.Rows * o.Days;
         int day = (int)t;
+        if (behaviour is not null)
+        {
+            // The time first: the history is the user's clicks before it, and it steers what is shown and clicked.
+            x.Hour = rng.Pick(w.HourCumulative);
+            x.Timestamp = TimeOrigin + day * 86_400L + x.Hour * 3600L + rng.NextInt(3600);
+            x.Recent = behaviour.Recent(x.User, x.Timestamp).ToArray();
+        }
+        // A third of impressions come from the user's favourite category (a recommender already shaped
+        // the traffic); the rest follow global popularity. With behaviour, a share comes from the categories of the
+        // user's latest clicks (the recommender follows the user's current interest).
+        int k;
+        if (x.Recent is { Length: > 0 } recent && rng.NextDouble() < UserBehaviour.InterestShare
+            && w.ItemCategory[recent[rng.NextInt(Math.Min(UserBehaviour.InterestWindow, recent.Length))]] is var interest)
+            k = rng.Pick(w.ItemPopularityCumulative, w.CategoryStart[interest], w.CategoryEnd[interest]);
+        else
+            k = rng.NextDouble() < 0.35
+                ? rng.Pick(w.ItemPopularityCumulative, w.CategoryStart[favorite], w.CategoryEnd[favorite])
+                : rng.Pick(w.ItemPopularityCumulative);
+        x.Item = w.ItemsByCategory[k];
+        x.Position = rng.Pick(w.PositionCumulative) + 1;
+        if (behaviour is null) x.Hour = rng.Pick(w.HourCumulative);
+        x.Device = rng.NextDouble() < 0.85 ? w.UserDevice[x.User] : rng.NextInt(SyntheticWorld.Devices);
         x.Weekday = (day + 3) % 7;
-        x.Timestamp = 1_700_000_000L + day * 86_400L + x.Hour * 3600L + rng.NextInt(3600);
+        if (behaviour is null) x.Timestamp = TimeOrigin + day * 86_400L + x.Hour * 3600L + rng.NextInt(3600);
         x.Recency = rng.NextExponential(3);
         x.Affinity = w.Affinity(x.User, x.Item);
         x.ClickLogit = SyntheticWorld.ClickLogit(w.UserBias[x.User], w.ItemBias[x.Item], x.Affinity, x.Position, x.Hour, x.Device, x.Channel, x.Recency)
             + w.ClickCrosses(x.User, x.Item, x.Device, x.Channel);
+        if (behaviour is not null) x.ClickLogit += behaviour.ClickLift(x.Recent!, x.Item);
     }
 
     private static double CvrLogit(SyntheticWorld w, in Impression x) =>
@@ -251,6 +274,33 @@ public static class SyntheticGenerator
             return s / totalCart;
         }, Math.Min(0.95, o.TargetCvr / o.TargetCart));
         w.FavouriteIntercept = Solve(b => favouriteLogits.Average(z => SyntheticWorld.Sigmoid(b + z)), o.TargetFavourite);
+        if (o.History > 0) CalibrateBehaviour(w, o);
+    }
+
+    // With behaviour, clicks feed later clicks, so the click rate is a property of the whole log: the click intercept is
+    // corrected by simulating the whole log's clicks (no output) until its rate is the target's.
+    private static void CalibrateBehaviour(SyntheticWorld w, SyntheticOptions o)
+    {
+        static double Logit(double p) => Math.Log(p / (1 - p));
+        for (int round = 0; round < 3; round++)
+        {
+            var behaviour = new UserBehaviour(w, o.History);
+            var rng = new Rng(o.Seed, stream: 4);
+            long clicks = 0;
+            var clickedCvrLogits = new List<double>();
+            for (long row = 0; row < o.Rows; row++)
+            {
+                Sample(w, o, ref rng, row, out var x, behaviour);
+                if (rng.NextDouble() >= SyntheticWorld.Sigmoid(w.CtrIntercept + x.ClickLogit)) continue;
+                clicks++;
+                behaviour.Clicked(x.User, x.Timestamp, x.Item);
+                if (clickedCvrLogits.Count < 200_000) clickedCvrLogits.Add(CvrLogit(w, x));
+            }
+            double rate = Math.Clamp(clicks / (double)o.Rows, 1e-6, 1 - 1e-6);
+            w.CtrIntercept += Logit(o.TargetCtr) - Logit(rate);
+            // The clicked rows are not the ones the first estimate weighed: the conversion rate among them is solved again.
+            if (clickedCvrLogits.Count > 0) w.CvrIntercept = Solve(b => clickedCvrLogits.Average(z => SyntheticWorld.Sigmoid(b + z)), o.TargetCvr);
+        }
     }
 
     private static double CartLogit(SyntheticWorld w, in Impression x) =>
@@ -280,7 +330,7 @@ public static class SyntheticGenerator
     }
 
     private static ChunkOutput GenerateChunk(SyntheticWorld w, Profiles profile, SyntheticOptions o, long chunk,
-        long start, long end, long validStart, long testStart, OracleRows oracle)
+        long start, long end, long validStart, long testStart, OracleRows oracle, UserBehaviour? behaviour)
     {
         var output = new ChunkOutput();
         var rng = new Rng(o.Seed, stream: 1000 + (ulong)chunk);
@@ -290,7 +340,7 @@ public static class SyntheticGenerator
         var labels = new List<float>();
         for (long row = start; row < end; row++)
         {
-            Sample(w, o, ref rng, row, out var x);
+            Sample(w, o, ref rng, row, out var x, behaviour);
             double pCtr = SyntheticWorld.Sigmoid(w.CtrIntercept + x.ClickLogit);
             // With the funnel, conversion given click is cart given click times purchase given cart.
             double pCart = o.Funnel ? SyntheticWorld.Sigmoid(w.CartIntercept + CartLogit(w, x)) : 1;
@@ -328,7 +378,13 @@ public static class SyntheticGenerator
             sb.Append(conversion).Append(',');
             if (rating > 0) sb.Append(rating);
             if (o.Favourite) sb.Append(',').Append(favourite);
-            sb.Append(',').Append(x.Timestamp).Append('\n');
+            sb.Append(',').Append(x.Timestamp);
+            if (behaviour is not null)
+            {
+                behaviour.AppendColumns(sb, x.Recent);
+                if (click == 1) behaviour.Clicked(x.User, x.Timestamp, x.Item);
+            }
+            sb.Append('\n');
 
             if (split > 0)
             {

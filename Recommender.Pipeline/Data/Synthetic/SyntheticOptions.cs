@@ -44,6 +44,13 @@ public sealed class SyntheticOptions
     /// <summary>An independent <c>favourite</c> label on every impression (driven by quality and affinity, not by the click).</summary>
     public bool Favourite { get; set; }
 
+    /// <summary>
+    /// Behaviour: users' interests drift, and each impression carries the user's last <c>History</c> clicked items and their
+    /// categories before it (columns <c>recent_items</c> and <c>recent_categories</c>, declared as sequences in the schema);
+    /// see <c>UserBehaviour</c>. 0 (default) for none. Generation is then sequential (a user's history is the log so far).
+    /// </summary>
+    public int History { get; set; }
+
     /// <summary>Target mean cart rate given a click (with <see cref="Funnel"/>; purchase given cart is then TargetCvr / TargetCart).</summary>
     public double TargetCart { get; set; } = 0.25;
 

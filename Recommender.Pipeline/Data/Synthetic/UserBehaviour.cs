@@ -1,0 +1,85 @@
+using System.Text;
+
+namespace Recommender.Pipeline.Data.Synthetic;
+
+/// <summary>
+/// Users' behaviour over the generated log (<see cref="SyntheticOptions.History"/>): interest that follows behaviour. A
+/// user's latest clicks steer what is shown next (a share of their impressions comes from the categories of their last
+/// few clicks) and what is clicked (an item in the category of a recent click, or one clicked before, is clicked more
+/// readily), so their interest drifts with what they click, and their recent clicks say what their id and attributes
+/// cannot: where that interest is now. The history written with an impression holds only that user's clicks strictly
+/// before its timestamp.
+/// </summary>
+internal sealed class UserBehaviour
+{
+    /// <summary>The latest clicks that make a user's current interest.</summary>
+    public const int InterestWindow = 3;
+    /// <summary>Share of a user's impressions drawn from the categories of their latest clicks (when they have any).</summary>
+    public const double InterestShare = 0.3;
+    /// <summary>Click-logit lift of an item whose category all of the latest clicks share (a share of them: that share of it).</summary>
+    public const double InterestLift = 1.5;
+    /// <summary>Click-logit lift of an item among the user's recent clicks.</summary>
+    public const double RepeatLift = 0.6;
+
+    private readonly SyntheticWorld _world;
+    private readonly int _length;
+    private readonly List<(long Time, int Item)>?[] _clicks;
+    private readonly List<(long Time, int Item)> _scratch = new();
+    private readonly int[] _recent;
+
+    public UserBehaviour(SyntheticWorld world, int length)
+    {
+        _world = world;
+        _length = length;
+        _clicks = new List<(long, int)>?[world.UserCount];
+        _recent = new int[length];
+    }
+
+    /// <summary>The click-logit term of behaviour for <paramref name="item"/> given the user's recent clicks (most recent first).</summary>
+    public double ClickLift(ReadOnlySpan<int> recent, int item)
+    {
+        int window = Math.Min(InterestWindow, recent.Length), same = 0, category = _world.ItemCategory[item];
+        for (int i = 0; i < window; i++) if (_world.ItemCategory[recent[i]] == category) same++;
+        return InterestLift * same / InterestWindow + (recent.Contains(item) ? RepeatLift : 0);
+    }
+
+    /// <summary>
+    /// The user's most recent clicked items strictly before <paramref name="time"/>, most recent first (at most the history
+    /// length); valid until the next call.
+    /// </summary>
+    public ReadOnlySpan<int> Recent(int user, long time)
+    {
+        if (_clicks[user] is not { } clicks) return [];
+        // Clicks are kept in generation order: days in order, times within a day in any order. Everything of an earlier day
+        // is earlier, so the scan back stops at a day boundary once the clicks of the later days are enough.
+        _scratch.Clear();
+        long scanDay = long.MaxValue;
+        for (int i = clicks.Count - 1; i >= 0; i--)
+        {
+            var c = clicks[i];
+            long clickDay = (c.Time - SyntheticGenerator.TimeOrigin) / 86_400;
+            if (clickDay < scanDay)
+            {
+                if (_scratch.Count >= _length) break;
+                scanDay = clickDay;
+            }
+            if (c.Time < time) _scratch.Add(c);
+        }
+        _scratch.Sort((a, b) => b.Time.CompareTo(a.Time));
+        int n = Math.Min(_length, _scratch.Count);
+        for (int i = 0; i < n; i++) _recent[i] = _scratch[i].Item;
+        return _recent.AsSpan(0, n);
+    }
+
+    /// <summary>Records a click.</summary>
+    public void Clicked(int user, long time, int item) => (_clicks[user] ??= new()).Add((time, item));
+
+    /// <summary>Appends the recent items and their categories as two list cells, oldest first (",a|b,c|d").</summary>
+    public void AppendColumns(StringBuilder sb, ReadOnlySpan<int> recent)
+    {
+        sb.Append(',');
+        for (int i = recent.Length - 1; i >= 0; i--) { sb.Append(recent[i]); if (i > 0) sb.Append('|'); }
+        sb.Append(',');
+        for (int i = recent.Length - 1; i >= 0; i--) { sb.Append(_world.ItemCategory[recent[i]]); if (i > 0) sb.Append('|'); }
+    }
+}
