@@ -1,3 +1,4 @@
+using Microsoft.ML.Transforms;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
@@ -85,11 +86,12 @@ public static class ComparisonJob
             features = features.Append(ml.Transforms.Categorical.OneHotEncoding("__field_" + column, column));
             fields.Add("__field_" + column);
         }
-        // A behaviour sequence as one more field: its positions one-hot, side by side.
+        // A behaviour sequence as one more field: the bag of its items (a one-hot per position would give LightGBM empty
+        // categorical values, which ML.NET's LightGBM fails on: dotnet/machinelearning#1625).
         foreach (var sequence in s.BehaviourSequences)
         {
-            foreach (var position in sequence.Positions) features = features.Append(ml.Transforms.Categorical.OneHotEncoding("__position_" + position, position));
-            features = features.Append(ml.Transforms.Concatenate("__field_" + sequence.Name, sequence.Positions.Select(p => "__position_" + p).ToArray()));
+            features = features.Append(ml.Transforms.Concatenate("__items_" + sequence.Name, sequence.Positions))
+                .Append(ml.Transforms.Categorical.OneHotEncoding("__field_" + sequence.Name, "__items_" + sequence.Name, OneHotEncodingEstimator.OutputKind.Bag));
             fields.Add("__field_" + sequence.Name);
         }
         if (s.DenseFeatures.Length > 0)

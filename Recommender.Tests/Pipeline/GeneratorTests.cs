@@ -36,6 +36,47 @@ public sealed class GeneratorTests
     }
 
     [TestMethod]
+    public void HistoriesHoldExactlyTheUsersLatestClicksStrictlyBeforeEachImpression()
+    {
+        using var files = new TestFiles();
+        var r = SyntheticGenerator.Generate(new SyntheticOptions { Rows = 40_000, Seed = 3, History = 5 }, Path.Combine(files.Root, "h"));
+        Assert.AreEqual(0.04, r.Ctr, 0.004, "the click intercept, solved over the whole log, hits the target rate");
+        var schema = DatasetSchema.Load(Path.Combine(r.Directory, "schema.json"));
+        CollectionAssert.AreEqual(new[] { "recent_items:item_id:5", "recent_categories:category:5" }, schema.Sequences!.Select(q => $"{q.Column}:{q.Field}:{q.Length}").ToArray());
+
+        // Rebuilt from the log alone, in file order (train, valid, test: time order): every user's clicks so far.
+        var clicks = new Dictionary<string, List<(long Time, string Item)>>();
+        var categoryOf = new Dictionary<string, string>();
+        long previous = 0, withHistory = 0, rows = 0;
+        foreach (var file in new[] { "train.csv", "valid.csv", "test.csv" })
+        {
+            var lines = File.ReadAllLines(Path.Combine(r.Directory, file));
+            var header = lines[0].Split(',');
+            int user = Array.IndexOf(header, "user_id"), item = Array.IndexOf(header, "item_id"), category = Array.IndexOf(header, "category"),
+                click = Array.IndexOf(header, "click"), time = Array.IndexOf(header, "timestamp"), items = Array.IndexOf(header, "recent_items"),
+                categories = Array.IndexOf(header, "recent_categories");
+            foreach (var line in lines.Skip(1))
+            {
+                var f = line.Split(',');
+                long t = long.Parse(f[time], CultureInfo.InvariantCulture);
+                Assert.IsTrue(t >= previous, $"{file}: time goes back at '{line}'");
+                previous = t;
+                categoryOf[f[item]] = f[category];
+                var mine = clicks.TryGetValue(f[user], out var c) ? c : clicks[f[user]] = new();
+                // Expected: the user's latest 5 clicks with a time strictly before this row's, written oldest first.
+                var expected = mine.Where(e => e.Time < t).TakeLast(5).Select(e => e.Item).ToArray();
+                Assert.AreEqual(string.Join('|', expected), f[items], $"{file}: history of '{line}'");
+                Assert.AreEqual(string.Join('|', expected.Select(i => categoryOf[i])), f[categories], $"{file}: categories of '{line}'");
+                if (expected.Length > 0) withHistory++;
+                if (f[click] == "1") mine.Add((t, f[item]));
+                rows++;
+            }
+        }
+        Assert.AreEqual(40_000, rows);
+        Assert.IsTrue(withHistory > rows / 4, $"only {withHistory} of {rows} rows have a history");
+    }
+
+    [TestMethod]
     public void LogsFollowTheFunnelTheBaseRatesAndTheTimeSplit()
     {
         using var files = new TestFiles();

@@ -88,3 +88,35 @@ public sealed class CompiledFeaturizationTests
                 Assert.AreEqual(expected[c][r], fast[r * 4 + c], 1e-6, $"row {r} {Recommender.Trainers.Network.TaskList.DefaultPredictions[c]}");
     }
 }
+
+[TestClass]
+public sealed class BehaviourBundleTests
+{
+    [TestMethod]
+    public void AModelWithHistoriesScoresTheSameInTheTrainerTheMlNetPipelineAndTheCompiledScorer()
+    {
+        using var files = new TestFiles();
+        var (dir, bundle, result) = TinyBundle.Train(files.Root, 20_000, 4, MultiTaskArchitecture.Mmoe, history: 5);
+        var metadata = ModelBundle.Open(bundle).Metadata;
+        Assert.AreEqual(2 + 14 + 2 * 5, metadata.OnnxIdInputs.Count, "user, item, 14 categoricals, and two histories of 5");
+        CollectionAssert.AreEqual(new[] { "recent_items#0", "recent_items#1" }, metadata.OnnxIdInputs.Skip(16).Take(2).ToArray());
+        Assert.IsTrue(result.Model.Spec.Sequences.Count == 2 && result.Model.Compiled.Definition.Parameters.Any(p => p.Name == "attention.recent_items.position"));
+
+        var ml = new MLContext();
+        var (model, _) = ModelBundle.Load(ml, bundle);
+        var test = DataLoader.Load(metadata.Schema, Path.Combine(dir, "test.csv"));
+        Assert.IsTrue(test.GetText("recent_items#0").Count(v => v.Length > 0) > test.RowCount / 4, "the test rows have histories");
+        var names = Recommender.Trainers.Network.TaskList.DefaultPredictions;
+        var viaMlNet = names.Select(c => ScoredColumns.Read(model.Transform(test.ToDataView()), c)).ToArray();
+        using var scorer = BundleScorer.Open(bundle, 512, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });
+        Assert.IsNotNull(scorer.Compiled, scorer.NotCompiledBecause);
+        var chunk = test.Chunks.Single();
+        var compiled = scorer.Predict(chunk, test.Schema.TextColumns, test.Schema.NumberColumns);
+        for (int c = 0; c < names.Count; c++)
+            for (int r = 0; r < test.RowCount; r++)
+            {
+                Assert.AreEqual(result.TestPredictions![names[c]][r], viaMlNet[c][r], 1e-6, $"{names[c]} row {r}: the trainer's own scoring against the saved ML.NET pipeline");
+                Assert.AreEqual(viaMlNet[c][r], compiled[r * names.Count + c], 1e-6, $"{names[c]} row {r}: the compiled scorer");
+            }
+    }
+}

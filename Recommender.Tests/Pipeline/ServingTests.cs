@@ -122,6 +122,44 @@ public sealed class ServingTests
     }
 
     [TestMethod]
+    public async Task HistoriesAreServedAsTheFilesHoldThemAndScoreAsTheScoringJob()
+    {
+        using var files = new TestFiles();
+        var (data, version, _) = TinyBundle.Train(files.Root, 12_000, 13, history: 5);
+        using var factory = new ServiceFactory(Options(model: Path.GetDirectoryName(version)));
+        using var client = factory.CreateClient();
+        var model = JsonNode.Parse(await client.GetStringAsync("/v1/model"))!;
+        var columns = model["columns"]!.AsArray().Select(c => c!.GetValue<string>()).ToHashSet();
+        Assert.IsTrue(columns.Contains("recent_items") && columns.Contains("recent_categories") && !columns.Contains("recent_items#0"), string.Join(", ", columns));
+        var dense = ModelBundle.Open(version).Metadata.Schema.Dense.ToHashSet();
+        string test = Path.Combine(data, "test.csv");
+        var (json, lines) = RowsFrom(test, 100, dense, columns);
+        Assert.IsTrue(json.Contains("\"recent_items\":\"") && lines.Skip(1).Count(l => !l.EndsWith(",,")) > 20, "rows with histories");
+        var response = await client.PostAsync("/v1/score", Json(json));
+        Assert.AreEqual(HttpStatusCode.OK, response.StatusCode, await response.Content.ReadAsStringAsync());
+        var served = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["predictions"]!.AsArray();
+        var job = BatchScoringJob.Run(new ScoringOptions { Model = version, Input = files.Write("rows.csv", string.Join('\n', lines) + "\n"), Output = files.Path_("scored.csv"),
+            Device = ExecutionDevice.Cpu, Threads = 1, Ranking = "pctr * pcvr" });
+        var scored = File.ReadAllLines(job.Output);
+        int pctr = Array.IndexOf(scored[0].Split(','), "PCtr");
+        for (int r = 0; r < 100; r++)
+            Assert.AreEqual(double.Parse(scored[r + 1].Split(',')[pctr], CultureInfo.InvariantCulture), served[r]!["pctr"]!.GetValue<double>(), 1e-6, $"row {r}");
+
+        // The same history as a JSON array (oldest first) scores the same; a history of the wrong kind is the request's error.
+        var header = lines[0].Split(',');
+        var withHistory = lines.Skip(1).Select(l => l.Split(',')).First(f => f[Array.IndexOf(header, "recent_items")].Contains('|'));
+        string user = withHistory[Array.IndexOf(header, "user_id")], item = withHistory[Array.IndexOf(header, "item_id")], items = withHistory[Array.IndexOf(header, "recent_items")];
+        async Task<double> Score(string history) => JsonNode.Parse(await (await client.PostAsync("/v1/score",
+            Json($"{{\"rows\":[{{\"user_id\":\"{user}\",\"item_id\":\"{item}\",\"recent_items\":{history}}}]}}"))).Content.ReadAsStringAsync())!["predictions"]![0]!["pctr"]!.GetValue<double>();
+        double asText = await Score($"\"{items}\"");
+        Assert.AreEqual(asText, await Score("[" + string.Join(',', items.Split('|').Select(i => $"\"{i}\"")) + "]"), 0);
+        Assert.AreNotEqual(asText, await Score("null"), "the history is used");
+        var bad = await client.PostAsync("/v1/score", Json($"{{\"rows\":[{{\"user_id\":\"{user}\",\"item_id\":\"{item}\",\"recent_items\":{{}}}}]}}"));
+        Assert.AreEqual(HttpStatusCode.BadRequest, bad.StatusCode);
+        StringAssert.Contains(await bad.Content.ReadAsStringAsync(), "rows[0].recent_items");
+    }
+
+    [TestMethod]
     public async Task EveryEndpointAnswers()
     {
         using var factory = new ServiceFactory(Options());

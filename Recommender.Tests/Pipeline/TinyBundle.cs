@@ -10,10 +10,10 @@ namespace Recommender.Tests.Pipeline;
 internal static class TinyBundle
 {
     public static (string Data, string Bundle, TrainingResult Result) Train(string root, long rows, ulong seed,
-        MultiTaskArchitecture architecture = MultiTaskArchitecture.SharedBottom, bool funnel = false)
+        MultiTaskArchitecture architecture = MultiTaskArchitecture.SharedBottom, bool funnel = false, int history = 0)
     {
         string data = Path.Combine(root, "sim");
-        SyntheticGenerator.Generate(new SyntheticOptions { Rows = rows, Seed = seed, Funnel = funnel, Favourite = funnel }, data);
+        SyntheticGenerator.Generate(new SyntheticOptions { Rows = rows, Seed = seed, Funnel = funnel, Favourite = funnel, History = history }, data);
         string bundle = Path.Combine(root, "bundle");
         var result = TrainingJob.Run(TrainingData.FromDirectory(data), new MultiTaskTrainerOptions
         {

@@ -198,9 +198,15 @@ public static class SyntheticGenerator
         int day = (int)t;
         if (behaviour is not null)
         {
-            // The time first: the history is the user's clicks before it, and it steers what is shown and clicked.
-            x.Hour = rng.Pick(w.HourCumulative);
-            x.Timestamp = TimeOrigin + day * 86_400L + x.Hour * 3600L + rng.NextInt(3600);
+            // The time first: the history is the user's clicks before it, and it steers what is shown and clicked. Rows are in
+            // time order here (the day's share of rows walked through the hours' traffic weights), so a row's history is
+            // exactly the user's clicks in the rows before it.
+            var hours = w.HourCumulative;
+            double within = (t - day) * hours[^1];
+            int hour = Array.BinarySearch(hours, within);
+            x.Hour = Math.Min(hour < 0 ? ~hour : hour + 1, hours.Length - 1);
+            double low = x.Hour == 0 ? 0 : hours[x.Hour - 1];
+            x.Timestamp = TimeOrigin + day * 86_400L + x.Hour * 3600L + (long)Math.Min(3599, (within - low) / (hours[x.Hour] - low) * 3600);
             x.Recent = behaviour.Recent(x.User, x.Timestamp).ToArray();
         }
         // A third of impressions come from the user's favourite category (a recommender already shaped

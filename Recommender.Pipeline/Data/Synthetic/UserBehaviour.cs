@@ -24,7 +24,6 @@ internal sealed class UserBehaviour
     private readonly SyntheticWorld _world;
     private readonly int _length;
     private readonly List<(long Time, int Item)>?[] _clicks;
-    private readonly List<(long Time, int Item)> _scratch = new();
     private readonly int[] _recent;
 
     public UserBehaviour(SyntheticWorld world, int length)
@@ -50,24 +49,11 @@ internal sealed class UserBehaviour
     public ReadOnlySpan<int> Recent(int user, long time)
     {
         if (_clicks[user] is not { } clicks) return [];
-        // Clicks are kept in generation order: days in order, times within a day in any order. Everything of an earlier day
-        // is earlier, so the scan back stops at a day boundary once the clicks of the later days are enough.
-        _scratch.Clear();
-        long scanDay = long.MaxValue;
-        for (int i = clicks.Count - 1; i >= 0; i--)
-        {
-            var c = clicks[i];
-            long clickDay = (c.Time - SyntheticGenerator.TimeOrigin) / 86_400;
-            if (clickDay < scanDay)
-            {
-                if (_scratch.Count >= _length) break;
-                scanDay = clickDay;
-            }
-            if (c.Time < time) _scratch.Add(c);
-        }
-        _scratch.Sort((a, b) => b.Time.CompareTo(a.Time));
-        int n = Math.Min(_length, _scratch.Count);
-        for (int i = 0; i < n; i++) _recent[i] = _scratch[i].Item;
+        // Rows come in time order, so the user's clicks are too: the latest ones strictly before the time, from the end.
+        int end = clicks.Count;
+        while (end > 0 && clicks[end - 1].Time >= time) end--;
+        int n = Math.Min(_length, end);
+        for (int i = 0; i < n; i++) _recent[i] = clicks[end - 1 - i].Item;
         return _recent.AsSpan(0, n);
     }
 
