@@ -30,6 +30,7 @@ public static class CliApp
         var root = new RootCommand("ML.NET recommender: synthetic data, loaders, featurization, matrix factorization and multi-task CTR/CVR/rating models")
         {
             GenerateCommand.Create(),
+            ImportTaobaoCommand.Create(),
             InspectCommand.Create(),
             EvaluateCommand.Create(),
             DemoCommand.Create(token),
