@@ -45,6 +45,47 @@ public sealed class MatrixFactorizationTests
     }
 
     [TestMethod]
+    [DataRow(8)]
+    [DataRow(16)]
+    [DataRow(12)]
+    public void OneThreadIsTheTextbookSgdAndThreadsGiveTheSameFactorsEveryRun(int rank)
+    {
+        var (train, _) = Planted(60, 50, 3, 0.5, 3);
+        var options = new MatrixFactorizationOptions { ApproximationRank = rank, Lambda = 0.05, LearningRate = 0.1, NumberOfIterations = 5, NumberOfThreads = 1, Seed = 7 };
+        var solver = MatrixFactorizationTrainer.Train(train, options);
+
+        // The textbook loop, written out: the same initial factors and the same shuffled order (one block when one thread),
+        // the per-row and per-column adaptive rate eta / sqrt(G), G from 1 accumulating the mean squared gradient.
+        var rng = new Random(7);
+        float scale = (float)Math.Sqrt(1.0 / rank);
+        var p = Enumerable.Range(0, 60 * rank).Select(_ => (float)rng.NextDouble() * scale).ToArray();
+        var q = Enumerable.Range(0, 50 * rank).Select(_ => (float)rng.NextDouble() * scale).ToArray();
+        var order = Enumerable.Range(0, train.Count).ToArray();
+        rng.Shuffle(order);
+        double[] gp = Enumerable.Repeat(1.0, 60).ToArray(), gq = Enumerable.Repeat(1.0, 50).ToArray();
+        for (int iteration = 0; iteration < 5; iteration++)
+            foreach (int i in order)
+            {
+                int u = train.RowIndex[i], v = train.ColumnIndex[i];
+                double e = train.Values[i] - Enumerable.Range(0, rank).Sum(d => (double)p[u * rank + d] * q[v * rank + d]);
+                var gradP = Enumerable.Range(0, rank).Select(d => 0.05 * p[u * rank + d] - e * q[v * rank + d]).ToArray();
+                var gradQ = Enumerable.Range(0, rank).Select(d => 0.05 * q[v * rank + d] - e * p[u * rank + d]).ToArray();
+                gp[u] += gradP.Sum(g => g * g) / rank;
+                gq[v] += gradQ.Sum(g => g * g) / rank;
+                for (int d = 0; d < rank; d++) { p[u * rank + d] -= (float)(0.1 / Math.Sqrt(gp[u]) * gradP[d]); q[v * rank + d] -= (float)(0.1 / Math.Sqrt(gq[v]) * gradQ[d]); }
+            }
+        for (int i = 0; i < p.Length; i++) Assert.AreEqual(p[i], solver.LeftFactorMatrix[i], 1e-4f, $"P[{i}]");
+        for (int i = 0; i < q.Length; i++) Assert.AreEqual(q[i], solver.RightFactorMatrix[i], 1e-4f, $"Q[{i}]");
+
+        // Threads take the blocks of a round in any order, but the blocks of a round share no factor: the same bits every run.
+        options.NumberOfThreads = 3;
+        var first = MatrixFactorizationTrainer.Train(train, options);
+        var second = MatrixFactorizationTrainer.Train(train, options);
+        CollectionAssert.AreEqual(first.LeftFactorMatrix, second.LeftFactorMatrix);
+        CollectionAssert.AreEqual(first.RightFactorMatrix, second.RightFactorMatrix);
+    }
+
+    [TestMethod]
     public void ParallelSgdReachesTheSameQuality()
     {
         var (train, test) = Planted(200, 150, 3, 0.5, 2);

@@ -1,15 +1,18 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Recommender.Trainers.Embeddings;
 
 namespace Recommender.Trainers.MatrixFactorization;
 
 /// <summary>
 /// Squared-loss matrix factorization by parallel SGD as LIBMF does it (Chin et al., 2015): the matrix is cut
-/// into a grid of blocks, each thread takes a block whose row band and column band no other thread is
-/// working in, so no two threads ever update the same factor; every row and column has its own adaptive
+/// into a grid of blocks and threads work on blocks that share no row band and no column band, so no two threads
+/// ever update the same factor (here by rounds of a Latin square on persistent threads, so the result is the same
+/// whatever the threads' timing); every row and column has its own adaptive
 /// learning rate <c>eta / sqrt(G)</c>, G accumulating the mean squared gradient (starting at 1); factors
-/// start uniform in [0, sqrt(1/k)). Rank-8 updates run as single 256-bit vectors.
+/// start uniform in [0, sqrt(1/k)). Each block's ratings are stored together as (row, column, value) triples, shuffled
+/// once, so a sweep reads memory in order; updates of a rank divisible by 8 run as 256-bit vectors (rank 8: one).
 /// </summary>
 internal static class SgdSolver
 {
@@ -30,9 +33,11 @@ internal static class SgdSolver
         int bands = threads == 1 ? 1 : 2 * threads;
         var blocks = Bucket(data, bands, rng);
         var state = new Sweep(data, p, q, gp, gq, k, (float)o.LearningRate, (float)o.Lambda, o.NonNegative);
+        using var pool = new WorkerPool(threads);
+        var rounds = new Rounds(state, blocks, bands, pool, rng);
         for (int iteration = 1; iteration <= o.NumberOfIterations; iteration++)
         {
-            double squaredError = RunIteration(state, blocks, bands, threads);
+            double squaredError = rounds.Iteration();
             double trainRmse = Math.Sqrt(squaredError / Math.Max(1, data.Count));
             double validRmse = validation is null ? double.NaN : Rmse(validation, p, q, k);
             o.IterationCompleted?.Invoke(iteration, trainRmse, validRmse);
@@ -57,81 +62,69 @@ internal static class SgdSolver
 
     private sealed record Sweep(RatingMatrix Data, float[] P, float[] Q, float[] Gp, float[] Gq, int K, float Eta, float Lambda, bool NonNegative);
 
-    // Entries of each (row band, column band) block, shuffled once.
-    private static int[][] Bucket(RatingMatrix data, int bands, Random rng)
+    /// <summary>One rating as a sweep reads it.</summary>
+    internal readonly record struct Entry(int Row, int Column, float Value);
+
+    // The ratings of each (row band, column band) block, together and shuffled once: two passes, a count and a fill.
+    private static Entry[][] Bucket(RatingMatrix data, int bands, Random rng)
     {
-        var lists = new List<int>[bands * bands];
-        for (int b = 0; b < lists.Length; b++) lists[b] = new List<int>();
+        int Block(int i) => (int)((long)data.RowIndex[i] * bands / data.Rows) * bands + (int)((long)data.ColumnIndex[i] * bands / data.Columns);
+        var counts = new int[bands * bands];
+        for (int i = 0; i < data.Count; i++) counts[Block(i)]++;
+        var blocks = counts.Select(c => new Entry[c]).ToArray();
+        Array.Clear(counts);
         for (int i = 0; i < data.Count; i++)
         {
-            int rb = (int)((long)data.RowIndex[i] * bands / data.Rows), cb = (int)((long)data.ColumnIndex[i] * bands / data.Columns);
-            lists[rb * bands + cb].Add(i);
+            int b = Block(i);
+            blocks[b][counts[b]++] = new Entry(data.RowIndex[i], data.ColumnIndex[i], data.Values[i]);
         }
-        return lists.Select(l => { var a = l.ToArray(); rng.Shuffle(a); return a; }).ToArray();
+        foreach (var block in blocks) rng.Shuffle(block);
+        return blocks;
     }
 
-    private static double RunIteration(Sweep s, int[][] blocks, int bands, int threads)
+    // Threads share a pass by rounds of a Latin square: round r holds the blocks (i, (i + r) mod bands), no two in one row
+    // band or column band, so the threads take them in any order without ever touching the same factors, and the
+    // result does not depend on which thread took which. The rounds' order is shuffled per iteration.
+    private sealed class Rounds(Sweep sweep, Entry[][] blocks, int bands, WorkerPool pool, Random rng)
     {
-        if (threads == 1)
+        private readonly double[] _errors = new double[pool.Workers];
+        private readonly int[] _order = Enumerable.Range(0, bands).ToArray();
+        private int _round, _next;
+
+        public double Iteration()
         {
-            double sum = 0;
-            foreach (var block in blocks) sum += ProcessBlock(s, block);
-            return sum;
-        }
-        var pending = new bool[blocks.Length];
-        Array.Fill(pending, true);
-        int left = blocks.Length;
-        var rowBusy = new bool[bands];
-        var columnBusy = new bool[bands];
-        var gate = new object();
-        double total = 0;
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, worker =>
-        {
-            var pick = new Random(worker * 7919 + left);
-            while (true)
+            rng.Shuffle(_order);
+            Array.Clear(_errors);
+            foreach (int round in _order)
             {
-                int chosen = -1;
-                lock (gate)
-                {
-                    while (chosen < 0)
-                    {
-                        if (left == 0) return;
-                        var free = new List<int>();
-                        for (int b = 0; b < blocks.Length; b++)
-                            if (pending[b] && !rowBusy[b / bands] && !columnBusy[b % bands]) free.Add(b);
-                        if (free.Count == 0) { Monitor.Wait(gate); continue; }
-                        chosen = free[pick.Next(free.Count)];
-                        pending[chosen] = false;
-                        left--;
-                        rowBusy[chosen / bands] = columnBusy[chosen % bands] = true;
-                    }
-                }
-                double error = ProcessBlock(s, blocks[chosen]);
-                lock (gate)
-                {
-                    total += error;
-                    rowBusy[chosen / bands] = columnBusy[chosen % bands] = false;
-                    Monitor.PulseAll(gate);
-                }
+                _round = round;
+                _next = -1;
+                pool.Run(Work);
             }
-        });
-        return total;
+            return _errors.Sum();
+        }
+
+        private void Work(int worker, int workers)
+        {
+            for (int i; (i = Interlocked.Increment(ref _next)) < bands;)
+                _errors[worker] += ProcessBlock(sweep, blocks[i * bands + (i + _round) % bands]);
+        }
     }
 
-    private static double ProcessBlock(Sweep s, int[] entries)
+    private static double ProcessBlock(Sweep s, Entry[] entries)
     {
         double squaredError = 0;
         int k = s.K;
-        var data = s.Data;
-        foreach (int i in entries)
+        bool vectors = k % 8 == 0 && Vector256.IsHardwareAccelerated;
+        foreach (var x in entries)
         {
-            int u = data.RowIndex[i], v = data.ColumnIndex[i];
-            var pu = s.P.AsSpan(u * k, k);
-            var qv = s.Q.AsSpan(v * k, k);
-            float e = data.Values[i] - MatrixFactorizationModelParameters.Dot(pu, qv);
+            var pu = s.P.AsSpan(x.Row * k, k);
+            var qv = s.Q.AsSpan(x.Column * k, k);
+            float e = x.Value - MatrixFactorizationModelParameters.Dot(pu, qv);
             squaredError += (double)e * e;
-            if (k == 8 && Vector256.IsHardwareAccelerated) Update8(s, pu, qv, u, v, e);
-            else UpdateScalar(s, pu, qv, u, v, e);
+            if (k == 8 && vectors) Update8(s, pu, qv, x.Row, x.Column, e);
+            else if (vectors) UpdateVectors(s, pu, qv, x.Row, x.Column, e);
+            else UpdateScalar(s, pu, qv, x.Row, x.Column, e);
         }
         return squaredError;
     }
@@ -152,6 +145,39 @@ internal static class SgdSolver
         if (s.NonNegative) { p = Vector256.Max(p, Vector256<float>.Zero); q = Vector256.Max(q, Vector256<float>.Zero); }
         p.CopyTo(pu);
         q.CopyTo(qv);
+    }
+
+    // Any rank divisible by 8: the gradients' squared norms first (the rates need them), then the update, 8 at a time.
+    private static void UpdateVectors(Sweep s, Span<float> pu, Span<float> qv, int u, int v, float e)
+    {
+        int k = pu.Length;
+        var lambda = Vector256.Create(s.Lambda);
+        var err = Vector256.Create(e);
+        Vector256<float> normP = Vector256<float>.Zero, normQ = Vector256<float>.Zero;
+        ref float pr = ref MemoryMarshal.GetReference(pu), qr = ref MemoryMarshal.GetReference(qv);
+        for (int d = 0; d < k; d += 8)
+        {
+            var p = Vector256.LoadUnsafe(ref pr, (nuint)d);
+            var q = Vector256.LoadUnsafe(ref qr, (nuint)d);
+            var gradP = lambda * p - err * q;
+            var gradQ = lambda * q - err * p;
+            normP += gradP * gradP;
+            normQ += gradQ * gradQ;
+        }
+        s.Gp[u] += Vector256.Sum(normP) / k;
+        s.Gq[v] += Vector256.Sum(normQ) / k;
+        var rateP = Vector256.Create(s.Eta / MathF.Sqrt(s.Gp[u]));
+        var rateQ = Vector256.Create(s.Eta / MathF.Sqrt(s.Gq[v]));
+        for (int d = 0; d < k; d += 8)
+        {
+            var p = Vector256.LoadUnsafe(ref pr, (nuint)d);
+            var q = Vector256.LoadUnsafe(ref qr, (nuint)d);
+            var nextP = p - rateP * (lambda * p - err * q);
+            var nextQ = q - rateQ * (lambda * q - err * p);
+            if (s.NonNegative) { nextP = Vector256.Max(nextP, Vector256<float>.Zero); nextQ = Vector256.Max(nextQ, Vector256<float>.Zero); }
+            nextP.StoreUnsafe(ref pr, (nuint)d);
+            nextQ.StoreUnsafe(ref qr, (nuint)d);
+        }
     }
 
     private static void UpdateScalar(Sweep s, Span<float> pu, Span<float> qv, int u, int v, float e)
