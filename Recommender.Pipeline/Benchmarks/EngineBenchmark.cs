@@ -37,7 +37,7 @@ public static class EngineBenchmark
     }
 
     /// <summary>Runs the benchmark and returns its figures.</summary>
-    public static JsonObject Run(FeatureMatrix data, FeaturizedSchema features, int batch, int threads, int steps, ExecutionDevice device, int hostThreads = 0)
+    public static JsonObject Run(FeatureMatrix data, FeaturizedSchema features, int batch, int threads, int steps, ExecutionDevice device, int hostThreads = 0, bool profile = false)
     {
         var spec = new MultiTaskSpec
         {
@@ -56,7 +56,8 @@ public static class EngineBenchmark
 
         int cursor = 0;
         long hostTicks = 0, ortTicks = 0, fillTicks = 0, gatherTicks = 0, updateTicks = 0;
-        void Step()
+        void Step() => StepOf(runner);
+        void StepOf(TrainStepRunner runner)
         {
             if (cursor + batch > order.Length) cursor = 0;
             long t0 = Stopwatch.GetTimestamp();
@@ -96,7 +97,7 @@ public static class EngineBenchmark
         double sgemm = MachineInfo.SgemmGflops(threads);
         double achieved = median.SamplesPerS * MachineInfo.TrainFlopsPerSample(compiled.Definition.Parameters.Where(p => p.Shape.Length == 2).Select(p => p.Size)) / 1e9;
         steps = perWindow * windows;
-        return new JsonObject
+        var result = new JsonObject
         {
             ["benchmark"] = "engine",
             ["device"] = runner.Device.ToString(),
@@ -122,5 +123,16 @@ public static class EngineBenchmark
             ["step_dense_gflops"] = Math.Round(achieved, 1),
             ["step_over_sgemm"] = Math.Round(achieved / sgemm, 3),
         };
+        if (profile)
+        {
+            // A second session of the same graph with ONNX Runtime's profiler on, after the measurement (profiling slows it).
+            const int profiled = 20;
+            using var traced = new TrainStepRunner(compiled, batch, new RuntimeOptions { Device = device, Threads = threads, ProfilePrefix = Path.Combine(Path.GetTempPath(), $"rec-step-profile-{Environment.ProcessId}") });
+            for (int i = 0; i < profiled; i++) StepOf(traced);
+            string file = traced.EndProfiling();
+            try { result["profile"] = StepProfile.Summarize(file, profiled, sgemm); }
+            finally { File.Delete(file); }
+        }
+        return result;
     }
 }

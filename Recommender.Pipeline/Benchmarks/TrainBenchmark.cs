@@ -14,12 +14,14 @@ namespace Recommender.Pipeline.Benchmarks;
 public static class TrainBenchmark
 {
     /// <summary>Runs the benchmark.</summary>
-    public static JsonObject Run(FeatureMatrix train, FeatureMatrix valid, FeaturizedSchema features, int threads, ExecutionDevice device)
+    public static JsonObject Run(FeatureMatrix train, FeatureMatrix valid, FeaturizedSchema features, int threads, ExecutionDevice device,
+        MultiTaskArchitecture architecture = MultiTaskArchitecture.SharedBottom)
     {
+        // The reference shapes (and tools/torch-reference's): ESMM's nets are the bottom and the tower stacked, MMoE's experts the bottom's shape.
         var options = new MultiTaskTrainerOptions
         {
-            Architecture = MultiTaskArchitecture.SharedBottom, Epochs = 1, BatchSize = MultiTaskTrainerOptions.Defaults.BatchSize, EmbeddingDim = 16, Bottom = [256, 128], Tower = [64],
-            Threads = threads, Device = device, Patience = 0,
+            Architecture = architecture, Epochs = 1, BatchSize = MultiTaskTrainerOptions.Defaults.BatchSize, EmbeddingDim = 16, Bottom = [256, 128], Tower = [64],
+            Expert = [256, 128], Experts = 4, Threads = threads, Device = device, Patience = 0,
         };
         var clock = Stopwatch.StartNew();
         var model = MultiTaskTrainer.Train(train, valid, features.Categorical.Select(c => c.Cardinality + 1).ToArray(), options);
@@ -33,8 +35,14 @@ public static class TrainBenchmark
             ["benchmark"] = "train",
             ["device"] = device.ToString(),
             ["threads"] = threads, ["batch"] = options.BatchSize, ["rows"] = train.Rows,
-            ["network"] = "SharedBottom bottom 256-128, towers 64 x3, 16 fields x 16",
+            ["network"] = architecture switch
+            {
+                MultiTaskArchitecture.Esmm => "ESMM, nets 256-128-64 x3, 16 fields x 16",
+                MultiTaskArchitecture.Mmoe => "MMoE, 4 experts 256-128, towers 64 x3, 16 fields x 16",
+                _ => $"{architecture} bottom 256-128, towers 64 x3, 16 fields x 16",
+            },
             ["samples_per_s"] = Math.Round(epoch.SamplesPerSecond),
+            ["dense_parameters"] = model.Compiled.Definition.Parameters.Sum(p => p.Size),
             ["epoch_seconds"] = Math.Round(epoch.Seconds, 2),
             ["validation_ctr_auc"] = Math.Round(epoch.Validation["ctr.auc"], 4),
             ["validation_cvr_auc"] = Math.Round(epoch.Validation.GetValueOrDefault("cvr.auc", double.NaN), 4),

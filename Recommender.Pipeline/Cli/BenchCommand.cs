@@ -95,15 +95,19 @@ internal static class BenchCommand
         var data = new Option<DirectoryInfo?>("--data") { Description = "Folder with generated data; default: generate 1,000,000 rows (seed 42) into a temp folder" };
         var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => 2 }.AtLeast(1);
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Cpu };
+        var architecture = new Option<MultiTaskArchitecture>("--architecture")
+        {
+            Description = "SharedBottom (bottom 256-128), Esmm (two nets of 256-128-64) or Mmoe (4 experts of 256-128); towers of 64", DefaultValueFactory = _ => MultiTaskArchitecture.SharedBottom,
+        };
         var command = new Command("train", "One epoch of the reference network over the featurized default training split (data already loaded): end-to-end samples/s and the validation CTR AUC")
         {
-            data, threads, device,
+            data, threads, device, architecture,
         };
         command.SetAction(result =>
         {
             var (train, valid, features, seconds) = EngineBenchmark.PrepareDefaultSplits(result.GetValue(data)?.FullName, 1_000_000, m => Console.Error.WriteLine(m), withValidation: true);
             Console.Error.WriteLine($"data ready: {train.Rows:N0} training rows featurized in {seconds:F1} s");
-            Console.WriteLine(MetricsReport.Format(TrainBenchmark.Run(train, valid!, features, result.GetValue(threads), result.GetValue(device))));
+            Console.WriteLine(MetricsReport.Format(TrainBenchmark.Run(train, valid!, features, result.GetValue(threads), result.GetValue(device), result.GetValue(architecture))));
             return 0;
         });
         return command;
@@ -117,15 +121,16 @@ internal static class BenchCommand
         var steps = new Option<int>("--steps") { Description = "Measured steps (after 5 warm-up steps), in 5 windows; the median window is reported", DefaultValueFactory = _ => 100 }.AtLeast(1);
         var hostThreads = new Option<int>("--host-threads") { Description = "Host worker threads for fill, gather and sparse update (default: --threads)" }.AtLeast(0);
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Cpu };
+        var profile = new Option<bool>("--profile") { Description = "Then 20 steps under ONNX Runtime's profiler: ms per step by op type, each matrix product's GFLOP/s against the SGEMM reference" };
         var command = new Command("engine", "Train steps of the reference network on featurized default data: samples/s, ORT and host ms per step, host share, managed bytes per step")
         {
-            data, batch, threads, hostThreads, steps, device,
+            data, batch, threads, hostThreads, steps, device, profile,
         };
         command.SetAction(result =>
         {
             var (matrix, _, features, seconds) = EngineBenchmark.PrepareDefaultSplits(result.GetValue(data)?.FullName, 1_000_000, m => Console.Error.WriteLine(m), withValidation: false);
             Console.Error.WriteLine($"data ready: {matrix.Rows:N0} training rows featurized in {seconds:F1} s");
-            var figures = EngineBenchmark.Run(matrix, features, result.GetValue(batch), result.GetValue(threads), result.GetValue(steps), result.GetValue(device), result.GetValue(hostThreads));
+            var figures = EngineBenchmark.Run(matrix, features, result.GetValue(batch), result.GetValue(threads), result.GetValue(steps), result.GetValue(device), result.GetValue(hostThreads), result.GetValue(profile));
             Console.WriteLine(MetricsReport.Format(figures));
             return 0;
         });

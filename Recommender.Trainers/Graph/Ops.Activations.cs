@@ -3,9 +3,12 @@ namespace Recommender.Trainers.Graph;
 // Unary maps, each with its derivative written in terms of the forward input or output.
 public sealed partial class GraphBuilder
 {
-    /// <summary>max(x, 0); the gradient passes where x &gt; 0.</summary>
-    public Value Relu(Value x) => Unary("Relu", x, (g, n, d) =>
-        [g.Where(g.Greater(n.Inputs[0], g.Scalar(0, x.Type)), d[0]!, g.Scalar(0, x.Type))]);
+    /// <summary>
+    /// max(x, 0); the gradient passes where the output is positive: d * cast(y &gt; 0). ONNX Runtime's CPU Where (and Sign)
+    /// kernels run at a fraction of Mul's speed: as Greater then Where the five ReLU gradients of the reference network
+    /// took 0.83 ms of an 8.8 ms step, as Greater, Cast and Mul 0.6 ms (bench engine --profile).
+    /// </summary>
+    public Value Relu(Value x) => Unary("Relu", x, (g, n, d) => [g.Mul(d[0]!, g.Cast(g.Greater(n.Output, g.Scalar(0, x.Type)), x.Type))]);
 
     /// <summary>1 / (1 + exp(-x)); dy/dx = y (1 - y).</summary>
     public Value Sigmoid(Value x) => Unary("Sigmoid", x, (g, n, d) =>

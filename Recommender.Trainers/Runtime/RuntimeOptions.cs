@@ -21,6 +21,12 @@ public sealed class RuntimeOptions
     /// </summary>
     public bool AllowSpinning;
 
+    /// <summary>
+    /// Where ONNX Runtime writes its per-node profile (a Chrome-trace JSON file named from this prefix), or null for no
+    /// profiling; the session's owner ends it (<see cref="TrainStepRunner.EndProfiling"/>) to get the file.
+    /// </summary>
+    public string? ProfilePrefix;
+
     /// <summary>Graph optimization level; full optimization by default.</summary>
     public Microsoft.ML.OnnxRuntime.GraphOptimizationLevel Optimization = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL;
 }

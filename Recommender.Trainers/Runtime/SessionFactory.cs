@@ -34,6 +34,11 @@ public static class SessionFactory
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
         };
         so.AddSessionConfigEntry("session.intra_op.allow_spinning", options.AllowSpinning ? "1" : "0");
+        if (options.ProfilePrefix is { } prefix)
+        {
+            so.EnableProfiling = true;
+            so.ProfileOutputPathPrefix = prefix;
+        }
         device = ExecutionDevice.Cpu;
         if (options.Device == ExecutionDevice.Cpu) return so;
         try

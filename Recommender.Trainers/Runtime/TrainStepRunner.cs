@@ -158,6 +158,9 @@ public sealed class TrainStepRunner : IDisposable
     /// <summary>Overwrites an optimizer state tensor (resuming from a checkpoint).</summary>
     public void SetState(string parameter, string state, ReadOnlySpan<float> values) => SetParameter(GraphNames.State(parameter, state), values);
 
+    /// <summary>Ends ONNX Runtime's profiling (with <see cref="RuntimeOptions.ProfilePrefix"/>) and returns the profile's path.</summary>
+    public string EndProfiling() => _session.EndProfiling();
+
     /// <summary>Sets the step counter (resuming from a checkpoint).</summary>
     public void SetSteps(long steps) => Steps = steps;
 

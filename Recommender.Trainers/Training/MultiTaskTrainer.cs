@@ -99,6 +99,7 @@ public static class MultiTaskTrainer
                 foreach (var t in compiled.LossTerms) termSums[t] += runner.LossTerm(t);
                 o.Progress?.Invoke(epoch, s + 1, stepsPerEpoch, lossSum / (s + 1));
             }
+            double trainingSeconds = clock.Elapsed.TotalSeconds;
             var parameters = runner.Parameters();
             var tables = embeddings.Tables.Select(t => t.Weights).ToArray();
             var metrics = validation is null ? new Dictionary<string, double>() : Evaluate(compiled, parameters, tables, spec, validation, runtime);
@@ -116,7 +117,7 @@ public static class MultiTaskTrainer
                 else sinceBest++;
             }
             var report = new EpochReport(epoch + 1, lossSum / stepsPerEpoch, termSums.ToDictionary(kv => kv.Key, kv => kv.Value / stepsPerEpoch),
-                metrics, clock.Elapsed.TotalSeconds, train.Rows / clock.Elapsed.TotalSeconds, isBest);
+                metrics, clock.Elapsed.TotalSeconds, train.Rows / trainingSeconds, isBest);
             history.Add(report);
             // Checkpoint first: whatever happens after this line, the epoch is not lost.
             if (o.CheckpointPath is { } cp)

@@ -207,6 +207,9 @@ public sealed class MultiTaskTrainerOptions
     public Action<EpochReport>? EpochCompleted;
 }
 
-/// <summary>One epoch's training loss and validation metrics.</summary>
+/// <summary>
+/// One epoch's training loss and validation metrics; <c>Seconds</c> is the whole epoch with its validation,
+/// <c>SamplesPerSecond</c> the training rows over the training steps' time alone.
+/// </summary>
 public sealed record EpochReport(int Epoch, double TrainLoss, IReadOnlyDictionary<string, double> TrainLossTerms,
     IReadOnlyDictionary<string, double> Validation, double Seconds, double SamplesPerSecond, bool Best);
