@@ -1,10 +1,14 @@
 using System.Globalization;
 using Parquet;
 using Parquet.Schema;
+using Parquet.Serialization;
 
 namespace Recommender.Pipeline.Data;
 
-/// <summary>Reads a Parquet file under a schema, one row group at a time (memory bounded by the largest row group).</summary>
+/// <summary>
+/// Reads a Parquet file under a schema, one row group at a time (memory bounded by the largest row group). Flat columns
+/// only, but for a list column declared as a behaviour sequence: its items, in order, become the sequence's cell text.
+/// </summary>
 /// <remarks>Errors are located as <c>file:row:column</c>: the 1-based row in the file and the 1-based column index.</remarks>
 public sealed class ParquetTableReader : ITableReader
 {
@@ -18,11 +22,21 @@ public sealed class ParquetTableReader : ITableReader
         using var stream = File.OpenRead(path);
         var reader = ParquetReader.CreateAsync(stream).GetAwaiter().GetResult();
         using var _ = new Disposer(reader);
-        Fields = reader.Schema.GetDataFields();
-        Resolved = schema.Resolve(Fields.Select(f => f.Name).ToArray(), path);
+        // One record field per top-level column: a flat column, or a list of flat items.
+        Columns = reader.Schema.Fields.ToArray();
+        Resolved = schema.Resolve(Columns.Select(f => f.Name).ToArray(), path);
+        var sequences = (schema.Sequences ?? []).Select(q => q.Column).ToHashSet();
+        foreach (var column in Columns)
+        {
+            if (column is DataField) continue;
+            if (column is ListField { Item: DataField } && sequences.Contains(column.Name)) continue;
+            throw new SchemaException(column is ListField
+                ? $"{path}: column '{column.Name}' is a list; a list column is read only as a behaviour sequence (declare it under \"sequences\")"
+                : $"{path}: column '{column.Name}' is a {column.SchemaType}; only flat columns and lists of flat items are supported");
+        }
     }
 
-    private DataField[] Fields { get; }
+    private Field[] Columns { get; }
 
     /// <inheritdoc/>
     public ResolvedSchema Resolved { get; }
@@ -33,19 +47,22 @@ public sealed class ParquetTableReader : ITableReader
         using var stream = File.OpenRead(_path);
         var reader = ParquetReader.CreateAsync(stream).GetAwaiter().GetResult();
         using var _ = new Disposer(reader);
-        var builder = new TableBuilder(Resolved, report, expectedFields: Fields.Length, chunkSize: chunkRows) { Rejected = rejected };
-        var record = new ArrayRecord(Fields.Length) { File = _path };
+        var builder = new TableBuilder(Resolved, report, expectedFields: Columns.Length, chunkSize: chunkRows) { Rejected = rejected };
+        var record = new ArrayRecord(Columns.Length) { File = _path };
         var used = Resolved.TextSources.Concat(Resolved.NumberSources).Distinct().ToArray();
+        var separators = (Resolved.Schema.Sequences ?? []).ToDictionary(q => q.Column, q => q.Separator);
         long row = 0;
         for (int g = 0; g < reader.RowGroupCount; g++)
         {
-            var columns = new string[Fields.Length][];
+            var columns = new string[Columns.Length][];
             int rows;
             using (var group = reader.OpenRowGroupReader(g))
             {
                 rows = checked((int)group.RowCount);
-                foreach (int f in used) columns[f] = ReadColumn(group, Fields[f], rows);
+                foreach (int f in used)
+                    if (Columns[f] is DataField field) columns[f] = ReadColumn(group, field, rows);
             }
+            if (used.Any(f => Columns[f] is ListField)) ReadLists(g, rows, used.Where(f => Columns[f] is ListField).ToArray(), columns, separators);
             for (int r = 0; r < rows; r++)
             {
                 record.Line = ++row;
@@ -58,9 +75,26 @@ public sealed class ParquetTableReader : ITableReader
         if (last is not null) yield return last;
     }
 
+    // A row group's list columns, each row's items joined by its sequence's separator (an empty or missing list: "").
+    // Through Parquet.Net's row deserializer: its column reader fails on a list of strings with repetition levels (6.1.0).
+    private void ReadLists(int group, int rows, int[] lists, string[][] columns, Dictionary<string, string> separators)
+    {
+        using var stream = File.OpenRead(_path);
+        var data = ParquetSerializer.DeserializeUntypedAsync(stream, null, group).GetAwaiter().GetResult().Data;
+        if (data.Count != rows) throw new InvalidDataException($"{_path}: row group {group} has {rows} rows but {data.Count} were read");
+        foreach (int f in lists)
+        {
+            string name = Columns[f].Name, separator = separators[name];
+            var cells = columns[f] = new string[rows];
+            for (int r = 0; r < rows; r++)
+                cells[r] = data[r].TryGetValue(name, out var items) && items is System.Collections.IEnumerable list and not string
+                    ? string.Join(separator, list.Cast<object?>().Select(Format).Where(v => v.Length > 0))
+                    : "";
+        }
+    }
+
     private static string[] ReadColumn(ParquetRowGroupReader group, DataField field, int rows)
     {
-        if (field.IsArray) throw new SchemaException($"column '{field.Name}' is a list; only flat columns are supported");
         var type = field.ClrType;
         if (type == typeof(string) || type == typeof(ReadOnlyMemory<char>))
         {

@@ -56,6 +56,33 @@ public sealed class SequenceColumnTests
     }
 
     [TestMethod]
+    public void AParquetListColumnLoadsAsItsSequenceAndAnUndeclaredListIsRefused()
+    {
+        using var files = new TestFiles();
+        string path = files.Path_("h.parquet");
+        var schema = new Parquet.Schema.ParquetSchema(new Parquet.Schema.DataField<string>("user"), new Parquet.Schema.DataField<string>("item"),
+            new Parquet.Schema.ListField("recent", new Parquet.Schema.DataField<string>("element")), new Parquet.Schema.DataField<int>("click"));
+        static ReadOnlyMemory<char>?[] Items(params string[] s) => s.Select(x => (ReadOnlyMemory<char>?)x.AsMemory()).ToArray();
+        var rows = new List<IDictionary<string, object?>>
+        {
+            new Dictionary<string, object?> { ["user"] = "u1".AsMemory(), ["item"] = "i1".AsMemory(), ["recent"] = Items("i7", "i3", "i9"), ["click"] = 1 },
+            new Dictionary<string, object?> { ["user"] = "u2".AsMemory(), ["item"] = "i2".AsMemory(), ["recent"] = Items(), ["click"] = 0 },
+            new Dictionary<string, object?> { ["user"] = "u3".AsMemory(), ["item"] = "i3".AsMemory(), ["recent"] = Items("i1"), ["click"] = 0 },
+        };
+        using (var stream = File.Create(path)) Parquet.Serialization.ParquetSerializer.SerializeUntypedAsync(rows, schema, stream).GetAwaiter().GetResult();
+        var declared = new DatasetSchema
+        {
+            Format = DataFormat.Parquet, User = "user", Item = "item", Click = "click", Sequences = [new() { Column = "recent", Field = "item", Length = 2 }],
+        };
+        var table = DataLoader.Load(declared, path);
+        CollectionAssert.AreEqual(new[] { "i9", "", "i1" }, table.GetText("recent#0"), "the list's last item is the most recent");
+        CollectionAssert.AreEqual(new[] { "i3", "", "" }, table.GetText("recent#1"));
+        CollectionAssert.AreEqual(new[] { "u1", "u2", "u3" }, table.GetText("UserId"));
+        declared.Sequences = null;
+        StringAssert.Contains(Assert.Throws<SchemaException>(() => DataLoader.Load(declared, path)).Message, "column 'recent' is a list; a list column is read only as a behaviour sequence");
+    }
+
+    [TestMethod]
     public void ASequenceMustListAKnownColumnWithItsOwnSeparator()
     {
         using var files = new TestFiles();

@@ -18,7 +18,7 @@ export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$th
 [ -d /usr/lib/x86_64-linux-gnu/openblas-pthread ] && export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 echo "cpu: $cpu; threads $threads; data $data"
-printf '%-13s %12s %12s %7s %14s %14s %10s %10s\n' architecture ours/s torch/s ratio ours_params torch_params ours_sgemm torch_sgemm
+printf '%-13s %10s %10s %6s | %12s %12s %6s | %9s %9s | %6s %6s\n' architecture train/s torch ratio infer/s torch ratio params torch sgemm torch
 for arch in SharedBottom Esmm Mmoe; do
   ours=$($app bench train --data "$data" --architecture $arch --threads "$threads" 2>/dev/null)
   torch=$($python tools/torch-reference/train_reference.py "$data" $arch "$threads")
@@ -26,7 +26,8 @@ for arch in SharedBottom Esmm Mmoe; do
 import json, sys
 arch, ours, torch = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 if torch["sgemm_gflops"] < 20: sys.exit(f"torch's SGEMM runs at {torch['sgemm_gflops']} GFLOP/s: the reference BLAS, not OpenBLAS")
-print(f"{arch:13s} {ours['samples_per_s']:12,.0f} {torch['samples_per_s']:12,.0f} {ours['samples_per_s'] / torch['samples_per_s']:6.2f}x "
-      f"{ours['dense_parameters']:14,d} {torch['dense_parameters']:14,d} {ours['sgemm_gflops']:10.1f} {torch['sgemm_gflops']:10.1f}")
+print(f"{arch:13s} {ours['samples_per_s']:10,.0f} {torch['samples_per_s']:10,.0f} {ours['samples_per_s'] / torch['samples_per_s']:5.2f}x | "
+      f"{ours['inference_rows_per_s']:12,.0f} {torch['inference_rows_per_s']:12,.0f} {ours['inference_rows_per_s'] / torch['inference_rows_per_s']:5.2f}x | "
+      f"{ours['dense_parameters']:9,d} {torch['dense_parameters']:9,d} | {ours['sgemm_gflops']:6.0f} {torch['sgemm_gflops']:6.0f}")
 PY
 done

@@ -4,8 +4,9 @@ One epoch over a folder written by `generate` (train.csv, schema.json), with the
 16 categorical fields x 16 (sparse embeddings, Adagrad 0.05), the 8 dense features standardized, batch 2048,
 dense parameters by Adam 1e-3; tasks ctr (BCE on every row), cvr (BCE on clicked rows; ESMM: the product on every
 row) and rating (1 + 4 sigmoid, MSE on rated rows, weight 0.1). Prints one JSON object: training samples/s of the
-training steps alone (data loading and featurization excluded), the dense parameter count (to check the shapes
-against the project's), and the machine's SGEMM through torch on the same threads.
+training steps alone (data loading and featurization excluded), inference rows/s on in-memory batches of 8192, the
+dense parameter count (to check the shapes against the project's), and the machine's SGEMM through torch on the
+same threads.
 
 Run by compare.sh; not part of .ci/run. Needs Debian's python3-torch (with libopenblas0-pthread as the BLAS).
 """
@@ -137,7 +138,22 @@ def main():
         dense.step()
         sparse.step()
     seconds = time.perf_counter() - start
+    # Inference as the project's bench measures it: batches of 8192 in memory, ids in 1..2, every head's probability.
+    model.eval()
+    with torch.no_grad():
+        ids = torch.randint(1, 3, (8192, cat.shape[1]))
+        dense_in = torch.rand(8192, num.shape[1])
+        def infer():
+            z = model(ids, dense_in)
+            return torch.sigmoid(z[0]), torch.sigmoid(z[1]), 1 + 4 * torch.sigmoid(z[2])
+        infer()
+        batches, clock = 0, time.perf_counter()
+        while time.perf_counter() - clock < 3:
+            infer()
+            batches += 1
+        inference = batches * 8192 / (time.perf_counter() - clock)
     print(json.dumps({
+        "inference_rows_per_s": round(inference),
         "framework": f"pytorch {torch.__version__}", "architecture": architecture, "threads": threads, "rows": n, "batch": batch,
         "samples_per_s": round(n / seconds), "epoch_seconds": round(seconds, 2), "final_loss": round(float(loss), 4),
         "dense_parameters": sum(p.numel() for p in model.dense_parameters()),
