@@ -37,7 +37,8 @@ public static class EngineBenchmark
     }
 
     /// <summary>Runs the benchmark and returns its figures.</summary>
-    public static JsonObject Run(FeatureMatrix data, FeaturizedSchema features, int batch, int threads, int steps, ExecutionDevice device, int hostThreads = 0, bool profile = false)
+    public static JsonObject Run(FeatureMatrix data, FeaturizedSchema features, int batch, int threads, int steps, ExecutionDevice device, int hostThreads = 0, bool profile = false,
+        MultiTaskArchitecture architecture = MultiTaskArchitecture.SharedBottom)
     {
         var spec = new MultiTaskSpec
         {
@@ -45,7 +46,11 @@ public static class EngineBenchmark
             EmbeddingDim = 16, DenseSize = features.DenseSize, Seed = 1,
             Tasks = TaskList.DefaultChain("Click", "Conversion", "Rating", 1, 1, MultiTaskTrainerOptions.Defaults.RatingWeight, 1, 5),
         };
-        var compiled = TrainStepCompiler.Compile(SharedBottom.Create(spec, [256, 128], [64]));
+        // The shapes of bench train and tools/torch-reference: ESMM's nets are the bottom and the tower stacked, MMoE's experts the bottom's shape.
+        var compiled = TrainStepCompiler.Compile(MultiTaskTrainer.Define(new MultiTaskTrainerOptions
+        {
+            Architecture = architecture, Bottom = [256, 128], Tower = [64], Expert = [256, 128], Experts = 4,
+        }, spec));
         using var runner = new TrainStepRunner(compiled, batch, new RuntimeOptions { Device = device, Threads = threads });
         using var embeddings = new FieldEmbeddings(spec.FieldRows, spec.EmbeddingDim, seed: 1, threads: hostThreads > 0 ? hostThreads : threads);
         var optimizer = new SparseAdagrad();
@@ -104,7 +109,7 @@ public static class EngineBenchmark
             ["batch"] = batch, ["threads"] = threads, ["host_threads"] = embeddings.Workers.Workers, ["steps"] = steps,
             ["fields"] = spec.FieldRows.Count, ["embedding_dim"] = spec.EmbeddingDim, ["dense"] = spec.DenseSize,
             ["embedding_rows"] = spec.FieldRows.Sum(),
-            ["field_rows"] = new JsonArray(spec.FieldRows.Select(r => (JsonNode)r).ToArray()), ["network"] = "SharedBottom bottom 256-128, towers 64 x3",
+            ["field_rows"] = new JsonArray(spec.FieldRows.Select(r => (JsonNode)r).ToArray()), ["network"] = $"{architecture}: 256-128 (ESMM: 256-128-64 per task; MMoE: 4 experts), towers 64 x3",
             ["samples_per_s"] = Math.Round(median.SamplesPerS),
             ["samples_per_s_windows"] = new JsonArray(results.Select(r => (JsonNode)Math.Round(r.SamplesPerS)).ToArray()),
             ["ort_ms_per_step"] = Math.Round(ortMs, 3),

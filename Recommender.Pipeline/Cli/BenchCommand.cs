@@ -122,15 +122,16 @@ internal static class BenchCommand
         var hostThreads = new Option<int>("--host-threads") { Description = "Host worker threads for fill, gather and sparse update (default: --threads)" }.AtLeast(0);
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Cpu };
         var profile = new Option<bool>("--profile") { Description = "Then 20 steps under ONNX Runtime's profiler: ms per step by op type, each matrix product's GFLOP/s against the SGEMM reference" };
+        var architecture = new Option<MultiTaskArchitecture>("--architecture") { Description = "SharedBottom (default), Esmm or Mmoe, in bench train's shapes", DefaultValueFactory = _ => MultiTaskArchitecture.SharedBottom };
         var command = new Command("engine", "Train steps of the reference network on featurized default data: samples/s, ORT and host ms per step, host share, managed bytes per step")
         {
-            data, batch, threads, hostThreads, steps, device, profile,
+            data, batch, threads, hostThreads, steps, device, profile, architecture,
         };
         command.SetAction(result =>
         {
             var (matrix, _, features, seconds) = EngineBenchmark.PrepareDefaultSplits(result.GetValue(data)?.FullName, 1_000_000, m => Console.Error.WriteLine(m), withValidation: false);
             Console.Error.WriteLine($"data ready: {matrix.Rows:N0} training rows featurized in {seconds:F1} s");
-            var figures = EngineBenchmark.Run(matrix, features, result.GetValue(batch), result.GetValue(threads), result.GetValue(steps), result.GetValue(device), result.GetValue(hostThreads), result.GetValue(profile));
+            var figures = EngineBenchmark.Run(matrix, features, result.GetValue(batch), result.GetValue(threads), result.GetValue(steps), result.GetValue(device), result.GetValue(hostThreads), result.GetValue(profile), result.GetValue(architecture));
             Console.WriteLine(MetricsReport.Format(figures));
             return 0;
         });
