@@ -19,7 +19,7 @@ internal sealed class TrainerArguments
     public readonly Option<float?> EmbeddingLearningRate = new Option<float?>("--embedding-learning-rate") { Description = "Sparse Adagrad learning rate of the embeddings (default 0.05)" }.Finite(0);
     public readonly Option<int?> WarmupSteps = new Option<int?>("--warmup-steps") { Description = $"Linear learning-rate warm-up steps (default {MultiTaskTrainerOptions.Defaults.WarmupSteps})" }.AtLeast(0);
     public readonly Option<LearningRateDecay?> Decay = new("--decay") { Description = "Learning-rate schedule after the warm-up: Cosine (default, down to 10%) or None (constant)" };
-    public readonly Option<FeatureInteractions?> Interactions = new("--interactions") { Description = "Explicit feature interactions of the input, for every architecture: None (default), or a comma-separated combination of FactorizationMachine, Cross and PairwiseDot" };
+    public readonly Option<FeatureInteractions?> Interactions = new("--interactions") { Description = "Explicit feature interactions of the input, for every architecture: None (default), or a comma-separated combination of FactorizationMachine, Cross, PairwiseDot and DeepFm" };
     public readonly Option<int?> CrossLayers = new Option<int?>("--cross-layers") { Description = "Cross layers with --interactions Cross (default 2)" }.AtLeast(1);
     public readonly Option<SequencePooling?> Pooling = new("--pooling") { Description = "How the schema's behaviour sequences are pooled: Attention (default, DIN's target attention) or Mean" };
     public readonly Option<int?> AttentionHidden = new Option<int?>("--attention-hidden") { Description = "Hidden width of the attention MLP (default 32)" }.AtLeast(1);

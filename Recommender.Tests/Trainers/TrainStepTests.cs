@@ -51,6 +51,8 @@ public sealed class TrainStepTests
         "SharedBottomHistoryMean" => SharedBottom.Create(HistorySpec(spec, SequencePooling.Mean), [5], [3]),
         "MmoeHistoryAttention" => Mmoe.Create(HistorySpec(spec, SequencePooling.Attention), experts: 2, expert: [4], tower: [3]),
         "Esm2HistoryAttentionFmDot" => Esmm.Create(ChainSpec(HistorySpec(spec, SequencePooling.Attention)) with { Interactions = FeatureInteractions.FactorizationMachine | FeatureInteractions.PairwiseDot }, [4]),
+        "SharedBottomDeepFm" => SharedBottom.Create(spec with { Interactions = FeatureInteractions.DeepFm }, [5], [3]),
+        "PleHistoryDeepFm" => Ple.Create(HistorySpec(spec, SequencePooling.Attention) with { Interactions = FeatureInteractions.DeepFm }, layers: 1, sharedExperts: 1, taskExperts: 1, expert: [4], tower: [3]),
         "EsmmFmCross" => Esmm.Create(ChainSpec(spec) with { Interactions = FeatureInteractions.FactorizationMachine | FeatureInteractions.Cross, CrossLayers = 1 }, [4]),
         _ => throw new ArgumentException(name),
     };
@@ -66,7 +68,7 @@ public sealed class TrainStepTests
     private static readonly double[] SequenceMask = [1, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1, 1];
 
     public static readonly string[] Architectures = ["SharedBottom", "SharedBottomLearnedWeights", "Esmm", "Mmoe", "Ple", "Esm2Chain", "MmoeChain", "PleChain", "SharedBottomFm", "MmoeCross", "EsmmFmCross", "SharedBottomDot",
-        "SharedBottomHistoryMean", "MmoeHistoryAttention", "Esm2HistoryAttentionFmDot"];
+        "SharedBottomHistoryMean", "MmoeHistoryAttention", "Esm2HistoryAttentionFmDot", "SharedBottomDeepFm", "PleHistoryDeepFm"];
 
     [TestMethod]
     [DataRow("SharedBottom")]
@@ -84,6 +86,8 @@ public sealed class TrainStepTests
     [DataRow("SharedBottomHistoryMean")]
     [DataRow("MmoeHistoryAttention")]
     [DataRow("Esm2HistoryAttentionFmDot")]
+    [DataRow("SharedBottomDeepFm")]
+    [DataRow("PleHistoryDeepFm")]
     public void WholeTrainStepGradientsMatchFiniteDifferences(string architecture)
     {
         // SGD without momentum at lr = 1 makes p.next = p - grad, so the step's own outputs reveal the gradient.
@@ -111,7 +115,8 @@ public sealed class TrainStepTests
             var task = input.Name[(input.Name.IndexOf('.') + 1)..];
             feed[input.Name] = (input.Name.StartsWith("label_mask.") ? Labels[task].Mask : Labels[task].Label, [batch, 1]);
         }
-        foreach (var p in model.Parameters) feed[p.Name] = (p.Initial.Select(v => (double)v).ToArray(), p.Shape);
+        // DeepFM's weights start at 0 (the plain network); at 0 the wide term's path to the embeddings would go unchecked.
+        foreach (var p in model.Parameters) feed[p.Name] = (p.Name.StartsWith("deepfm.") ? [0.7] : p.Initial.Select(v => (double)v).ToArray(), p.Shape);
         var result = runner.Run(feed);
         double Loss() => ((double[])runner.Run(feed, GraphNames.Loss)[GraphNames.Loss].Data)[0];
 

@@ -24,8 +24,8 @@ public static class Esmm
         var towers = spec.Tasks.Select(t => new Mlp(init, $"tower_{t.Name}", spec.InputSize, tower, output: 1)).ToArray();
         return spec.Define(init, (g, inputs, p, training) =>
         {
-            var x = input.Forward(g, inputs, p);
-            return TaskHeads.Build(g, spec, inputs, p, towers.Select(t => t.Forward(g, x, p)).ToArray(), training, entireSpace: true);
+            var x = input.Forward(g, inputs, p, out var wide);
+            return TaskHeads.Build(g, spec, inputs, p, towers.Select(t => t.Forward(g, x, p)).ToArray(), training, entireSpace: true, wide: wide);
         });
     }
 }

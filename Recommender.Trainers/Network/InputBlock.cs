@@ -20,6 +20,12 @@ public enum FeatureInteractions
     /// appended, so each attribute pair keeps its own term (bi-interaction pooling sums them into one vector).
     /// </summary>
     PairwiseDot = 4,
+    /// <summary>
+    /// DeepFM's wide part (Guo et al., IJCAI 2017): the factorization machine's pairwise term
+    /// <c>sum_{i&lt;j} &lt;e_i, e_j&gt;</c> added to every task's logit with a learned weight per task, beside the deep part
+    /// instead of as one more input of it, so a pairwise interaction needs no MLP to be learned.
+    /// </summary>
+    DeepFm = 8,
 }
 
 /// <summary>
@@ -48,10 +54,14 @@ public sealed class InputBlock
     }
 
     /// <summary>The input [B, <see cref="MultiTaskSpec.InputSize"/>] from the batch inputs.</summary>
-    public Value Forward(GraphBuilder g, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> p)
+    public Value Forward(GraphBuilder g, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> p) => Forward(g, inputs, p, out _);
+
+    /// <summary>The input, and with <see cref="FeatureInteractions.DeepFm"/> the pairwise term [B, 1] for the logits (else null).</summary>
+    public Value Forward(GraphBuilder g, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> p, out Value? wide)
     {
         var spec = _spec;
         var embeddings = _pooling.Fields(g, inputs[MultiTaskInputs.Embeddings], inputs.GetValueOrDefault(MultiTaskInputs.SequenceMask), p);
+        wide = spec.Interactions.HasFlag(FeatureInteractions.DeepFm) ? g.ReduceSum(BiInteraction(g, embeddings), [1], keepDims: true) : null;
         var x = spec.DenseSize > 0 ? g.Concat(1, embeddings, inputs[MultiTaskInputs.Dense]) : embeddings;
         if (spec.Interactions.HasFlag(FeatureInteractions.Cross))
         {
@@ -68,13 +78,16 @@ public sealed class InputBlock
             var right = g.Gather(byField, g.Int64s(pairs.Select(p => (long)p.j).ToArray()));
             x = g.Concat(1, x, g.Transpose(g.ReduceSum(g.Mul(left, right), [2]), 1, 0));
         }
-        if (spec.Interactions.HasFlag(FeatureInteractions.FactorizationMachine))
-        {
-            var fields = g.Reshape(embeddings, -1, spec.InteractionFields, spec.EmbeddingDim);                  // [B, F, k]
-            var sum = g.ReduceSum(fields, [1]);                                                                // [B, k]
-            var squares = g.ReduceSum(g.Mul(fields, fields), [1]);                                             // [B, k]
-            x = g.Concat(1, x, g.Mul(g.Sub(g.Mul(sum, sum), squares), g.Scalar(0.5)));
-        }
+        if (spec.Interactions.HasFlag(FeatureInteractions.FactorizationMachine)) x = g.Concat(1, x, BiInteraction(g, embeddings));
         return x;
+    }
+
+    // 0.5 ((sum_f e_f)^2 - sum_f e_f^2) [B, k]: the pairwise products of the field embeddings, summed over the pairs.
+    private Value BiInteraction(GraphBuilder g, Value embeddings)
+    {
+        var fields = g.Reshape(embeddings, -1, _spec.InteractionFields, _spec.EmbeddingDim);                  // [B, F, k]
+        var sum = g.ReduceSum(fields, [1]);                                                                 // [B, k]
+        var squares = g.ReduceSum(g.Mul(fields, fields), [1]);                                              // [B, k]
+        return g.Mul(g.Sub(g.Mul(sum, sum), squares), g.Scalar(0.5));
     }
 }

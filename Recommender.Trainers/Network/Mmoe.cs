@@ -23,10 +23,10 @@ public static class Mmoe
         var towers = spec.Tasks.Select(t => new Mlp(init, $"tower_{t.Name}", expertNets[0].OutputSize, tower, output: 1)).ToArray();
         return spec.Define(init, (g, inputs, p, training) =>
         {
-            var x = input.Forward(g, inputs, p);
+            var x = input.Forward(g, inputs, p, out var wide);
             var outs = expertNets.Select(e => e.Forward(g, x, p)).ToArray();
             var logits = towers.Select((tower, i) => tower.Forward(g, gates[i].Mix(g, x, outs, p), p)).ToArray();
-            return TaskHeads.Build(g, spec, inputs, p, logits, training);
+            return TaskHeads.Build(g, spec, inputs, p, logits, training, wide: wide);
         });
     }
 }

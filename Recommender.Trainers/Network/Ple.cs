@@ -38,7 +38,7 @@ public static class Ple
         var towers = tasks.Select(t => new Mlp(init, $"tower_{t}", width, tower, output: 1)).ToArray();
         return spec.Define(init, (g, inputs, p, training) =>
         {
-            var x = input.Forward(g, inputs, p);
+            var x = input.Forward(g, inputs, p, out var wide);
             var taskInputs = tasks.Select(_ => x).ToArray();
             Value sharedInput = x;
             for (int l = 0; l < layers; l++)
@@ -50,7 +50,7 @@ public static class Ple
                 taskInputs = next;
             }
             var logits = tasks.Select((_, i) => towers[i].Forward(g, taskInputs[i], p)).ToArray();
-            return TaskHeads.Build(g, spec, inputs, p, logits, training);
+            return TaskHeads.Build(g, spec, inputs, p, logits, training, wide: wide);
         });
     }
 }

@@ -22,8 +22,8 @@ public static class SharedBottom
         var towers = spec.Tasks.Select(t => new Mlp(init, $"tower_{t.Name}", shared.OutputSize, tower, output: 1)).ToArray();
         return spec.Define(init, (g, inputs, p, training) =>
         {
-            var h = shared.Forward(g, input.Forward(g, inputs, p), p);
-            return TaskHeads.Build(g, spec, inputs, p, towers.Select(t => t.Forward(g, h, p)).ToArray(), training);
+            var h = shared.Forward(g, input.Forward(g, inputs, p, out var wide), p);
+            return TaskHeads.Build(g, spec, inputs, p, towers.Select(t => t.Forward(g, h, p)).ToArray(), training, wide: wide);
         });
     }
 }

@@ -14,17 +14,23 @@ namespace Recommender.Trainers.Network;
 /// </summary>
 public static class TaskHeads
 {
-    /// <summary>Declares the heads' own parameters (the learned log-variances when asked for).</summary>
+    /// <summary>Declares the heads' own parameters (the learned log-variances, DeepFM's weights, when asked for).</summary>
     public static void Declare(ParameterInit init, MultiTaskSpec spec)
     {
+        if (spec.Interactions.HasFlag(FeatureInteractions.DeepFm))
+            foreach (var task in spec.Tasks) init.Bias($"deepfm.{task.Name}", 1, value: 0);
         if (!spec.LearnTaskWeights) return;
         foreach (var task in spec.Tasks) init.Bias($"task_log_var.{task.Name}", 1);
     }
 
-    /// <summary>Predictions and losses from the towers' logits (each [B, 1], one per task in declaration order).</summary>
+    /// <summary>
+    /// Predictions and losses from the towers' logits (each [B, 1], one per task in declaration order); a
+    /// <paramref name="wide"/> term [B, 1] (DeepFM's) joins every logit with the task's own learned weight.
+    /// </summary>
     public static ModelOutputs Build(GraphBuilder g, MultiTaskSpec spec, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> p,
-        IReadOnlyList<Value> logits, bool training, bool entireSpace = false)
+        IReadOnlyList<Value> logits, bool training, bool entireSpace = false, Value? wide = null)
     {
+        if (wide is not null) logits = logits.Select((l, i) => g.Add(l, g.Mul(wide, p[$"deepfm.{spec.Tasks[i].Name}"]))).ToArray();
         var tasks = spec.Tasks;
         var index = tasks.Select((t, i) => (t.Name, i)).ToDictionary(x => x.Name, x => x.i);
         var predictions = new Dictionary<string, Value>();
