@@ -26,9 +26,13 @@ public sealed class CudaCoverageTests
                 // A model with a behaviour sequence has three more fields, the sequence's positions over field 1's table.
                 bool history = model.Inputs.Any(i => i.Name == MultiTaskInputs.SequenceMask);
                 int[] owners = history ? [0, 1, 2, 1, 1, 1] : [0, 1, 2];
+                // A field-aware model also has one table of field-aware vectors per plain field.
+                var fieldAware = model.Inputs.SingleOrDefault(i => i.Name == MultiTaskInputs.FieldAwareEmbeddings);
+                (string, IReadOnlyList<float[]>)? second = fieldAware is null ? null
+                    : (fieldAware.Name, Enumerable.Range(0, 3).Select(f => new float[spec.FieldRows[f] * fieldAware.RowSize / 3]).ToArray());
                 yield return ($"{name} standalone", compiled.Export(model.Parameters.ToDictionary(p => p.Name, p => p.Initial),
                     owners.Select(o => new float[spec.FieldRows[o] * spec.EmbeddingDim]).ToArray(), owners.Select((_, f) => $"f{f}").ToArray(), spec.EmbeddingDim,
-                    tableOwners: owners, idMask: history ? (MultiTaskInputs.SequenceMask, [3, 4, 5]) : null));
+                    tableOwners: owners, idMask: history ? (MultiTaskInputs.SequenceMask, [3, 4, 5]) : null, secondTables: second));
             }
         }
     }

@@ -51,6 +51,8 @@ public sealed class TrainStepTests
         "SharedBottomHistoryMean" => SharedBottom.Create(HistorySpec(spec, SequencePooling.Mean), [5], [3]),
         "MmoeHistoryAttention" => Mmoe.Create(HistorySpec(spec, SequencePooling.Attention), experts: 2, expert: [4], tower: [3]),
         "Esm2HistoryAttentionFmDot" => Esmm.Create(ChainSpec(HistorySpec(spec, SequencePooling.Attention)) with { Interactions = FeatureInteractions.FactorizationMachine | FeatureInteractions.PairwiseDot }, [4]),
+        "SharedBottomFieldAware" => SharedBottom.Create(spec with { Interactions = FeatureInteractions.FieldAware, FieldAwareDim = 2 }, [5], [3]),
+        "MmoeHistoryFieldAwareDot" => Mmoe.Create(HistorySpec(spec, SequencePooling.Mean) with { Interactions = FeatureInteractions.FieldAware | FeatureInteractions.PairwiseDot, FieldAwareDim = 3 }, experts: 2, expert: [4], tower: [3]),
         "SharedBottomDeepFm" => SharedBottom.Create(spec with { Interactions = FeatureInteractions.DeepFm }, [5], [3]),
         "PleHistoryDeepFm" => Ple.Create(HistorySpec(spec, SequencePooling.Attention) with { Interactions = FeatureInteractions.DeepFm }, layers: 1, sharedExperts: 1, taskExperts: 1, expert: [4], tower: [3]),
         "EsmmFmCross" => Esmm.Create(ChainSpec(spec) with { Interactions = FeatureInteractions.FactorizationMachine | FeatureInteractions.Cross, CrossLayers = 1 }, [4]),
@@ -68,7 +70,7 @@ public sealed class TrainStepTests
     private static readonly double[] SequenceMask = [1, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1, 1];
 
     public static readonly string[] Architectures = ["SharedBottom", "SharedBottomLearnedWeights", "Esmm", "Mmoe", "Ple", "Esm2Chain", "MmoeChain", "PleChain", "SharedBottomFm", "MmoeCross", "EsmmFmCross", "SharedBottomDot",
-        "SharedBottomHistoryMean", "MmoeHistoryAttention", "Esm2HistoryAttentionFmDot", "SharedBottomDeepFm", "PleHistoryDeepFm"];
+        "SharedBottomHistoryMean", "MmoeHistoryAttention", "Esm2HistoryAttentionFmDot", "SharedBottomDeepFm", "PleHistoryDeepFm", "SharedBottomFieldAware", "MmoeHistoryFieldAwareDot"];
 
     [TestMethod]
     [DataRow("SharedBottom")]
@@ -88,6 +90,8 @@ public sealed class TrainStepTests
     [DataRow("Esm2HistoryAttentionFmDot")]
     [DataRow("SharedBottomDeepFm")]
     [DataRow("PleHistoryDeepFm")]
+    [DataRow("SharedBottomFieldAware")]
+    [DataRow("MmoeHistoryFieldAwareDot")]
     public void WholeTrainStepGradientsMatchFiniteDifferences(string architecture)
     {
         // SGD without momentum at lr = 1 makes p.next = p - grad, so the step's own outputs reveal the gradient.
@@ -109,6 +113,8 @@ public sealed class TrainStepTests
             [GraphNames.Step] = (new double[] { 1 }, []),
         };
         bool history = model.Inputs.Any(i => i.Name == MultiTaskInputs.SequenceMask);
+        var fieldAware = model.Inputs.SingleOrDefault(i => i.Name == MultiTaskInputs.FieldAwareEmbeddings);
+        if (fieldAware is not null) feed[fieldAware.Name] = (Rand(batch * (int)fieldAware.RowSize, 0.5), [batch, fieldAware.RowSize]);
         if (history) feed[MultiTaskInputs.SequenceMask] = (SequenceMask, [batch, 3]);
         foreach (var input in model.Inputs.Where(i => i.Kind == BatchInputKind.Label && i.Name != MultiTaskInputs.RowMask))
         {
@@ -144,6 +150,12 @@ public sealed class TrainStepTests
         }
         var embeddingGrad = (double[])result[GraphNames.EmbeddingGradient(MultiTaskInputs.Embeddings)].Data;
         Compare(MultiTaskInputs.Embeddings, embeddingGrad);
+        if (fieldAware is not null)
+        {
+            var fieldAwareGrad = (double[])result[GraphNames.EmbeddingGradient(fieldAware.Name)].Data;
+            Compare(fieldAware.Name, fieldAwareGrad);
+            for (long j = 3 * fieldAware.RowSize; j < 4 * fieldAware.RowSize; j++) Assert.AreEqual(0.0, fieldAwareGrad[j], 1e-15, "the padding row's field-aware vectors");
+        }
         // Padding row 3 contributes nothing, and neither does a masked sequence position: exactly.
         for (int j = 3 * width; j < 4 * width; j++) Assert.AreEqual(0.0, embeddingGrad[j], 1e-15);
         if (history)

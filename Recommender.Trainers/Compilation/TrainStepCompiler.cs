@@ -78,13 +78,14 @@ public sealed class CompiledModel
     /// outputs are the predictions, each <c>[N]</c> (one value per row). Any ONNX runtime can run it. A field whose
     /// <paramref name="tableOwners"/> entry names another field (a behaviour sequence's position) reads that field's table,
     /// stored once; <paramref name="idMask"/>, when given, is a feature input computed inside from the ids of its fields (1
-    /// where the id is not 0), as the host fills it in training (a behaviour sequence's mask).
+    /// where the id is not 0), as the host fills it in training (a behaviour sequence's mask). <paramref name="secondTables"/>
+    /// fills another embedding input (the field-aware vectors) from the first fields' ids, one table per field.
     /// </summary>
     public byte[] Export(IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables, IReadOnlyList<string> fieldInputs, int embeddingDim, string? docString = null,
         IReadOnlyDictionary<string, string>? inputNames = null, Onnx.TensorProto.Types.DataType idType = Onnx.TensorProto.Types.DataType.Int64,
-        IReadOnlyList<int>? tableOwners = null, (string Input, IReadOnlyList<int> Fields)? idMask = null)
+        IReadOnlyList<int>? tableOwners = null, (string Input, IReadOnlyList<int> Fields)? idMask = null, (string Input, IReadOnlyList<float[]> Tables)? secondTables = null)
     {
-        var embedding = Definition.Inputs.Single(i => i.Kind == BatchInputKind.Embedding);
+        var embedding = Definition.Inputs.First(i => i.Kind == BatchInputKind.Embedding);
         if (tables.Count != fieldInputs.Count || tables.Count * embeddingDim != embedding.RowSize)
             throw new ArgumentException($"{tables.Count} tables of width {embeddingDim} do not make the {embedding.RowSize}-wide embedding input");
         var g = new GraphBuilder(Definition.FloatType);
@@ -102,6 +103,13 @@ public sealed class CompiledModel
             rows.Add(g.Gather(table, g.Squeeze(ids, 1)));
         }
         var inputs = new Dictionary<string, Value> { [embedding.Name] = rows.Count == 1 ? rows[0] : g.Concat(1, rows.ToArray()) };
+        if (secondTables is { } second)
+        {
+            // A second embedding input over the first fields' ids (the field-aware vectors), its tables inside too.
+            int width = checked((int)Definition.Inputs.Single(i => i.Name == second.Input).RowSize) / second.Tables.Count;
+            var parts = second.Tables.Select((t, f) => g.Gather(g.Initializer($"{second.Input}.{f}", [t.Length / width, width], t), g.Squeeze(idValues[f], 1))).ToArray();
+            inputs[second.Input] = parts.Length == 1 ? parts[0] : g.Concat(1, parts);
+        }
         if (idMask is { } mask)
         {
             var zero = g.Scalar(0, Onnx.TensorProto.Types.DataType.Int64);

@@ -13,6 +13,7 @@ public sealed class FieldEmbeddings : IDisposable
     private readonly Action<int, int> _gatherWork, _updateWork;
     // Per table owner: its fields (the owner first), their id offsets and gradient offsets in a batch row.
     private readonly (int Owner, int[] Fields, int[] GradOffsets)[] _groups;
+    private readonly int _idStride;
     private int[] _ids = [];
     private float[] _buffer = [];
     private int _batch;
@@ -24,14 +25,14 @@ public sealed class FieldEmbeddings : IDisposable
     /// Creates the tables: <paramref name="rows"/>[f] rows (vocabulary + 1) of width <paramref name="dim"/> for field f, or,
     /// where <paramref name="tableOf"/>[f] names another field, that field's table.
     /// </summary>
-    public FieldEmbeddings(IReadOnlyList<int> rows, int dim, int seed, float initStd = 0.01f, int threads = 0, IReadOnlyList<int>? tableOf = null)
-        : this(Create(rows, dim, seed, initStd, tableOf), dim, threads, tableOf)
+    public FieldEmbeddings(IReadOnlyList<int> rows, int dim, int seed, float initStd = 0.01f, int threads = 0, IReadOnlyList<int>? tableOf = null, int idStride = 0)
+        : this(Create(rows, dim, seed, initStd, tableOf), dim, threads, tableOf, idStride)
     {
     }
 
     /// <summary>Wraps existing tables (a trained model's), all of width <paramref name="dim"/>; <paramref name="tableOf"/> as above.</summary>
-    public FieldEmbeddings(IReadOnlyList<float[]> tables, int dim, int threads = 0, IReadOnlyList<int>? tableOf = null)
-        : this(tables.Select(t => new EmbeddingTable(dim, t)).ToArray(), dim, threads, tableOf)
+    public FieldEmbeddings(IReadOnlyList<float[]> tables, int dim, int threads = 0, IReadOnlyList<int>? tableOf = null, int idStride = 0)
+        : this(tables.Select(t => new EmbeddingTable(dim, t)).ToArray(), dim, threads, tableOf, idStride)
     {
     }
 
@@ -43,9 +44,11 @@ public sealed class FieldEmbeddings : IDisposable
         return tables;
     }
 
-    private FieldEmbeddings(EmbeddingTable[] tables, int dim, int threads, IReadOnlyList<int>? tableOf)
+    private FieldEmbeddings(EmbeddingTable[] tables, int dim, int threads, IReadOnlyList<int>? tableOf, int idStride)
     {
         Dim = dim;
+        if (idStride != 0 && idStride < tables.Length) throw new ArgumentException($"an id stride of {idStride} is less than the {tables.Length} fields");
+        _idStride = idStride == 0 ? tables.Length : idStride;
         if (tableOf is not null)
         {
             if (tableOf.Count != tables.Length) throw new ArgumentException($"{tableOf.Count} table owners for {tables.Length} fields");
@@ -81,10 +84,13 @@ public sealed class FieldEmbeddings : IDisposable
     /// <summary>Bytes of weights (excluding optimizer state).</summary>
     public long WeightBytes => Tables.Distinct().Sum(t => t.Weights.LongLength * 4);
 
-    /// <summary>Copies the rows of <paramref name="ids"/>[batch * fields] into <paramref name="output"/>[batch * fields * dim].</summary>
+    /// <summary>
+    /// Copies the rows of <paramref name="ids"/>[batch * id stride] (the first <see cref="Fields"/> of each row's ids; the
+    /// stride is the field count unless given) into <paramref name="output"/>[batch * fields * dim].
+    /// </summary>
     public void Gather(int[] ids, int batch, float[] output)
     {
-        if (ids.Length < batch * Fields || output.Length < batch * Fields * Dim) throw new ArgumentException("buffers too small for the batch");
+        if (ids.Length < batch * _idStride || output.Length < batch * Fields * Dim) throw new ArgumentException("buffers too small for the batch");
         _ids = ids; _buffer = output; _batch = batch;
         _pool.Run(_gatherWork);
     }
@@ -108,12 +114,12 @@ public sealed class FieldEmbeddings : IDisposable
             {
                 for (int b = 0; b < _batch; b++)
                 {
-                    int id = _ids[b * fields + f];
+                    int id = _ids[b * _idStride + f];
                     if ((uint)id >= (uint)rows) throw new ArgumentOutOfRangeException(nameof(_ids), $"field {f}: id {id} outside 0..{rows - 1}");
                     // Rows are scattered over the table: ask for a later row's cache line early.
                     if (System.Runtime.Intrinsics.X86.Sse.IsSupported && b + 4 < _batch)
                     {
-                        int ahead = _ids[(b + 4) * fields + f];
+                        int ahead = _ids[(b + 4) * _idStride + f];
                         if ((uint)ahead < (uint)rows) System.Runtime.Intrinsics.X86.Sse.Prefetch0(w + (long)ahead * dim);
                     }
                     new ReadOnlySpan<float>(w + (long)id * dim, dim).CopyTo(_buffer.AsSpan(b * stride + f * dim, dim));
@@ -129,7 +135,7 @@ public sealed class FieldEmbeddings : IDisposable
         {
             var (owner, group, gradOffsets) = _groups[i];
             // Id 0 of a sequence position is padding (or an unknown item, masked like padding): not the owner's out-of-vocabulary row.
-            _optimizer!.Update(Tables[owner], _ids, group, fields, _buffer, gradOffsets, fields * dim, _batch, _learningRate, _step, skipZeroFrom: 1);
+            _optimizer!.Update(Tables[owner], _ids, group, _idStride, _buffer, gradOffsets, fields * dim, _batch, _learningRate, _step, skipZeroFrom: 1);
         }
     }
 

@@ -26,6 +26,12 @@ public enum FeatureInteractions
     /// instead of as one more input of it, so a pairwise interaction needs no MLP to be learned.
     /// </summary>
     DeepFm = 8,
+    /// <summary>
+    /// Field-aware pairwise products (FFM, Juan et al., RecSys 2016, as a block): every plain field also has one small
+    /// embedding per field (<see cref="MultiTaskSpec.FieldAwareDim"/> wide), and each pair of fields (i, j) gives
+    /// <c>&lt;v_i,j, v_j,i&gt;</c>, its own vectors for its own pair, F(F-1)/2 values appended to the input.
+    /// </summary>
+    FieldAware = 16,
 }
 
 /// <summary>
@@ -79,6 +85,16 @@ public sealed class InputBlock
             x = g.Concat(1, x, g.Transpose(g.ReduceSum(g.Mul(left, right), [2]), 1, 0));
         }
         if (spec.Interactions.HasFlag(FeatureInteractions.FactorizationMachine)) x = g.Concat(1, x, BiInteraction(g, embeddings));
+        if (spec.Interactions.HasFlag(FeatureInteractions.FieldAware))
+        {
+            // [F*F, B, k]: row i*F+j is field i's vector for field j; pair (i, j) multiplies rows i*F+j and j*F+i.
+            int f = spec.PlainFields, k = spec.FieldAwareDim;
+            var vectors = g.Transpose(g.Reshape(inputs[MultiTaskInputs.FieldAwareEmbeddings], -1, f * f, k), 1, 0, 2);
+            var pairs = Enumerable.Range(0, f).SelectMany(i => Enumerable.Range(i + 1, f - i - 1).Select(j => (i, j))).ToArray();
+            var left = g.Gather(vectors, g.Int64s(pairs.Select(q => (long)(q.i * f + q.j)).ToArray()));
+            var right = g.Gather(vectors, g.Int64s(pairs.Select(q => (long)(q.j * f + q.i)).ToArray()));
+            x = g.Concat(1, x, g.Transpose(g.ReduceSum(g.Mul(left, right), [2]), 1, 0));
+        }
         return x;
     }
 

@@ -27,6 +27,10 @@ public sealed record MultiTaskSpec
     public FeatureInteractions Interactions { get; init; }
     /// <summary>Cross layers, with <see cref="FeatureInteractions.Cross"/>.</summary>
     public int CrossLayers { get; init; } = 2;
+    /// <summary>Width of each field-aware vector, with <see cref="FeatureInteractions.FieldAware"/>.</summary>
+    public int FieldAwareDim { get; init; } = 4;
+    /// <summary>Whether the field-aware block is on (its embeddings are a second embedding input).</summary>
+    public bool FieldAware => Interactions.HasFlag(FeatureInteractions.FieldAware);
 
     /// <summary>
     /// Behaviour sequences (see <see cref="SequenceSpec"/>): their positions are the last fields, in order, each sequence's
@@ -58,7 +62,8 @@ public sealed record MultiTaskSpec
 
     /// <summary>Width of the network input: the concatenation (crossed, with the cross network), plus one embedding width with the bi-interaction, plus F(F-1)/2 pairwise dot products.</summary>
     public int InputSize => ConcatenatedSize + (Interactions.HasFlag(FeatureInteractions.FactorizationMachine) ? EmbeddingDim : 0)
-        + (Interactions.HasFlag(FeatureInteractions.PairwiseDot) ? InteractionFields * (InteractionFields - 1) / 2 : 0);
+        + (Interactions.HasFlag(FeatureInteractions.PairwiseDot) ? InteractionFields * (InteractionFields - 1) / 2 : 0)
+        + (FieldAware ? PlainFields * (PlainFields - 1) / 2 : 0);
 
     /// <summary>Checks that the sequences' positions are the last fields, contiguous and in order, over plain target fields of the right size.</summary>
     public void ValidateSequences()
@@ -77,6 +82,7 @@ public sealed record MultiTaskSpec
         }
         if (Sequences.Select(s => s.Name).Distinct().Count() != Sequences.Count) throw new ArgumentException("two sequences have the same name");
         if (AttentionHidden < 1) throw new ArgumentException($"AttentionHidden must be at least 1, got {AttentionHidden}");
+        if (FieldAware && (FieldAwareDim < 1 || PlainFields < 2)) throw new ArgumentException($"the field-aware block needs FieldAwareDim >= 1 (got {FieldAwareDim}) and two plain fields (got {PlainFields})");
     }
 
     /// <summary>A model of this spec: the parameters declared in <paramref name="init"/> (plus the heads'), the standard inputs, and <paramref name="forward"/>.</summary>
@@ -90,6 +96,7 @@ public sealed record MultiTaskSpec
     public IReadOnlyList<BatchInputSpec> Inputs()
     {
         var inputs = new List<BatchInputSpec> { new(MultiTaskInputs.Embeddings, [FieldRows.Count * EmbeddingDim], BatchInputKind.Embedding) };
+        if (FieldAware) inputs.Add(new(MultiTaskInputs.FieldAwareEmbeddings, [PlainFields * PlainFields * FieldAwareDim], BatchInputKind.Embedding));
         if (DenseSize > 0) inputs.Add(new(MultiTaskInputs.Dense, [DenseSize], BatchInputKind.Feature));
         if (Sequences.Count > 0) inputs.Add(new(MultiTaskInputs.SequenceMask, [Sequences.Sum(s => s.Length)], BatchInputKind.Feature));
         inputs.Add(new(MultiTaskInputs.RowMask, [1], BatchInputKind.Label));
@@ -107,6 +114,8 @@ public static class MultiTaskInputs
 {
     /// <summary>Gathered embeddings [B, fields * dim].</summary>
     public const string Embeddings = "embeddings";
+    /// <summary>The plain fields' field-aware vectors [B, fields * fields * k]: field f's vector for field j at (f * fields + j) * k.</summary>
+    public const string FieldAwareEmbeddings = "field_aware_embeddings";
     /// <summary>Normalized dense features [B, dense].</summary>
     public const string Dense = "dense";
     /// <summary>1 where a sequence position holds a known id, 0 for padding and unknown ids [B, positions]; filled from the ids (<see cref="SequenceMask"/>).</summary>

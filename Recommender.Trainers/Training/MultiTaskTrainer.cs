@@ -42,9 +42,11 @@ public static class MultiTaskTrainer
         {
             FieldRows = fieldRows, EmbeddingDim = o.EmbeddingDim, DenseSize = train.DenseSize, Tasks = tasks, Interactions = o.Interactions, CrossLayers = o.CrossLayers,
             LearnTaskWeights = o.LearnTaskWeights, Seed = o.Seed,
-            Sequences = ResolveSequences(o, names), Pooling = o.Pooling, AttentionHidden = o.AttentionHidden,
+            Sequences = ResolveSequences(o, names), Pooling = o.Pooling, AttentionHidden = o.AttentionHidden, FieldAwareDim = o.FieldAwareDim,
         };
         spec.ValidateSequences();
+        if (spec.FieldAware && (o.CheckpointPath is not null || initial is not null))
+            throw new NotSupportedException("checkpoints and warm starts of a model with field-aware interactions are not supported yet (its second set of tables is not saved in them)");
         var compiled = TrainStepCompiler.Compile(Define(o, spec), new DenseOptimizerOptions
         {
             Kind = o.Optimizer, WeightDecay = o.WeightDecay, Momentum = o.Momentum, ClipNorm = o.GradientClipNorm,
@@ -54,6 +56,11 @@ public static class MultiTaskTrainer
         using var runner = new TrainStepRunner(compiled, batch, runtime);
         using var embeddings = new FieldEmbeddings(fieldRows, o.EmbeddingDim, o.Seed, threads: o.Threads, tableOf: spec.TableOwners());
         var sparse = new SparseAdagrad { L2 = o.EmbeddingL2 };
+        // The field-aware vectors: one table per plain field, each row all of that value's vectors (one per plain field).
+        using var fieldAware = spec.FieldAware
+            ? new FieldEmbeddings(fieldRows.Take(spec.PlainFields).ToArray(), spec.PlainFields * spec.FieldAwareDim, o.Seed + 104729, threads: o.Threads, idStride: fieldRows.Count)
+            : null;
+        float[][]? bestFieldAware = null;
         if (initial is not null) Continue(initial, names, runner, embeddings, compiled, sparse, o);
         long startSteps = runner.Steps;
         var filler = new BatchFiller(train, tasks, batch, embeddings.Workers, spec.Sequences);
@@ -93,8 +100,10 @@ public static class MultiTaskTrainer
                 o.Cancellation.ThrowIfCancellationRequested();
                 int real = filler.Fill(runner, order, s * batch);
                 embeddings.Gather(filler.Ids, batch, runner.Input(MultiTaskInputs.Embeddings));
+                fieldAware?.Gather(filler.Ids, batch, runner.Input(MultiTaskInputs.FieldAwareEmbeddings));
                 runner.Step(LearningRate(o, runner.Steps - startSteps, totalSteps));
                 embeddings.Update(filler.Ids, real, runner.EmbeddingGradient(MultiTaskInputs.Embeddings), sparse, o.EmbeddingLearningRate, runner.Steps);
+                fieldAware?.Update(filler.Ids, real, runner.EmbeddingGradient(MultiTaskInputs.FieldAwareEmbeddings), sparse, o.EmbeddingLearningRate, runner.Steps);
                 lossSum += runner.Loss;
                 foreach (var t in compiled.LossTerms) termSums[t] += runner.LossTerm(t);
                 o.Progress?.Invoke(epoch, s + 1, stepsPerEpoch, lossSum / (s + 1));
@@ -102,7 +111,8 @@ public static class MultiTaskTrainer
             double trainingSeconds = clock.Elapsed.TotalSeconds;
             var parameters = runner.Parameters();
             var tables = embeddings.Tables.Select(t => t.Weights).ToArray();
-            var metrics = validation is null ? new Dictionary<string, double>() : Evaluate(compiled, parameters, tables, spec, validation, runtime);
+            var fieldAwareTables = fieldAware?.Tables.Select(t => t.Weights).ToArray();
+            var metrics = validation is null ? new Dictionary<string, double>() : Evaluate(compiled, parameters, tables, spec, validation, runtime, fieldAwareTables);
             bool isBest = false;
             if (validation is not null && metrics.TryGetValue(stoppingMetric, out double value) && !double.IsNaN(value))
             {
@@ -113,6 +123,7 @@ public static class MultiTaskTrainer
                     isBest = true;
                     bestParameters = parameters;
                     bestTables = CloneTables(tables);
+                    bestFieldAware = fieldAwareTables is null ? null : CloneTables(fieldAwareTables);
                 }
                 else sinceBest++;
             }
@@ -126,9 +137,10 @@ public static class MultiTaskTrainer
         }
         var finalParameters = bestParameters ?? runner.Parameters();
         var finalTables = bestTables ?? CloneTables(embeddings.Tables.Select(t => t.Weights).ToArray());
+        var finalFieldAware = fieldAware is null ? null : bestFieldAware ?? CloneTables(fieldAware.Tables.Select(t => t.Weights).ToArray());
         // Fitted on the validation data; without it a warm start keeps the calibration of the model it goes on from.
         var calibration = o.Calibration != CalibrationKind.Platt ? null
-            : validation is not null ? Calibrate(compiled, finalParameters, finalTables, spec, validation, runtime) : initial?.Calibration;
+            : validation is not null ? Calibrate(compiled, finalParameters, finalTables, spec, validation, runtime, finalFieldAware) : initial?.Calibration;
         // The state to go on from: the weights kept (the best epoch's, when early stopping chose one), the optimizer's
         // state as training left it, and the calibration.
         var continuation = new TrainingState
@@ -139,12 +151,15 @@ public static class MultiTaskTrainer
             TableState2 = embeddings.Tables.Select(t => (float[]?)t.State2?.Clone()).ToArray(),
             Calibration = calibration,
         };
-        if (calibration is null) return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device) { State = continuation };
+        // A field-aware model's second set of tables is not in the state: it cannot be continued (see the check above).
+        var kept = spec.FieldAware ? null : continuation;
+        if (calibration is null)
+            return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device) { State = kept, FieldAwareTables = finalFieldAware };
         // The same parameters under heads that apply the calibration: the inference and export graphs change, the training graph did not.
         var calibrated = spec with { Calibration = calibration };
         return new TrainedMultiTaskModel(calibrated, compiled.WithInferenceDefinition(Define(o, calibrated)), finalParameters, finalTables, history, runner.Device)
         {
-            State = continuation,
+            State = kept, FieldAwareTables = finalFieldAware,
         };
     }
 
@@ -234,9 +249,9 @@ public static class MultiTaskTrainer
 
     /// <summary>Validation metrics of a model on labelled data.</summary>
     public static Dictionary<string, double> Evaluate(CompiledModel compiled, IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables,
-        MultiTaskSpec spec, FeatureMatrix data, RuntimeOptions? runtime = null)
+        MultiTaskSpec spec, FeatureMatrix data, RuntimeOptions? runtime = null, IReadOnlyList<float[]>? fieldAwareTables = null)
     {
-        var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, data, runtime, BatchedInference.DefaultBatchSize);
+        var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, data, runtime, BatchedInference.DefaultBatchSize, fieldAwareTables);
         var labels = new Dictionary<string, float[]>();
         for (int t = 0; t < spec.Tasks.Count; t++) if (data.HasLabel(t)) labels[spec.Tasks[t].Name] = data.LabelColumn(t);
         return MultiTaskMetrics.Compute(spec.Tasks, p.Columns, labels, groups: null).Items().ToDictionary(m => m.Name, m => m.Value.Value);
@@ -244,9 +259,9 @@ public static class MultiTaskTrainer
 
     /// <summary>Platt scaling of every binary task with labels, fitted on the validation rows where the task is defined.</summary>
     private static Dictionary<string, PlattCalibration> Calibrate(CompiledModel compiled, IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables,
-        MultiTaskSpec spec, FeatureMatrix validation, RuntimeOptions runtime)
+        MultiTaskSpec spec, FeatureMatrix validation, RuntimeOptions runtime, IReadOnlyList<float[]>? fieldAwareTables)
     {
-        var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, validation, runtime, BatchedInference.DefaultBatchSize);
+        var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, validation, runtime, BatchedInference.DefaultBatchSize, fieldAwareTables);
         var labels = new Dictionary<string, float[]>();
         for (int t = 0; t < spec.Tasks.Count; t++) if (validation.HasLabel(t)) labels[spec.Tasks[t].Name] = validation.LabelColumn(t);
         var (defined, _) = MultiTaskMetrics.Domains(spec.Tasks, labels);
@@ -291,6 +306,7 @@ public static class MultiTaskTrainer
         }
         if (o.Epochs < 1 || o.BatchSize < 1 || o.EmbeddingDim < 1) throw new ArgumentException("Epochs, BatchSize and EmbeddingDim must be positive");
         if (o.CrossLayers < 1) throw new ArgumentException($"CrossLayers must be at least 1, got {o.CrossLayers}");
+        if (o.FieldAwareDim < 1) throw new ArgumentException($"FieldAwareDim must be at least 1, got {o.FieldAwareDim}");
         // Zero is allowed: a warm start at rate zero must reproduce the model it starts from.
         if (!(float.IsFinite(o.LearningRate) && o.LearningRate >= 0) || !(float.IsFinite(o.EmbeddingLearningRate) && o.EmbeddingLearningRate >= 0))
             throw new ArgumentException($"the learning rates must be finite and at least 0, got LearningRate {o.LearningRate}, EmbeddingLearningRate {o.EmbeddingLearningRate}");

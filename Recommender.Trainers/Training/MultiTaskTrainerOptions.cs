@@ -114,6 +114,8 @@ public sealed class MultiTaskTrainerOptions
     public FeatureInteractions Interactions = FeatureInteractions.None;
     /// <summary>Cross layers, with <see cref="FeatureInteractions.Cross"/>.</summary>
     public int CrossLayers = 2;
+    /// <summary>Width of each field-aware vector, with <see cref="FeatureInteractions.FieldAware"/> (every plain field gets one per plain field).</summary>
+    public int FieldAwareDim = 4;
     /// <summary>
     /// Behaviour sequences among the key columns (see <see cref="BehaviourSequence"/>); null or empty for none. Their
     /// positions are not fields of their own: each sequence is pooled into one embedding.

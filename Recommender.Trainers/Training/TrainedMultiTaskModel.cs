@@ -42,6 +42,8 @@ public sealed class TrainedMultiTaskModel
     public IReadOnlyDictionary<string, float[]> Parameters { get; }
     /// <summary>One embedding table per field, row-major [rows, dim].</summary>
     public IReadOnlyList<float[]> Tables { get; }
+    /// <summary>With <see cref="FeatureInteractions.FieldAware"/>: each plain field's field-aware vectors, row-major [rows, fields * k]; else null.</summary>
+    public IReadOnlyList<float[]>? FieldAwareTables { get; internal init; }
     /// <summary>Per-epoch reports.</summary>
     public IReadOnlyList<EpochReport> History { get; }
     /// <summary>The state to continue training from (a warm start), when this model was trained here.</summary>
@@ -51,16 +53,18 @@ public sealed class TrainedMultiTaskModel
 
     /// <summary>Scores every row of <paramref name="data"/> in batches.</summary>
     public MultiTaskPredictions Predict(FeatureMatrix data, RuntimeOptions? runtime = null, int batchSize = BatchedInference.DefaultBatchSize) =>
-        Predict(Compiled, Parameters, Tables, Spec, data, runtime, batchSize);
+        Predict(Compiled, Parameters, Tables, Spec, data, runtime, batchSize, FieldAwareTables);
 
     internal static MultiTaskPredictions Predict(CompiledModel compiled, IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables,
-        MultiTaskSpec spec, FeatureMatrix data, RuntimeOptions? runtime, int batchSize)
+        MultiTaskSpec spec, FeatureMatrix data, RuntimeOptions? runtime, int batchSize, IReadOnlyList<float[]>? fieldAwareTables = null)
     {
         var result = new MultiTaskPredictions(compiled.Predictions, data.Rows);
         if (data.Rows == 0) return result;
         batchSize = Math.Min(batchSize, data.Rows);
         using var inference = new BatchedInference(compiled.Inference(parameters), batchSize, runtime ?? new RuntimeOptions { Device = ExecutionDevice.Cpu });
         using var embeddings = new FieldEmbeddings(tables, spec.EmbeddingDim, tableOf: spec.TableOwners());
+        using var fieldAware = spec.FieldAware ? new FieldEmbeddings(fieldAwareTables ?? throw new ArgumentException("a field-aware model needs its field-aware tables"),
+            spec.PlainFields * spec.FieldAwareDim, idStride: data.Fields) : null;
         var ids = new int[batchSize * data.Fields];
         var dense = spec.DenseSize > 0 ? inference.Input(MultiTaskInputs.Dense) : null;
         int positions = spec.Sequences.Sum(s => s.Length);
@@ -78,6 +82,7 @@ public sealed class TrainedMultiTaskModel
             if (mask is not null)
                 for (int b = 0; b < batchSize; b++) SequenceSpec.FillMask(spec.Sequences, ids.AsSpan(b * data.Fields, data.Fields), mask.AsSpan(b * positions, positions));
             embeddings.Gather(ids, batchSize, inference.Input(MultiTaskInputs.Embeddings));
+            fieldAware?.Gather(ids, batchSize, inference.Input(MultiTaskInputs.FieldAwareEmbeddings));
             inference.Run();
             foreach (var (name, target) in outputs) Array.Copy(inference.Output(name), 0, target, start, count);
         }
@@ -89,5 +94,6 @@ public sealed class TrainedMultiTaskModel
         Onnx.TensorProto.Types.DataType idType = Onnx.TensorProto.Types.DataType.Int64) =>
         Compiled.Export(Parameters, Tables, fieldInputs, Spec.EmbeddingDim, docString,
             denseInputName is null ? null : new Dictionary<string, string> { [MultiTaskInputs.Dense] = denseInputName }, idType, Spec.TableOwners(),
-            Spec.Sequences.Count == 0 ? null : (MultiTaskInputs.SequenceMask, Spec.Sequences.SelectMany(s => Enumerable.Range(s.FirstField, s.Length)).ToArray()));
+            Spec.Sequences.Count == 0 ? null : (MultiTaskInputs.SequenceMask, Spec.Sequences.SelectMany(s => Enumerable.Range(s.FirstField, s.Length)).ToArray()),
+            FieldAwareTables is { } fieldAware ? (MultiTaskInputs.FieldAwareEmbeddings, fieldAware) : null);
 }
