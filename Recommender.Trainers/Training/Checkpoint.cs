@@ -7,18 +7,19 @@ namespace Recommender.Trainers.Training;
 
 /// <summary>What a checkpoint restores besides the weights.</summary>
 internal sealed record CheckpointState(int NextEpoch, List<EpochReport> History, double? Best, int SinceBest,
-    Dictionary<string, float[]>? BestParameters, float[][]? BestTables);
+    Dictionary<string, float[]>? BestParameters, float[][]? BestTables, float[][]? BestFieldAware = null);
 
 /// <summary>
 /// The whole training state after an epoch — dense parameters and Adam state, the step count, embedding
-/// tables with their sparse optimizer's state, the history and the best epoch's weights — in one binary file,
+/// tables (and field-aware tables) with their sparse optimizer's state, the history and the best epoch's weights — in one binary file,
 /// written through <see cref="AtomicFile"/>, so a crash leaves the previous checkpoint intact.
 /// </summary>
 internal static class Checkpoint
 {
     private const string Magic = "RECOMMENDER-CHECKPOINT-3";
 
-    public static void Save(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, JobFingerprint fingerprint, CheckpointState state)
+    public static void Save(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, JobFingerprint fingerprint, CheckpointState state,
+        FieldEmbeddings? fieldAware = null)
     {
         AtomicFile.Write(path, stream =>
         {
@@ -48,6 +49,17 @@ internal static class Checkpoint
                 foreach (var p in compiled.Definition.Parameters) TrainingState.Write(w, state.BestParameters[p.Name]);
                 foreach (var t in state.BestTables!) TrainingState.Write(w, t);
             }
+            // Last, so the checkpoints of models without them end where they did: the field-aware tables, then the best epoch's.
+            w.Write(fieldAware is not null);
+            if (fieldAware is null) return;
+            foreach (var t in fieldAware.Tables)
+            {
+                TrainingState.Write(w, t.Weights);
+                TrainingState.Write(w, t.State1 ?? []);
+                TrainingState.Write(w, t.State2 ?? []);
+            }
+            w.Write(state.BestFieldAware is not null);
+            foreach (var t in state.BestFieldAware ?? []) TrainingState.Write(w, t);
         });
     }
 
@@ -55,16 +67,18 @@ internal static class Checkpoint
     /// Restores the state saved by <see cref="Save"/>, refusing (one line) a checkpoint of another job, or one that is
     /// truncated or corrupt.
     /// </summary>
-    public static CheckpointState Load(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, JobFingerprint fingerprint)
+    public static CheckpointState Load(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, JobFingerprint fingerprint,
+        FieldEmbeddings? fieldAware = null)
     {
-        try { return Read(path, runner, embeddings, compiled, fingerprint); }
+        try { return Read(path, runner, embeddings, compiled, fingerprint, fieldAware); }
         catch (Exception e) when (e is EndOfStreamException or IOException or System.Text.Json.JsonException or FormatException or OverflowException or OutOfMemoryException)
         {
             throw new InvalidDataException($"{path}: not a readable checkpoint ({e.GetType().Name}: {e.Message}); delete it to train from the start");
         }
     }
 
-    private static CheckpointState Read(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, JobFingerprint fingerprint)
+    private static CheckpointState Read(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, JobFingerprint fingerprint,
+        FieldEmbeddings? fieldAware)
     {
         using var r = new BinaryReader(File.OpenRead(path));
         if (r.ReadString() != Magic) throw new InvalidDataException($"{path}: not a checkpoint of this trainer");
@@ -96,7 +110,22 @@ internal static class Checkpoint
             bestParameters = compiled.Definition.Parameters.ToDictionary(p => p.Name, p => Read(r, p.Size, path, p.Name));
             bestTables = embeddings.Tables.Select(t => Read(r, t.Weights.Length, path, "best embedding table")).ToArray();
         }
-        return new CheckpointState(nextEpoch, history, double.IsNaN(best) ? null : best, sinceBest, bestParameters, bestTables);
+        float[][]? bestFieldAware = null;
+        bool hasFieldAware = r.BaseStream.Position < r.BaseStream.Length && r.ReadBoolean();
+        if (hasFieldAware != fieldAware is not null) throw new InvalidDataException($"{path}: the checkpoint's field-aware tables do not match the model");
+        if (fieldAware is not null)
+        {
+            foreach (var t in fieldAware.Tables)
+            {
+                Read(r, t.Weights.Length, path, "field-aware table").CopyTo(t.Weights, 0);
+                var first = TrainingState.Read(r);
+                var second = TrainingState.Read(r);
+                if (first.Length > 0) t.State1 = first;
+                if (second.Length > 0) t.State2 = second;
+            }
+            if (r.ReadBoolean()) bestFieldAware = fieldAware.Tables.Select(t => Read(r, t.Weights.Length, path, "best field-aware table")).ToArray();
+        }
+        return new CheckpointState(nextEpoch, history, double.IsNaN(best) ? null : best, sinceBest, bestParameters, bestTables, bestFieldAware);
     }
 
     private static float[] Read(BinaryReader r, long expected, string path, string what)

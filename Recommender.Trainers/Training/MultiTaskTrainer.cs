@@ -45,8 +45,6 @@ public static class MultiTaskTrainer
             Sequences = ResolveSequences(o, names), Pooling = o.Pooling, AttentionHidden = o.AttentionHidden, FieldAwareDim = o.FieldAwareDim,
         };
         spec.ValidateSequences();
-        if (spec.FieldAware && (o.CheckpointPath is not null || initial is not null))
-            throw new NotSupportedException("checkpoints and warm starts of a model with field-aware interactions are not supported yet (its second set of tables is not saved in them)");
         var compiled = TrainStepCompiler.Compile(Define(o, spec), new DenseOptimizerOptions
         {
             Kind = o.Optimizer, WeightDecay = o.WeightDecay, Momentum = o.Momentum, ClipNorm = o.GradientClipNorm,
@@ -61,7 +59,7 @@ public static class MultiTaskTrainer
             ? new FieldEmbeddings(fieldRows.Take(spec.PlainFields).ToArray(), spec.PlainFields * spec.FieldAwareDim, o.Seed + 104729, threads: o.Threads, idStride: fieldRows.Count)
             : null;
         float[][]? bestFieldAware = null;
-        if (initial is not null) Continue(initial, names, runner, embeddings, compiled, sparse, o);
+        if (initial is not null) Continue(initial, names, runner, embeddings, compiled, sparse, o, fieldAware);
         long startSteps = runner.Steps;
         var filler = new BatchFiller(train, tasks, batch, embeddings.Workers, spec.Sequences);
         int stepsPerEpoch = (train.Rows + batch - 1) / batch;
@@ -76,13 +74,14 @@ public static class MultiTaskTrainer
         var fingerprint = o.CheckpointPath is null ? null : Fingerprint(o, train, validation, fieldRows).With("warm_start.steps", initial?.Steps);
         if (o.CheckpointPath is { } path && o.Resume && File.Exists(path))
         {
-            var state = Checkpoint.Load(path, runner, embeddings, compiled, fingerprint!);
+            var state = Checkpoint.Load(path, runner, embeddings, compiled, fingerprint!, fieldAware);
             firstEpoch = state.NextEpoch;
             history.AddRange(state.History);
             best = state.Best;
             sinceBest = state.SinceBest;
             bestParameters = state.BestParameters;
             bestTables = state.BestTables;
+            bestFieldAware = state.BestFieldAware;
         }
 
         bool higher = MultiTaskMetrics.HigherIsBetter(stoppingMetric);
@@ -132,7 +131,7 @@ public static class MultiTaskTrainer
             history.Add(report);
             // Checkpoint first: whatever happens after this line, the epoch is not lost.
             if (o.CheckpointPath is { } cp)
-                Checkpoint.Save(cp, runner, embeddings, compiled, fingerprint!, new CheckpointState(epoch + 1, history, best, sinceBest, bestParameters, bestTables));
+                Checkpoint.Save(cp, runner, embeddings, compiled, fingerprint!, new CheckpointState(epoch + 1, history, best, sinceBest, bestParameters, bestTables, bestFieldAware), fieldAware);
             o.EpochCompleted?.Invoke(report);
         }
         var finalParameters = bestParameters ?? runner.Parameters();
@@ -150,9 +149,11 @@ public static class MultiTaskTrainer
             TableState1 = embeddings.Tables.Select(t => (float[]?)t.State1?.Clone()).ToArray(),
             TableState2 = embeddings.Tables.Select(t => (float[]?)t.State2?.Clone()).ToArray(),
             Calibration = calibration,
+            FieldAwareTables = finalFieldAware,
+            FieldAwareState1 = fieldAware?.Tables.Select(t => (float[]?)t.State1?.Clone()).ToArray(),
+            FieldAwareState2 = fieldAware?.Tables.Select(t => (float[]?)t.State2?.Clone()).ToArray(),
         };
-        // A field-aware model's second set of tables is not in the state: it cannot be continued (see the check above).
-        var kept = spec.FieldAware ? null : continuation;
+        var kept = continuation;
         if (calibration is null)
             return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device) { State = kept, FieldAwareTables = finalFieldAware };
         // The same parameters under heads that apply the calibration: the inference and export graphs change, the training graph did not.
@@ -188,7 +189,7 @@ public static class MultiTaskTrainer
 
     // Loads a warm start's state into a fresh runner and fresh (possibly larger) tables.
     private static void Continue(TrainingState initial, string[] names, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled,
-        SparseAdagrad sparse, MultiTaskTrainerOptions o)
+        SparseAdagrad sparse, MultiTaskTrainerOptions o, FieldEmbeddings? fieldAware)
     {
         if (initial.EmbeddingDim != o.EmbeddingDim) throw new ArgumentException($"the warm start has embeddings of width {initial.EmbeddingDim}, the options say {o.EmbeddingDim}");
         if (!initial.Fields.SequenceEqual(names)) throw new ArgumentException($"the warm start's fields [{string.Join(", ", initial.Fields)}] are not this model's [{string.Join(", ", names)}]");
@@ -202,19 +203,30 @@ public static class MultiTaskTrainer
             for (int s = 0; s < states.Length; s++) runner.SetState(p.Name, compiled.Optimizer.StateNames[s], states[s]);
         }
         runner.SetSteps(initial.Steps);
-        for (int f = 0; f < names.Length; f++)
+        if ((initial.FieldAwareTables is not null) != (fieldAware is not null))
+            throw new ArgumentException($"the warm start {(fieldAware is null ? "has" : "has no")} field-aware tables and this model {(fieldAware is null ? "has none" : "needs them")}: the interactions must match");
+        if (fieldAware is not null) Restore(fieldAware, initial.FieldAwareTables!, initial.FieldAwareState1!, initial.FieldAwareState2!, names, sparse, "field-aware vectors");
+        Restore(embeddings, initial.Tables, initial.TableState1, initial.TableState2, names, sparse, "embeddings");
+    }
+
+    // Each table's known rows and optimizer state as they were; rows of ids first seen since (the tables may only grow) as a fresh model's.
+    private static void Restore(FieldEmbeddings embeddings, float[][] tables, float[]?[] state1, float[]?[] state2, string[] names, SparseAdagrad sparse, string what)
+    {
+        if (tables.Length != embeddings.Fields) throw new ArgumentException($"the warm start has {tables.Length} tables of {what}, this model {embeddings.Fields}");
+        for (int f = 0; f < embeddings.Fields; f++)
         {
             var table = embeddings.Tables[f];
-            var old = initial.Tables[f];
-            if (old.Length > table.Weights.Length) throw new ArgumentException($"field '{names[f]}' has {old.Length / o.EmbeddingDim:N0} rows in the warm start but {table.Rows:N0} now: vocabularies may only grow");
+            var old = tables[f];
+            if (old.Length > table.Weights.Length || old.Length % table.Dim != 0)
+                throw new ArgumentException($"field '{names[f]}' has {old.Length / (double)table.Dim:N0} rows of {what} in the warm start but {table.Rows:N0} now: vocabularies may only grow");
             old.CopyTo(table.Weights, 0);
-            if (initial.TableState1[f] is { } s1)
+            if (state1[f] is { } s1)
             {
                 table.State1 = new float[table.Weights.Length];
                 if (sparse.InitialAccumulator != 0) Array.Fill(table.State1, sparse.InitialAccumulator);
                 s1.CopyTo(table.State1, 0);
             }
-            if (initial.TableState2[f] is { } s2)
+            if (state2[f] is { } s2)
             {
                 table.State2 = new float[table.Weights.Length];
                 s2.CopyTo(table.State2, 0);

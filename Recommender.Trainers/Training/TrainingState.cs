@@ -31,6 +31,12 @@ public sealed class TrainingState
     public required float[]?[] TableState2 { get; init; }
     /// <summary>The Platt scaling of the model this state is of, by task: a warm start without validation data keeps it.</summary>
     public IReadOnlyDictionary<string, PlattCalibration>? Calibration { get; init; }
+    /// <summary>With field-aware interactions: one table per plain field (row-major [rows, fields * k]) and its sparse optimizer's states; else null.</summary>
+    public float[][]? FieldAwareTables { get; init; }
+    /// <summary>See <see cref="FieldAwareTables"/>.</summary>
+    public float[]?[]? FieldAwareState1 { get; init; }
+    /// <summary>See <see cref="FieldAwareTables"/>.</summary>
+    public float[]?[]? FieldAwareState2 { get; init; }
 
     /// <summary>Writes the state (atomically).</summary>
     public void Save(string path) => AtomicFile.Write(path, stream =>
@@ -62,6 +68,14 @@ public sealed class TrainingState
             w.Write(task);
             w.Write(c.Scale);
             w.Write(c.Shift);
+        }
+        // After the calibration, for the same reason: the field-aware tables, when the model has them.
+        w.Write(FieldAwareTables?.Length ?? 0);
+        for (int f = 0; f < (FieldAwareTables?.Length ?? 0); f++)
+        {
+            Write(w, FieldAwareTables![f]);
+            Write(w, FieldAwareState1?[f] ?? []);
+            Write(w, FieldAwareState2?[f] ?? []);
         }
     });
 
@@ -104,10 +118,24 @@ public sealed class TrainingState
                 calibration = new Dictionary<string, PlattCalibration>();
                 for (int t = 0; t < tasks; t++) calibration[r.ReadString()] = new PlattCalibration(r.ReadDouble(), r.ReadDouble());
             }
+            float[][]? fieldAware = null;
+            float[]?[]? fa1 = null, fa2 = null;
+            if (r.BaseStream.Position < r.BaseStream.Length && r.ReadInt32() is var n and > 0)
+            {
+                fieldAware = new float[n][]; fa1 = new float[]?[n]; fa2 = new float[]?[n];
+                for (int f = 0; f < n; f++)
+                {
+                    fieldAware[f] = Read(r);
+                    var a = Read(r);
+                    var b = Read(r);
+                    fa1[f] = a.Length > 0 ? a : null;
+                    fa2[f] = b.Length > 0 ? b : null;
+                }
+            }
             return new TrainingState
             {
                 Parameters = parameters, OptimizerState = optimizer, Steps = steps, Fields = names, EmbeddingDim = dim, Tables = tables, TableState1 = s1, TableState2 = s2,
-                Calibration = calibration,
+                Calibration = calibration, FieldAwareTables = fieldAware, FieldAwareState1 = fa1, FieldAwareState2 = fa2,
             };
         }
         catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or OverflowException)
