@@ -110,7 +110,7 @@ public sealed class ModelBundle
         ModelProto model;
         try { model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnxPath)); }
         catch (Google.Protobuf.InvalidProtocolBufferException e) { throw new InvalidDataException($"{onnxPath}: not a valid ONNX model ({e.Message})"); }
-        if (model.Graph is null) throw new InvalidDataException($"{onnxPath}: the ONNX model has no graph");
+        if (model.Graph is null) throw new InvalidDataException($"{onnxPath}: not a valid ONNX model (it has no graph)");
         var tensors = model.Graph.Initializer.Concat(model.Graph.Node.SelectMany(n => n.Attribute).SelectMany(a => a.Tensors.Append(a.T)).Where(t => t is not null));
         if (tensors.Any(t => t.DataLocation == TensorProto.Types.DataLocation.External || t.ExternalData.Count > 0))
             throw new InvalidDataException($"{onnxPath}: refers to external tensor data; a bundle's network must be self-contained");

@@ -63,6 +63,13 @@ public sealed class MultiTaskTrainerOptions
         public const int Patience = 1;
         /// <summary>Weight of the rating loss.</summary>
         public const float RatingWeight = 0.1f;
+        /// <summary>
+        /// Field-aware pairwise products and DLRM's pairwise dot products beside the MLP. Measured (README, "Against ML.NET's
+        /// own trainers"): +0.018 test CTR AUC for SharedBottom and ESMM on data whose click law has attribute crosses,
+        /// where ML.NET's FFM led by 0.018-0.021 and now does not; +0.004-0.006 on the behaviour data; within 0.001 on the
+        /// default data, whose law has no crosses; at 2-2.5x the training time, and a table of fields x 4 floats per id.
+        /// </summary>
+        public const FeatureInteractions Interactions = FeatureInteractions.FieldAware | FeatureInteractions.PairwiseDot;
     }
 
     /// <summary>The architecture.</summary>
@@ -111,7 +118,7 @@ public sealed class MultiTaskTrainerOptions
     /// </summary>
     public CalibrationKind Calibration = CalibrationKind.Platt;
     /// <summary>Explicit feature-interaction blocks of the input, for every architecture: factorization-machine bi-interaction, DCN-v2 cross network, both, or none.</summary>
-    public FeatureInteractions Interactions = FeatureInteractions.None;
+    public FeatureInteractions Interactions = Defaults.Interactions;
     /// <summary>Cross layers, with <see cref="FeatureInteractions.Cross"/>.</summary>
     public int CrossLayers = 2;
     /// <summary>Width of each field-aware vector, with <see cref="FeatureInteractions.FieldAware"/> (every plain field gets one per plain field).</summary>
