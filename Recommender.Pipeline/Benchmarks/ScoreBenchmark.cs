@@ -43,15 +43,7 @@ public static class ScoreBenchmark
         var reference = Score(false);
 
         // The network alone: full batches already in memory.
-        using var inference = new BatchedInference(ModelBundle.Open(bundle).ReadOnnx(), BatchedInference.DefaultBatchSize, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = threads });
-        var rng = new Random(1);
-        foreach (var name in inference.IdInputNames) { var b = inference.IdInput(name); for (int i = 0; i < b.Length; i++) b[i] = rng.Next(1, 3); }
-        foreach (var name in inference.InputNames) { var b = inference.Input(name); for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextDouble(); }
-        inference.Run();
-        var clock = Stopwatch.StartNew();
-        int batches = 0;
-        while (clock.Elapsed.TotalSeconds < 3) { inference.Run(); batches++; }
-        double inferenceRows = batches * (double)BatchedInference.DefaultBatchSize / clock.Elapsed.TotalSeconds;
+        double inferenceRows = InferenceThroughput.Measure(ModelBundle.Open(bundle).ReadOnnx(), new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = threads });
         File.Delete(output);
         if (summary.Quarantine.Length > 0) File.Delete(summary.Quarantine);
         return new JsonObject

@@ -31,16 +31,7 @@ public static class TrainBenchmark
         double sgemm = MachineInfo.SgemmGflops(threads);
         double achieved = epoch.SamplesPerSecond * MachineInfo.TrainFlopsPerSample(model.Compiled.Definition.Parameters.Where(p => p.Shape.Length == 2).Select(p => p.Size)) / 1e9;
         // Inference as bench score measures it: the exported network (tables inside) on in-memory batches of 8192.
-        using var inference = new BatchedInference(model.Export(features.Categorical.Select(c => c.Name).ToArray()), BatchedInference.DefaultBatchSize,
-            new RuntimeOptions { Device = device, Threads = threads });
-        var rng = new Random(1);
-        foreach (var name in inference.IdInputNames) { var b = inference.IdInput(name); for (int i = 0; i < b.Length; i++) b[i] = rng.Next(1, 3); }
-        foreach (var name in inference.InputNames) { var b = inference.Input(name); for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextDouble(); }
-        inference.Run();
-        var timer = Stopwatch.StartNew();
-        int batches = 0;
-        while (timer.Elapsed.TotalSeconds < 3) { inference.Run(); batches++; }
-        double inferenceRows = batches * (double)BatchedInference.DefaultBatchSize / timer.Elapsed.TotalSeconds;
+        double inferenceRows = InferenceThroughput.Measure(model.Export(features.Categorical.Select(c => c.Name).ToArray()), new RuntimeOptions { Device = device, Threads = threads });
         return new JsonObject
         {
             ["benchmark"] = "train",

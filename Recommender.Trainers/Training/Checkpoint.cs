@@ -37,12 +37,7 @@ internal static class Checkpoint
                 foreach (var s in compiled.Optimizer.StateNames) TrainingState.Write(w, runner.GetState(p.Name, s));
             }
             w.Write(embeddings.Fields);
-            foreach (var t in embeddings.Tables)
-            {
-                TrainingState.Write(w, t.Weights);
-                TrainingState.Write(w, t.State1 ?? []);
-                TrainingState.Write(w, t.State2 ?? []);
-            }
+            WriteTables(w, embeddings);
             w.Write(state.BestParameters is not null);
             if (state.BestParameters is not null)
             {
@@ -52,12 +47,7 @@ internal static class Checkpoint
             // Last, so the checkpoints of models without them end where they did: the field-aware tables, then the best epoch's.
             w.Write(fieldAware is not null);
             if (fieldAware is null) return;
-            foreach (var t in fieldAware.Tables)
-            {
-                TrainingState.Write(w, t.Weights);
-                TrainingState.Write(w, t.State1 ?? []);
-                TrainingState.Write(w, t.State2 ?? []);
-            }
+            WriteTables(w, fieldAware);
             w.Write(state.BestFieldAware is not null);
             foreach (var t in state.BestFieldAware ?? []) TrainingState.Write(w, t);
         });
@@ -95,14 +85,7 @@ internal static class Checkpoint
         }
         runner.SetSteps(steps);
         if (r.ReadInt32() != embeddings.Fields) throw new InvalidDataException($"{path}: the checkpoint has another number of embedding tables");
-        foreach (var t in embeddings.Tables)
-        {
-            Read(r, t.Weights.Length, path, "embedding table").CopyTo(t.Weights, 0);
-            var first = TrainingState.Read(r);
-            var second = TrainingState.Read(r);
-            if (first.Length > 0) t.State1 = first;
-            if (second.Length > 0) t.State2 = second;
-        }
+        ReadTables(r, embeddings, path, "embedding table");
         Dictionary<string, float[]>? bestParameters = null;
         float[][]? bestTables = null;
         if (r.ReadBoolean())
@@ -115,17 +98,33 @@ internal static class Checkpoint
         if (hasFieldAware != fieldAware is not null) throw new InvalidDataException($"{path}: the checkpoint's field-aware tables do not match the model");
         if (fieldAware is not null)
         {
-            foreach (var t in fieldAware.Tables)
-            {
-                Read(r, t.Weights.Length, path, "field-aware table").CopyTo(t.Weights, 0);
-                var first = TrainingState.Read(r);
-                var second = TrainingState.Read(r);
-                if (first.Length > 0) t.State1 = first;
-                if (second.Length > 0) t.State2 = second;
-            }
+            ReadTables(r, fieldAware, path, "field-aware table");
             if (r.ReadBoolean()) bestFieldAware = fieldAware.Tables.Select(t => Read(r, t.Weights.Length, path, "best field-aware table")).ToArray();
         }
         return new CheckpointState(nextEpoch, history, double.IsNaN(best) ? null : best, sinceBest, bestParameters, bestTables, bestFieldAware);
+    }
+
+    // Each table's weights and its sparse optimizer's two states (empty where it keeps none).
+    private static void WriteTables(BinaryWriter w, FieldEmbeddings embeddings)
+    {
+        foreach (var t in embeddings.Tables)
+        {
+            TrainingState.Write(w, t.Weights);
+            TrainingState.Write(w, t.State1 ?? []);
+            TrainingState.Write(w, t.State2 ?? []);
+        }
+    }
+
+    private static void ReadTables(BinaryReader r, FieldEmbeddings embeddings, string path, string what)
+    {
+        foreach (var t in embeddings.Tables)
+        {
+            Read(r, t.Weights.Length, path, what).CopyTo(t.Weights, 0);
+            var first = TrainingState.Read(r);
+            var second = TrainingState.Read(r);
+            if (first.Length > 0) t.State1 = first;
+            if (second.Length > 0) t.State2 = second;
+        }
     }
 
     private static float[] Read(BinaryReader r, long expected, string path, string what)
