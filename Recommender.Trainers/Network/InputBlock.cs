@@ -59,10 +59,10 @@ public sealed class InputBlock
         }
     }
 
-    /// <summary>The input [B, <see cref="MultiTaskSpec.InputSize"/>] from the batch inputs.</summary>
-    public Value Forward(GraphBuilder g, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> p) => Forward(g, inputs, p, out _);
-
-    /// <summary>The input, and with <see cref="FeatureInteractions.DeepFm"/> the pairwise term [B, 1] for the logits (else null).</summary>
+    /// <summary>
+    /// The input [B, <see cref="MultiTaskSpec.InputSize"/>] from the batch inputs, and with <see cref="FeatureInteractions.DeepFm"/>
+    /// the pairwise term [B, 1] for the logits (else null).
+    /// </summary>
     public Value Forward(GraphBuilder g, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> p, out Value? wide)
     {
         var spec = _spec;
@@ -79,7 +79,7 @@ public sealed class InputBlock
             // [F, B, k] so that Gather picks fields; the pairs' products summed over k give [P, B], then [B, P].
             int f = spec.InteractionFields;
             var byField = g.Transpose(g.Reshape(embeddings, -1, f, spec.EmbeddingDim), 1, 0, 2);
-            var pairs = Enumerable.Range(0, f).SelectMany(i => Enumerable.Range(i + 1, f - i - 1).Select(j => (i, j))).ToArray();
+            var pairs = Pairs(f);
             var left = g.Gather(byField, g.Int64s(pairs.Select(p => (long)p.i).ToArray()));
             var right = g.Gather(byField, g.Int64s(pairs.Select(p => (long)p.j).ToArray()));
             x = g.Concat(1, x, g.Transpose(g.ReduceSum(g.Mul(left, right), [2]), 1, 0));
@@ -90,13 +90,16 @@ public sealed class InputBlock
             // [F*F, B, k]: row i*F+j is field i's vector for field j; pair (i, j) multiplies rows i*F+j and j*F+i.
             int f = spec.PlainFields, k = spec.FieldAwareDim;
             var vectors = g.Transpose(g.Reshape(inputs[MultiTaskInputs.FieldAwareEmbeddings], -1, f * f, k), 1, 0, 2);
-            var pairs = Enumerable.Range(0, f).SelectMany(i => Enumerable.Range(i + 1, f - i - 1).Select(j => (i, j))).ToArray();
+            var pairs = Pairs(f);
             var left = g.Gather(vectors, g.Int64s(pairs.Select(q => (long)(q.i * f + q.j)).ToArray()));
             var right = g.Gather(vectors, g.Int64s(pairs.Select(q => (long)(q.j * f + q.i)).ToArray()));
             x = g.Concat(1, x, g.Transpose(g.ReduceSum(g.Mul(left, right), [2]), 1, 0));
         }
         return x;
     }
+
+    // Every pair of f fields, i < j, in row order.
+    private static (int i, int j)[] Pairs(int f) => Enumerable.Range(0, f).SelectMany(i => Enumerable.Range(i + 1, f - i - 1).Select(j => (i, j))).ToArray();
 
     // 0.5 ((sum_f e_f)^2 - sum_f e_f^2) [B, k]: the pairwise products of the field embeddings, summed over the pairs.
     private Value BiInteraction(GraphBuilder g, Value embeddings)
