@@ -47,6 +47,8 @@ public sealed class CompiledFeaturization
         }
         var output = featurization.GetOutputSchema(inputSchema);
         var vocabularies = new Dictionary<string, uint>[idInputs.Count];
+        // Columns with the same key values (a behaviour sequence's positions and their item column) share one lookup.
+        var built = new List<(string[] Keys, Dictionary<string, uint> Map)>();
         for (int f = 0; f < idInputs.Count; f++)
         {
             var column = output[idInputs[f]];
@@ -57,9 +59,12 @@ public sealed class CompiledFeaturization
             }
             VBuffer<ReadOnlyMemory<char>> keys = default;
             column.GetKeyValues(ref keys);
+            var values = keys.DenseValues().Select(v => v.ToString()).ToArray();
+            if (built.FirstOrDefault(b => b.Keys.AsSpan().SequenceEqual(values)) is { Map: { } same }) { vocabularies[f] = same; continue; }
             var map = new Dictionary<string, uint>(StringComparer.Ordinal);
             uint key = 1;
-            foreach (var value in keys.DenseValues()) map.TryAdd(value.ToString(), key++);
+            foreach (var value in values) map.TryAdd(value, key++);
+            built.Add((values, map));
             vocabularies[f] = map;
         }
         string[] denseColumns = [];
