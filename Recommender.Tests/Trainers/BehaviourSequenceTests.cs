@@ -152,4 +152,52 @@ public sealed class BehaviourSequenceTests
         var predicted = withHistory.Predict(test)["PCtr"];
         for (int r = 0; r < test.Rows; r++) Assert.AreEqual(predicted[r], exported[r], 1e-6f, $"row {r}");
     }
+
+    [TestMethod]
+    public void AResumedRunWithAHistoryIsTheUninterruptedOneAndItsFilesHoldTheSharedTableOnce()
+    {
+        const int rows = 3000, fields = 5;
+        var rng = new Random(4);
+        var ids = Enumerable.Range(0, rows * fields).Select(i => i % fields == 0 ? 1 + rng.Next(10) : rng.Next(2) == 0 ? 0 : 1 + rng.Next(20)).ToArray();
+        var clicks = Enumerable.Range(0, rows).Select(_ => rng.Next(5) == 0 ? 1f : 0f).ToArray();
+        var data = FeatureMatrix.FromArrays(rows, fields, 0, ids, [], [clicks, null, null]);
+        string[] names = ["user", "item", "h0", "h1", "h2"];
+        int[] tableRows = [11, 21, 21, 21, 21];
+        MultiTaskTrainerOptions Options() => new()
+        {
+            Epochs = 2, BatchSize = 256, EmbeddingDim = 4, Bottom = [8], Tower = [4], CvrWeight = 0, RatingWeight = 0, Device = ExecutionDevice.Cpu, Threads = 1,
+            Patience = 0, Calibration = CalibrationKind.None, Sequences = [new BehaviourSequence { Name = "recent", Target = "item", Positions = names[2..] }],
+        };
+        string checkpoint = Path.Combine(Path.GetTempPath(), $"seq-{Environment.ProcessId}-{Guid.NewGuid():N}.ckpt"), state = checkpoint + ".state";
+        try
+        {
+            var straight = MultiTaskTrainer.Train(data, data, tableRows, Options(), fieldNames: names);
+            var first = Options();
+            first.CheckpointPath = checkpoint;
+            first.EpochCompleted = r => { if (r.Epoch == 1) throw new OperationCanceledException("simulated crash"); };
+            Assert.Throws<OperationCanceledException>(() => MultiTaskTrainer.Train(data, data, tableRows, first, fieldNames: names));
+            var again = Options();
+            again.CheckpointPath = checkpoint;
+            var resumed = MultiTaskTrainer.Train(data, data, tableRows, again, fieldNames: names);
+            for (int f = 0; f < fields; f++) CollectionAssert.AreEqual(straight.Tables[f], resumed.Tables[f], $"table {f}");
+            CollectionAssert.AreEqual(straight.Predict(data)["PCtr"], resumed.Predict(data)["PCtr"]);
+
+            // The item table and its Adagrad state are stored once, not once per position: against a state whose positions hold
+            // copies, three positions x two arrays x 21 rows x 4 floats are saved (each copy replaced by a 4-byte reference).
+            straight.State!.Save(state);
+            var copies = new TrainingState
+            {
+                Parameters = straight.State.Parameters, OptimizerState = straight.State.OptimizerState, Steps = straight.State.Steps, Fields = straight.State.Fields,
+                EmbeddingDim = 4, Tables = straight.State.Tables.Select(t => (float[])t.Clone()).ToArray(),
+                TableState1 = straight.State.TableState1.Select(t => (float[]?)t?.Clone()).ToArray(), TableState2 = straight.State.TableState2,
+                FieldAwareTables = straight.State.FieldAwareTables, FieldAwareState1 = straight.State.FieldAwareState1, FieldAwareState2 = straight.State.FieldAwareState2,
+            };
+            copies.Save(state + ".copies");
+            Assert.AreEqual(3 * 2 * 21 * 4 * sizeof(float), new FileInfo(state + ".copies").Length - new FileInfo(state).Length);
+            var loaded = TrainingState.Load(state);
+            Assert.AreSame(loaded.Tables[1], loaded.Tables[4], "the positions read back the item field's table");
+            for (int f = 0; f < fields; f++) CollectionAssert.AreEqual(straight.State.Tables[f], loaded.Tables[f]);
+        }
+        finally { File.Delete(checkpoint); File.Delete(state); File.Delete(state + ".copies"); }
+    }
 }

@@ -42,7 +42,7 @@ internal static class Checkpoint
             if (state.BestParameters is not null)
             {
                 foreach (var p in compiled.Definition.Parameters) TrainingState.Write(w, state.BestParameters[p.Name]);
-                foreach (var t in state.BestTables!) TrainingState.Write(w, t);
+                foreach (int f in Owners(embeddings)) TrainingState.Write(w, state.BestTables![f]);
             }
             // Last, so the checkpoints of models without them end where they did: the field-aware tables, then the best epoch's.
             w.Write(fieldAware is not null);
@@ -91,7 +91,10 @@ internal static class Checkpoint
         if (r.ReadBoolean())
         {
             bestParameters = compiled.Definition.Parameters.ToDictionary(p => p.Name, p => Read(r, p.Size, path, p.Name));
-            bestTables = embeddings.Tables.Select(t => Read(r, t.Weights.Length, path, "best embedding table")).ToArray();
+            var owners = Owners(embeddings);
+            var read = owners.ToDictionary(f => f, f => Read(r, embeddings.Tables[f].Weights.Length, path, "best embedding table"));
+            // Fields that share a table share its best copy too.
+            bestTables = embeddings.Tables.Select(t => read[Array.FindIndex(embeddings.Tables, u => ReferenceEquals(u, t))]).ToArray();
         }
         float[][]? bestFieldAware = null;
         bool hasFieldAware = r.BaseStream.Position < r.BaseStream.Length && r.ReadBoolean();
@@ -104,10 +107,14 @@ internal static class Checkpoint
         return new CheckpointState(nextEpoch, history, double.IsNaN(best) ? null : best, sinceBest, bestParameters, bestTables, bestFieldAware);
     }
 
+    // The fields that own their table, in order: a table shared by several fields (a sequence's positions) is written once.
+    private static int[] Owners(FieldEmbeddings embeddings) =>
+        Enumerable.Range(0, embeddings.Fields).Where(f => Array.FindIndex(embeddings.Tables, t => ReferenceEquals(t, embeddings.Tables[f])) == f).ToArray();
+
     // Each table's weights and its sparse optimizer's two states (empty where it keeps none).
     private static void WriteTables(BinaryWriter w, FieldEmbeddings embeddings)
     {
-        foreach (var t in embeddings.Tables)
+        foreach (var t in Owners(embeddings).Select(f => embeddings.Tables[f]))
         {
             TrainingState.Write(w, t.Weights);
             TrainingState.Write(w, t.State1 ?? []);
@@ -117,7 +124,7 @@ internal static class Checkpoint
 
     private static void ReadTables(BinaryReader r, FieldEmbeddings embeddings, string path, string what)
     {
-        foreach (var t in embeddings.Tables)
+        foreach (var t in Owners(embeddings).Select(f => embeddings.Tables[f]))
         {
             Read(r, t.Weights.Length, path, what).CopyTo(t.Weights, 0);
             var first = TrainingState.Read(r);

@@ -146,8 +146,8 @@ public static class MultiTaskTrainer
         {
             Parameters = finalParameters, Steps = runner.Steps, Fields = names, EmbeddingDim = o.EmbeddingDim, Tables = finalTables,
             OptimizerState = compiled.Definition.Parameters.ToDictionary(p => p.Name, p => compiled.Optimizer.StateNames.Select(s => runner.GetState(p.Name, s)).ToArray()),
-            TableState1 = embeddings.Tables.Select(t => (float[]?)t.State1?.Clone()).ToArray(),
-            TableState2 = embeddings.Tables.Select(t => (float[]?)t.State2?.Clone()).ToArray(),
+            TableState1 = CloneStates(embeddings.Tables.Select(t => t.State1)),
+            TableState2 = CloneStates(embeddings.Tables.Select(t => t.State2)),
             Calibration = calibration,
             FieldAwareTables = finalFieldAware,
             FieldAwareState1 = fieldAware?.Tables.Select(t => (float[]?)t.State1?.Clone()).ToArray(),
@@ -169,6 +169,14 @@ public static class MultiTaskTrainer
     {
         var copies = new Dictionary<float[], float[]>(ReferenceEqualityComparer.Instance);
         return tables.Select(t => copies.TryGetValue(t, out var c) ? c : copies[t] = (float[])t.Clone()).ToArray();
+    }
+
+    // The optimizer states of the tables, copied so that fields sharing a table share the copy (null where there is none).
+    private static float[]?[] CloneStates(IEnumerable<float[]?> states)
+    {
+        var list = states.ToArray();
+        if (list.Any(x => x is null)) return list.Select(x => (float[]?)x?.Clone()).ToArray();
+        return CloneTables(list!);
     }
 
     // The options' sequences as field ranges: each sequence's positions must be consecutive key columns after the plain ones.

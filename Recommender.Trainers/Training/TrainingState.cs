@@ -54,12 +54,21 @@ public sealed class TrainingState
             foreach (var s in OptimizerState[name]) Write(w, s);
         }
         w.Write(Fields.Length);
+        // A table (or state) shared by several fields, a behaviour sequence's positions and their item field, is written
+        // once; the others refer to it by its index among the arrays written (as a negative length).
+        var written = new Dictionary<float[], int>(ReferenceEqualityComparer.Instance);
+        void Shared(float[] values)
+        {
+            if (values.Length > 0 && written.TryGetValue(values, out int first)) { w.Write(-1 - first); return; }
+            if (values.Length > 0) written[values] = written.Count;
+            Write(w, values);
+        }
         for (int f = 0; f < Fields.Length; f++)
         {
             w.Write(Fields[f]);
-            Write(w, Tables[f]);
-            Write(w, TableState1[f] ?? []);
-            Write(w, TableState2[f] ?? []);
+            Shared(Tables[f]);
+            Shared(TableState1[f] ?? []);
+            Shared(TableState2[f] ?? []);
         }
         // Written last, so a state from before calibration (ending here) still reads.
         w.Write(Calibration?.Count ?? 0);
@@ -102,12 +111,21 @@ public sealed class TrainingState
             var tables = new float[fields][];
             var s1 = new float[]?[fields];
             var s2 = new float[]?[fields];
+            var arrays = new List<float[]>();
+            float[] Shared()
+            {
+                int n = r.ReadInt32();
+                if (n < 0) return -1 - n < arrays.Count ? arrays[-1 - n] : throw new InvalidDataException($"{path}: a table refers to array {-1 - n} of {arrays.Count}");
+                var values = Values(r, n);
+                if (values.Length > 0) arrays.Add(values);
+                return values;
+            }
             for (int f = 0; f < fields; f++)
             {
                 names[f] = r.ReadString();
-                tables[f] = Read(r);
-                var a = Read(r);
-                var b = Read(r);
+                tables[f] = Shared();
+                var a = Shared();
+                var b = Shared();
                 s1[f] = a.Length > 0 ? a : null;
                 s2[f] = b.Length > 0 ? b : null;
             }
@@ -151,9 +169,11 @@ public sealed class TrainingState
         w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
     }
 
-    internal static float[] Read(BinaryReader r)
+    internal static float[] Read(BinaryReader r) => Values(r, r.ReadInt32());
+
+    // The n values of a tensor whose length was just read.
+    private static float[] Values(BinaryReader r, int n)
     {
-        int n = r.ReadInt32();
         if (n < 0 || (long)n * sizeof(float) > r.BaseStream.Length - r.BaseStream.Position) throw new EndOfStreamException($"a tensor of {n} values runs past the end of the file");
         var values = new float[n];
         r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
