@@ -34,10 +34,17 @@ internal static class DemoCommand
 
             var columns = new List<(string Name, MultiTaskMetrics Metrics)> { ("oracle", generated.Oracle) };
             var data = TrainingData.FromDirectory(dataDir);
-            var (mf, mfSeconds) = MatrixFactorizationBaseline.Run(Data.DataLoader.Load(data.Schema, data.Train), Data.DataLoader.Load(data.Schema, data.Test!),
+            var (trainTable, testTable) = (Data.DataLoader.Load(data.Schema, data.Train), Data.DataLoader.Load(data.Schema, data.Test!));
+            var (mf, mfSeconds) = MatrixFactorizationBaseline.Run(trainTable, testTable,
                 new Recommender.Trainers.MatrixFactorization.MatrixFactorizationOptions { NumberOfThreads = result.GetValue(threads) is > 0 and var t ? t : null });
             Console.WriteLine($"matrix factorization (users x items clicks, rank 8): {mfSeconds:F1} s");
             columns.Add(("MatrixFactorization", mf));
+            // What ML.NET already gives a .NET shop, on the same rows: the table says whether the networks are worth it.
+            foreach (var baseline in ComparisonJob.Baselines(trainTable, testTable, result.GetValue(threads), m => Console.Error.WriteLine(m)))
+            {
+                Console.WriteLine($"ML.NET {baseline.Name}: {baseline.Seconds:F1} s");
+                columns.Add((baseline.Name == "FieldAwareFactorizationMachine" ? "ML.NET FFM" : "ML.NET LightGbm", baseline.Metrics));
+            }
             var reported = new List<HtmlReport.ModelResult>();
             foreach (var architecture in new[] { MultiTaskArchitecture.SharedBottom, MultiTaskArchitecture.Esmm })
             {
