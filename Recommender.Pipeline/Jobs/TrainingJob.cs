@@ -98,6 +98,13 @@ public static class TrainingJob
             features = created;
         }
         log($"featurized: {features.Categorical.Count} categorical fields ({features.Categorical.Sum(c => (long)c.Cardinality):N0} keys), {features.DenseSize} dense");
+        if (options.Interactions.HasFlag(Recommender.Trainers.Network.FeatureInteractions.FieldAware))
+        {
+            // The field-aware tables grow with the plain fields squared: say what they take before training does.
+            var plain = features.Categorical.Take(features.Categorical.Count - train.Schema.BehaviourSequences.Sum(q => q.Positions.Length)).ToArray();
+            long bytes = plain.Sum(c => (long)c.Cardinality + 1) * plain.Length * options.FieldAwareDim * sizeof(float);
+            log($"field-aware tables: {plain.Length} fields x {plain.Length} x {options.FieldAwareDim} floats per id, {bytes / 1048576.0:F0} MB (and as much again for their optimizer state; --interactions PairwiseDot or None for less)");
+        }
         string? denseColumn = features.DenseColumn;
         int denseSize = features.DenseSize;
         MultiTaskMetrics? mfTest = null;
