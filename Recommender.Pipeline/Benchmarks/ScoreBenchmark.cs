@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Recommender.Pipeline.Data.Synthetic;
 using Recommender.Pipeline.Jobs;
 using Recommender.Pipeline.Scoring;
+using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
 
@@ -29,7 +30,7 @@ public static class ScoreBenchmark
         if (!ModelRegistry.IsRegistry(bundle) || new ModelRegistry(bundle).Current is null)
         {
             log("training the bundle (SharedBottom, one epoch)");
-            TrainingJob.Run(TrainingData.FromDirectory(data), new MultiTaskTrainerOptions { Epochs = 1, Threads = threads, Device = ExecutionDevice.Cpu }, bundle, log);
+            TrainingJob.Run(TrainingData.FromDirectory(data), new MultiTaskTrainerOptions { Epochs = 1, Threads = threads, Device = ExecutionDevice.Cpu, Interactions = FeatureInteractions.None }, bundle, log);
         }
         string input = Path.Combine(data, "train.csv");
         string output = Path.Combine(workDirectory, "scored.csv");

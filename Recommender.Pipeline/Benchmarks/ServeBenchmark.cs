@@ -10,6 +10,7 @@ using Recommender.Pipeline.Jobs;
 using Recommender.Pipeline.Lifecycle;
 using Recommender.Pipeline.Scoring;
 using Recommender.Pipeline.Serving;
+using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
 
@@ -36,7 +37,7 @@ public static class ServeBenchmark
         if (!ModelRegistry.IsRegistry(registry))
         {
             log("training the bundle (SharedBottom, defaults, one epoch)");
-            TrainingJob.Run(TrainingData.FromDirectory(data), new MultiTaskTrainerOptions { Threads = threads, Device = ExecutionDevice.Cpu }, registry, log);
+            TrainingJob.Run(TrainingData.FromDirectory(data), new MultiTaskTrainerOptions { Threads = threads, Device = ExecutionDevice.Cpu, Interactions = FeatureInteractions.None }, registry, log);
         }
         var bundle = ModelBundle.Open(registry);
         var catalog = CandidateCatalog.Load(bundle.PathOf(CandidateCatalog.FileName));

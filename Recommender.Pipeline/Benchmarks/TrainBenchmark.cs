@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Recommender.Pipeline.Featurization;
+using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
 
@@ -17,11 +18,12 @@ public static class TrainBenchmark
     public static JsonObject Run(FeatureMatrix train, FeatureMatrix valid, FeaturizedSchema features, int threads, ExecutionDevice device,
         MultiTaskArchitecture architecture = MultiTaskArchitecture.SharedBottom)
     {
-        // The reference shapes (and tools/torch-reference's): ESMM's nets are the bottom and the tower stacked, MMoE's experts the bottom's shape.
+        // The reference shapes (and tools/torch-reference's): ESMM's nets are the bottom and the tower stacked, MMoE's experts the bottom's shape;
+        // the plain MLP over the embeddings (no interaction blocks), as the reference implements it.
         var options = new MultiTaskTrainerOptions
         {
             Architecture = architecture, Epochs = 1, BatchSize = MultiTaskTrainerOptions.Defaults.BatchSize, EmbeddingDim = 16, Bottom = [256, 128], Tower = [64],
-            Expert = [256, 128], Experts = 4, Threads = threads, Device = device, Patience = 0,
+            Expert = [256, 128], Experts = 4, Threads = threads, Device = device, Patience = 0, Interactions = FeatureInteractions.None,
         };
         var clock = Stopwatch.StartNew();
         var model = MultiTaskTrainer.Train(train, valid, features.Categorical.Select(c => c.Cardinality + 1).ToArray(), options);

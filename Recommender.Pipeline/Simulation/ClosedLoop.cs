@@ -6,6 +6,7 @@ using Recommender.Pipeline.Jobs;
 using Recommender.Pipeline.Scoring;
 using Recommender.Pipeline.Serving;
 using Recommender.Trainers.Evaluation;
+using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
 
@@ -72,6 +73,8 @@ public static class ClosedLoop
         var trainer = new MultiTaskTrainerOptions
         {
             Epochs = 1, BatchSize = 256, EmbeddingDim = 8, Bottom = [64], Tower = [32], Threads = o.Threads, Device = ExecutionDevice.Cpu, Seed = (int)(o.Seed % 100_000),
+            // The simulated world's click law has no attribute crosses: the plain MLP, as its figures were measured.
+            Interactions = FeatureInteractions.None,
         };
         ServingOptions Serving(string model) => new() { Model = model, Threads = o.Threads, Device = ExecutionDevice.Cpu, MicroBatching = false };
 
