@@ -30,7 +30,10 @@ public sealed class CandidateCatalog
     public List<string> TextColumns { get; set; } = new();
     /// <summary>The dense columns of a feature row, in order.</summary>
     public List<string> DenseColumns { get; set; } = new();
-    /// <summary>Which source each text column takes its value from: "user", "item", "user-attribute", "item-attribute" or "context".</summary>
+    /// <summary>
+    /// Which source each text column takes its value from: "user", "item", "user-attribute", "item-attribute", "context", or
+    /// for a behaviour sequence's position "user-latest" (the user's history as of their last training row).
+    /// </summary>
     public Dictionary<string, string> TextSource { get; set; } = new();
     /// <summary>Which source each dense column takes its value from.</summary>
     public Dictionary<string, string> DenseSource { get; set; } = new();
@@ -64,11 +67,23 @@ public sealed class CandidateCatalog
         var u = users.Select(x => userIndex.TryGetValue(x, out int k) ? k : AddIndex(userIndex, catalog.Users, x)).ToArray();
         var i = items.Select(x => itemIndex.TryGetValue(x, out int k) ? k : AddIndex(itemIndex, catalog.Items, x)).ToArray();
 
-        foreach (var column in s.TextColumns)
+        for (int c = 0; c < s.TextColumns.Length; c++)
         {
+            string column = s.TextColumns[c];
             if (column == DatasetSchema.UserColumn) { catalog.TextSource[column] = "user"; continue; }
             if (column == DatasetSchema.ItemColumn) { catalog.TextSource[column] = "item"; continue; }
             var values = train.GetText(column);
+            if (s.SequenceOfText[c] >= 0)
+            {
+                // A history is not an attribute and has no sensible default: each user's as of their last row (the file's
+                // order, time order for generate's logs); a request's context gives the current one.
+                var latest = new string[catalog.Users.Count];
+                Array.Fill(latest, "");
+                for (int r = 0; r < u.Length; r++) latest[u[r]] = values[r];
+                catalog.TextSource[column] = "user-latest";
+                catalog.TextValues[column] = [.. latest];
+                continue;
+            }
             if (Constant(values, u, catalog.Users.Count, string.Equals) is { } perUser) { catalog.TextSource[column] = "user-attribute"; catalog.TextValues[column] = perUser; }
             else if (Constant(values, i, catalog.Items.Count, string.Equals) is { } perItem) { catalog.TextSource[column] = "item-attribute"; catalog.TextValues[column] = perItem; }
             else { catalog.TextSource[column] = "context"; catalog.TextDefaults[column] = values.GroupBy(v => v).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).First().Key; }
@@ -149,7 +164,7 @@ public sealed class CandidateCatalog
                 column[r] = source switch
                 {
                     "user" => user, "item" => item,
-                    "user-attribute" => u >= 0 ? TextValues[name][u] : "", "item-attribute" => i >= 0 ? TextValues[name][i] : "",
+                    "user-attribute" or "user-latest" => u >= 0 ? TextValues[name][u] : "", "item-attribute" => i >= 0 ? TextValues[name][i] : "",
                     _ => TextDefaults.GetValueOrDefault(name, ""),
                 };
             }

@@ -83,6 +83,29 @@ public sealed class SequenceColumnTests
     }
 
     [TestMethod]
+    public void TheCandidateCatalogKeepsEachUsersLatestHistoryNotACommonDefault()
+    {
+        using var files = new TestFiles();
+        string path = files.Write("a.csv", "user,item,recent,click\n"
+            + "u1,i1,,0\n"
+            + "u2,i2,i1,1\n"
+            + "u1,i3,i1|i2,1\n"
+            + "u2,i1,i2,0\n"
+            + "u3,i2,i2,0\n");
+        var schema = new DatasetSchema { User = "user", Item = "item", Click = "click", Sequences = [new() { Column = "recent", Field = "item", Length = 2 }] };
+        var table = DataLoader.Load(schema, path);
+        var catalog = Recommender.Pipeline.Lifecycle.CandidateCatalog.Build(table, Recommender.Pipeline.Lifecycle.CandidateCatalog.RetrievalOptions(1));
+        Assert.AreEqual("user-latest", catalog.TextSource["recent#0"]);
+        var chunk = new TableChunk(table.Schema.TextColumns.Length, table.Schema.NumberColumns.Length, 4);
+        var users = catalog.Users;
+        catalog.Fill(chunk, table.Schema.TextColumns, [], [("u1", users.IndexOf("u1"), "i2", 1), ("u2", users.IndexOf("u2"), "i3", 2), ("u3", users.IndexOf("u3"), "i1", 0), ("new", -1, "i1", 0)]);
+        int p0 = Array.IndexOf(table.Schema.TextColumns, "recent#0"), p1 = Array.IndexOf(table.Schema.TextColumns, "recent#1");
+        // u1's last row listed i1|i2 (most recent i2), u2's listed i2, u3's i2; an unknown user has none.
+        CollectionAssert.AreEqual(new[] { "i2", "i2", "i2", "" }, chunk.Text[p0]);
+        CollectionAssert.AreEqual(new[] { "i1", "", "", "" }, chunk.Text[p1]);
+    }
+
+    [TestMethod]
     public void ASequenceMustListAKnownColumnWithItsOwnSeparator()
     {
         using var files = new TestFiles();
