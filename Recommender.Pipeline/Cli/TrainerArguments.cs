@@ -24,7 +24,7 @@ internal sealed class TrainerArguments
     public readonly Option<int?> FieldAwareDim = new Option<int?>("--field-aware-dim") { Description = "Width of each field-aware vector with --interactions FieldAware (default 4)" }.AtLeast(1);
     public readonly Option<SequencePooling?> Pooling = new("--pooling") { Description = "How the schema's behaviour sequences are pooled: Attention (default, DIN's target attention) or Mean" };
     public readonly Option<int?> AttentionHidden = new Option<int?>("--attention-hidden") { Description = "Hidden width of the attention MLP (default 32)" }.AtLeast(1);
-    public readonly Option<CalibrationKind?> Calibration = new("--calibration") { Description = "Post-hoc calibration of the binary heads on the validation data: Platt (default) or None" };
+    public readonly Option<CalibrationKind?> Calibration = new("--calibration") { Description = "Post-hoc calibration of the binary heads on the validation data: Platt (default), Isotonic or None" };
     public readonly Option<DenseOptimizerKind?> Optimizer = new("--optimizer") { Description = "Dense optimizer: Adam (default), AdamW or Sgd" };
     public readonly Option<float?> WeightDecay = new Option<float?>("--weight-decay") { Description = "Weight decay of the dense parameters (L2 for Adam and Sgd, decoupled for AdamW; default 0)" }.Finite(0);
     public readonly Option<float?> Momentum = new Option<float?>("--momentum") { Description = "Sgd's momentum, in [0, 1) (default 0.9)" }.InRange(0, 1);

@@ -148,6 +148,7 @@ public static class TrainingJob
             OnnxOutputs = [.. model.Compiled.Predictions],
             Tasks = [.. tasks],
             Calibration = model.Spec.Calibration?.ToDictionary(),
+            Isotonic = model.Spec.Isotonic?.ToDictionary(),
             Options = typeof(MultiTaskTrainerOptions).GetFields().Where(f => f.FieldType.IsPrimitive || f.FieldType.IsEnum || f.FieldType == typeof(string) || f.FieldType == typeof(int[]))
                 .ToDictionary(f => f.Name, f => f.GetValue(estimator.Options) is { } v && v.GetType().IsEnum ? v.ToString() : f.GetValue(estimator.Options)),
             History = model.History.Cast<object>().ToList(),

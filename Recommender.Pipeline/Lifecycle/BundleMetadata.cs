@@ -25,6 +25,9 @@ public sealed class BundleMetadata
     public IReadOnlyList<TaskDefinition> ResolveTasks() => (IReadOnlyList<TaskDefinition>?)Tasks ?? Schema.ResolveTasks();
     /// <summary>The Platt scaling compiled into the binary heads, by task (none when trained without validation data or with calibration off).</summary>
     public Dictionary<string, PlattCalibration>? Calibration { get; set; }
+
+    /// <summary>The binary heads' isotonic calibration by task (compiled into model.onnx; here for the record), when trained with it.</summary>
+    public Dictionary<string, IsotonicCalibration>? Isotonic { get; set; }
     /// <summary>Trainer options as given.</summary>
     public Dictionary<string, object?> Options { get; set; } = new();
     /// <summary>Per-epoch training reports.</summary>

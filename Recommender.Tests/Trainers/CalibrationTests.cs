@@ -67,4 +67,69 @@ public sealed class CalibrationTests
         Assert.AreEqual(c, warm.Spec.Calibration!["ctr"], "a warm start without validation data keeps the calibration");
         CollectionAssert.AreEqual(p1, warm.Predict(valid)["PCtr"], "and, at rate zero, the predictions");
     }
+
+    [TestMethod]
+    public void IsotonicFitPoolsAdjacentViolatorsAndItsGraphIsTheSameStep()
+    {
+        // Sorted: 0.1 (0), 0.2 (1), 0.3 (0), 0.4 (1): 0.2 and 0.3 violate the order and pool to 0.5.
+        var c = IsotonicCalibration.Fit([0.3f, 0.1f, 0.4f, 0.2f], [0, 0, 1, 1]);
+        CollectionAssert.AreEqual(new[] { 0.1, 0.3, 0.4 }, c.Upper.Select(v => Math.Round(v, 6)).ToArray());
+        CollectionAssert.AreEqual(new[] { 0.0, 0.5, 1.0 }, c.Values);
+        Assert.AreEqual(0.0, c.Apply(0.05));
+        Assert.AreEqual(0.5, c.Apply(0.25));
+        Assert.AreEqual(1.0, c.Apply(0.9));
+        // Equal probabilities share a block: one step per value.
+        Assert.AreEqual(1, IsotonicCalibration.Fit([0.5f, 0.5f, 0.5f], [0, 1, 1]).Values.Length);
+
+        // A large fit keeps the means in order within the block limit, and its sums: on its own rows the mean prediction is the rate.
+        var rng = new Random(3);
+        var p = Enumerable.Range(0, 20_000).Select(_ => (float)rng.NextDouble()).ToArray();
+        var y = p.Select(v => rng.NextDouble() < v * v ? 1f : 0f).ToArray();
+        var big = IsotonicCalibration.Fit(p, y);
+        Assert.IsTrue(big.Values.Length <= IsotonicCalibration.MaxBlocks && big.Values.Length > 20, $"{big.Values.Length} blocks");
+        for (int k = 1; k < big.Values.Length; k++) Assert.IsTrue(big.Values[k] > big.Values[k - 1] && big.Upper[k] > big.Upper[k - 1]);
+        Assert.AreEqual(y.Average(v => (double)v), p.Average(v => big.Apply(v)), 1e-9);
+
+        // Compiled: the same step for every probability, the bounds themselves included.
+        var g = new Recommender.Trainers.Graph.GraphBuilder();
+        g.Output(big.Apply(g, g.Input("p", -1, 1), "isotonic.t"), "q");
+        using var runner = new Recommender.Trainers.Runtime.GraphRunner(g.ToBytes(), new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });
+        var probes = p.Take(500).Concat(big.Upper.Select(u => (float)u)).Concat([0f, 1f]).ToArray();
+        var q = (float[])runner.Run(new Dictionary<string, (Array, long[])> { ["p"] = (probes, [probes.Length, 1]) })["q"].Data;
+        for (int i = 0; i < probes.Length; i++) Assert.AreEqual(big.Apply((float)probes[i]), q[i], 1e-6, $"p = {probes[i]}");
+    }
+
+    [TestMethod]
+    public void IsotonicCalibrationIsCompiledIntoTheHeadsAndKeptByAWarmStart()
+    {
+        var rng = new Random(9);
+        int rows = 3000;
+        var ids = Enumerable.Range(0, rows * 2).Select(_ => 1 + rng.Next(20)).ToArray();
+        float[] Clicks(double shift) => Enumerable.Range(0, rows).Select(r => rng.NextDouble() < 1 / (1 + Math.Exp(-((ids[2 * r] % 5) - 3 + shift))) ? 1f : 0f).ToArray();
+        var train = FeatureMatrix.FromArrays(rows, 2, 0, ids, [], [Clicks(0), null, null]);
+        var valid = FeatureMatrix.FromArrays(rows, 2, 0, ids, [], [Clicks(1), null, null]);
+        var o = new MultiTaskTrainerOptions
+        {
+            Epochs = 2, BatchSize = 128, EmbeddingDim = 4, Bottom = [8], Tower = [4], CvrWeight = 0, RatingWeight = 0, Device = ExecutionDevice.Cpu, Threads = 1,
+            Calibration = CalibrationKind.Isotonic, Patience = 0,
+        };
+        var model = MultiTaskTrainer.Train(train, valid, [21, 21], o);
+        Assert.IsNull(model.Spec.Calibration);
+        var c = model.Spec.Isotonic!["ctr"];
+        var p = model.Predict(valid)["PCtr"];
+        // On the rows it was fitted on, the mean calibrated prediction is the rate exactly (pool-adjacent-violators keeps sums).
+        Assert.AreEqual(valid.LabelColumn(0).Average(v => (double)v), p.Average(v => (double)v), 1e-5);
+        Assert.IsTrue(p.All(v => c.Values.Any(x => Math.Abs(x - v) < 1e-6)), "every prediction is one of the step's values");
+        var again = o.Clone();
+        (again.LearningRate, again.EmbeddingLearningRate, again.Epochs) = (0, 0, 1);
+        var state = Path.Combine(Path.GetTempPath(), $"iso-{Environment.ProcessId}-{Guid.NewGuid():N}.state");
+        try
+        {
+            model.State!.Save(state);
+            var warm = MultiTaskTrainer.Train(train, null, [21, 21], again, TrainingState.Load(state));
+            CollectionAssert.AreEqual(c.Upper, warm.Spec.Isotonic!["ctr"].Upper, "a warm start without validation data keeps the calibration");
+            CollectionAssert.AreEqual(p, warm.Predict(valid)["PCtr"]);
+        }
+        finally { File.Delete(state); }
+    }
 }

@@ -23,6 +23,8 @@ public sealed record MultiTaskSpec
 
     /// <summary>Platt scaling of binary heads by task name (fitted after training, applied in inference); null or absent = none.</summary>
     public IReadOnlyDictionary<string, PlattCalibration>? Calibration { get; init; }
+    /// <summary>Isotonic calibration of binary heads by task name (instead of Platt scaling for those tasks); null or absent = none.</summary>
+    public IReadOnlyDictionary<string, IsotonicCalibration>? Isotonic { get; init; }
     /// <summary>Explicit interaction blocks of the input (see <see cref="InputBlock"/>).</summary>
     public FeatureInteractions Interactions { get; init; }
     /// <summary>Cross layers, with <see cref="FeatureInteractions.Cross"/>.</summary>

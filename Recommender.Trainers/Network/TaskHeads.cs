@@ -48,6 +48,7 @@ public static class TaskHeads
             // Calibration acts on the predictions only: the losses below take the raw logits.
             heads[i] = g.Sigmoid(spec.Calibration?.TryGetValue(t.Name, out var c) == true && c != PlattCalibration.Identity
                 ? g.Add(g.Mul(logits[i], g.Scalar(c.Scale)), g.Scalar(c.Shift)) : logits[i]);
+            if (spec.Isotonic?.TryGetValue(t.Name, out var isotonic) == true) heads[i] = isotonic.Apply(g, heads[i], $"isotonic.{t.Name}");
             entire[i] = t.Given is { } given ? g.Mul(entire[index[given]], heads[i]) : heads[i];
             if (t.ConditionalPredictionName is { } conditional) predictions[conditional] = heads[i];
             predictions[t.PredictionName] = entire[i];

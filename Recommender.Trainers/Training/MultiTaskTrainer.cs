@@ -139,7 +139,9 @@ public static class MultiTaskTrainer
         var finalFieldAware = fieldAware is null ? null : bestFieldAware ?? CloneTables(fieldAware.Tables.Select(t => t.Weights).ToArray());
         // Fitted on the validation data; without it a warm start keeps the calibration of the model it goes on from.
         var calibration = o.Calibration != CalibrationKind.Platt ? null
-            : validation is not null ? Calibrate(compiled, finalParameters, finalTables, spec, validation, runtime, finalFieldAware) : initial?.Calibration;
+            : validation is not null ? Calibrate(compiled, finalParameters, finalTables, spec, validation, runtime, finalFieldAware, PlattCalibration.Fit) : initial?.Calibration;
+        var isotonic = o.Calibration != CalibrationKind.Isotonic ? null
+            : validation is not null ? Calibrate(compiled, finalParameters, finalTables, spec, validation, runtime, finalFieldAware, IsotonicCalibration.Fit) : initial?.Isotonic;
         // The state to go on from: the weights kept (the best epoch's, when early stopping chose one), the optimizer's
         // state as training left it, and the calibration.
         var continuation = new TrainingState
@@ -148,16 +150,16 @@ public static class MultiTaskTrainer
             OptimizerState = compiled.Definition.Parameters.ToDictionary(p => p.Name, p => compiled.Optimizer.StateNames.Select(s => runner.GetState(p.Name, s)).ToArray()),
             TableState1 = CloneStates(embeddings.Tables.Select(t => t.State1)),
             TableState2 = CloneStates(embeddings.Tables.Select(t => t.State2)),
-            Calibration = calibration,
+            Calibration = calibration, Isotonic = isotonic,
             FieldAwareTables = finalFieldAware,
             FieldAwareState1 = fieldAware?.Tables.Select(t => (float[]?)t.State1?.Clone()).ToArray(),
             FieldAwareState2 = fieldAware?.Tables.Select(t => (float[]?)t.State2?.Clone()).ToArray(),
         };
         var kept = continuation;
-        if (calibration is null)
+        if (calibration is null && isotonic is null)
             return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device) { State = kept, FieldAwareTables = finalFieldAware };
         // The same parameters under heads that apply the calibration: the inference and export graphs change, the training graph did not.
-        var calibrated = spec with { Calibration = calibration };
+        var calibrated = spec with { Calibration = calibration, Isotonic = isotonic };
         return new TrainedMultiTaskModel(calibrated, compiled.WithInferenceDefinition(Define(o, calibrated)), finalParameters, finalTables, history, runner.Device)
         {
             State = kept, FieldAwareTables = finalFieldAware,
@@ -277,20 +279,22 @@ public static class MultiTaskTrainer
         return MultiTaskMetrics.Compute(spec.Tasks, p.Columns, labels, groups: null).Items().ToDictionary(m => m.Name, m => m.Value.Value);
     }
 
-    /// <summary>Platt scaling of every binary task with labels, fitted on the validation rows where the task is defined.</summary>
-    private static Dictionary<string, PlattCalibration> Calibrate(CompiledModel compiled, IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables,
-        MultiTaskSpec spec, FeatureMatrix validation, RuntimeOptions runtime, IReadOnlyList<float[]>? fieldAwareTables)
+    /// <summary>A calibration (Platt's or isotonic) of every binary task with labels, fitted on the validation rows where the task is defined.</summary>
+    private delegate T Fitter<T>(ReadOnlySpan<float> probabilities, ReadOnlySpan<float> labels);
+
+    private static Dictionary<string, T> Calibrate<T>(CompiledModel compiled, IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables,
+        MultiTaskSpec spec, FeatureMatrix validation, RuntimeOptions runtime, IReadOnlyList<float[]>? fieldAwareTables, Fitter<T> fit)
     {
         var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, validation, runtime, BatchedInference.DefaultBatchSize, fieldAwareTables);
         var labels = new Dictionary<string, float[]>();
         for (int t = 0; t < spec.Tasks.Count; t++) if (validation.HasLabel(t)) labels[spec.Tasks[t].Name] = validation.LabelColumn(t);
         var (defined, _) = MultiTaskMetrics.Domains(spec.Tasks, labels);
-        var calibration = new Dictionary<string, PlattCalibration>();
+        var calibration = new Dictionary<string, T>();
         foreach (var task in spec.Tasks.Where(t => t.Kind == TaskKind.Binary && defined.ContainsKey(t.Name)))
         {
             var own = p[task.ConditionalPredictionName ?? task.PredictionName];
             var rows = Enumerable.Range(0, own.Length).Where(i => defined[task.Name][i]).ToArray();
-            calibration[task.Name] = PlattCalibration.Fit(rows.Select(i => own[i]).ToArray(), rows.Select(i => labels[task.Name][i]).ToArray());
+            calibration[task.Name] = fit(rows.Select(i => own[i]).ToArray(), rows.Select(i => labels[task.Name][i]).ToArray());
         }
         return calibration;
     }

@@ -33,6 +33,8 @@ public enum CalibrationKind
     None,
     /// <summary>Platt scaling per binary task (see <see cref="PlattCalibration"/>), fitted on the validation rows where the task is defined.</summary>
     Platt,
+    /// <summary>Isotonic regression per binary task (see <see cref="IsotonicCalibration"/>), fitted on the validation rows where the task is defined.</summary>
+    Isotonic,
 }
 
 /// <summary>Options of the multi-task trainer. Public fields with documented defaults, as ML.NET trainers have.</summary>

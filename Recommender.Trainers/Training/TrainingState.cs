@@ -31,6 +31,8 @@ public sealed class TrainingState
     public required float[]?[] TableState2 { get; init; }
     /// <summary>The Platt scaling of the model this state is of, by task: a warm start without validation data keeps it.</summary>
     public IReadOnlyDictionary<string, PlattCalibration>? Calibration { get; init; }
+    /// <summary>The isotonic calibration of the model this state is of, by task (kept like <see cref="Calibration"/>).</summary>
+    public IReadOnlyDictionary<string, IsotonicCalibration>? Isotonic { get; init; }
     /// <summary>With field-aware interactions: one table per plain field (row-major [rows, fields * k]) and its sparse optimizer's states; else null.</summary>
     public float[][]? FieldAwareTables { get; init; }
     /// <summary>See <see cref="FieldAwareTables"/>.</summary>
@@ -85,6 +87,15 @@ public sealed class TrainingState
             Write(w, FieldAwareTables![f]);
             Write(w, FieldAwareState1?[f] ?? []);
             Write(w, FieldAwareState2?[f] ?? []);
+        }
+        // Then, last again, the isotonic calibration.
+        w.Write(Isotonic?.Count ?? 0);
+        foreach (var (task, c) in Isotonic ?? new Dictionary<string, IsotonicCalibration>())
+        {
+            w.Write(task);
+            w.Write(c.Upper.Length);
+            foreach (double v in c.Upper) w.Write(v);
+            foreach (double v in c.Values) w.Write(v);
         }
     });
 
@@ -150,10 +161,23 @@ public sealed class TrainingState
                     fa2[f] = b.Length > 0 ? b : null;
                 }
             }
+            Dictionary<string, IsotonicCalibration>? isotonic = null;
+            if (r.BaseStream.Position < r.BaseStream.Length && r.ReadInt32() is var count2 and > 0)
+            {
+                isotonic = new Dictionary<string, IsotonicCalibration>();
+                for (int t = 0; t < count2; t++)
+                {
+                    string task = r.ReadString();
+                    int blocks = r.ReadInt32();
+                    if (blocks < 1 || blocks > IsotonicCalibration.MaxBlocks) throw new InvalidDataException($"{path}: an isotonic calibration of {blocks} blocks");
+                    var upper = Enumerable.Range(0, blocks).Select(_ => r.ReadDouble()).ToArray();
+                    isotonic[task] = new IsotonicCalibration(upper, Enumerable.Range(0, blocks).Select(_ => r.ReadDouble()).ToArray());
+                }
+            }
             return new TrainingState
             {
                 Parameters = parameters, OptimizerState = optimizer, Steps = steps, Fields = names, EmbeddingDim = dim, Tables = tables, TableState1 = s1, TableState2 = s2,
-                Calibration = calibration, FieldAwareTables = fieldAware, FieldAwareState1 = fa1, FieldAwareState2 = fa2,
+                Calibration = calibration, FieldAwareTables = fieldAware, FieldAwareState1 = fa1, FieldAwareState2 = fa2, Isotonic = isotonic,
             };
         }
         catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or OverflowException)
