@@ -32,21 +32,27 @@ public sealed class CalibrationTests
         Assert.AreEqual(0, c.Shift, 0.05);
     }
 
-    [TestMethod]
-    public void CalibrationIsCompiledIntoTheHeadsAndKeepsTheOrder()
+    // Clicks at a rate the raw head misses: a validation set whose labels are shifted by +1 logit.
+    private static (FeatureMatrix Train, FeatureMatrix Valid) Shifted()
     {
-        // Clicks at a rate the raw head misses: a validation set whose labels are shifted by +1 logit.
         var rng = new Random(9);
         int rows = 3000;
         var ids = Enumerable.Range(0, rows * 2).Select(_ => 1 + rng.Next(20)).ToArray();
         float[] Clicks(double shift) => Enumerable.Range(0, rows).Select(r => rng.NextDouble() < 1 / (1 + Math.Exp(-((ids[2 * r] % 5) - 3 + shift))) ? 1f : 0f).ToArray();
-        var train = FeatureMatrix.FromArrays(rows, 2, 0, ids, [], [Clicks(0), null, null]);
-        var valid = FeatureMatrix.FromArrays(rows, 2, 0, ids, [], [Clicks(1), null, null]);
-        MultiTaskTrainerOptions Options(CalibrationKind calibration) => new()
-        {
-            Epochs = 2, BatchSize = 128, EmbeddingDim = 4, Bottom = [8], Tower = [4], CvrWeight = 0, RatingWeight = 0, Device = ExecutionDevice.Cpu, Threads = 1,
-            Calibration = calibration, Patience = 0,
-        };
+        return (FeatureMatrix.FromArrays(rows, 2, 0, ids, [], [Clicks(0), null, null]), FeatureMatrix.FromArrays(rows, 2, 0, ids, [], [Clicks(1), null, null]));
+    }
+
+    private static MultiTaskTrainerOptions Options(CalibrationKind calibration) => new()
+    {
+        Epochs = 2, BatchSize = 128, EmbeddingDim = 4, Bottom = [8], Tower = [4], CvrWeight = 0, RatingWeight = 0, Device = ExecutionDevice.Cpu, Threads = 1,
+        Calibration = calibration, Patience = 0,
+    };
+
+    [TestMethod]
+    public void CalibrationIsCompiledIntoTheHeadsAndKeepsTheOrder()
+    {
+        var (train, valid) = Shifted();
+        int rows = train.Rows;
         var raw = MultiTaskTrainer.Train(train, valid, [21, 21], Options(CalibrationKind.None));
         var calibrated = MultiTaskTrainer.Train(train, valid, [21, 21], Options(CalibrationKind.Platt));
         var c = calibrated.Spec.Calibration!["ctr"];
@@ -102,17 +108,8 @@ public sealed class CalibrationTests
     [TestMethod]
     public void IsotonicCalibrationIsCompiledIntoTheHeadsAndKeptByAWarmStart()
     {
-        var rng = new Random(9);
-        int rows = 3000;
-        var ids = Enumerable.Range(0, rows * 2).Select(_ => 1 + rng.Next(20)).ToArray();
-        float[] Clicks(double shift) => Enumerable.Range(0, rows).Select(r => rng.NextDouble() < 1 / (1 + Math.Exp(-((ids[2 * r] % 5) - 3 + shift))) ? 1f : 0f).ToArray();
-        var train = FeatureMatrix.FromArrays(rows, 2, 0, ids, [], [Clicks(0), null, null]);
-        var valid = FeatureMatrix.FromArrays(rows, 2, 0, ids, [], [Clicks(1), null, null]);
-        var o = new MultiTaskTrainerOptions
-        {
-            Epochs = 2, BatchSize = 128, EmbeddingDim = 4, Bottom = [8], Tower = [4], CvrWeight = 0, RatingWeight = 0, Device = ExecutionDevice.Cpu, Threads = 1,
-            Calibration = CalibrationKind.Isotonic, Patience = 0,
-        };
+        var (train, valid) = Shifted();
+        var o = Options(CalibrationKind.Isotonic);
         var model = MultiTaskTrainer.Train(train, valid, [21, 21], o);
         Assert.IsNull(model.Spec.Calibration);
         var c = model.Spec.Isotonic!["ctr"];
