@@ -55,26 +55,13 @@ public static class MatrixFactorizationBenchmark
         {
             options.NumberOfThreads = threads;
             // Best of three, each solver's code warmed up by the first: the figure is the solver, not the JIT.
-            double seconds = double.MaxValue;
-            for (int run = 0; run < 3; run++)
-            {
-                var clock = Stopwatch.StartNew();
-                model = MatrixFactorizationTrainer.Train(train, options);
-                seconds = Math.Min(seconds, clock.Elapsed.TotalSeconds);
-            }
-            double rmse = RegressionMetrics.Rmse(Enumerable.Range(0, test.Count).Select(i => model!.Score(test.RowIndex[i], test.ColumnIndex[i])).ToArray(), test.Values).Value;
+            (model, double seconds) = BestOfThree(() => MatrixFactorizationTrainer.Train(train, options));
             // The same-run reference: the same SGD as a straightforward loop (one thread, ratings in a shuffled order, scalar).
-            double referenceSeconds = double.MaxValue;
-            float[] rp = [], rq = [];
-            for (int run = 0; run < 3; run++)
-            {
-                var reference = Stopwatch.StartNew();
-                (rp, rq) = StraightforwardSgd(train, options);
-                referenceSeconds = Math.Min(referenceSeconds, reference.Elapsed.TotalSeconds);
-            }
-            int k = options.ApproximationRank;
-            double referenceRmse = RegressionMetrics.Rmse(Enumerable.Range(0, test.Count)
-                .Select(i => MatrixFactorizationModelParameters.Dot(rp.AsSpan(test.RowIndex[i] * k, k), rq.AsSpan(test.ColumnIndex[i] * k, k))).ToArray(), test.Values).Value;
+            var ((rp, rq), referenceSeconds) = BestOfThree(() => StraightforwardSgd(train, options));
+            var reference = MatrixFactorizationModelParameters.Create(train.Rows, train.Columns, options.ApproximationRank, rp, rq);
+            double Rmse(MatrixFactorizationModelParameters m) =>
+                RegressionMetrics.Rmse(Enumerable.Range(0, test.Count).Select(i => m.Score(test.RowIndex[i], test.ColumnIndex[i])).ToArray(), test.Values).Value;
+            double rmse = Rmse(model), referenceRmse = Rmse(reference);
             settings.Add(new JsonObject
             {
                 ["setting"] = name, ["train_seconds"] = Math.Round(seconds, 3), ["test_rmse"] = Math.Round(rmse, 4),
@@ -103,6 +90,19 @@ public static class MatrixFactorizationBenchmark
             ["retrieval_users_per_s"] = Math.Round(usersPerSecond), ["retrieval_items"] = model.NumberOfColumns, ["retrieval_n"] = 100,
             ["leave_last_out"] = LeaveLastOut(users, items, ratings, time, threads),
         };
+    }
+
+    // The result of the fastest of three runs, and its seconds.
+    private static (T Result, double Seconds) BestOfThree<T>(Func<T> run)
+    {
+        (T Result, double Seconds) best = (default!, double.MaxValue);
+        for (int i = 0; i < 3; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            var result = run();
+            if (clock.Elapsed.TotalSeconds < best.Seconds) best = (result, clock.Elapsed.TotalSeconds);
+        }
+        return best;
     }
 
     /// <summary>

@@ -20,18 +20,19 @@ public sealed class ResolvedSchema
         foreach (int i in categorical) text.Add((header[i], i));
         // Each sequence's positions after every other text column: the model's sequence fields come last.
         var elements = Enumerable.Repeat(-1, text.Count).ToList();
+        var sequenceOf = Enumerable.Repeat(-1, text.Count).ToList();
         var behaviour = new List<Recommender.Trainers.Training.BehaviourSequence>();
         for (int s = 0; s < sequences.Length; s++)
         {
             var q = schema.Sequences![s];
             string target = q.Field == schema.User ? DatasetSchema.UserColumn : q.Field == schema.Item ? DatasetSchema.ItemColumn : q.Field;
             var positions = Enumerable.Range(0, q.Length).Select(q.Position).ToArray();
-            for (int i = 0; i < q.Length; i++) { text.Add((positions[i], sequences[s])); elements.Add(i); }
+            for (int i = 0; i < q.Length; i++) { text.Add((positions[i], sequences[s])); elements.Add(i); sequenceOf.Add(s); }
             behaviour.Add(new() { Name = q.Column, Target = target, Positions = positions });
         }
         TextElements = elements.ToArray();
         SequenceSeparators = sequences.Select((_, s) => schema.Sequences![s].SeparatorChar).ToArray();
-        SequenceOfText = text.Select(t => Array.IndexOf(sequences, t.Item2)).Select((s, c) => elements[c] >= 0 ? s : -1).ToArray();
+        SequenceOfText = sequenceOf.ToArray();
         BehaviourSequences = behaviour;
         var numbers = new List<(string, int)>();
         foreach (int i in dense) numbers.Add((header[i], i));

@@ -41,6 +41,8 @@ public static class ComparisonJob
         // With behaviour sequences in the data, each architecture once without them (the plain fields only) and once with.
         bool[] variants = featurized.Sequences.Length > 0 ? [false, true] : [false];
         int plain = featurized.PlainFields;
+        // The matrices without the positions, copied once for every architecture.
+        var withoutHistory = new Dictionary<FeatureMatrix, FeatureMatrix>(ReferenceEqualityComparer.Instance);
         foreach (var architecture in architectures)
             foreach (bool history in variants)
             {
@@ -48,7 +50,7 @@ public static class ComparisonJob
                 var o = featurized.OptionsFor(options, history);
                 o.Architecture = architecture;
                 o.Tasks = [.. tasks];
-                FeatureMatrix Fields(FeatureMatrix m) => history ? m : m.FirstFields(plain);
+                FeatureMatrix Fields(FeatureMatrix m) => history ? m : withoutHistory.TryGetValue(m, out var copy) ? copy : withoutHistory[m] = m.FirstFields(plain);
                 var model = MultiTaskTrainer.Train(Fields(featurized.Train), valid is null ? null : Fields(featurized.Others[0]), featurized.FieldRows[..(history ? featurized.FieldRows.Length : plain)],
                     o, fieldNames: featurized.FieldNames[..(history ? featurized.FieldRows.Length : plain)]);
                 var metrics = MultiTaskMetrics.Compute(model.Spec.Tasks, model.Predict(Fields(testMatrix)).Columns, labels, groups);

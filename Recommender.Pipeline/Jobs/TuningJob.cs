@@ -78,11 +78,10 @@ public static class TuningJob
         double[]? defaultDraws = null;
         foreach (var (values, learningRate) in grid)
         {
-            var o = Copy(baseOptions);
+            var o = featurized.OptionsFor(Copy(baseOptions));
             o.Tasks = tasks.Select(t => values.TryGetValue(t.Name, out var w) ? t with { Weight = w } : t).ToArray();
             o.LearningRate = learningRate;
             o.EarlyStoppingMetric = metric;
-            o.Sequences = featurized.Sequences.Length > 0 ? featurized.Sequences : null;
             var model = MultiTaskTrainer.Train(trainMatrix, validMatrix, rows, o, fieldNames: featurized.FieldNames);
             var predictions = model.Predict(validMatrix).Columns;
             double point = MetricOn(needed, metric, predictions, labels, null);

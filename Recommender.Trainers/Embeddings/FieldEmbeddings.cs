@@ -60,9 +60,9 @@ public sealed class FieldEmbeddings : IDisposable
             }
         }
         Tables = tables;
-        int fields = tables.Length;
-        _groups = Enumerable.Range(0, fields).Where(f => tableOf is null || tableOf[f] == f)
-            .Select(owner => new[] { owner }.Concat(Enumerable.Range(0, fields).Where(f => f != owner && tableOf is not null && tableOf[f] == owner)).ToArray())
+        var owners = tableOf?.ToArray() ?? Enumerable.Range(0, tables.Length).ToArray();
+        _groups = Enumerable.Range(0, tables.Length).Where(f => owners[f] == f)
+            .Select(owner => (int[])[owner, .. Enumerable.Range(0, tables.Length).Where(f => f != owner && owners[f] == owner)])
             .Select(group => (group[0], group, group.Select(f => f * dim).ToArray())).ToArray();
         _pool = new WorkerPool(threads > 0 ? threads : Math.Min(Environment.ProcessorCount, Math.Max(1, _groups.Length)));
         _gatherWork = GatherPart;

@@ -122,32 +122,13 @@ internal static class SgdSolver
             var qv = s.Q.AsSpan(x.Column * k, k);
             float e = x.Value - MatrixFactorizationModelParameters.Dot(pu, qv);
             squaredError += (double)e * e;
-            if (k == 8 && vectors) Update8(s, pu, qv, x.Row, x.Column, e);
-            else if (vectors) UpdateVectors(s, pu, qv, x.Row, x.Column, e);
+            if (vectors) UpdateVectors(s, pu, qv, x.Row, x.Column, e);
             else UpdateScalar(s, pu, qv, x.Row, x.Column, e);
         }
         return squaredError;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Update8(Sweep s, Span<float> pu, Span<float> qv, int u, int v, float e)
-    {
-        var p = Vector256.Create((ReadOnlySpan<float>)pu);
-        var q = Vector256.Create((ReadOnlySpan<float>)qv);
-        var lambda = Vector256.Create(s.Lambda);
-        var err = Vector256.Create(e);
-        var gradP = lambda * p - err * q;
-        var gradQ = lambda * q - err * p;
-        s.Gp[u] += Vector256.Dot(gradP, gradP) / 8;
-        s.Gq[v] += Vector256.Dot(gradQ, gradQ) / 8;
-        p -= Vector256.Create(s.Eta / MathF.Sqrt(s.Gp[u])) * gradP;
-        q -= Vector256.Create(s.Eta / MathF.Sqrt(s.Gq[v])) * gradQ;
-        if (s.NonNegative) { p = Vector256.Max(p, Vector256<float>.Zero); q = Vector256.Max(q, Vector256<float>.Zero); }
-        p.CopyTo(pu);
-        q.CopyTo(qv);
-    }
-
-    // Any rank divisible by 8: the gradients' squared norms first (the rates need them), then the update, 8 at a time.
+    // Any rank divisible by 8 (rank 8: one vector): the gradients' squared norms first (the rates need them), then the update, 8 at a time.
     private static void UpdateVectors(Sweep s, Span<float> pu, Span<float> qv, int u, int v, float e)
     {
         int k = pu.Length;

@@ -44,8 +44,14 @@ public sealed record MultiTaskSpec
     /// <summary>Hidden width of the attention MLP, with <see cref="SequencePooling.Attention"/>.</summary>
     public int AttentionHidden { get; init; } = 32;
 
+    /// <summary>The sequences' positions, all of them: the width of the sequence mask.</summary>
+    public int SequencePositions => Sequences.Sum(s => s.Length);
+
+    /// <summary>The fields that are sequence positions, in mask order.</summary>
+    public int[] SequencePositionFields => [.. Sequences.SelectMany(s => Enumerable.Range(s.FirstField, s.Length))];
+
     /// <summary>Fields that are not sequence positions (they come first).</summary>
-    public int PlainFields => FieldRows.Count - Sequences.Sum(s => s.Length);
+    public int PlainFields => FieldRows.Count - SequencePositions;
 
     /// <summary>Fields the network sees after pooling: the plain fields and one per sequence.</summary>
     public int InteractionFields => PlainFields + Sequences.Count;
@@ -100,7 +106,7 @@ public sealed record MultiTaskSpec
         var inputs = new List<BatchInputSpec> { new(MultiTaskInputs.Embeddings, [FieldRows.Count * EmbeddingDim], BatchInputKind.Embedding) };
         if (FieldAware) inputs.Add(new(MultiTaskInputs.FieldAwareEmbeddings, [PlainFields * PlainFields * FieldAwareDim], BatchInputKind.Embedding));
         if (DenseSize > 0) inputs.Add(new(MultiTaskInputs.Dense, [DenseSize], BatchInputKind.Feature));
-        if (Sequences.Count > 0) inputs.Add(new(MultiTaskInputs.SequenceMask, [Sequences.Sum(s => s.Length)], BatchInputKind.Feature));
+        if (Sequences.Count > 0) inputs.Add(new(MultiTaskInputs.SequenceMask, [SequencePositions], BatchInputKind.Feature));
         inputs.Add(new(MultiTaskInputs.RowMask, [1], BatchInputKind.Label));
         foreach (var task in Tasks)
         {

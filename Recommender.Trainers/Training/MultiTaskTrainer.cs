@@ -152,17 +152,16 @@ public static class MultiTaskTrainer
             TableState2 = CloneStates(embeddings.Tables.Select(t => t.State2)),
             Calibration = calibration, Isotonic = isotonic,
             FieldAwareTables = finalFieldAware,
-            FieldAwareState1 = fieldAware?.Tables.Select(t => (float[]?)t.State1?.Clone()).ToArray(),
-            FieldAwareState2 = fieldAware?.Tables.Select(t => (float[]?)t.State2?.Clone()).ToArray(),
+            FieldAwareState1 = fieldAware is null ? null : CloneStates(fieldAware.Tables.Select(t => t.State1)),
+            FieldAwareState2 = fieldAware is null ? null : CloneStates(fieldAware.Tables.Select(t => t.State2)),
         };
-        var kept = continuation;
         if (calibration is null && isotonic is null)
-            return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device) { State = kept, FieldAwareTables = finalFieldAware };
+            return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device) { State = continuation, FieldAwareTables = finalFieldAware };
         // The same parameters under heads that apply the calibration: the inference and export graphs change, the training graph did not.
         var calibrated = spec with { Calibration = calibration, Isotonic = isotonic };
         return new TrainedMultiTaskModel(calibrated, compiled.WithInferenceDefinition(Define(o, calibrated)), finalParameters, finalTables, history, runner.Device)
         {
-            State = kept, FieldAwareTables = finalFieldAware,
+            State = continuation, FieldAwareTables = finalFieldAware,
         };
     }
 
@@ -274,20 +273,21 @@ public static class MultiTaskTrainer
         MultiTaskSpec spec, FeatureMatrix data, RuntimeOptions? runtime = null, IReadOnlyList<float[]>? fieldAwareTables = null)
     {
         var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, data, runtime, BatchedInference.DefaultBatchSize, fieldAwareTables);
-        var labels = new Dictionary<string, float[]>();
-        for (int t = 0; t < spec.Tasks.Count; t++) if (data.HasLabel(t)) labels[spec.Tasks[t].Name] = data.LabelColumn(t);
-        return MultiTaskMetrics.Compute(spec.Tasks, p.Columns, labels, groups: null).Items().ToDictionary(m => m.Name, m => m.Value.Value);
+        return MultiTaskMetrics.Compute(spec.Tasks, p.Columns, Labels(spec, data), groups: null).Items().ToDictionary(m => m.Name, m => m.Value.Value);
     }
 
-    /// <summary>A calibration (Platt's or isotonic) of every binary task with labels, fitted on the validation rows where the task is defined.</summary>
+    // Each task's label column the data has, by task name (NaN where a row has none).
+    private static Dictionary<string, float[]> Labels(MultiTaskSpec spec, FeatureMatrix data) =>
+        Enumerable.Range(0, spec.Tasks.Count).Where(data.HasLabel).ToDictionary(t => spec.Tasks[t].Name, data.LabelColumn);
+
     private delegate T Fitter<T>(ReadOnlySpan<float> probabilities, ReadOnlySpan<float> labels);
 
+    /// <summary>A calibration (Platt's or isotonic) of every binary task with labels, fitted on the validation rows where the task is defined.</summary>
     private static Dictionary<string, T> Calibrate<T>(CompiledModel compiled, IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables,
         MultiTaskSpec spec, FeatureMatrix validation, RuntimeOptions runtime, IReadOnlyList<float[]>? fieldAwareTables, Fitter<T> fit)
     {
         var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, validation, runtime, BatchedInference.DefaultBatchSize, fieldAwareTables);
-        var labels = new Dictionary<string, float[]>();
-        for (int t = 0; t < spec.Tasks.Count; t++) if (validation.HasLabel(t)) labels[spec.Tasks[t].Name] = validation.LabelColumn(t);
+        var labels = Labels(spec, validation);
         var (defined, _) = MultiTaskMetrics.Domains(spec.Tasks, labels);
         var calibration = new Dictionary<string, T>();
         foreach (var task in spec.Tasks.Where(t => t.Kind == TaskKind.Binary && defined.ContainsKey(t.Name)))

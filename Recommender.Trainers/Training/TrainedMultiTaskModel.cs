@@ -67,7 +67,7 @@ public sealed class TrainedMultiTaskModel
             spec.PlainFields * spec.FieldAwareDim, idStride: data.Fields) : null;
         var ids = new int[batchSize * data.Fields];
         var dense = spec.DenseSize > 0 ? inference.Input(MultiTaskInputs.Dense) : null;
-        int positions = spec.Sequences.Sum(s => s.Length);
+        int positions = spec.SequencePositions;
         var mask = positions > 0 ? inference.Input(MultiTaskInputs.SequenceMask) : null;
         var outputs = result.Names.Select(n => (n, result[n])).ToArray();
         for (int start = 0; start < data.Rows; start += batchSize)
@@ -94,6 +94,6 @@ public sealed class TrainedMultiTaskModel
         Onnx.TensorProto.Types.DataType idType = Onnx.TensorProto.Types.DataType.Int64) =>
         Compiled.Export(Parameters, Tables, fieldInputs, Spec.EmbeddingDim, docString,
             denseInputName is null ? null : new Dictionary<string, string> { [MultiTaskInputs.Dense] = denseInputName }, idType, Spec.TableOwners(),
-            Spec.Sequences.Count == 0 ? null : (MultiTaskInputs.SequenceMask, Spec.Sequences.SelectMany(s => Enumerable.Range(s.FirstField, s.Length)).ToArray()),
+            Spec.Sequences.Count == 0 ? null : (MultiTaskInputs.SequenceMask, Spec.SequencePositionFields),
             FieldAwareTables is { } fieldAware ? (MultiTaskInputs.FieldAwareEmbeddings, fieldAware) : null);
 }

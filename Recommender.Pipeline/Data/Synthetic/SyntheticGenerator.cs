@@ -207,7 +207,7 @@ public static class SyntheticGenerator
             x.Hour = Math.Min(hour < 0 ? ~hour : hour + 1, hours.Length - 1);
             double low = x.Hour == 0 ? 0 : hours[x.Hour - 1];
             x.Timestamp = TimeOrigin + day * 86_400L + x.Hour * 3600L + (long)Math.Min(3599, (within - low) / (hours[x.Hour] - low) * 3600);
-            x.Recent = behaviour.Recent(x.User, x.Timestamp).ToArray();
+            x.Recent = behaviour.Recent(x.User, x.Timestamp);
         }
         // A third of impressions come from the user's favourite category (a recommender already shaped
         // the traffic); the rest follow global popularity. With behaviour, a share comes from the categories of the

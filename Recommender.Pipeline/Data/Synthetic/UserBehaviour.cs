@@ -24,14 +24,12 @@ internal sealed class UserBehaviour
     private readonly SyntheticWorld _world;
     private readonly int _length;
     private readonly List<(long Time, int Item)>?[] _clicks;
-    private readonly int[] _recent;
 
     public UserBehaviour(SyntheticWorld world, int length)
     {
         _world = world;
         _length = length;
         _clicks = new List<(long, int)>?[world.UserCount];
-        _recent = new int[length];
     }
 
     /// <summary>The click-logit term of behaviour for <paramref name="item"/> given the user's recent clicks (most recent first).</summary>
@@ -44,17 +42,17 @@ internal sealed class UserBehaviour
 
     /// <summary>
     /// The user's most recent clicked items strictly before <paramref name="time"/>, most recent first (at most the history
-    /// length); valid until the next call.
+    /// length).
     /// </summary>
-    public ReadOnlySpan<int> Recent(int user, long time)
+    public int[] Recent(int user, long time)
     {
         if (_clicks[user] is not { } clicks) return [];
         // Rows come in time order, so the user's clicks are too: the latest ones strictly before the time, from the end.
         int end = clicks.Count;
         while (end > 0 && clicks[end - 1].Time >= time) end--;
-        int n = Math.Min(_length, end);
-        for (int i = 0; i < n; i++) _recent[i] = clicks[end - 1 - i].Item;
-        return _recent.AsSpan(0, n);
+        var recent = new int[Math.Min(_length, end)];
+        for (int i = 0; i < recent.Length; i++) recent[i] = clicks[end - 1 - i].Item;
+        return recent;
     }
 
     /// <summary>Records a click.</summary>
