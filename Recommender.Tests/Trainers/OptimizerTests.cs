@@ -23,9 +23,11 @@ public sealed class OptimizerTests
     private static readonly float[][] Grads = [[0.1f, -0.3f, 2.0f], [0.4f, 0.0f, -1.0f], [-0.2f, 0.5f, 0.3f]];
     private static readonly float[] Rates = [0.1f, 0.05f, 0.02f];
 
-    private static float[] Run(DenseOptimizerOptions options)
+    // Every closed form is checked twice: against the host's fused update (the CPU runner) and against the update compiled into
+    // the graph (the CUDA runner, run on the CPU through its copy sessions).
+    private static float[] Run(DenseOptimizerOptions options, bool inGraph)
     {
-        using var runner = new TrainStepRunner(TrainStepCompiler.Compile(Linear(W0), options), batchSize: 1, new RuntimeOptions { Device = ExecutionDevice.Cpu });
+        using var runner = new TrainStepRunner(TrainStepCompiler.Compile(Linear(W0), options), batchSize: 1, new RuntimeOptions { Device = ExecutionDevice.Cpu }, stageThroughSessions: inGraph);
         for (int s = 0; s < Grads.Length; s++)
         {
             Grads[s].CopyTo(runner.Input("x"), 0);
@@ -51,23 +53,29 @@ public sealed class OptimizerTests
     }
 
     [TestMethod]
-    public void AdamMatchesItsClosedForm()
+    [DataRow(false)]
+    [DataRow(true)]
+    public void AdamMatchesItsClosedForm(bool inGraph)
     {
-        var actual = Run(new DenseOptimizerOptions { Kind = DenseOptimizerKind.Adam, WeightDecay = 0.01 });
+        var actual = Run(new DenseOptimizerOptions { Kind = DenseOptimizerKind.Adam, WeightDecay = 0.01 }, inGraph);
         for (int i = 0; i < W0.Length; i++) Assert.AreEqual(ExpectedAdam(i, 0.01, decoupled: false), actual[i], 2e-6, $"w[{i}]");
     }
 
     [TestMethod]
-    public void AdamWDecaysDecoupled()
+    [DataRow(false)]
+    [DataRow(true)]
+    public void AdamWDecaysDecoupled(bool inGraph)
     {
-        var actual = Run(new DenseOptimizerOptions { Kind = DenseOptimizerKind.AdamW, WeightDecay = 0.1 });
+        var actual = Run(new DenseOptimizerOptions { Kind = DenseOptimizerKind.AdamW, WeightDecay = 0.1 }, inGraph);
         for (int i = 0; i < W0.Length; i++) Assert.AreEqual(ExpectedAdam(i, 0.1, decoupled: true), actual[i], 2e-6, $"w[{i}]");
     }
 
     [TestMethod]
-    public void SgdWithMomentumMatchesItsClosedForm()
+    [DataRow(false)]
+    [DataRow(true)]
+    public void SgdWithMomentumMatchesItsClosedForm(bool inGraph)
     {
-        var actual = Run(new DenseOptimizerOptions { Kind = DenseOptimizerKind.Sgd, Momentum = 0.9 });
+        var actual = Run(new DenseOptimizerOptions { Kind = DenseOptimizerKind.Sgd, Momentum = 0.9 }, inGraph);
         for (int i = 0; i < W0.Length; i++)
         {
             double w = W0[i], buf = 0;
@@ -81,11 +89,13 @@ public sealed class OptimizerTests
     }
 
     [TestMethod]
-    public void ClippingScalesToTheGlobalNorm()
+    [DataRow(false)]
+    [DataRow(true)]
+    public void ClippingScalesToTheGlobalNorm(bool inGraph)
     {
         // One SGD step without momentum: w1 = w0 - lr * g * min(1, c / |g|).
         var options = new DenseOptimizerOptions { Kind = DenseOptimizerKind.Sgd, Momentum = 0, ClipNorm = 0.5 };
-        using var runner = new TrainStepRunner(TrainStepCompiler.Compile(Linear(W0), options), 1, new RuntimeOptions { Device = ExecutionDevice.Cpu });
+        using var runner = new TrainStepRunner(TrainStepCompiler.Compile(Linear(W0), options), 1, new RuntimeOptions { Device = ExecutionDevice.Cpu }, stageThroughSessions: inGraph);
         float[] g = [3, 0, 4]; // norm 5
         g.CopyTo(runner.Input("x"), 0);
         runner.Step(1f);

@@ -24,16 +24,22 @@ public static class GraphNames
     public static string LossTerm(string term) => "loss." + term;
     /// <summary>The gradient of an embedding input.</summary>
     public static string EmbeddingGradient(string input) => "grad." + input;
+    /// <summary>A dense parameter's gradient, an output of the gradient step (the optimizer runs on the host).</summary>
+    public static string ParameterGradient(string name) => "grad.parameter." + name;
 }
 
 /// <summary>The compiled graphs of a model.</summary>
 public sealed class CompiledModel
 {
-    internal CompiledModel(ModelDefinition definition, DenseOptimizerOptions optimizer, byte[] trainStep, IReadOnlyList<string> lossTerms, IReadOnlyList<string> predictions, IEnumerable<string> opTypes)
+    private readonly Lazy<byte[]> _gradientStep;
+
+    internal CompiledModel(ModelDefinition definition, DenseOptimizerOptions optimizer, byte[] trainStep, IReadOnlyList<string> lossTerms, IReadOnlyList<string> predictions, IEnumerable<string> opTypes,
+        Lazy<byte[]>? gradientStep = null)
     {
         Definition = definition;
         Optimizer = optimizer;
         TrainStep = trainStep;
+        _gradientStep = gradientStep ?? new Lazy<byte[]>(() => TrainStepCompiler.BuildGradientStep(definition).ToBytes("gradient_step"));
         LossTerms = lossTerms;
         Predictions = predictions;
         OpTypes = opTypes.ToArray();
@@ -47,7 +53,7 @@ public sealed class CompiledModel
     {
         if (!definition.Parameters.Select(p => (p.Name, p.Size)).SequenceEqual(Definition.Parameters.Select(p => (p.Name, p.Size))))
             throw new ArgumentException("the inference definition must have the trained model's parameters");
-        return new CompiledModel(definition, Optimizer, TrainStep, LossTerms, Predictions, OpTypes);
+        return new CompiledModel(definition, Optimizer, TrainStep, LossTerms, Predictions, OpTypes, _gradientStep);
     }
 
     /// <summary>The model.</summary>
@@ -56,6 +62,13 @@ public sealed class CompiledModel
     public DenseOptimizerOptions Optimizer { get; }
     /// <summary>The train-step graph: forward, losses, backward and optimizer in one ONNX model.</summary>
     public byte[] TrainStep { get; }
+    /// <summary>
+    /// The train step without the optimizer: the same inputs less the optimizer state, the learning rate and the step; outputs
+    /// are the losses, every dense parameter's gradient (<see cref="GraphNames.ParameterGradient"/>) and the embedding gradients.
+    /// The CPU runner applies <see cref="Optimizer"/> itself, in one fused pass over all parameters (built on first use).
+    /// </summary>
+    public byte[] GradientStep => _gradientStep.Value;
+
     /// <summary>Names of the loss terms.</summary>
     public IReadOnlyList<string> LossTerms { get; }
     /// <summary>Names of the prediction outputs.</summary>
@@ -137,32 +150,56 @@ public static class TrainStepCompiler
     public static CompiledModel Compile(ModelDefinition model, DenseOptimizerOptions? optimizer = null)
     {
         optimizer ??= new DenseOptimizerOptions();
+        var step = Differentiate(model);
+        var g = step.Graph;
+        var state = model.Parameters.ToDictionary(p => p.Name, p => optimizer.StateNames.Select(s => g.Input(GraphNames.State(p.Name, s), p.Shape)).ToArray());
+        var lr = g.Input(GraphNames.LearningRate, []);
+        var count = g.Input(GraphNames.Step, []);
+        var denseGrads = optimizer.Clip(g, step.ParameterGradients);
+        for (int i = 0; i < model.Parameters.Count; i++)
+        {
+            var p = model.Parameters[i];
+            var (next, nextState) = optimizer.Apply(g, step.Parameters[i], denseGrads[i], state[p.Name], lr, count);
+            g.Output(next, GraphNames.NextParameter(p.Name));
+            for (int s = 0; s < nextState.Length; s++) g.Output(nextState[s], GraphNames.NextState(p.Name, optimizer.StateNames[s]));
+        }
+        step.OutputEmbeddingGradients();
+        return new CompiledModel(model, optimizer, g.ToBytes("train_step"), step.LossTerms, step.Predictions, g.OpTypes);
+    }
+
+    internal static GraphBuilder BuildGradientStep(ModelDefinition model)
+    {
+        var step = Differentiate(model);
+        for (int i = 0; i < model.Parameters.Count; i++) step.Graph.Output(step.ParameterGradients[i], GraphNames.ParameterGradient(model.Parameters[i].Name));
+        step.OutputEmbeddingGradients();
+        return step.Graph;
+    }
+
+    // Forward, losses and backward: the part both train steps share. Outputs the losses.
+    private static Differentiated Differentiate(ModelDefinition model)
+    {
         var g = new GraphBuilder(model.FloatType);
         var inputs = model.Inputs.ToDictionary(i => i.Name, i => g.Input(i.Name, [-1, .. i.RowShape]));
         var parameters = model.Parameters.ToDictionary(p => p.Name, p => g.Input(GraphNames.Parameter(p.Name), p.Shape));
-        var state = model.Parameters.ToDictionary(p => p.Name, p => optimizer.StateNames.Select(s => g.Input(GraphNames.State(p.Name, s), p.Shape)).ToArray());
-        var lr = g.Input(GraphNames.LearningRate, []);
-        var step = g.Input(GraphNames.Step, []);
-
         var outputs = model.Forward(g, inputs, parameters, training: true);
         var loss = outputs.Loss ?? throw new InvalidOperationException("the forward function returned no loss in training mode");
         var embeddings = model.Inputs.Where(i => i.Kind == BatchInputKind.Embedding).Select(i => inputs[i.Name]).ToArray();
         var wrt = model.Parameters.Select(p => parameters[p.Name]).Concat(embeddings).ToArray();
         var grads = Autodiff.Gradients(loss, wrt);
-        var denseGrads = optimizer.Clip(g, grads.Take(model.Parameters.Count).ToArray());
-
         g.Output(loss, GraphNames.Loss);
         foreach (var (term, value) in outputs.LossTerms) g.Output(value, GraphNames.LossTerm(term));
-        for (int i = 0; i < model.Parameters.Count; i++)
+        int n = model.Parameters.Count;
+        return new Differentiated(g, model.Parameters.Select(p => parameters[p.Name]).ToArray(), grads[..n], embeddings, grads[n..],
+            outputs.LossTerms.Keys.ToArray(), outputs.Predictions.Keys.ToArray());
+    }
+
+    private sealed record Differentiated(GraphBuilder Graph, Value[] Parameters, Value[] ParameterGradients, Value[] Embeddings, Value[] EmbeddingGradients,
+        string[] LossTerms, string[] Predictions)
+    {
+        public void OutputEmbeddingGradients()
         {
-            var p = model.Parameters[i];
-            var (next, nextState) = optimizer.Apply(g, parameters[p.Name], denseGrads[i], state[p.Name], lr, step);
-            g.Output(next, GraphNames.NextParameter(p.Name));
-            for (int s = 0; s < nextState.Length; s++) g.Output(nextState[s], GraphNames.NextState(p.Name, optimizer.StateNames[s]));
+            for (int i = 0; i < Embeddings.Length; i++) Graph.Output(EmbeddingGradients[i], GraphNames.EmbeddingGradient(Embeddings[i].Name));
         }
-        for (int i = 0; i < embeddings.Length; i++)
-            g.Output(grads[model.Parameters.Count + i], GraphNames.EmbeddingGradient(embeddings[i].Name));
-        return new CompiledModel(model, optimizer, g.ToBytes("train_step"), outputs.LossTerms.Keys.ToArray(), outputs.Predictions.Keys.ToArray(), g.OpTypes);
     }
 
     internal static GraphBuilder BuildInference(ModelDefinition model, IReadOnlyDictionary<string, float[]>? values)

@@ -21,6 +21,7 @@ public sealed partial class GraphBuilder
     private readonly List<TensorProto> _initializers = new();
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private readonly Dictionary<(double, DataType), Value> _scalars = new();
+    private readonly Dictionary<Value, string> _outputNames = new();
     private int _counter;
 
     /// <summary>Creates a builder whose floating-point values are of <paramref name="floatType"/>.</summary>
@@ -109,13 +110,26 @@ public sealed partial class GraphBuilder
         return Emit(node, hint, (DataType)tensor.DataType, shape);
     }
 
-    /// <summary>Marks <paramref name="value"/> as a graph output under <paramref name="name"/> (an Identity renames it).</summary>
+    /// <summary>
+    /// Marks <paramref name="value"/> as a graph output under <paramref name="name"/>. A node's result is renamed where
+    /// the graph is written, not copied: an Identity per output costs a kernel and a copy of the tensor (the embedding
+    /// gradient is the batch's size) in every step. Graph inputs, and a value already output under another name, go through
+    /// an Identity.
+    /// </summary>
     public Value Output(Value value, string name)
     {
-        var output = value.Name == name ? value : Identity(value, name);
-        _outputs.Add(ValueInfo(output));
+        var output = value;
+        if (value.Name != name)
+        {
+            if (value.Producer is null || _outputNames.ContainsKey(value)) output = Identity(value, name);
+            else _outputNames[value] = ClaimName(name);
+        }
+        _outputs.Add(ValueInfo(output, NameOf(output)));
         return output;
     }
+
+    // A value's name in the written graph: its output name where it was renamed as one.
+    private string NameOf(Value v) => _outputNames.TryGetValue(v, out var name) ? name : v.Name;
 
     // Records a node with one output.
     internal Value Emit(Node node, string hint, DataType type, long[] shape, string? outputName = null)
@@ -157,14 +171,14 @@ public sealed partial class GraphBuilder
     internal static AttributeProto StringAttribute(string name, string value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
 
-    private static ValueInfoProto ValueInfo(Value v)
+    private static ValueInfoProto ValueInfo(Value v, string? name = null)
     {
         var shape = new TensorShapeProto();
         int i = 0;
         foreach (long d in v.Shape)
             shape.Dim.Add(d >= 0 ? new TensorShapeProto.Types.Dimension { DimValue = d } : new TensorShapeProto.Types.Dimension { DimParam = $"{v.Name}_d{i}" });
         var type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)v.Type, Shape = shape } };
-        return new ValueInfoProto { Name = v.Name, Type = type };
+        return new ValueInfoProto { Name = name ?? v.Name, Type = type };
     }
 
     /// <summary>The ONNX model: opset <see cref="Opset"/>, IR version 8.</summary>
@@ -177,8 +191,8 @@ public sealed partial class GraphBuilder
         foreach (var node in _nodes)
         {
             var proto = new NodeProto { OpType = node.OpType, Name = node.Output.Name + "_op" };
-            proto.Input.AddRange(node.Inputs.Select(i => i.Name));
-            proto.Output.AddRange(node.Outputs.Select(o => o.Name));
+            proto.Input.AddRange(node.Inputs.Select(NameOf));
+            proto.Output.AddRange(node.Outputs.Select(NameOf));
             proto.Attribute.AddRange(node.Attributes);
             graph.Node.Add(proto);
         }

@@ -32,11 +32,26 @@ public sealed partial class GraphBuilder
                 case (true, false): gA = g.Gemm(B, G, null, transB: true); gB = g.Gemm(A, G, null); break;
                 default: gA = g.Gemm(B, G, null, transA: true, transB: true); gB = g.Gemm(G, A, null, transA: true, transB: true); break;
             }
-            return nd.Inputs.Length == 3 ? [gA, gB, g.Unbroadcast(G, nd.Inputs[2])] : [gA, gB];
+            return nd.Inputs.Length == 3 ? [gA, gB, g.BiasGradient(G, nd.Inputs[2])] : [gA, gB];
         });
         if (transA) node.Attributes.Add(IntAttribute("transA", 1));
         if (transB) node.Attributes.Add(IntAttribute("transB", 1));
         return Emit(node, "gemm", a.Type, [m, n]);
+    }
+
+    // A bias [N]'s gradient, the column sums of G [B, N], as the product G^T 1 where N >= 128: MLAS's matrix-vector kernel
+    // reads G at memory speed, where ONNX Runtime's ReduceSum over the batch axis ran the four 2048 x 256 sums of MMoE's
+    // experts at 0.19 ms each (bench engine --profile); paired runs gave MMoE 2-5% more samples/s. Narrower biases (towers,
+    // heads) reduce as broadcasts do: there the ones column's three small kernels cost what they save.
+    private const long MinimumProductBias = 128;
+
+    private Value BiasGradient(Value G, Value bias)
+    {
+        if (bias.Rank != 1 || G.Rank != 2 || bias.Shape[0] != G.Shape[1] || bias.Shape[0] < MinimumProductBias) return Unbroadcast(G, bias);
+        // A column of ones shaped from one column of G: no shape arithmetic, which CUDA sessions would place on the CPU.
+        var column = Slice(G, 1, 0, 1);
+        var ones = Expand(Scalar(1, G.Type), Shape(column), column.Shape);
+        return Reshape(Gemm(G, ones, null, transA: true), bias.Shape);
     }
 
     private static void CheckInner(string op, long k1, long k2, Value a, Value b)

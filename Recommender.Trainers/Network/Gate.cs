@@ -19,7 +19,11 @@ public sealed class Gate
     public Value Mix(GraphBuilder g, Value gateInput, IReadOnlyList<Value> experts, IReadOnlyDictionary<string, Value> p)
     {
         var weights = g.Softmax(g.Gemm(gateInput, p[$"{_name}.w"], p[$"{_name}.b"]));       // [B, n]
-        var stacked = g.Concat(1, experts.Select(e => g.Unsqueeze(e, 1)).ToArray());        // [B, n, d]
-        return g.ReduceSum(g.Mul(stacked, g.Unsqueeze(weights, 2)), [1]);                   // [B, d]
+        // Each expert scaled by its column of weights and summed: no [B, n, d] stack to build, broadcast back and split
+        // in the backward pass (four times the bytes of one expert's output, per gate).
+        var columns = g.Split(weights, 1, Enumerable.Repeat(1L, experts.Count).ToArray());   // n x [B, 1]
+        var mix = g.Mul(experts[0], columns[0]);
+        for (int k = 1; k < experts.Count; k++) mix = g.Add(mix, g.Mul(experts[k], columns[k]));
+        return mix;                                                                          // [B, d]
     }
 }
