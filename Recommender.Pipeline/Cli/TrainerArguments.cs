@@ -30,6 +30,7 @@ internal sealed class TrainerArguments
     public readonly Option<float?> Momentum = new Option<float?>("--momentum") { Description = "Sgd's momentum, in [0, 1) (default 0.9)" }.InRange(0, 1);
     public readonly Option<float?> ClipNorm = new Option<float?>("--clip-norm") { Description = "Clip the dense gradients to this global L2 norm (default 0: off)" }.Finite(0);
     public readonly Option<float?> EmbeddingL2 = new Option<float?>("--embedding-l2") { Description = "L2 on touched embedding rows" }.Finite(0);
+    public readonly Option<float?> AdaptiveEmbeddingL2 = new Option<float?>("--adaptive-embedding-l2") { Description = "Frequency-adaptive L2 on embedding rows: an id seen n times in training gets this / n per update (DIN's adaptive regularization); 0 = off" }.Finite(0);
     public readonly Option<float?> CtrWeight = new Option<float?>("--ctr-weight") { Description = "alpha: weight of the default chain's CTR loss; 0 switches CTR off (declared tasks: their own weight)" }.Finite(0);
     public readonly Option<float?> CvrWeight = new Option<float?>("--cvr-weight") { Description = "beta: weight of the CVR loss; 0 switches CVR off" }.Finite(0);
     public readonly Option<float?> RatingWeight = new Option<float?>("--rating-weight") { Description = "gamma: weight of the rating loss; 0 switches rating off" }.Finite(0);
@@ -42,7 +43,7 @@ internal sealed class TrainerArguments
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, WarmupSteps, Decay, Interactions, CrossLayers, FieldAwareDim, Pooling, AttentionHidden, Calibration, Optimizer, WeightDecay, Momentum, ClipNorm, EmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
+        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, WarmupSteps, Decay, Interactions, CrossLayers, FieldAwareDim, Pooling, AttentionHidden, Calibration, Optimizer, WeightDecay, Momentum, ClipNorm, EmbeddingL2, AdaptiveEmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
             command.Options.Add(o);
     }
 
@@ -72,6 +73,7 @@ internal sealed class TrainerArguments
         if (r.GetValue(LearningRate) is { } lr) o.LearningRate = lr;
         if (r.GetValue(EmbeddingLearningRate) is { } elr) o.EmbeddingLearningRate = elr;
         if (r.GetValue(EmbeddingL2) is { } el2) o.EmbeddingL2 = el2;
+        if (r.GetValue(AdaptiveEmbeddingL2) is { } ael2) o.AdaptiveEmbeddingL2 = ael2;
         if (r.GetValue(Optimizer) is { } optimizer) o.Optimizer = optimizer;
         if (r.GetValue(Interactions) is { } interactions) o.Interactions = interactions;
         if (r.GetValue(Calibration) is { } calibration) o.Calibration = calibration;

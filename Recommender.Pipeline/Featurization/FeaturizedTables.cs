@@ -36,10 +36,13 @@ public sealed record FeaturizedTables(ITransformer Featurization, FeaturizedSche
     public int PlainFields => FieldRows.Length - Sequences.Sum(s => s.Positions.Length);
 
     /// <summary>Fits the featurization on <paramref name="train"/> and materializes it and <paramref name="others"/>.</summary>
-    public static FeaturizedTables Build(MLContext ml, Table train, params Table[] others)
+    public static FeaturizedTables Build(MLContext ml, Table train, params Table[] others) => Build(ml, train, null, others);
+
+    /// <summary>Fits the featurization on <paramref name="train"/> with <paramref name="options"/> and materializes it and <paramref name="others"/>.</summary>
+    public static FeaturizedTables Build(MLContext ml, Table train, FeaturizerOptions? options, params Table[] others)
     {
         var view = train.ToDataView();
-        var (estimator, features) = SchemaFeaturizer.Create(ml, train.Schema, view);
+        var (estimator, features) = SchemaFeaturizer.Create(ml, train.Schema, view, options);
         var featurization = estimator.Fit(view);
         var keys = features.Categorical.Select(c => c.Name).ToArray();
         var tasks = train.Schema.Schema.ResolveTasks();

@@ -26,7 +26,7 @@ public static class ComparisonJob
 {
     /// <summary>Runs the comparison on data with the click (and optionally conversion) roles.</summary>
     public static IReadOnlyList<ComparedModel> Run(TrainingData data, IReadOnlyList<MultiTaskArchitecture> architectures, MultiTaskTrainerOptions options,
-        bool baselines, Action<string> log)
+        bool baselines, Action<string> log, FeaturizerOptions? featurizer = null)
     {
         if (data.Schema.Tasks is not null || data.Schema.Click is null) throw new SchemaException("compare measures the default chain: the data needs the click role (and optionally conversion)");
         if (data.Test is null) throw new SchemaException("compare needs a test split");
@@ -36,7 +36,7 @@ public static class ComparisonJob
         var groups = test!.Schema.GroupOutput is { } g ? test.GetText(g) : null;
         var results = new List<ComparedModel>();
         if (baselines) results.AddRange(Baselines(train, test, options.Threads, log));
-        var featurized = FeaturizedTables.Build(new MLContext(seed: 1), train, valid is null ? [test] : [valid, test]);
+        var featurized = FeaturizedTables.Build(new MLContext(seed: 1), train, featurizer, valid is null ? [test] : [valid, test]);
         var testMatrix = featurized.Others[^1];
         // With behaviour sequences in the data, each architecture once without them (the plain fields only) and once with.
         bool[] variants = featurized.Sequences.Length > 0 ? [false, true] : [false];

@@ -54,6 +54,27 @@ public sealed class EmbeddingTests
     }
 
     [TestMethod]
+    public void AdaptiveL2DividesByTheIdsTrainingCountSummedOverFieldsThatShareATable()
+    {
+        // Field 0 owns a table that field 1 (a sequence position) shares; field 2 has its own. Id 1 of the shared table is
+        // seen 3 + 1 times, id 2 once; field 2's id 1 five times. One update of the accumulator: acc = (g + lambda / n * w)^2.
+        using var e = new FieldEmbeddings([3, 3, 2], dim: 1, seed: 5, threads: 1, tableOf: [0, 0, 2]);
+        e.SetAdaptiveL2(0.5f, [[0, 3, 0], [0, 1, 1], [0, 5]]);
+        var (shared, own) = (e.Tables[0], e.Tables[2]);
+        Assert.AreSame(shared, e.Tables[1]);
+        float[] before = [shared.Weights[1], shared.Weights[2], own.Weights[1]];
+        // One row of the batch: field 0 takes id 1, field 1 id 2, field 2 id 1; each gradient 0.1.
+        e.Update([1, 2, 1], 1, [0.1f, 0.1f, 0.1f], new SparseAdagrad(), 0.05f, 1);
+        double[] expected = [0.1 + 0.5 / 4 * before[0], 0.1 + 0.5 / 1 * before[1], 0.1 + 0.5 / 5 * before[2]];
+        float[] accumulators = [shared.State1![1], shared.State1[2], own.State1![1]];
+        for (int i = 0; i < 3; i++) Assert.AreEqual(expected[i] * expected[i], accumulators[i], 1e-9, $"row {i}");
+        e.SetAdaptiveL2(0, [[0, 3, 0], [0, 1, 1], [0, 5]]);
+        Assert.IsNull(shared.RowL2, "lambda 0 removes it");
+        Assert.Throws<ArgumentOutOfRangeException>(() => e.SetAdaptiveL2(float.NaN, [[0, 0, 0], [0, 0, 0], [0, 0]]));
+        Assert.Throws<ArgumentException>(() => e.SetAdaptiveL2(0.1f, [[0, 0, 0], [0, 0, 0], [0, 0, 0]]));
+    }
+
+    [TestMethod]
     public void LazyAdamMatchesAdamOnTouchedRowsWithGlobalStep()
     {
         var table = new EmbeddingTable(3, 1, seed: 4);

@@ -46,6 +46,12 @@ public sealed class EmbeddingTable
     /// <summary>One row.</summary>
     public Span<float> Row(int id) => Weights.AsSpan(id * Dim, Dim);
 
+    /// <summary>
+    /// Each row's own L2 coefficient, added to the optimizer's uniform one when the row is updated (frequency-adaptive
+    /// regularization, <see cref="FieldEmbeddings.SetAdaptiveL2"/>); null: none.
+    /// </summary>
+    public float[]? RowL2 { get; set; }
+
     // Sparse-update bookkeeping: stamp[id] == current pass marks a row already seen in this batch.
     internal int[]? Stamp;
     internal int[]? Slot;

@@ -95,6 +95,29 @@ public sealed class FieldEmbeddings : IDisposable
         _pool.Run(_gatherWork);
     }
 
+    /// <summary>
+    /// Frequency-adaptive L2 (DIN's adaptive regularization, Zhou et al., KDD 2018): a row seen n times in training gets
+    /// <c>lambda / n</c> each time a batch touches it, so over an epoch a rare id is held back about as much as a frequent one,
+    /// instead of a frequent one being pulled toward zero in every batch. <paramref name="counts"/>[f][id] is how often field f
+    /// took id in training; fields that share a table add up (a behaviour sequence's positions count their ids, padding 0
+    /// excluded). lambda 0 removes it.
+    /// </summary>
+    public void SetAdaptiveL2(float lambda, IReadOnlyList<long[]> counts)
+    {
+        if (!float.IsFinite(lambda) || lambda < 0) throw new ArgumentOutOfRangeException(nameof(lambda), "the adaptive L2 must be a finite number >= 0");
+        if (counts.Count != Fields) throw new ArgumentException($"{counts.Count} count arrays for {Fields} fields");
+        var totals = new Dictionary<EmbeddingTable, long[]>();
+        for (int f = 0; f < Fields; f++)
+        {
+            var table = Tables[f];
+            if (counts[f].Length != table.Rows) throw new ArgumentException($"field {f}: {counts[f].Length} counts for {table.Rows} rows");
+            if (!totals.TryGetValue(table, out var total)) totals[table] = total = new long[table.Rows];
+            for (int id = 0; id < total.Length; id++) total[id] += counts[f][id];
+        }
+        foreach (var (table, total) in totals)
+            table.RowL2 = lambda == 0 ? null : total.Select(n => lambda / Math.Max(1, n)).ToArray();
+    }
+
     /// <summary>Applies the gradient of the gathered batch (same layout as <see cref="Gather"/>'s output) with a sparse optimizer.</summary>
     public void Update(int[] ids, int batch, float[] gradient, SparseOptimizer optimizer, float learningRate, long step)
     {

@@ -11,7 +11,7 @@ namespace Recommender.Trainers.Embeddings;
 /// </summary>
 public abstract class SparseOptimizer
 {
-    /// <summary>L2 regularization on touched rows (added to the gradient as <c>l2 * w</c>).</summary>
+    /// <summary>L2 regularization on touched rows (added to the gradient as <c>l2 * w</c>, with the row's own <see cref="EmbeddingTable.RowL2"/>).</summary>
     public float L2 { get; init; }
 
     /// <summary>
@@ -76,7 +76,8 @@ public abstract class SparseOptimizer
             int id = table.Unique[u];
             var g = acc.AsSpan(u * dim, dim);
             var w = table.Row(id);
-            if (L2 > 0) for (int d = 0; d < dim; d++) g[d] += L2 * w[d];
+            float l2 = L2 + (table.RowL2 is { } rowL2 ? rowL2[id] : 0f);
+            if (l2 > 0) for (int d = 0; d < dim; d++) g[d] += l2 * w[d];
             UpdateRow(table, id, w, g, learningRate, step);
         }
     }

@@ -60,6 +60,12 @@ public static class MultiTaskTrainer
             : null;
         float[][]? bestFieldAware = null;
         if (initial is not null) Continue(initial, names, runner, embeddings, compiled, sparse, o, fieldAware);
+        if (o.AdaptiveEmbeddingL2 > 0)
+        {
+            var counts = IdCounts(train, fieldRows, spec);
+            embeddings.SetAdaptiveL2(o.AdaptiveEmbeddingL2, counts);
+            fieldAware?.SetAdaptiveL2(o.AdaptiveEmbeddingL2, counts.Take(spec.PlainFields).ToArray());
+        }
         long startSteps = runner.Steps;
         var filler = new BatchFiller(train, tasks, batch, embeddings.Workers, spec.Sequences);
         int stepsPerEpoch = (train.Rows + batch - 1) / batch;
@@ -250,6 +256,20 @@ public static class MultiTaskTrainer
         nameof(MultiTaskTrainerOptions.EpochCompleted), nameof(MultiTaskTrainerOptions.Cancellation)];
 
     /// <summary>What makes a training run the run it is: its options and the content of its data.</summary>
+    // How often each field takes each id in the training data; a behaviour sequence's padding (id 0 of a position) is not an occurrence.
+    private static long[][] IdCounts(FeatureMatrix train, IReadOnlyList<int> fieldRows, MultiTaskSpec spec)
+    {
+        var counts = fieldRows.Select(r => new long[r]).ToArray();
+        var positions = spec.SequencePositionFields.ToHashSet();
+        for (int row = 0; row < train.Rows; row++)
+        {
+            var ids = train.Ids(row);
+            for (int f = 0; f < ids.Length; f++)
+                if (ids[f] != 0 || !positions.Contains(f)) counts[f][ids[f]]++;
+        }
+        return counts;
+    }
+
     internal static JobFingerprint Fingerprint(MultiTaskTrainerOptions o, FeatureMatrix train, FeatureMatrix? validation, IReadOnlyList<int> fieldRows)
     {
         var f = new JobFingerprint();
@@ -313,7 +333,7 @@ public static class MultiTaskTrainer
     {
         if (train.Rows == 0) throw new ArgumentException("the training data has no rows");
         if (fieldRows.Count != train.Fields) throw new ArgumentException($"{fieldRows.Count} table sizes for {train.Fields} fields");
-        foreach (var (name, v) in new[] { ("CtrWeight", o.CtrWeight), ("CvrWeight", o.CvrWeight), ("RatingWeight", o.RatingWeight), ("EmbeddingL2", o.EmbeddingL2),
+        foreach (var (name, v) in new[] { ("CtrWeight", o.CtrWeight), ("CvrWeight", o.CvrWeight), ("RatingWeight", o.RatingWeight), ("EmbeddingL2", o.EmbeddingL2), ("AdaptiveEmbeddingL2", o.AdaptiveEmbeddingL2),
             ("WeightDecay", o.WeightDecay), ("GradientClipNorm", o.GradientClipNorm) })
             if (!float.IsFinite(v) || v < 0) throw new ArgumentException($"{name} must be a finite number >= 0, got {v}");
         if (!(o.Momentum >= 0 && o.Momentum < 1)) throw new ArgumentException($"Momentum must be in [0, 1), got {o.Momentum}");

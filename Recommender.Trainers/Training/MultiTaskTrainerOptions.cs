@@ -167,6 +167,11 @@ public sealed class MultiTaskTrainerOptions
     public float EmbeddingLearningRate = Defaults.EmbeddingLearningRate;
     /// <summary>L2 on touched embedding rows.</summary>
     public float EmbeddingL2;
+    /// <summary>
+    /// Frequency-adaptive L2 on embedding rows (DIN's adaptive regularization): a row whose id occurs n times in the training
+    /// data gets <c>AdaptiveEmbeddingL2 / n</c> on each update, added to <see cref="EmbeddingL2"/>; 0 = off.
+    /// </summary>
+    public float AdaptiveEmbeddingL2;
     /// <summary>Steps of linear learning-rate warm-up.</summary>
     public int WarmupSteps = Defaults.WarmupSteps;
     /// <summary>Decay after warm-up.</summary>
