@@ -184,6 +184,38 @@ public sealed class TrainStepTests
     }
 
     [TestMethod]
+    public void TheStandaloneModelGathersEachFieldsRowsAndMapsIdsOutsideTheTableToTheUnknownRow()
+    {
+        // The exported model stacks the tables into one and gathers every field with one shifted Gather. Its predictions
+        // must be the inference graph's on the rows gathered here by hand, and an id outside its field's rows (too large
+        // for the field but inside the stack, or negative) must read the field's row 0, never another field's rows.
+        var spec = Spec();
+        var model = SharedBottom.Create(spec, [5], [3]);
+        var compiled = TrainStepCompiler.Compile(model);
+        var rng = new Random(4);
+        var parameters = model.Parameters.ToDictionary(p => p.Name, p => p.Initial.Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray());
+        var tables = spec.FieldRows.Select(r => Enumerable.Range(0, r * spec.EmbeddingDim).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray()).ToArray();
+        string[] names = ["a", "b", "c"];
+        long[][] ids = [[1, 4, 2], [3, 0, 1], [7, 5, -1], [0, 0, 0], [-4, 12, 3]];
+        long[][] expectedIds = [[1, 4, 2], [3, 0, 1], [0, 0, 0], [0, 0, 0], [0, 0, 0]];
+        var dense = Enumerable.Range(0, ids.Length * spec.DenseSize).Select(_ => (float)rng.NextDouble()).ToArray();
+        using var exported = new GraphRunner(compiled.Export(parameters, tables, names, spec.EmbeddingDim));
+        var feed = new Dictionary<string, (Array, long[])> { [MultiTaskInputs.Dense] = (dense, [ids.Length, spec.DenseSize]) };
+        for (int f = 0; f < names.Length; f++) feed[names[f]] = (ids.Select(row => row[f]).ToArray(), [ids.Length, 1]);
+        var actual = exported.Run(feed);
+
+        var gathered = expectedIds.SelectMany(row => row.SelectMany((id, f) => tables[f].AsSpan((int)id * spec.EmbeddingDim, spec.EmbeddingDim).ToArray())).ToArray();
+        using var inference = new GraphRunner(compiled.Inference(parameters));
+        var expected = inference.Run(new Dictionary<string, (Array, long[])>
+        {
+            [MultiTaskInputs.Embeddings] = (gathered, [ids.Length, names.Length * spec.EmbeddingDim]),
+            [MultiTaskInputs.Dense] = (dense, [ids.Length, spec.DenseSize]),
+        });
+        foreach (var output in compiled.Predictions)
+            CollectionAssert.AreEqual((float[])expected[output].Data, (float[])actual[output].Data, output);
+    }
+
+    [TestMethod]
     public void InferenceGraphSharesParameterNamesWithTheTrainStep()
     {
         var model = SharedBottom.Create(Spec(), [5], [3]);

@@ -102,31 +102,23 @@ public sealed class CompiledModel
         if (tables.Count != fieldInputs.Count || tables.Count * embeddingDim != embedding.RowSize)
             throw new ArgumentException($"{tables.Count} tables of width {embeddingDim} do not make the {embedding.RowSize}-wide embedding input");
         var g = new GraphBuilder(Definition.FloatType);
-        var rows = new List<Value>();
-        var idValues = new Value[tables.Count];
-        var initializers = new Dictionary<int, Value>();
-        for (int f = 0; f < tables.Count; f++)
-        {
-            var ids = g.Input(fieldInputs[f], [-1, 1], idType);
-            if (idType != Onnx.TensorProto.Types.DataType.Int64) ids = g.Cast(ids, Onnx.TensorProto.Types.DataType.Int64);
-            idValues[f] = ids;
-            int owner = tableOwners?[f] ?? f;
-            if (!initializers.TryGetValue(owner, out var table))
-                initializers[owner] = table = g.Initializer($"embedding.{owner}", [tables[owner].Length / embeddingDim, embeddingDim], tables[owner]);
-            rows.Add(g.Gather(table, g.Squeeze(ids, 1)));
-        }
-        var inputs = new Dictionary<string, Value> { [embedding.Name] = rows.Count == 1 ? rows[0] : g.Concat(1, rows.ToArray()) };
+        var int64 = Onnx.TensorProto.Types.DataType.Int64;
+        var fieldIds = fieldInputs.Select(name => g.Input(name, [-1, 1], idType)).ToArray();
+        var ids = fieldIds.Length == 1 ? fieldIds[0] : g.Concat(1, fieldIds);                                   // [N, F]
+        if (idType != int64) ids = g.Cast(ids, int64);
+        var owners = Enumerable.Range(0, tables.Count).Select(f => tableOwners?[f] ?? f).ToArray();
+        var inputs = new Dictionary<string, Value> { [embedding.Name] = GatherFields(g, "embedding", tables, owners, embeddingDim, ids) };
         if (secondTables is { } second)
         {
             // A second embedding input over the first fields' ids (the field-aware vectors), its tables inside too.
-            int width = checked((int)Definition.Inputs.Single(i => i.Name == second.Input).RowSize) / second.Tables.Count;
-            var parts = second.Tables.Select((t, f) => g.Gather(g.Initializer($"{second.Input}.{f}", [t.Length / width, width], t), g.Squeeze(idValues[f], 1))).ToArray();
-            inputs[second.Input] = parts.Length == 1 ? parts[0] : g.Concat(1, parts);
+            int count = second.Tables.Count, width = checked((int)Definition.Inputs.Single(i => i.Name == second.Input).RowSize) / count;
+            var firstIds = count == tables.Count ? ids : g.Slice(ids, 1, 0, count);
+            inputs[second.Input] = GatherFields(g, second.Input, second.Tables, Enumerable.Range(0, count).ToArray(), width, firstIds);
         }
         if (idMask is { } mask)
         {
-            var zero = g.Scalar(0, Onnx.TensorProto.Types.DataType.Int64);
-            var present = mask.Fields.Select(f => g.Cast(g.Greater(idValues[f], zero), Definition.FloatType)).ToArray();
+            var zero = g.Scalar(0, int64);
+            var present = mask.Fields.Select(f => g.Cast(g.Greater(tables.Count == 1 ? ids : g.Slice(ids, 1, f, f + 1), zero), Definition.FloatType)).ToArray();
             inputs[mask.Input] = present.Length == 1 ? present[0] : g.Concat(1, present);
         }
         foreach (var input in Definition.Inputs.Where(i => i.Kind == BatchInputKind.Feature && !inputs.ContainsKey(i.Name)))
@@ -136,6 +128,29 @@ public sealed class CompiledModel
         // One value per row: [N], not [N, 1], so a prediction reads as a scalar per row in any runtime.
         foreach (var (name, value) in outputs.Predictions) g.Output(g.Squeeze(value, 1), name);
         return g.ToModel("recommender", docString).ToByteArray();
+    }
+
+    /// <summary>
+    /// The rows of every field's table for ids [N, F], as [N, F * width]: the tables stacked into one initializer (a shared
+    /// table once) and read by one Gather of the ids shifted by their field's offset, straight into the concatenated layout
+    /// (one Gather per field and a Concat of their outputs copied the batch's embeddings once more: a seventh of
+    /// SharedBottom's inference time). An id outside 0..rows-1 of its field reads that field's out-of-vocabulary row 0, as
+    /// an unseen value does; it cannot read another field's rows.
+    /// </summary>
+    private static Value GatherFields(GraphBuilder g, string name, IReadOnlyList<float[]> tables, IReadOnlyList<int> owners, int width, Value ids)
+    {
+        int fields = owners.Count;
+        var start = new Dictionary<int, long>();
+        long rows = 0;
+        foreach (int owner in owners)
+            if (!start.ContainsKey(owner)) { start[owner] = rows; rows += tables[owner].Length / width; }
+        var stacked = new float[checked(rows * width)];
+        foreach (var (owner, first) in start) tables[owner].CopyTo(stacked, first * width);
+        var zero = g.Scalar(0, Onnx.TensorProto.Types.DataType.Int64);
+        var bounds = g.Int64s(owners.Select(o => (long)(tables[o].Length / width)).ToArray());
+        var inRange = g.Max(g.Where(g.Less(ids, bounds), ids, zero), zero);
+        var gathered = g.Gather(g.Initializer(name, [rows, width], stacked), g.Add(inRange, g.Int64s(owners.Select(o => start[o]).ToArray())));
+        return g.Reshape(gathered, -1, (long)fields * width);                                                   // [N, F * width]
     }
 }
 
