@@ -54,6 +54,7 @@ public sealed class TrainStepTests
         "SharedBottomFieldAware" => SharedBottom.Create(spec with { Interactions = FeatureInteractions.FieldAware, FieldAwareDim = 2 }, [5], [3]),
         "MmoeHistoryFieldAwareDot" => Mmoe.Create(HistorySpec(spec, SequencePooling.Mean) with { Interactions = FeatureInteractions.FieldAware | FeatureInteractions.PairwiseDot, FieldAwareDim = 3 }, experts: 2, expert: [4], tower: [3]),
         "SharedBottomDeepFm" => SharedBottom.Create(spec with { Interactions = FeatureInteractions.DeepFm }, [5], [3]),
+        "EsmmFieldAwareLinear" => Esmm.Create(spec with { Interactions = FeatureInteractions.FieldAware | FeatureInteractions.FieldAwareLinear, FieldAwareDim = 2 }, [4]),
         "PleHistoryDeepFm" => Ple.Create(HistorySpec(spec, SequencePooling.Attention) with { Interactions = FeatureInteractions.DeepFm }, layers: 1, sharedExperts: 1, taskExperts: 1, expert: [4], tower: [3]),
         "EsmmFmCross" => Esmm.Create(ChainSpec(spec) with { Interactions = FeatureInteractions.FactorizationMachine | FeatureInteractions.Cross, CrossLayers = 1 }, [4]),
         _ => throw new ArgumentException(name),
@@ -70,7 +71,8 @@ public sealed class TrainStepTests
     private static readonly double[] SequenceMask = [1, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1, 1];
 
     public static readonly string[] Architectures = ["SharedBottom", "SharedBottomLearnedWeights", "Esmm", "Mmoe", "Ple", "Esm2Chain", "MmoeChain", "PleChain", "SharedBottomFm", "MmoeCross", "EsmmFmCross", "SharedBottomDot",
-        "SharedBottomHistoryMean", "MmoeHistoryAttention", "Esm2HistoryAttentionFmDot", "SharedBottomDeepFm", "PleHistoryDeepFm", "SharedBottomFieldAware", "MmoeHistoryFieldAwareDot"];
+        "SharedBottomHistoryMean", "MmoeHistoryAttention", "Esm2HistoryAttentionFmDot", "SharedBottomDeepFm", "PleHistoryDeepFm", "SharedBottomFieldAware", "MmoeHistoryFieldAwareDot",
+        "EsmmFieldAwareLinear"];
 
     [TestMethod]
     [DataRow("SharedBottom")]
@@ -92,6 +94,7 @@ public sealed class TrainStepTests
     [DataRow("PleHistoryDeepFm")]
     [DataRow("SharedBottomFieldAware")]
     [DataRow("MmoeHistoryFieldAwareDot")]
+    [DataRow("EsmmFieldAwareLinear")]
     public void WholeTrainStepGradientsMatchFiniteDifferences(string architecture)
     {
         // SGD without momentum at lr = 1 makes p.next = p - grad, so the step's own outputs reveal the gradient.
@@ -121,8 +124,10 @@ public sealed class TrainStepTests
             var task = input.Name[(input.Name.IndexOf('.') + 1)..];
             feed[input.Name] = (input.Name.StartsWith("label_mask.") ? Labels[task].Mask : Labels[task].Label, [batch, 1]);
         }
-        // DeepFM's weights start at 0 (the plain network); at 0 the wide term's path to the embeddings would go unchecked.
-        foreach (var p in model.Parameters) feed[p.Name] = (p.Name.StartsWith("deepfm.") ? [0.7] : p.Initial.Select(v => (double)v).ToArray(), p.Shape);
+        // DeepFM's and the field-aware read-out's weights start at 0 (the plain network); at 0 the wide terms' paths to the
+        // embeddings would go unchecked.
+        foreach (var p in model.Parameters)
+            feed[p.Name] = (p.Name.StartsWith("deepfm.") ? [0.7] : p.Name.StartsWith("fieldaware_linear.") ? Rand((int)p.Size) : p.Initial.Select(v => (double)v).ToArray(), p.Shape);
         var result = runner.Run(feed);
         double Loss() => ((double[])runner.Run(feed, GraphNames.Loss)[GraphNames.Loss].Data)[0];
 

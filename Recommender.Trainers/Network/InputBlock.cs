@@ -32,7 +32,19 @@ public enum FeatureInteractions
     /// <c>&lt;v_i,j, v_j,i&gt;</c>, its own vectors for its own pair, F(F-1)/2 values appended to the input.
     /// </summary>
     FieldAware = 16,
+    /// <summary>
+    /// With <see cref="FieldAware"/>: its pair products also go straight to every task's logit, each pair with the task's
+    /// own learned weight (starting at 0), as a field-weighted FFM's read-out beside the MLP, so the field-aware model an
+    /// FFM is stays one linear layer away instead of having to pass through the MLP's ReLUs.
+    /// </summary>
+    FieldAwareLinear = 32,
 }
+
+/// <summary>
+/// The input block's terms that join the logits directly rather than the MLPs' input: DeepFM's pairwise sum [B, 1] and
+/// the field-aware pair products [B, P] (<see cref="FeatureInteractions.FieldAwareLinear"/>); null where not asked for.
+/// </summary>
+public sealed record WideTerms(Value? PairwiseSum, Value? FieldAwarePairs);
 
 /// <summary>
 /// The network input every architecture starts from: the gathered field embeddings (each behaviour sequence pooled
@@ -60,14 +72,15 @@ public sealed class InputBlock
     }
 
     /// <summary>
-    /// The input [B, <see cref="MultiTaskSpec.InputSize"/>] from the batch inputs, and with <see cref="FeatureInteractions.DeepFm"/>
-    /// the pairwise term [B, 1] for the logits (else null).
+    /// The input [B, <see cref="MultiTaskSpec.InputSize"/>] from the batch inputs, and the terms for the logits
+    /// (<see cref="WideTerms"/>; null when there are none).
     /// </summary>
-    public Value Forward(GraphBuilder g, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> p, out Value? wide)
+    public Value Forward(GraphBuilder g, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> p, out WideTerms? wide)
     {
         var spec = _spec;
         var embeddings = _pooling.Fields(g, inputs[MultiTaskInputs.Embeddings], inputs.GetValueOrDefault(MultiTaskInputs.SequenceMask), p);
-        wide = spec.Interactions.HasFlag(FeatureInteractions.DeepFm) ? g.ReduceSum(BiInteraction(g, embeddings), [1], keepDims: true) : null;
+        var pairwiseSum = spec.Interactions.HasFlag(FeatureInteractions.DeepFm) ? g.ReduceSum(BiInteraction(g, embeddings), [1], keepDims: true) : null;
+        Value? fieldAwarePairs = null;
         var x = spec.DenseSize > 0 ? g.Concat(1, embeddings, inputs[MultiTaskInputs.Dense]) : embeddings;
         if (spec.Interactions.HasFlag(FeatureInteractions.Cross))
         {
@@ -93,8 +106,11 @@ public sealed class InputBlock
             var pairs = Pairs(f);
             var left = g.Gather(vectors, g.Int64s(pairs.Select(q => (long)(q.i * f + q.j)).ToArray()));
             var right = g.Gather(vectors, g.Int64s(pairs.Select(q => (long)(q.j * f + q.i)).ToArray()));
-            x = g.Concat(1, x, g.Transpose(g.ReduceSum(g.Mul(left, right), [2]), 1, 0));
+            var products = g.Transpose(g.ReduceSum(g.Mul(left, right), [2]), 1, 0);                        // [B, P]
+            x = g.Concat(1, x, products);
+            if (spec.Interactions.HasFlag(FeatureInteractions.FieldAwareLinear)) fieldAwarePairs = products;
         }
+        wide = pairwiseSum is null && fieldAwarePairs is null ? null : new WideTerms(pairwiseSum, fieldAwarePairs);
         return x;
     }
 

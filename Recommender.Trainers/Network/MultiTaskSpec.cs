@@ -33,6 +33,8 @@ public sealed record MultiTaskSpec
     public int FieldAwareDim { get; init; } = 4;
     /// <summary>Whether the field-aware block is on (its embeddings are a second embedding input).</summary>
     public bool FieldAware => Interactions.HasFlag(FeatureInteractions.FieldAware);
+    /// <summary>Whether the field-aware pair products also join the logits (<see cref="FeatureInteractions.FieldAwareLinear"/>).</summary>
+    public bool FieldAwareLinear => FieldAware && Interactions.HasFlag(FeatureInteractions.FieldAwareLinear);
 
     /// <summary>
     /// Behaviour sequences (see <see cref="SequenceSpec"/>): their positions are the last fields, in order, each sequence's

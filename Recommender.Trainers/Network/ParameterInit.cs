@@ -28,6 +28,9 @@ public sealed class ParameterInit(int seed)
         return Add(new ParameterSpec(name, [size], values));
     }
 
+    /// <summary>A weight matrix [rows, cols] of zeros: a term that starts switched off and is learned from there.</summary>
+    public ParameterSpec Zeros(string name, int rows, int cols) => Add(new ParameterSpec(name, [rows, cols], new float[rows * cols]));
+
     private ParameterSpec Add(ParameterSpec p)
     {
         if (_parameters.Any(q => q.Name == p.Name)) throw new ArgumentException($"parameter '{p.Name}' declared twice");

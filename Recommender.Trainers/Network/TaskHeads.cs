@@ -19,18 +19,25 @@ public static class TaskHeads
     {
         if (spec.Interactions.HasFlag(FeatureInteractions.DeepFm))
             foreach (var task in spec.Tasks) init.Bias($"deepfm.{task.Name}", 1, value: 0);
+        if (spec.FieldAwareLinear)
+        {
+            int pairs = spec.PlainFields * (spec.PlainFields - 1) / 2;
+            foreach (var task in spec.Tasks) init.Zeros($"fieldaware_linear.{task.Name}", pairs, 1);
+        }
         if (!spec.LearnTaskWeights) return;
         foreach (var task in spec.Tasks) init.Bias($"task_log_var.{task.Name}", 1);
     }
 
     /// <summary>
-    /// Predictions and losses from the towers' logits (each [B, 1], one per task in declaration order); a
-    /// <paramref name="wide"/> term [B, 1] (DeepFM's) joins every logit with the task's own learned weight.
+    /// Predictions and losses from the towers' logits (each [B, 1], one per task in declaration order); the input block's
+    /// <paramref name="wide"/> terms join every logit with the task's own learned weights (DeepFM's pairwise sum [B, 1], the
+    /// field-aware pair products [B, P]).
     /// </summary>
     public static ModelOutputs Build(GraphBuilder g, MultiTaskSpec spec, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> p,
-        IReadOnlyList<Value> logits, bool training, bool entireSpace = false, Value? wide = null)
+        IReadOnlyList<Value> logits, bool training, bool entireSpace = false, WideTerms? wide = null)
     {
-        if (wide is not null) logits = logits.Select((l, i) => g.Add(l, g.Mul(wide, p[$"deepfm.{spec.Tasks[i].Name}"]))).ToArray();
+        if (wide?.PairwiseSum is { } sum) logits = logits.Select((l, i) => g.Add(l, g.Mul(sum, p[$"deepfm.{spec.Tasks[i].Name}"]))).ToArray();
+        if (wide?.FieldAwarePairs is { } pairs) logits = logits.Select((l, i) => g.Gemm(pairs, p[$"fieldaware_linear.{spec.Tasks[i].Name}"], l)).ToArray();
         var tasks = spec.Tasks;
         var index = tasks.Select((t, i) => (t.Name, i)).ToDictionary(x => x.Name, x => x.i);
         var predictions = new Dictionary<string, Value>();

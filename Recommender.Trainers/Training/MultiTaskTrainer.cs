@@ -336,6 +336,8 @@ public static class MultiTaskTrainer
         foreach (var (name, v) in new[] { ("CtrWeight", o.CtrWeight), ("CvrWeight", o.CvrWeight), ("RatingWeight", o.RatingWeight), ("EmbeddingL2", o.EmbeddingL2), ("AdaptiveEmbeddingL2", o.AdaptiveEmbeddingL2),
             ("WeightDecay", o.WeightDecay), ("GradientClipNorm", o.GradientClipNorm) })
             if (!float.IsFinite(v) || v < 0) throw new ArgumentException($"{name} must be a finite number >= 0, got {v}");
+        if (o.Interactions.HasFlag(FeatureInteractions.FieldAwareLinear) && !o.Interactions.HasFlag(FeatureInteractions.FieldAware))
+            throw new ArgumentException("the FieldAwareLinear interaction reads FieldAware's pair products: add FieldAware");
         if (!(o.Momentum >= 0 && o.Momentum < 1)) throw new ArgumentException($"Momentum must be in [0, 1), got {o.Momentum}");
         if (!Enum.IsDefined(o.Optimizer)) throw new ArgumentException($"unknown optimizer {o.Optimizer}");
         TaskList.Validate(tasks);
