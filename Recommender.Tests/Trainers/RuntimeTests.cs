@@ -171,6 +171,27 @@ public sealed class RuntimeTests
     }
 
     [TestMethod]
+    public void TheProfileIsWrittenUnderTheGivenPrefix()
+    {
+        // ONNX Runtime takes the prefix when profiling is switched on: set afterwards, it was ignored and the profile landed
+        // in the working directory under the default name.
+        string folder = Directory.CreateTempSubdirectory("rec-profile-").FullName;
+        try
+        {
+            var compiled = TrainStepCompiler.Compile(SharedBottom.Create(new MultiTaskSpec { FieldRows = [3], EmbeddingDim = 2 }, [4], [2]));
+            string file;
+            using (var runner = new TrainStepRunner(compiled, 4, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1, ProfilePrefix = Path.Combine(folder, "step") }))
+            {
+                runner.Step(0.01f);
+                file = Path.GetFullPath(runner.EndProfiling());
+            }
+            StringAssert.StartsWith(file, Path.Combine(folder, "step"));
+            StringAssert.Contains(File.ReadAllText(file), "_kernel_time");
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
+
+    [TestMethod]
     public void SteadyStateStepsAllocateNoManagedMemory()
     {
         var spec = new MultiTaskSpec { FieldRows = [50, 80, 30], EmbeddingDim = 8, DenseSize = 3 };

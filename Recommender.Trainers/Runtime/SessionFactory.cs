@@ -36,8 +36,10 @@ public static class SessionFactory
         so.AddSessionConfigEntry("session.intra_op.allow_spinning", options.AllowSpinning ? "1" : "0");
         if (options.ProfilePrefix is { } prefix)
         {
-            so.EnableProfiling = true;
+            // The prefix first: enabling profiling hands ONNX Runtime the prefix set at that moment (the default one, in
+            // the working directory, otherwise).
             so.ProfileOutputPathPrefix = prefix;
+            so.EnableProfiling = true;
         }
         device = ExecutionDevice.Cpu;
         if (options.Device == ExecutionDevice.Cpu) return so;
