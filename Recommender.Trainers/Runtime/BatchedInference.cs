@@ -37,9 +37,6 @@ public sealed class BatchedInference : IDisposable
         foreach (var (name, meta) in _session.OutputMetadata) _outputs[name] = Bind(name, meta, batchSize, input: false);
     }
 
-    /// <summary>Ends ONNX Runtime's profiling (with <see cref="RuntimeOptions.ProfilePrefix"/>) and returns the profile's path.</summary>
-    public string EndProfiling() => _session.EndProfiling();
-
     /// <summary>Rows per batch.</summary>
     public int BatchSize { get; }
 

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Embeddings;
 
@@ -33,6 +34,7 @@ internal sealed class HostDenseOptimizer
     {
         if (gradients.Length != parameters.Length || state.Length != options.StateNames.Length || state.Any(s => s.Length != parameters.Length))
             throw new ArgumentException("the gradients and the state must have the parameters' layout");
+        if (parameters.Length % Vector<float>.Count != 0) throw new ArgumentException($"the buffers must be a whole number of {Vector<float>.Count}-float vectors");
         _options = options;
         _parameters = parameters;
         _gradients = gradients;
@@ -116,43 +118,27 @@ internal sealed class HostDenseOptimizer
     }
 
     // m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr (m / c1) / (sqrt(v / c2) + eps), with Adam's L2 added to g
-    // (l2) or AdamW's decay applied to p first (decay = 1 - lr wd).
+    // (l2) or AdamW's decay applied to p first (decay = 1 - lr wd). Whole vectors only: the buffers are a whole number of
+    // them, and so is every worker's range.
     private void Adam(Span<float> p, Span<float> g, Span<float> m, Span<float> v, float lr, float scale, float l2, float decay)
     {
-        float b1 = (float)_options.Beta1, b2 = (float)_options.Beta2, a1 = (float)(1 - _options.Beta1), a2 = (float)(1 - _options.Beta2);
-        float c1 = _correction1, c2 = _correction2, eps = (float)_options.Epsilon;
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
+        var (b1, b2, a1, a2) = (new Vector<float>((float)_options.Beta1), new Vector<float>((float)_options.Beta2),
+            new Vector<float>((float)(1 - _options.Beta1)), new Vector<float>((float)(1 - _options.Beta2)));
+        var (c1, c2, eps) = (new Vector<float>(_correction1), new Vector<float>(_correction2), new Vector<float>((float)_options.Epsilon));
+        var (rate, s, wd, d) = (new Vector<float>(lr), new Vector<float>(scale), new Vector<float>(l2), new Vector<float>(decay));
+        var pv = MemoryMarshal.Cast<float, Vector<float>>(p);
+        var gv = MemoryMarshal.Cast<float, Vector<float>>(g);
+        var mv = MemoryMarshal.Cast<float, Vector<float>>(m);
+        var vv = MemoryMarshal.Cast<float, Vector<float>>(v);
+        for (int k = 0; k < pv.Length; k++)
         {
-            var (vb1, vb2, va1, va2, vc1, vc2, veps, vlr, vscale, vl2, vdecay) = (new Vector<float>(b1), new Vector<float>(b2), new Vector<float>(a1), new Vector<float>(a2),
-                new Vector<float>(c1), new Vector<float>(c2), new Vector<float>(eps), new Vector<float>(lr), new Vector<float>(scale), new Vector<float>(l2), new Vector<float>(decay));
-            var pv = System.Runtime.InteropServices.MemoryMarshal.Cast<float, Vector<float>>(p);
-            var gv = System.Runtime.InteropServices.MemoryMarshal.Cast<float, Vector<float>>(g);
-            var mv = System.Runtime.InteropServices.MemoryMarshal.Cast<float, Vector<float>>(m);
-            var vv = System.Runtime.InteropServices.MemoryMarshal.Cast<float, Vector<float>>(v);
-            for (int k = 0; k < pv.Length; k++)
-            {
-                var param = pv[k];
-                var grad = gv[k] * vscale + param * vl2;
-                param *= vdecay;
-                var mk = mv[k] * vb1 + grad * va1;
-                var vk = vv[k] * vb2 + grad * grad * va2;
-                mv[k] = mk;
-                vv[k] = vk;
-                pv[k] = param - vlr * (mk / vc1 / (Vector.SquareRoot(vk / vc2) + veps));
-            }
-            i = pv.Length * Vector<float>.Count;
-        }
-        for (; i < p.Length; i++)
-        {
-            float param = p[i];
-            float grad = g[i] * scale + param * l2;
-            param *= decay;
-            float mk = m[i] * b1 + grad * a1;
-            float vk = v[i] * b2 + grad * grad * a2;
-            m[i] = mk;
-            v[i] = vk;
-            p[i] = param - lr * (mk / c1 / (MathF.Sqrt(vk / c2) + eps));
+            var param = pv[k];
+            var grad = gv[k] * s + param * wd;
+            var mk = mv[k] * b1 + grad * a1;
+            var vk = vv[k] * b2 + grad * grad * a2;
+            mv[k] = mk;
+            vv[k] = vk;
+            pv[k] = param * d - rate * (mk / c1 / (Vector.SquareRoot(vk / c2) + eps));
         }
     }
 }

@@ -17,8 +17,8 @@ namespace Recommender.Trainers.Runtime;
 /// </summary>
 public sealed class TrainStepRunner : IDisposable
 {
-    // Each parameter's slice of the flat buffers starts on a 64-byte boundary.
-    private const int SliceAlignment = 16;
+    // Each parameter's slice of the flat buffers starts on a 64-byte boundary, and the buffers are whole vectors.
+    private static readonly int SliceAlignment = Math.Max(16, System.Numerics.Vector<float>.Count);
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
     private readonly OrtIoBinding[] _bindings;

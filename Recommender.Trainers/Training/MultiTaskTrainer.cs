@@ -265,7 +265,10 @@ public static class MultiTaskTrainer
         {
             var ids = train.Ids(row);
             for (int f = 0; f < ids.Length; f++)
+            {
+                if ((uint)ids[f] >= (uint)counts[f].Length) throw new ArgumentOutOfRangeException(nameof(train), $"row {row}, field {f}: id {ids[f]} outside 0..{counts[f].Length - 1}");
                 if (ids[f] != 0 || !positions.Contains(f)) counts[f][ids[f]]++;
+            }
         }
         return counts;
     }
