@@ -1,5 +1,6 @@
 using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Graph;
+using Recommender.Trainers.Runtime;
 using static Recommender.Tests.Trainers.GradientCheck;
 using DataType = Onnx.TensorProto.Types.DataType;
 
@@ -36,6 +37,25 @@ public sealed class OpGradientTests
     [TestMethod] public void Identity() => Check((g, x) => g.Identity(x[0]), R(2, 2));
 
     [TestMethod] public void Relu() => Check((g, x) => g.Relu(x[0]), AwayFromZero(4, 5));
+
+    [TestMethod]
+    public void PositiveMaskIsExactlyOneAboveZeroAndZeroAtOrBelow()
+    {
+        // ReLU's gradient mask as one HardSigmoid kernel: exact for every normal float, the smallest included, for huge
+        // values (alpha x overflows to infinity, clamped to 1) and at zero; run by ONNX Runtime, float and double.
+        float[] x = [-3f, -1e-30f, 0f, -0f, 1.1754944e-38f, 3e-39f, 1e-30f, 0.5f, 7f, 3e38f, float.PositiveInfinity];
+        float[] expected = [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1];
+        foreach (var type in new[] { DataType.Float, DataType.Double })
+        {
+            var g = new GraphBuilder(type);
+            g.Output(g.PositiveMask(g.Input("x", x.Length)), "mask");
+            using var runner = new GraphRunner(g.ToBytes());
+            var feed = new Dictionary<string, (Array, long[])> { ["x"] = (type == DataType.Float ? x : x.Select(v => (double)v).ToArray(), [x.Length]) };
+            var mask = runner.Run(feed)["mask"].Data;
+            var actual = mask is float[] f ? f.Select(v => (double)v).ToArray() : (double[])mask;
+            CollectionAssert.AreEqual(expected.Select(v => (double)v).ToArray(), actual, type.ToString());
+        }
+    }
     [TestMethod] public void Sigmoid() => Check((g, x) => g.Sigmoid(x[0]), R(4, 5));
     [TestMethod] public void Tanh() => Check((g, x) => g.Tanh(x[0]), R(4, 5));
     [TestMethod] public void Exp() => Check((g, x) => g.Exp(x[0]), R(7));

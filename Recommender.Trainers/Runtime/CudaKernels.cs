@@ -23,7 +23,7 @@ public static class CudaKernels
         ["Abs"] = Numeric, ["Add"] = Numeric, ["Sub"] = Numeric, ["Mul"] = Numeric, ["Div"] = Numeric, ["Neg"] = Numeric,
         ["Max"] = Numeric, ["Min"] = Numeric, ["Sign"] = Numeric, ["Pow"] = Numeric, ["ReduceSum"] = Numeric,
         ["Greater"] = Numeric, ["GreaterOrEqual"] = Numeric, ["Less"] = Numeric, ["LessOrEqual"] = Numeric, ["Where"] = Numeric,
-        ["Exp"] = Floating, ["Log"] = Floating, ["Sqrt"] = Floating, ["Tanh"] = Floating, ["Sigmoid"] = Floating, ["Relu"] = Floating,
+        ["Exp"] = Floating, ["Log"] = Floating, ["Sqrt"] = Floating, ["HardSigmoid"] = Floating, ["Tanh"] = Floating, ["Sigmoid"] = Floating, ["Relu"] = Floating,
         ["Softmax"] = Floating, ["MatMul"] = Floating, ["Gemm"] = Floating, ["ReduceMean"] = Floating,
         ["Pad"] = [DataType.Float, DataType.Double, DataType.Bool],
         ["Cast"] = Any, ["Concat"] = Any, ["Expand"] = Any, ["Gather"] = Any, ["Identity"] = Any, ["Reshape"] = Any,
