@@ -145,7 +145,7 @@ public sealed class BehaviourSequenceTests
         // The standalone model gathers the history from the item table (stored once) and computes the mask from the ids.
         var onnx = withHistory.Export(names);
         var stacked = Onnx.ModelProto.Parser.ParseFrom(onnx).Graph.Initializer.Single(i => i.Name == "embedding");
-        CollectionAssert.AreEqual(new long[] { 21 + items + 1, 8 }, stacked.Dims.ToArray(), "user and item rows, and no copy for the history");
+        CollectionAssert.AreEqual(new long[] { 21 + 1 + items + 1 + 1, 8 }, stacked.Dims.ToArray(), "user and item rows (each table with its guard row), and no copy for the history");
         using var runner = new GraphRunner(onnx, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });
         var feed = new Dictionary<string, (Array, long[])>();
         for (int f = 0; f < fields; f++) feed[names[f]] = (Enumerable.Range(0, test.Rows).Select(r => (long)test.Ids(r)[f]).ToArray(), [test.Rows, 1]);

@@ -135,7 +135,8 @@ public sealed class CompiledModel
     /// table once) and read by one Gather of the ids shifted by their field's offset, straight into the concatenated layout
     /// (one Gather per field and a Concat of their outputs copied the batch's embeddings once more: a seventh of
     /// SharedBottom's inference time). An id outside 0..rows-1 of its field reads that field's out-of-vocabulary row 0, as
-    /// an unseen value does; it cannot read another field's rows.
+    /// an unseen value does; it cannot read another field's rows. For that each table is followed by a copy of its row 0,
+    /// and ids are clamped to 0..rows (Max and Min: two fast kernels, where a Less and a Where cost 0.27 ms a batch).
     /// </summary>
     private static Value GatherFields(GraphBuilder g, string name, IReadOnlyList<float[]> tables, IReadOnlyList<int> owners, int width, Value ids)
     {
@@ -143,13 +144,16 @@ public sealed class CompiledModel
         var start = new Dictionary<int, long>();
         long rows = 0;
         foreach (int owner in owners)
-            if (!start.ContainsKey(owner)) { start[owner] = rows; rows += tables[owner].Length / width; }
+            if (!start.ContainsKey(owner)) { start[owner] = rows; rows += tables[owner].Length / width + 1; }
         var stacked = new float[checked(rows * width)];
-        foreach (var (owner, first) in start) tables[owner].CopyTo(stacked, first * width);
-        var zero = g.Scalar(0, Onnx.TensorProto.Types.DataType.Int64);
-        var bounds = g.Int64s(owners.Select(o => (long)(tables[o].Length / width)).ToArray());
-        var inRange = g.Max(g.Where(g.Less(ids, bounds), ids, zero), zero);
-        var gathered = g.Gather(g.Initializer(name, [rows, width], stacked), g.Add(inRange, g.Int64s(owners.Select(o => start[o]).ToArray())));
+        foreach (var (owner, first) in start)
+        {
+            var table = tables[owner];
+            table.CopyTo(stacked, first * width);
+            Array.Copy(table, 0, stacked, first * width + table.Length, width);                           // the guard row: row 0 again
+        }
+        var clamped = g.Min(g.Max(ids, g.Scalar(0, Onnx.TensorProto.Types.DataType.Int64)), g.Int64s(owners.Select(o => (long)(tables[o].Length / width)).ToArray()));
+        var gathered = g.Gather(g.Initializer(name, [rows, width], stacked), g.Add(clamped, g.Int64s(owners.Select(o => start[o]).ToArray())));
         return g.Reshape(gathered, -1, (long)fields * width);                                                   // [N, F * width]
     }
 }
