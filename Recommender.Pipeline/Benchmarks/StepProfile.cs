@@ -41,7 +41,8 @@ public static class StepProfile
         foreach (var (name, (type, us)) in nodes.Where(n => n.Value.Op is not ("Gemm" or "MatMul" or "FusedGemm" or "FusedMatMul")).OrderByDescending(kv => kv.Value.Us).Take(12))
             slowest.Add(new JsonObject { ["node"] = name[..^"_kernel_time".Length], ["op"] = type, ["ms_per_step"] = Math.Round(us / 1000 / steps, 3) });
         var gemms = new JsonArray();
-        foreach (var (name, (us, flops, shapes)) in products.OrderByDescending(kv => kv.Value.Us).Take(12))
+        // A tiny product can read 0 microseconds: no rate to give (and JSON has no infinity).
+        foreach (var (name, (us, flops, shapes)) in products.Where(kv => kv.Value.Us > 0).OrderByDescending(kv => kv.Value.Us).Take(12))
         {
             double gflops = flops / (us * 1e-6) / 1e9;
             gemms.Add(new JsonObject
@@ -50,14 +51,15 @@ public static class StepProfile
                 ["gflops"] = Math.Round(gflops, 1), ["over_sgemm"] = Math.Round(gflops / sgemmGflops, 3),
             });
         }
-        double productUs = products.Values.Sum(v => v.Us), productFlops = products.Values.Sum(v => v.Flops);
+        double productUs = products.Values.Sum(v => v.Us), productFlops = products.Values.Where(v => v.Us > 0).Sum(v => v.Flops);
+        double productGflops = productUs > 0 ? productFlops / (productUs * 1e-6) / 1e9 : 0;
         return new JsonObject
         {
             ["steps"] = steps,
             ["kernel_ms_per_step"] = Math.Round(all / 1000 / steps, 3),
             ["matrix_products_share"] = Math.Round(productUs / all, 4),
-            ["matrix_products_gflops"] = Math.Round(productFlops / (productUs * 1e-6) / 1e9, 1),
-            ["matrix_products_over_sgemm"] = Math.Round(productFlops / (productUs * 1e-6) / 1e9 / sgemmGflops, 3),
+            ["matrix_products_gflops"] = Math.Round(productGflops, 1),
+            ["matrix_products_over_sgemm"] = Math.Round(productGflops / sgemmGflops, 3),
             ["by_op"] = ops,
             ["slowest_matrix_products"] = gemms,
             ["slowest_other_kernels"] = slowest,
