@@ -24,7 +24,7 @@ internal static class ExportOnnxCommand
             AtomicFile.Write(result.GetValue(output)!.FullName, s => s.Write(bytes));
             Console.WriteLine($"wrote {result.GetValue(output)!.FullName} ({bytes.Length:N0} bytes, ONNX opset 18, {metadata.Architecture})");
             Console.WriteLine("inputs:");
-            foreach (var id in metadata.OnnxIdInputs) Console.WriteLine($"  {id,-24} int64 [N, 1]  key of the featurized column (1..vocabulary; 0 = unseen value)");
+            foreach (var id in metadata.OnnxIdInputs) Console.WriteLine($"  {id,-24} int64 [N, 1]  key of the featurized column (1..vocabulary; 0, or any key outside it, = unseen value)");
             if (metadata.OnnxDenseInput is { } dense) Console.WriteLine($"  {dense,-24} float [N, {metadata.DenseSize}]  dense features after imputation and normalization");
             Console.WriteLine("outputs: " + string.Join(", ", metadata.OnnxOutputs.Select(o => $"{o} float [N]")));
             Console.WriteLine("the featurization (value -> key, normalization) lives in model.zip; run it with ML.NET, or map values to keys with the same vocabulary");
