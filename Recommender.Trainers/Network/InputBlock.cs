@@ -41,12 +41,6 @@ public enum FeatureInteractions
 }
 
 /// <summary>
-/// The input block's terms that join the logits directly rather than the MLPs' input: DeepFM's pairwise sum [B, 1] and
-/// the field-aware pair products [B, P] (<see cref="FeatureInteractions.FieldAwareLinear"/>); null where not asked for.
-/// </summary>
-public sealed record WideTerms(Value? PairwiseSum, Value? FieldAwarePairs);
-
-/// <summary>
 /// The network input every architecture starts from: the gathered field embeddings (each behaviour sequence pooled
 /// into one, see <see cref="BehaviourPooling"/>) concatenated with the dense features, then the spec's interaction blocks (<see cref="FeatureInteractions"/>); <see cref="MultiTaskSpec.InputSize"/>
 /// is its width. With no interactions it declares no parameter, so such models are what they were without the block.

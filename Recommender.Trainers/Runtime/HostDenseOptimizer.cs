@@ -63,7 +63,7 @@ internal sealed class HostDenseOptimizer
         _workers.Run(_update);
     }
 
-    private (int Start, int End) RangeOf(int worker, int workers, int count, int align)
+    private static (int Start, int End) RangeOf(int worker, int workers, int count, int align)
     {
         int per = (count / workers + align - 1) / align * align;
         int start = Math.Min(count, worker * per);

@@ -260,14 +260,15 @@ public static class MultiTaskTrainer
     private static long[][] IdCounts(FeatureMatrix train, IReadOnlyList<int> fieldRows, MultiTaskSpec spec)
     {
         var counts = fieldRows.Select(r => new long[r]).ToArray();
-        var positions = spec.SequencePositionFields.ToHashSet();
+        var position = new bool[fieldRows.Count];
+        foreach (int f in spec.SequencePositionFields) position[f] = true;
         for (int row = 0; row < train.Rows; row++)
         {
             var ids = train.Ids(row);
             for (int f = 0; f < ids.Length; f++)
             {
                 if ((uint)ids[f] >= (uint)counts[f].Length) throw new ArgumentOutOfRangeException(nameof(train), $"row {row}, field {f}: id {ids[f]} outside 0..{counts[f].Length - 1}");
-                if (ids[f] != 0 || !positions.Contains(f)) counts[f][ids[f]]++;
+                if (ids[f] != 0 || !position[f]) counts[f][ids[f]]++;
             }
         }
         return counts;
