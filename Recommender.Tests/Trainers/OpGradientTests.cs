@@ -29,6 +29,9 @@ public sealed class OpGradientTests
     [TestMethod] public void Sub() => Check((g, x) => g.Sub(x[0], x[1]), R(3, 4), R(3, 1));
     [TestMethod] public void Mul() => Check((g, x) => g.Mul(x[0], x[1]), R(3, 4), R(3, 4));
     [TestMethod] public void MulBroadcastScalar() => Check((g, x) => g.Mul(x[0], x[1]), R(2, 3), R());
+    // A one-element operand of lower rank takes its partner's rank (a computed one through a Reshape): the gradient must still reach it.
+    [TestMethod] public void MulColumnByComputedScalar() => Check((g, x) => g.Mul(x[0], g.Sum(x[1])), Batch([-1, 1], [5, 1]), R(3));
+    [TestMethod] public void SubScalarMinusColumn() => Check((g, x) => g.Sub(g.Mean(x[1]), g.Mul(x[0], g.Scalar(2))), Batch([-1, 1], [4, 1]), R(2));
     [TestMethod] public void Div() => Check((g, x) => g.Div(x[0], x[1]), R(3, 4), Positive(4));
     [TestMethod] public void Neg() => Check((g, x) => g.Neg(x[0]), R(5));
     [TestMethod] public void Max() => Check((g, x) => g.Max(x[0], x[1]), R(6), R(6));
@@ -90,6 +93,8 @@ public sealed class OpGradientTests
     [TestMethod] public void Cast() => Check((g, x) => g.Cast(g.Mul(x[0], x[0]), DataType.Double), R(4));
 
     [TestMethod] public void Where() => Check((g, x) => g.Where(g.Greater(x[0], g.Scalar(0)), g.Mul(x[0], x[1]), x[1]), AwayFromZero(6), R(6));
+    [TestMethod] public void WhereColumnAgainstComputedScalar() =>
+        Check((g, x) => g.Where(g.Greater(x[0], g.Scalar(0)), g.Sum(x[1]), g.Mul(x[0], x[0])), AwayFromZero(5, 1), R(2));
 
     [TestMethod]
     public void GatherSumsDuplicateRows() => Check((g, x) => g.Gather(x[0], x[1]),

@@ -149,6 +149,31 @@ public sealed class RuntimeTests
     }
 
     [TestMethod]
+    public void AScalarMeetingAColumnTakesItsRankAndTheUnreadRankZeroConstantIsNotWritten()
+    {
+        // ONNX Runtime broadcasts a lower-rank operand against [N, 1] one element at a time; the builder gives the scalar the
+        // column's rank: a [1, 1] constant for a declared scalar, a Reshape for a computed one. A scalar meeting a scalar stays rank 0.
+        var g = new Recommender.Trainers.Graph.GraphBuilder();
+        var x = g.Input("x", -1, 1);
+        var three = g.Scalar(3);
+        var total = g.Sum(x);
+        g.Output(g.Sub(g.Mul(x, three), total), "y");
+        g.Output(g.Add(total, g.Scalar(1)), "t");
+        var model = g.ToModel();
+        var constants = model.Graph.Node.Where(n => n.OpType == "Constant" && n.Attribute.Single().T.DataType == (int)Onnx.TensorProto.Types.DataType.Float).ToDictionary(n => n.Attribute.Single().T.FloatData.Single(), n => n.Attribute.Single().T.Dims.ToArray());
+        CollectionAssert.AreEqual(new long[] { 1, 1 }, constants[3f]);
+        CollectionAssert.AreEqual(Array.Empty<long>(), constants[1f]);
+        Assert.AreEqual(2, constants.Count, "the rank-0 3 is read by no node and must not be written");
+        Assert.AreEqual(1, model.Graph.Node.Count(n => n.OpType == "Reshape"));
+        using var runner = new GraphRunner(Google.Protobuf.MessageExtensions.ToByteArray(model));
+        var outputs = runner.Run(new Dictionary<string, (Array, long[])> { ["x"] = (new float[] { 1, -2, 4 }, [3, 1]) });
+        CollectionAssert.AreEqual(new float[] { 3 - 3, -6 - 3, 12 - 3 }, (float[])outputs["y"].Data);
+        CollectionAssert.AreEqual(new long[] { 3, 1 }, outputs["y"].Shape);
+        CollectionAssert.AreEqual(new float[] { 4 }, (float[])outputs["t"].Data);
+        CollectionAssert.AreEqual(Array.Empty<long>(), outputs["t"].Shape);
+    }
+
+    [TestMethod]
     public void GraphOutputsAreRenamedNodeResultsNotCopies()
     {
         // A node's result leaves the graph under the output's name with no Identity kernel (and copy) per step; a graph

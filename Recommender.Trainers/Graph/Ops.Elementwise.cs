@@ -59,6 +59,7 @@ public sealed partial class GraphBuilder
     private Value Binary(string op, Value a, Value b, GradientRule rule)
     {
         if (a.Type != b.Type) throw new ArgumentException($"{op}: element types differ ({a.Type} vs {b.Type}) for {a} and {b}");
+        (a, b) = (MatchRank(a, b.Rank), MatchRank(b, a.Rank));
         var node = new Node(op, [a, b], rule);
         return Emit(node, op.ToLowerInvariant(), a.Type, BroadcastShape(op, a.Shape, b.Shape));
     }

@@ -17,12 +17,17 @@ public sealed partial class GraphBuilder
     /// <summary>a &lt;= b.</summary>
     public Value LessOrEqual(Value a, Value b) => Compare("LessOrEqual", a, b);
 
-    private Value Compare(string op, Value a, Value b) =>
-        Emit(new Node(op, [a, b], null), op.ToLowerInvariant(), DataType.Bool, BroadcastShape(op, a.Shape, b.Shape));
+    private Value Compare(string op, Value a, Value b)
+    {
+        (a, b) = (MatchRank(a, b.Rank), MatchRank(b, a.Rank));
+        return Emit(new Node(op, [a, b], null), op.ToLowerInvariant(), DataType.Bool, BroadcastShape(op, a.Shape, b.Shape));
+    }
 
     /// <summary>cond ? a : b element-wise; each branch gets the gradient where it was chosen.</summary>
     public Value Where(Value condition, Value a, Value b)
     {
+        int rank = Math.Max(condition.Rank, Math.Max(a.Rank, b.Rank));
+        (condition, a, b) = (MatchRank(condition, rank), MatchRank(a, rank), MatchRank(b, rank));
         var node = new Node("Where", [condition, a, b], (g, n, d) =>
         {
             var zero = g.Scalar(0, d[0]!.Type);
