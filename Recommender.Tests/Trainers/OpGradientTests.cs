@@ -72,6 +72,10 @@ public sealed class OpGradientTests
     [TestMethod] public void Gemm() => Check((g, x) => g.Gemm(x[0], x[1], x[2]), Batch([-1, 4], [3, 4]), R(4, 2), R(2));
     // A bias of 128 or more sums its gradient as a matrix-vector product with a column of ones built from the batch.
     [TestMethod] public void GemmWideBias() => Check((g, x) => g.Gemm(x[0], x[1], x[2]), Batch([-1, 3], [5, 3]), R(3, 130), R(130));
+    // x feeds three products: its gradient's terms accumulate into the later products' C (GraphBuilder.Accumulate).
+    [TestMethod] public void InputOfThreeProductsAccumulatesThroughC() => Check((g, x) =>
+        g.Mul(g.Add(g.Gemm(x[0], x[1], null), g.Gemm(x[0], x[2], x[3])), g.Gemm(x[0], x[4], null, transB: true)),
+        Batch([-1, 3], [4, 3]), R(3, 2), R(3, 2), R(2), R(2, 3));
     [TestMethod] public void GemmTransA() => Check((g, x) => g.Gemm(x[0], x[1], null, transA: true), R(4, 3), R(4, 2));
     [TestMethod] public void GemmTransB() => Check((g, x) => g.Gemm(x[0], x[1], x[2], transB: true), R(3, 4), R(2, 4), R(3, 2));
     [TestMethod] public void GemmTransBoth() => Check((g, x) => g.Gemm(x[0], x[1], null, transA: true, transB: true), R(4, 3), R(2, 4));

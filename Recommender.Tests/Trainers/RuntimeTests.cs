@@ -174,6 +174,37 @@ public sealed class RuntimeTests
     }
 
     [TestMethod]
+    public void AGradientSumOfMatrixProductsAccumulatesInTheirCNotInAdds()
+    {
+        // x feeds two products; d/dx = G1 W1^T + G2 W2^T: the second product takes the first as its C, with no Add kernel.
+        var g = new Recommender.Trainers.Graph.GraphBuilder();
+        var x = g.Input("x", -1, 3);
+        var w1 = g.Initializer("w1", [3, 2], new float[] { 1, 2, 3, 4, 5, 6 });
+        var w2 = g.Initializer("w2", [3, 2], new float[] { -1, 0, 2, 1, 0, 3 });
+        var loss = g.Sum(g.Mul(g.Gemm(x, w1, null), g.Gemm(x, w2, null)));
+        var forward = g.Nodes.Count;
+        var dx = Recommender.Trainers.Graph.Autodiff.Gradients(loss, x)[0];
+        g.Output(dx, "dx");
+        var backward = g.Nodes.Skip(forward).ToArray();
+        Assert.AreEqual(0, backward.Count(n => n.OpType == "Add"));
+        Assert.AreEqual(3, dx.Producer!.Inputs.Length, "the input gradient is a Gemm with a C");
+        using var runner = new GraphRunner(g.ToBytes());
+        var xs = new float[] { 1, -1, 2, 0.5f, 3, -2 };
+        var got = (float[])runner.Run(new Dictionary<string, (Array, long[])> { ["x"] = (xs, [2, 3]) })["dx"].Data;
+        // By hand: y1 = x w1, y2 = x w2, L = sum(y1 * y2); dL/dx = y2 w1^T + y1 w2^T.
+        float[] W1 = [1, 2, 3, 4, 5, 6], W2 = [-1, 0, 2, 1, 0, 3];
+        var expected = new float[6];
+        for (int r = 0; r < 2; r++)
+            for (int c = 0; c < 2; c++)
+            {
+                float y1 = 0, y2 = 0;
+                for (int k = 0; k < 3; k++) { y1 += xs[r * 3 + k] * W1[k * 2 + c]; y2 += xs[r * 3 + k] * W2[k * 2 + c]; }
+                for (int k = 0; k < 3; k++) expected[r * 3 + k] += y2 * W1[k * 2 + c] + y1 * W2[k * 2 + c];
+            }
+        for (int i = 0; i < 6; i++) Assert.AreEqual(expected[i], got[i], 1e-5f);
+    }
+
+    [TestMethod]
     public void GraphOutputsAreRenamedNodeResultsNotCopies()
     {
         // A node's result leaves the graph under the output's name with no Identity kernel (and copy) per step; a graph

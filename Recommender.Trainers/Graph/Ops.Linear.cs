@@ -54,6 +54,23 @@ public sealed partial class GraphBuilder
         return Reshape(Gemm(G, ones, null, transA: true), bias.Shape);
     }
 
+    /// <summary>
+    /// <paramref name="sum"/> + <paramref name="term"/>, for summing gradients. Where the term is the result of a Gemm with no C
+    /// that nothing reads yet (a matrix product's gradient just built), the sum becomes that Gemm's C: the product accumulates
+    /// into it instead of an Add kernel reading and writing the whole tensor again. MMoE's input gradient is seven products of
+    /// [B, 264] (four experts, three gates), ESMM's three.
+    /// </summary>
+    public Value Accumulate(Value sum, Value term)
+    {
+        if (term.Producer is { OpType: "Gemm", Inputs.Length: 2 } gemm && sum.Type == term.Type && SameShape(sum.Shape, term.Shape)
+            && !_outputNames.ContainsKey(term) && !_nodes.Any(n => Array.IndexOf(n.Inputs, term) >= 0))
+        {
+            gemm.Inputs = [.. gemm.Inputs, sum];
+            return term;
+        }
+        return Add(sum, term);
+    }
+
     private static void CheckInner(string op, long k1, long k2, Value a, Value b)
     {
         if (k1 >= 0 && k2 >= 0 && k1 != k2) throw new ArgumentException($"{op}: inner dimensions differ for {a} and {b}");

@@ -79,7 +79,7 @@ public sealed class Node
     public string OpType { get; }
 
     /// <summary>Inputs (an empty name stands for an omitted optional input).</summary>
-    public Value[] Inputs { get; }
+    public Value[] Inputs { get; internal set; }
 
     /// <summary>Outputs.</summary>
     public Value[] Outputs { get; internal set; } = [];
