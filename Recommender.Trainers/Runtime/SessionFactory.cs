@@ -34,6 +34,8 @@ public static class SessionFactory
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
         };
         so.AddSessionConfigEntry("session.intra_op.allow_spinning", options.AllowSpinning ? "1" : "0");
+        // Spinning ends with the run: the host's work between runs gets the cores back.
+        so.AddSessionConfigEntry("session.force_spinning_stop", "1");
         if (options.ProfilePrefix is { } prefix)
         {
             // The prefix first: enabling profiling hands ONNX Runtime the prefix set at that moment (the default one, in
