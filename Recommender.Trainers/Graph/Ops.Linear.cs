@@ -60,7 +60,7 @@ public sealed partial class GraphBuilder
     /// into it instead of an Add kernel reading and writing the whole tensor again. MMoE's input gradient is seven products of
     /// [B, 264] (four experts, three gates), ESMM's three.
     /// </summary>
-    public Value Accumulate(Value sum, Value term)
+    internal Value Accumulate(Value sum, Value term)
     {
         if (term.Producer is { OpType: "Gemm", Inputs.Length: 2 } gemm && sum.Type == term.Type && SameShape(sum.Shape, term.Shape)
             && !_outputNames.ContainsKey(term) && !_nodes.Any(n => Array.IndexOf(n.Inputs, term) >= 0))
