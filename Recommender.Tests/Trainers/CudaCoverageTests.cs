@@ -82,8 +82,9 @@ public sealed class CudaCoverageTests
     public void ThePlacementReplayFlagsHostShapeArithmeticAndUnsupportedTypes()
     {
         // x * float(size(x)) over a run-time batch: Size writes host memory, so ONNX Runtime runs the Cast on the
-        // CPU, and the Reshape that gives the scalar x's rank (GraphBuilder.MatchRank) and the Mul too (its other input is a
-        // graph input, which may be read on either side); Relu has no int64 kernel. These must be reported, and the Shape->Reshape pattern must not be.
+        // CPU, and the Reshape that gives the scalar x's rank (GraphBuilder.MatchRank) and the Mul too (its other
+        // input is a graph input, which may be read on either side); Relu has no int64 kernel. These must be
+        // reported, and the Shape->Reshape pattern must not be.
         var g = new GraphBuilder();
         var x = g.Input("x", -1, 3);
         var scaled = g.Mul(x, g.Cast(g.Size(x), Onnx.TensorProto.Types.DataType.Float));

@@ -160,7 +160,9 @@ public sealed class RuntimeTests
         g.Output(g.Sub(g.Mul(x, three), total), "y");
         g.Output(g.Add(total, g.Scalar(1)), "t");
         var model = g.ToModel();
-        var constants = model.Graph.Node.Where(n => n.OpType == "Constant" && n.Attribute.Single().T.DataType == (int)Onnx.TensorProto.Types.DataType.Float).ToDictionary(n => n.Attribute.Single().T.FloatData.Single(), n => n.Attribute.Single().T.Dims.ToArray());
+        var constants = model.Graph.Node
+            .Where(n => n.OpType == "Constant" && n.Attribute.Single().T.DataType == (int)Onnx.TensorProto.Types.DataType.Float)
+            .ToDictionary(n => n.Attribute.Single().T.FloatData.Single(), n => n.Attribute.Single().T.Dims.ToArray());
         CollectionAssert.AreEqual(new long[] { 1, 1 }, constants[3f]);
         CollectionAssert.AreEqual(Array.Empty<long>(), constants[1f]);
         Assert.AreEqual(2, constants.Count, "the rank-0 3 is read by no node and must not be written");

@@ -3,7 +3,8 @@ namespace Recommender.Trainers.Graph;
 /// <summary>
 /// Reverse-mode automatic differentiation over a <see cref="GraphBuilder"/>: walks the recorded nodes
 /// from the loss back to the requested values, applying each op's gradient rule and summing the
-/// gradients of values used more than once (into a matrix product's C where the newer term is one: <see cref="GraphBuilder.Accumulate"/>). The backward ops are appended to the same graph, so the
+/// gradients of values used more than once (into a matrix product's C where the newer term is one:
+/// <see cref="GraphBuilder.Accumulate"/>). The backward ops are appended to the same graph, so the
 /// forward activations they need are shared, not recomputed.
 /// </summary>
 public static class Autodiff
