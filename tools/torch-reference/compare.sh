@@ -12,6 +12,7 @@ cd "$(dirname "$0")/../.."
 data=${1:-${TMPDIR:-/tmp}/rec-torch-compare}
 threads=${2:-2}
 repeats=${3:-1}
+[[ $threads =~ ^[1-9][0-9]*$ && $repeats =~ ^[1-9][0-9]*$ ]] || { echo "error: THREADS and REPEATS must be positive integers, got '$threads' and '$repeats'" >&2; exit 2; }
 python=/usr/bin/python3
 dotnet build -c Release Recommender.Pipeline -v q -nologo > /dev/null
 app="dotnet Recommender.Pipeline/bin/Release/net10.0/Recommender.Pipeline.dll"
