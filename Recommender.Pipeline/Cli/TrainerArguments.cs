@@ -19,9 +19,10 @@ internal sealed class TrainerArguments
     public readonly Option<float?> EmbeddingLearningRate = new Option<float?>("--embedding-learning-rate") { Description = "Sparse Adagrad learning rate of the embeddings (default 0.05)" }.Finite(0);
     public readonly Option<int?> WarmupSteps = new Option<int?>("--warmup-steps") { Description = $"Linear learning-rate warm-up steps (default {MultiTaskTrainerOptions.Defaults.WarmupSteps})" }.AtLeast(0);
     public readonly Option<LearningRateDecay?> Decay = new("--decay") { Description = "Learning-rate schedule after the warm-up: Cosine (default, down to 10%) or None (constant)" };
-    public readonly Option<FeatureInteractions?> Interactions = new("--interactions") { Description = "Explicit feature interactions of the input, for every architecture: a comma-separated combination of FactorizationMachine, Cross, PairwiseDot, DeepFm, FieldAware and FieldAwareLinear (with FieldAware: its pair products also straight into each logit) (default FieldAware,PairwiseDot), or None" };
+    public readonly Option<FeatureInteractions?> Interactions = new("--interactions") { Description = "Explicit feature interactions of the input, for every architecture: a comma-separated combination of FactorizationMachine, Cross, PairwiseDot, DeepFm, FieldAware, FieldAwareLinear (with FieldAware: its pair products also straight into each logit) and CrossedEmbeddings (an embedding per value combination of every pair of fields with few combinations) (default FieldAware,PairwiseDot), or None" };
     public readonly Option<int?> CrossLayers = new Option<int?>("--cross-layers") { Description = "Cross layers with --interactions Cross (default 2)" }.AtLeast(1);
     public readonly Option<int?> FieldAwareDim = new Option<int?>("--field-aware-dim") { Description = "Width of each field-aware vector with --interactions FieldAware (default 4)" }.AtLeast(1);
+    public readonly Option<int?> CrossedRowLimit = new Option<int?>("--crossed-row-limit") { Description = $"With --interactions CrossedEmbeddings: a pair of fields is crossed when its values make at most this many combinations, unknown values included (default {new MultiTaskTrainerOptions().CrossedRowLimit})" }.AtLeast(1);
     public readonly Option<SequencePooling?> Pooling = new("--pooling") { Description = "How the schema's behaviour sequences are pooled: Attention (default, DIN's target attention) or Mean" };
     public readonly Option<int?> AttentionHidden = new Option<int?>("--attention-hidden") { Description = "Hidden width of the attention MLP (default 32)" }.AtLeast(1);
     public readonly Option<CalibrationKind?> Calibration = new("--calibration") { Description = "Post-hoc calibration of the binary heads on the validation data: Platt (default), Isotonic or None" };
@@ -43,7 +44,7 @@ internal sealed class TrainerArguments
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, WarmupSteps, Decay, Interactions, CrossLayers, FieldAwareDim, Pooling, AttentionHidden, Calibration, Optimizer, WeightDecay, Momentum, ClipNorm, EmbeddingL2, AdaptiveEmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
+        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, WarmupSteps, Decay, Interactions, CrossLayers, FieldAwareDim, CrossedRowLimit, Pooling, AttentionHidden, Calibration, Optimizer, WeightDecay, Momentum, ClipNorm, EmbeddingL2, AdaptiveEmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
             command.Options.Add(o);
     }
 
@@ -79,6 +80,7 @@ internal sealed class TrainerArguments
         if (r.GetValue(Calibration) is { } calibration) o.Calibration = calibration;
         if (r.GetValue(CrossLayers) is { } layers) o.CrossLayers = layers;
         if (r.GetValue(FieldAwareDim) is { } fieldAwareDim) o.FieldAwareDim = fieldAwareDim;
+        if (r.GetValue(CrossedRowLimit) is { } crossedRowLimit) o.CrossedRowLimit = crossedRowLimit;
         if (r.GetValue(Pooling) is { } pooling) o.Pooling = pooling;
         if (r.GetValue(AttentionHidden) is { } hidden) o.AttentionHidden = hidden;
         if (r.GetValue(WeightDecay) is { } wd) o.WeightDecay = wd;

@@ -38,6 +38,14 @@ public enum FeatureInteractions
     /// FFM is stays one linear layer away instead of having to pass through the MLP's ReLUs.
     /// </summary>
     FieldAwareLinear = 32,
+    /// <summary>
+    /// Crossed embeddings (the cross-product features of Wide &amp; Deep, Cheng et al. 2016, learned as embeddings): every
+    /// pair of plain fields whose values make at most <see cref="MultiTaskSpec.CrossedRowLimit"/> combinations gets a table
+    /// with a row per combination, so age x category learns its own vector for each (age, category) instead of a product of
+    /// two per-field vectors; the pairs' embeddings join the input. The ids are computed from the fields' ids, on the host
+    /// in training and inside the exported model, whose inputs do not change.
+    /// </summary>
+    CrossedEmbeddings = 64,
 }
 
 /// <summary>
@@ -104,6 +112,7 @@ public sealed class InputBlock
             x = g.Concat(1, x, products);
             if (spec.Interactions.HasFlag(FeatureInteractions.FieldAwareLinear)) fieldAwarePairs = products;
         }
+        if (spec.Crossed) x = g.Concat(1, x, inputs[MultiTaskInputs.CrossedEmbeddings]);
         wide = pairwiseSum is null && fieldAwarePairs is null ? null : new WideTerms(pairwiseSum, fieldAwarePairs);
         return x;
     }

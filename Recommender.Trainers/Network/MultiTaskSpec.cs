@@ -36,6 +36,19 @@ public sealed record MultiTaskSpec
     /// <summary>Whether the field-aware pair products also join the logits (<see cref="FeatureInteractions.FieldAwareLinear"/>).</summary>
     public bool FieldAwareLinear => FieldAware && Interactions.HasFlag(FeatureInteractions.FieldAwareLinear);
 
+    /// <summary>With <see cref="FeatureInteractions.CrossedEmbeddings"/>: the most rows (value combinations) a crossed pair's table may have.</summary>
+    public int CrossedRowLimit { get; init; } = 10_000;
+    /// <summary>Whether the crossed embeddings are on (a third embedding input, one table per crossed pair).</summary>
+    public bool Crossed => Interactions.HasFlag(FeatureInteractions.CrossedEmbeddings);
+
+    /// <summary>
+    /// The crossed pairs (plain fields a &lt; b, in row order) with their tables' rows, rows_a x rows_b; the pair's row for ids
+    /// (i, j) is i x rows_b + j. Empty without <see cref="FeatureInteractions.CrossedEmbeddings"/>.
+    /// </summary>
+    public IReadOnlyList<CrossedPair> CrossedPairs() => !Crossed ? [] :
+        [.. Enumerable.Range(0, PlainFields).SelectMany(a => Enumerable.Range(a + 1, PlainFields - a - 1).Select(b => new CrossedPair(a, b, FieldRows[a], FieldRows[b])))
+            .Where(p => p.Rows <= CrossedRowLimit)];
+
     /// <summary>
     /// Behaviour sequences (see <see cref="SequenceSpec"/>): their positions are the last fields, in order, each sequence's
     /// contiguous; empty for none.
@@ -73,7 +86,7 @@ public sealed record MultiTaskSpec
     /// <summary>Width of the network input: the concatenation (crossed, with the cross network), plus one embedding width with the bi-interaction, plus F(F-1)/2 pairwise dot products.</summary>
     public int InputSize => ConcatenatedSize + (Interactions.HasFlag(FeatureInteractions.FactorizationMachine) ? EmbeddingDim : 0)
         + (Interactions.HasFlag(FeatureInteractions.PairwiseDot) ? InteractionFields * (InteractionFields - 1) / 2 : 0)
-        + (FieldAware ? PlainFields * (PlainFields - 1) / 2 : 0);
+        + (FieldAware ? PlainFields * (PlainFields - 1) / 2 : 0) + CrossedPairs().Count * EmbeddingDim;
 
     /// <summary>Checks that the sequences' positions are the last fields, contiguous and in order, over plain target fields of the right size.</summary>
     public void ValidateSequences()
@@ -93,6 +106,8 @@ public sealed record MultiTaskSpec
         if (Sequences.Select(s => s.Name).Distinct().Count() != Sequences.Count) throw new ArgumentException("two sequences have the same name");
         if (AttentionHidden < 1) throw new ArgumentException($"AttentionHidden must be at least 1, got {AttentionHidden}");
         if (FieldAware && (FieldAwareDim < 1 || PlainFields < 2)) throw new ArgumentException($"the field-aware block needs FieldAwareDim >= 1 (got {FieldAwareDim}) and two plain fields (got {PlainFields})");
+        if (Crossed && CrossedPairs().Count == 0)
+            throw new ArgumentException($"the crossed embeddings need a pair of plain fields with at most {CrossedRowLimit} value combinations (CrossedRowLimit), and there is none");
     }
 
     /// <summary>A model of this spec: the parameters declared in <paramref name="init"/> (plus the heads'), the standard inputs, and <paramref name="forward"/>.</summary>
@@ -107,6 +122,7 @@ public sealed record MultiTaskSpec
     {
         var inputs = new List<BatchInputSpec> { new(MultiTaskInputs.Embeddings, [FieldRows.Count * EmbeddingDim], BatchInputKind.Embedding) };
         if (FieldAware) inputs.Add(new(MultiTaskInputs.FieldAwareEmbeddings, [PlainFields * PlainFields * FieldAwareDim], BatchInputKind.Embedding));
+        if (Crossed) inputs.Add(new(MultiTaskInputs.CrossedEmbeddings, [CrossedPairs().Count * EmbeddingDim], BatchInputKind.Embedding));
         if (DenseSize > 0) inputs.Add(new(MultiTaskInputs.Dense, [DenseSize], BatchInputKind.Feature));
         if (Sequences.Count > 0) inputs.Add(new(MultiTaskInputs.SequenceMask, [SequencePositions], BatchInputKind.Feature));
         inputs.Add(new(MultiTaskInputs.RowMask, [1], BatchInputKind.Label));
@@ -126,6 +142,8 @@ public static class MultiTaskInputs
     public const string Embeddings = "embeddings";
     /// <summary>The plain fields' field-aware vectors [B, fields * fields * k]: field f's vector for field j at (f * fields + j) * k.</summary>
     public const string FieldAwareEmbeddings = "field_aware_embeddings";
+    /// <summary>The crossed pairs' embeddings [B, pairs * dim], in <see cref="MultiTaskSpec.CrossedPairs"/> order.</summary>
+    public const string CrossedEmbeddings = "crossed_embeddings";
     /// <summary>Normalized dense features [B, dense].</summary>
     public const string Dense = "dense";
     /// <summary>1 where a sequence position holds a known id, 0 for padding and unknown ids [B, positions]; filled from the ids (<see cref="SequenceMask"/>).</summary>
@@ -137,3 +155,4 @@ public static class MultiTaskInputs
     /// <summary>1 where the task's label is there [B, 1].</summary>
     public static string LabelMask(TaskDefinition task) => "label_mask." + task.Name;
 }
+

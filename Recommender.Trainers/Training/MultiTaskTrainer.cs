@@ -43,6 +43,7 @@ public static class MultiTaskTrainer
             FieldRows = fieldRows, EmbeddingDim = o.EmbeddingDim, DenseSize = train.DenseSize, Tasks = tasks, Interactions = o.Interactions, CrossLayers = o.CrossLayers,
             LearnTaskWeights = o.LearnTaskWeights, Seed = o.Seed,
             Sequences = ResolveSequences(o, names), Pooling = o.Pooling, AttentionHidden = o.AttentionHidden, FieldAwareDim = o.FieldAwareDim,
+            CrossedRowLimit = o.CrossedRowLimit,
         };
         spec.ValidateSequences();
         var compiled = TrainStepCompiler.Compile(Define(o, spec), new DenseOptimizerOptions
@@ -59,6 +60,15 @@ public static class MultiTaskTrainer
             ? new FieldEmbeddings(fieldRows.Take(spec.PlainFields).ToArray(), spec.PlainFields * spec.FieldAwareDim, o.Seed + 104729, threads: o.Threads, idStride: fieldRows.Count)
             : null;
         float[][]? bestFieldAware = null;
+        // The crossed pairs' tables, a row per combination of the pair's ids; the rows of a batch are computed from its ids.
+        var crossedPairs = spec.CrossedPairs();
+        if (spec.Crossed && (initial is not null || o.CheckpointPath is not null))
+            throw new ArgumentException("the crossed embeddings cannot yet be warm-started or checkpointed: train without --checkpoint, from scratch, or leave CrossedEmbeddings out");
+        using var crossed = spec.Crossed
+            ? new FieldEmbeddings(crossedPairs.Select(p => checked((int)p.Rows)).ToArray(), o.EmbeddingDim, o.Seed + 7_368_787, threads: o.Threads, idStride: crossedPairs.Count)
+            : null;
+        var crossedRows = new int[batch * crossedPairs.Count];
+        float[][]? bestCrossed = null;
         if (initial is not null) Continue(initial, names, runner, embeddings, compiled, sparse, o, fieldAware);
         if (o.AdaptiveEmbeddingL2 > 0)
         {
@@ -106,9 +116,15 @@ public static class MultiTaskTrainer
                 int real = filler.Fill(runner, order, s * batch);
                 embeddings.Gather(filler.Ids, batch, runner.Input(MultiTaskInputs.Embeddings));
                 fieldAware?.Gather(filler.Ids, batch, runner.Input(MultiTaskInputs.FieldAwareEmbeddings));
+                if (crossed is not null)
+                {
+                    CrossedPair.Fill(crossedPairs, filler.Ids, train.Fields, batch, crossedRows);
+                    crossed.Gather(crossedRows, batch, runner.Input(MultiTaskInputs.CrossedEmbeddings));
+                }
                 runner.Step(LearningRate(o, runner.Steps - startSteps, totalSteps));
                 embeddings.Update(filler.Ids, real, runner.EmbeddingGradient(MultiTaskInputs.Embeddings), sparse, o.EmbeddingLearningRate, runner.Steps);
                 fieldAware?.Update(filler.Ids, real, runner.EmbeddingGradient(MultiTaskInputs.FieldAwareEmbeddings), sparse, o.EmbeddingLearningRate, runner.Steps);
+                crossed?.Update(crossedRows, real, runner.EmbeddingGradient(MultiTaskInputs.CrossedEmbeddings), sparse, o.EmbeddingLearningRate, runner.Steps);
                 lossSum += runner.Loss;
                 foreach (var t in compiled.LossTerms) termSums[t] += runner.LossTerm(t);
                 o.Progress?.Invoke(epoch, s + 1, stepsPerEpoch, lossSum / (s + 1));
@@ -117,7 +133,8 @@ public static class MultiTaskTrainer
             var parameters = runner.Parameters();
             var tables = embeddings.Tables.Select(t => t.Weights).ToArray();
             var fieldAwareTables = fieldAware?.Tables.Select(t => t.Weights).ToArray();
-            var metrics = validation is null ? new Dictionary<string, double>() : Evaluate(compiled, parameters, tables, spec, validation, runtime, fieldAwareTables);
+            var crossedTables = crossed?.Tables.Select(t => t.Weights).ToArray();
+            var metrics = validation is null ? new Dictionary<string, double>() : Evaluate(compiled, parameters, tables, spec, validation, runtime, fieldAwareTables, crossedTables);
             bool isBest = false;
             if (validation is not null && metrics.TryGetValue(stoppingMetric, out double value) && !double.IsNaN(value))
             {
@@ -129,6 +146,7 @@ public static class MultiTaskTrainer
                     bestParameters = parameters;
                     bestTables = CloneTables(tables);
                     bestFieldAware = fieldAwareTables is null ? null : CloneTables(fieldAwareTables);
+                    bestCrossed = crossedTables is null ? null : CloneTables(crossedTables);
                 }
                 else sinceBest++;
             }
@@ -143,11 +161,12 @@ public static class MultiTaskTrainer
         var finalParameters = bestParameters ?? runner.Parameters();
         var finalTables = bestTables ?? CloneTables(embeddings.Tables.Select(t => t.Weights).ToArray());
         var finalFieldAware = fieldAware is null ? null : bestFieldAware ?? CloneTables(fieldAware.Tables.Select(t => t.Weights).ToArray());
+        var finalCrossed = crossed is null ? null : bestCrossed ?? CloneTables(crossed.Tables.Select(t => t.Weights).ToArray());
         // Fitted on the validation data; without it a warm start keeps the calibration of the model it goes on from.
         var calibration = o.Calibration != CalibrationKind.Platt ? null
-            : validation is not null ? Calibrate(compiled, finalParameters, finalTables, spec, validation, runtime, finalFieldAware, PlattCalibration.Fit) : initial?.Calibration;
+            : validation is not null ? Calibrate(compiled, finalParameters, finalTables, spec, validation, runtime, finalFieldAware, finalCrossed, PlattCalibration.Fit) : initial?.Calibration;
         var isotonic = o.Calibration != CalibrationKind.Isotonic ? null
-            : validation is not null ? Calibrate(compiled, finalParameters, finalTables, spec, validation, runtime, finalFieldAware, IsotonicCalibration.Fit) : initial?.Isotonic;
+            : validation is not null ? Calibrate(compiled, finalParameters, finalTables, spec, validation, runtime, finalFieldAware, finalCrossed, IsotonicCalibration.Fit) : initial?.Isotonic;
         // The state to go on from: the weights kept (the best epoch's, when early stopping chose one), the optimizer's
         // state as training left it, and the calibration.
         var continuation = new TrainingState
@@ -162,12 +181,12 @@ public static class MultiTaskTrainer
             FieldAwareState2 = fieldAware is null ? null : CloneStates(fieldAware.Tables.Select(t => t.State2)),
         };
         if (calibration is null && isotonic is null)
-            return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device) { State = continuation, FieldAwareTables = finalFieldAware };
+            return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device) { State = continuation, FieldAwareTables = finalFieldAware, CrossedTables = finalCrossed };
         // The same parameters under heads that apply the calibration: the inference and export graphs change, the training graph did not.
         var calibrated = spec with { Calibration = calibration, Isotonic = isotonic };
         return new TrainedMultiTaskModel(calibrated, compiled.WithInferenceDefinition(Define(o, calibrated)), finalParameters, finalTables, history, runner.Device)
         {
-            State = continuation, FieldAwareTables = finalFieldAware,
+            State = continuation, FieldAwareTables = finalFieldAware, CrossedTables = finalCrossed,
         };
     }
 
@@ -294,9 +313,9 @@ public static class MultiTaskTrainer
 
     /// <summary>Validation metrics of a model on labelled data.</summary>
     public static Dictionary<string, double> Evaluate(CompiledModel compiled, IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables,
-        MultiTaskSpec spec, FeatureMatrix data, RuntimeOptions? runtime = null, IReadOnlyList<float[]>? fieldAwareTables = null)
+        MultiTaskSpec spec, FeatureMatrix data, RuntimeOptions? runtime = null, IReadOnlyList<float[]>? fieldAwareTables = null, IReadOnlyList<float[]>? crossedTables = null)
     {
-        var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, data, runtime, BatchedInference.DefaultBatchSize, fieldAwareTables);
+        var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, data, runtime, BatchedInference.DefaultBatchSize, fieldAwareTables, crossedTables);
         return MultiTaskMetrics.Compute(spec.Tasks, p.Columns, Labels(spec, data), groups: null).Items().ToDictionary(m => m.Name, m => m.Value.Value);
     }
 
@@ -308,9 +327,9 @@ public static class MultiTaskTrainer
 
     /// <summary>A calibration (Platt's or isotonic) of every binary task with labels, fitted on the validation rows where the task is defined.</summary>
     private static Dictionary<string, T> Calibrate<T>(CompiledModel compiled, IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables,
-        MultiTaskSpec spec, FeatureMatrix validation, RuntimeOptions runtime, IReadOnlyList<float[]>? fieldAwareTables, Fitter<T> fit)
+        MultiTaskSpec spec, FeatureMatrix validation, RuntimeOptions runtime, IReadOnlyList<float[]>? fieldAwareTables, IReadOnlyList<float[]>? crossedTables, Fitter<T> fit)
     {
-        var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, validation, runtime, BatchedInference.DefaultBatchSize, fieldAwareTables);
+        var p = TrainedMultiTaskModel.Predict(compiled, parameters, tables, spec, validation, runtime, BatchedInference.DefaultBatchSize, fieldAwareTables, crossedTables);
         var labels = Labels(spec, validation);
         var (defined, _) = MultiTaskMetrics.Domains(spec.Tasks, labels);
         var calibration = new Dictionary<string, T>();
@@ -357,6 +376,7 @@ public static class MultiTaskTrainer
         if (o.Epochs < 1 || o.BatchSize < 1 || o.EmbeddingDim < 1) throw new ArgumentException("Epochs, BatchSize and EmbeddingDim must be positive");
         if (o.CrossLayers < 1) throw new ArgumentException($"CrossLayers must be at least 1, got {o.CrossLayers}");
         if (o.FieldAwareDim < 1) throw new ArgumentException($"FieldAwareDim must be at least 1, got {o.FieldAwareDim}");
+        if (o.CrossedRowLimit < 1) throw new ArgumentException($"CrossedRowLimit must be at least 1, got {o.CrossedRowLimit}");
         // Zero is allowed: a warm start at rate zero must reproduce the model it starts from.
         if (!(float.IsFinite(o.LearningRate) && o.LearningRate >= 0) || !(float.IsFinite(o.EmbeddingLearningRate) && o.EmbeddingLearningRate >= 0))
             throw new ArgumentException($"the learning rates must be finite and at least 0, got LearningRate {o.LearningRate}, EmbeddingLearningRate {o.EmbeddingLearningRate}");

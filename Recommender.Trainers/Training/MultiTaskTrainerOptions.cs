@@ -126,6 +126,11 @@ public sealed class MultiTaskTrainerOptions
     /// <summary>Width of each field-aware vector, with <see cref="FeatureInteractions.FieldAware"/> (every plain field gets one per plain field).</summary>
     public int FieldAwareDim = 4;
     /// <summary>
+    /// With <see cref="FeatureInteractions.CrossedEmbeddings"/>: a pair of plain fields is crossed when its values make at most this many
+    /// combinations (rows of the pair's table, the unknown ids included).
+    /// </summary>
+    public int CrossedRowLimit = 10_000;
+    /// <summary>
     /// Behaviour sequences among the key columns (see <see cref="BehaviourSequence"/>); null or empty for none. Their
     /// positions are not fields of their own: each sequence is pooled into one embedding.
     /// </summary>

@@ -44,6 +44,8 @@ public sealed class TrainedMultiTaskModel
     public IReadOnlyList<float[]> Tables { get; }
     /// <summary>With <see cref="FeatureInteractions.FieldAware"/>: each plain field's field-aware vectors, row-major [rows, fields * k]; else null.</summary>
     public IReadOnlyList<float[]>? FieldAwareTables { get; internal init; }
+    /// <summary>With <see cref="FeatureInteractions.CrossedEmbeddings"/>: each crossed pair's table, row-major [rows_a * rows_b, dim]; else null.</summary>
+    public IReadOnlyList<float[]>? CrossedTables { get; internal init; }
     /// <summary>Per-epoch reports.</summary>
     public IReadOnlyList<EpochReport> History { get; }
     /// <summary>The state to continue training from (a warm start), when this model was trained here.</summary>
@@ -53,10 +55,11 @@ public sealed class TrainedMultiTaskModel
 
     /// <summary>Scores every row of <paramref name="data"/> in batches.</summary>
     public MultiTaskPredictions Predict(FeatureMatrix data, RuntimeOptions? runtime = null, int batchSize = BatchedInference.DefaultBatchSize) =>
-        Predict(Compiled, Parameters, Tables, Spec, data, runtime, batchSize, FieldAwareTables);
+        Predict(Compiled, Parameters, Tables, Spec, data, runtime, batchSize, FieldAwareTables, CrossedTables);
 
     internal static MultiTaskPredictions Predict(CompiledModel compiled, IReadOnlyDictionary<string, float[]> parameters, IReadOnlyList<float[]> tables,
-        MultiTaskSpec spec, FeatureMatrix data, RuntimeOptions? runtime, int batchSize, IReadOnlyList<float[]>? fieldAwareTables = null)
+        MultiTaskSpec spec, FeatureMatrix data, RuntimeOptions? runtime, int batchSize, IReadOnlyList<float[]>? fieldAwareTables = null,
+        IReadOnlyList<float[]>? crossedTables = null)
     {
         var result = new MultiTaskPredictions(compiled.Predictions, data.Rows);
         if (data.Rows == 0) return result;
@@ -65,6 +68,10 @@ public sealed class TrainedMultiTaskModel
         using var embeddings = new FieldEmbeddings(tables, spec.EmbeddingDim, tableOf: spec.TableOwners());
         using var fieldAware = spec.FieldAware ? new FieldEmbeddings(fieldAwareTables ?? throw new ArgumentException("a field-aware model needs its field-aware tables"),
             spec.PlainFields * spec.FieldAwareDim, idStride: data.Fields) : null;
+        var crossedPairs = spec.CrossedPairs();
+        using var crossed = spec.Crossed ? new FieldEmbeddings(crossedTables ?? throw new ArgumentException("a model with crossed embeddings needs their tables"),
+            spec.EmbeddingDim, idStride: crossedPairs.Count) : null;
+        var crossedRows = new int[batchSize * crossedPairs.Count];
         var ids = new int[batchSize * data.Fields];
         var dense = spec.DenseSize > 0 ? inference.Input(MultiTaskInputs.Dense) : null;
         int positions = spec.SequencePositions;
@@ -83,6 +90,11 @@ public sealed class TrainedMultiTaskModel
                 for (int b = 0; b < batchSize; b++) SequenceSpec.FillMask(spec.Sequences, ids.AsSpan(b * data.Fields, data.Fields), mask.AsSpan(b * positions, positions));
             embeddings.Gather(ids, batchSize, inference.Input(MultiTaskInputs.Embeddings));
             fieldAware?.Gather(ids, batchSize, inference.Input(MultiTaskInputs.FieldAwareEmbeddings));
+            if (crossed is not null)
+            {
+                CrossedPair.Fill(crossedPairs, ids, data.Fields, batchSize, crossedRows);
+                crossed.Gather(crossedRows, batchSize, inference.Input(MultiTaskInputs.CrossedEmbeddings));
+            }
             inference.Run();
             foreach (var (name, target) in outputs) Array.Copy(inference.Output(name), 0, target, start, count);
         }
@@ -95,5 +107,6 @@ public sealed class TrainedMultiTaskModel
         Compiled.Export(Parameters, Tables, fieldInputs, Spec.EmbeddingDim, docString,
             denseInputName is null ? null : new Dictionary<string, string> { [MultiTaskInputs.Dense] = denseInputName }, idType, Spec.TableOwners(),
             Spec.Sequences.Count == 0 ? null : (MultiTaskInputs.SequenceMask, Spec.SequencePositionFields),
-            FieldAwareTables is { } fieldAware ? (MultiTaskInputs.FieldAwareEmbeddings, fieldAware) : null);
+            FieldAwareTables is { } fieldAware ? (MultiTaskInputs.FieldAwareEmbeddings, fieldAware) : null,
+            CrossedTables is { } crossed ? (MultiTaskInputs.CrossedEmbeddings, Spec.CrossedPairs().Select(p => (p.A, p.B, p.RowsA, p.RowsB)).ToArray(), crossed) : null);
 }

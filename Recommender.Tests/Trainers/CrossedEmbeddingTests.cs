@@ -1,0 +1,104 @@
+using Recommender.Trainers.Evaluation;
+using Recommender.Trainers.Network;
+using Recommender.Trainers.Runtime;
+using Recommender.Trainers.Training;
+
+namespace Recommender.Tests.Trainers;
+
+[TestClass]
+public sealed class CrossedEmbeddingTests
+{
+    // Clicks from an arbitrary table over the pairs of fields 0 and 1 (no low-rank structure for products of per-field
+    // vectors to find); field 2 is noise. 12 values each: 13 rows per field with the unknown id.
+    private static (FeatureMatrix Train, FeatureMatrix Test) Crossed()
+    {
+        const int rows = 12_000, values = 12;
+        var rng = new Random(5);
+        var effect = Enumerable.Range(0, values * values).Select(_ => rng.NextDouble() * 4 - 2).ToArray();
+        var ids = new int[rows * 3];
+        var clicks = new float[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            int a = rng.Next(values), b = rng.Next(values);
+            ids[r * 3] = a + 1; ids[r * 3 + 1] = b + 1; ids[r * 3 + 2] = 1 + rng.Next(values);
+            clicks[r] = rng.NextDouble() < 1 / (1 + Math.Exp(-(effect[a * values + b] - 1))) ? 1f : 0f;
+        }
+        FeatureMatrix Part(int from, int count) => FeatureMatrix.FromArrays(count, 3, 0, ids.AsSpan(from * 3, count * 3), [], [clicks[from..(from + count)], null, null]);
+        return (Part(0, 10_000), Part(10_000, 2_000));
+    }
+
+    private static MultiTaskTrainerOptions Options(FeatureInteractions interactions) => new()
+    {
+        Epochs = 3, BatchSize = 256, EmbeddingDim = 4, Bottom = [16], Tower = [8], CvrWeight = 0, RatingWeight = 0, Device = ExecutionDevice.Cpu, Threads = 1,
+        Calibration = CalibrationKind.None, Patience = 0, Interactions = interactions, CrossedRowLimit = 169,
+    };
+
+    [TestMethod]
+    public void PairsAreThePlainFieldPairsWithinTheLimitAndTheirRowsCombineTheIds()
+    {
+        // Tables of 3, 4, 100 and 2 rows, limit 12: (0,1) 12, (0,3) 6 and (1,3) 8 are crossed; pairs with field 2 are not.
+        var spec = new MultiTaskSpec { FieldRows = [3, 4, 100, 2], Interactions = FeatureInteractions.CrossedEmbeddings, CrossedRowLimit = 12 };
+        CollectionAssert.AreEqual(new[] { (0, 1), (0, 3), (1, 3) }, spec.CrossedPairs().Select(p => (p.A, p.B)).ToArray());
+        Assert.AreEqual(4 * 16 + 3 * 16, spec.InputSize, "three pairs' 16-wide embeddings beside the four fields'");
+        var pair = spec.CrossedPairs()[0];
+        Assert.AreEqual(2 * 4 + 3, pair.Row(2, 3));
+        Assert.AreEqual(0 * 4 + 3, pair.Row(7, 3), "an id outside field 0's rows is its unknown id 0");
+        Assert.AreEqual(2 * 4 + 0, pair.Row(2, -1));
+        // A batch of two rows, four ids each.
+        int[] ids = [2, 3, 50, 1, /**/ 1, 0, 99, 0];
+        var rows = new int[6];
+        CrossedPair.Fill(spec.CrossedPairs(), ids, 4, 2, rows);
+        CollectionAssert.AreEqual(new[] { 2 * 4 + 3, 2 * 2 + 1, 3 * 2 + 1, /**/ 1 * 4 + 0, 1 * 2 + 0, 0 }, rows);
+        Assert.AreEqual(0, new MultiTaskSpec { FieldRows = [3, 4], CrossedRowLimit = 12 }.CrossedPairs().Count, "off without the flag");
+        var none = new MultiTaskSpec { FieldRows = [30, 40], Interactions = FeatureInteractions.CrossedEmbeddings, CrossedRowLimit = 12 };
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => none.ValidateSequences()).Message, "at most 12 value combinations");
+    }
+
+    [TestMethod]
+    public void CrossedEmbeddingsLearnAnArbitraryPairTableAndTheExportAgreesOutOfRangeIdsIncluded()
+    {
+        var (train, test) = Crossed();
+        int[] rows = [13, 13, 13];
+        var plain = MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.None));
+        var crossed = MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.CrossedEmbeddings));
+        double aucPlain = BinaryMetrics.Auc(plain.Predict(test)["PCtr"], test.LabelColumn(0)).Value;
+        double aucCrossed = BinaryMetrics.Auc(crossed.Predict(test)["PCtr"], test.LabelColumn(0)).Value;
+        Console.WriteLine($"test AUC: MLP over the embeddings {aucPlain:F4}, with crossed embeddings {aucCrossed:F4}");
+        Assert.IsTrue(aucCrossed > aucPlain + 0.02, $"crossed {aucCrossed:F4} against {aucPlain:F4}");
+        Assert.AreEqual(3, crossed.CrossedTables!.Count, "pairs (0,1), (0,2), (1,2): 169 rows each");
+        Assert.AreEqual(169 * 4, crossed.CrossedTables[0].Length);
+
+        // The standalone model computes each pair's row from the field ids; an id past its field's rows, or negative,
+        // reads the unknown id's row, as the host does.
+        var onnx = crossed.Export(["a", "b", "c"]);
+        using var runner = new GraphRunner(onnx, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });
+        string[] names = ["a", "b", "c"];
+        var feed = new Dictionary<string, (Array, long[])>();
+        for (int f = 0; f < 3; f++) feed[names[f]] = (Enumerable.Range(0, test.Rows).Select(r => (long)test.Ids(r)[f]).ToArray(), [test.Rows, 1]);
+        var exported = (float[])runner.Run(feed)["PCtr"].Data;
+        var predicted = crossed.Predict(test)["PCtr"];
+        for (int r = 0; r < test.Rows; r++) Assert.AreEqual(predicted[r], exported[r], 1e-6f, $"row {r}");
+
+        int[] outOfRange = [5, 40, 3, /**/ -2, 7, 99];
+        int[] asUnknown = [5, 0, 3, /**/ 0, 7, 0];
+        var unknown = FeatureMatrix.FromArrays(2, 3, 0, asUnknown, [], [new float[2], null, null]);
+        var expected = crossed.Predict(unknown)["PCtr"];
+        for (int f = 0; f < 3; f++) feed[names[f]] = (new long[] { outOfRange[f], outOfRange[3 + f] }, [2, 1]);
+        var got = (float[])runner.Run(feed)["PCtr"].Data;
+        for (int r = 0; r < 2; r++) Assert.AreEqual(expected[r], got[r], 1e-6f, $"out-of-range row {r}");
+    }
+
+    [TestMethod]
+    public void CrossedModelsRefuseCheckpointsAndWarmStartsForNow()
+    {
+        var (train, _) = Crossed();
+        int[] rows = [13, 13, 13];
+        var checkpointed = Options(FeatureInteractions.CrossedEmbeddings);
+        checkpointed.CheckpointPath = Path.Combine(Path.GetTempPath(), $"crossed-{Guid.NewGuid():N}.ckpt");
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => MultiTaskTrainer.Train(train, null, rows, checkpointed)).Message, "cannot yet be warm-started or checkpointed");
+        Assert.IsFalse(File.Exists(checkpointed.CheckpointPath));
+        var plain = MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.None));
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.CrossedEmbeddings), plain.State)).Message,
+            "cannot yet be warm-started or checkpointed");
+    }
+}
