@@ -10,22 +10,11 @@ public sealed class CrossedEmbeddingTests
 {
     // Clicks from an arbitrary table over the pairs of fields 0 and 1 (no low-rank structure for products of per-field
     // vectors to find); field 2 is noise. 12 values each: 13 rows per field with the unknown id.
-    private static (FeatureMatrix Train, FeatureMatrix Test) Crossed()
+    private static (FeatureMatrix Train, FeatureMatrix Test) Crossed() => PairwiseClicks.Make(12, 5, rng =>
     {
-        const int rows = 12_000, values = 12;
-        var rng = new Random(5);
-        var effect = Enumerable.Range(0, values * values).Select(_ => rng.NextDouble() * 4 - 2).ToArray();
-        var ids = new int[rows * 3];
-        var clicks = new float[rows];
-        for (int r = 0; r < rows; r++)
-        {
-            int a = rng.Next(values), b = rng.Next(values);
-            ids[r * 3] = a + 1; ids[r * 3 + 1] = b + 1; ids[r * 3 + 2] = 1 + rng.Next(values);
-            clicks[r] = rng.NextDouble() < 1 / (1 + Math.Exp(-(effect[a * values + b] - 1))) ? 1f : 0f;
-        }
-        FeatureMatrix Part(int from, int count) => FeatureMatrix.FromArrays(count, 3, 0, ids.AsSpan(from * 3, count * 3), [], [clicks[from..(from + count)], null, null]);
-        return (Part(0, 10_000), Part(10_000, 2_000));
-    }
+        var effect = Enumerable.Range(0, 144).Select(_ => rng.NextDouble() * 4 - 2).ToArray();
+        return (a, b) => effect[a * 12 + b] - 1;
+    });
 
     private static MultiTaskTrainerOptions Options(FeatureInteractions interactions) => new()
     {

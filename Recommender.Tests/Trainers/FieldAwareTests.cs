@@ -9,24 +9,12 @@ namespace Recommender.Tests.Trainers;
 public sealed class FieldAwareTests
 {
     // Clicks from a rank-2 cross of fields 0 and 1 (u_a . v_b) and nothing else; field 2 is noise.
-    private static (FeatureMatrix Train, FeatureMatrix Test) Crossed()
+    private static (FeatureMatrix Train, FeatureMatrix Test) Crossed() => PairwiseClicks.Make(30, 21, rng =>
     {
-        const int rows = 12_000, values = 30;
-        var rng = new Random(21);
-        var u = Enumerable.Range(0, values * 2).Select(_ => rng.NextDouble() * 4 - 2).ToArray();
-        var v = Enumerable.Range(0, values * 2).Select(_ => rng.NextDouble() * 4 - 2).ToArray();
-        var ids = new int[rows * 3];
-        var clicks = new float[rows];
-        for (int r = 0; r < rows; r++)
-        {
-            int a = rng.Next(values), b = rng.Next(values);
-            ids[r * 3] = a + 1; ids[r * 3 + 1] = b + 1; ids[r * 3 + 2] = 1 + rng.Next(values);
-            double z = u[a * 2] * v[b * 2] + u[a * 2 + 1] * v[b * 2 + 1] - 1;
-            clicks[r] = rng.NextDouble() < 1 / (1 + Math.Exp(-z)) ? 1f : 0f;
-        }
-        FeatureMatrix Part(int from, int count) => FeatureMatrix.FromArrays(count, 3, 0, ids.AsSpan(from * 3, count * 3), [], [clicks[from..(from + count)], null, null]);
-        return (Part(0, 10_000), Part(10_000, 2_000));
-    }
+        var u = Enumerable.Range(0, 60).Select(_ => rng.NextDouble() * 4 - 2).ToArray();
+        var v = Enumerable.Range(0, 60).Select(_ => rng.NextDouble() * 4 - 2).ToArray();
+        return (a, b) => u[a * 2] * v[b * 2] + u[a * 2 + 1] * v[b * 2 + 1] - 1;
+    });
 
     private static MultiTaskTrainerOptions Options(FeatureInteractions interactions) => new()
     {

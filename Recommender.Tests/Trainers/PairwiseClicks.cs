@@ -1,0 +1,28 @@
+using Recommender.Trainers.Training;
+
+namespace Recommender.Tests.Trainers;
+
+/// <summary>
+/// Three-field click data whose click law reads fields 0 and 1 only (field 2 is noise), for the pairwise interaction
+/// blocks: 12,000 rows, the first 10,000 to train and the rest to test; ids are 1..values (0 stays the unknown id).
+/// </summary>
+internal static class PairwiseClicks
+{
+    /// <summary>The data of the click logit <paramref name="law"/> builds (drawing its parameters from the generator first).</summary>
+    public static (FeatureMatrix Train, FeatureMatrix Test) Make(int values, int seed, Func<Random, Func<int, int, double>> law)
+    {
+        const int rows = 12_000;
+        var rng = new Random(seed);
+        var logit = law(rng);
+        var ids = new int[rows * 3];
+        var clicks = new float[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            int a = rng.Next(values), b = rng.Next(values);
+            ids[r * 3] = a + 1; ids[r * 3 + 1] = b + 1; ids[r * 3 + 2] = 1 + rng.Next(values);
+            clicks[r] = rng.NextDouble() < 1 / (1 + Math.Exp(-logit(a, b))) ? 1f : 0f;
+        }
+        FeatureMatrix Part(int from, int count) => FeatureMatrix.FromArrays(count, 3, 0, ids.AsSpan(from * 3, count * 3), [], [clicks[from..(from + count)], null, null]);
+        return (Part(0, 10_000), Part(10_000, 2_000));
+    }
+}
