@@ -16,11 +16,12 @@ public sealed class CrossedEmbeddingTests
         return (a, b) => effect[a * 12 + b] - 1;
     });
 
-    private static MultiTaskTrainerOptions Options(FeatureInteractions interactions) => new()
+    private static MultiTaskTrainerOptions Options(FeatureInteractions interactions)
     {
-        Epochs = 3, BatchSize = 256, EmbeddingDim = 4, Bottom = [16], Tower = [8], CvrWeight = 0, RatingWeight = 0, Device = ExecutionDevice.Cpu, Threads = 1,
-        Calibration = CalibrationKind.None, Patience = 0, Interactions = interactions, CrossedRowLimit = 169,
-    };
+        var o = PairwiseClicks.Options(interactions);
+        o.CrossedRowLimit = 169;
+        return o;
+    }
 
     [TestMethod]
     public void PairsAreThePlainFieldPairsWithinTheLimitAndTheirRowsCombineTheIds()

@@ -16,11 +16,12 @@ public sealed class FieldAwareTests
         return (a, b) => u[a * 2] * v[b * 2] + u[a * 2 + 1] * v[b * 2 + 1] - 1;
     });
 
-    private static MultiTaskTrainerOptions Options(FeatureInteractions interactions) => new()
+    private static MultiTaskTrainerOptions Options(FeatureInteractions interactions)
     {
-        Epochs = 3, BatchSize = 256, EmbeddingDim = 4, Bottom = [16], Tower = [8], CvrWeight = 0, RatingWeight = 0, Device = ExecutionDevice.Cpu, Threads = 1,
-        Calibration = CalibrationKind.None, Patience = 0, Interactions = interactions, FieldAwareDim = 2,
-    };
+        var o = PairwiseClicks.Options(interactions);
+        o.FieldAwareDim = 2;
+        return o;
+    }
 
     [TestMethod]
     public void FieldAwareProductsLearnAPairwiseCrossAndTheExportAgrees()

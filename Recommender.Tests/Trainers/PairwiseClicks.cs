@@ -1,3 +1,5 @@
+using Recommender.Trainers.Network;
+using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
 
 namespace Recommender.Tests.Trainers;
@@ -25,4 +27,11 @@ internal static class PairwiseClicks
         FeatureMatrix Part(int from, int count) => FeatureMatrix.FromArrays(count, 3, 0, ids.AsSpan(from * 3, count * 3), [], [clicks[from..(from + count)], null, null]);
         return (Part(0, 10_000), Part(10_000, 2_000));
     }
+
+    /// <summary>A small network for this data: 3 epochs of 256 rows, CTR only, no calibration, on one CPU thread.</summary>
+    public static MultiTaskTrainerOptions Options(FeatureInteractions interactions) => new()
+    {
+        Epochs = 3, BatchSize = 256, EmbeddingDim = 4, Bottom = [16], Tower = [8], CvrWeight = 0, RatingWeight = 0, Device = ExecutionDevice.Cpu, Threads = 1,
+        Calibration = CalibrationKind.None, Patience = 0, Interactions = interactions,
+    };
 }
