@@ -79,16 +79,45 @@ public sealed class CrossedEmbeddingTests
     }
 
     [TestMethod]
-    public void CrossedModelsRefuseCheckpointsAndWarmStartsForNow()
+    public void AResumedCrossedRunIsTheUninterruptedOneAndWarmStartsKeepThePairsAsTheVocabulariesGrow()
     {
-        var (train, _) = Crossed();
+        var (train, test) = Crossed();
         int[] rows = [13, 13, 13];
-        var checkpointed = Options(FeatureInteractions.CrossedEmbeddings);
-        checkpointed.CheckpointPath = Path.Combine(Path.GetTempPath(), $"crossed-{Guid.NewGuid():N}.ckpt");
-        StringAssert.Contains(Assert.Throws<ArgumentException>(() => MultiTaskTrainer.Train(train, null, rows, checkpointed)).Message, "cannot yet be warm-started or checkpointed");
-        Assert.IsFalse(File.Exists(checkpointed.CheckpointPath));
-        var plain = MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.None));
-        StringAssert.Contains(Assert.Throws<ArgumentException>(() => MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.CrossedEmbeddings), plain.State)).Message,
-            "cannot yet be warm-started or checkpointed");
+        string checkpoint = Path.Combine(Path.GetTempPath(), $"crossed-{Environment.ProcessId}-{Guid.NewGuid():N}.ckpt");
+        try
+        {
+            var straight = MultiTaskTrainer.Train(train, test, rows, Options(FeatureInteractions.CrossedEmbeddings));
+            var first = Options(FeatureInteractions.CrossedEmbeddings);
+            first.CheckpointPath = checkpoint;
+            first.EpochCompleted = r => { if (r.Epoch == 2) throw new OperationCanceledException("simulated crash"); };
+            Assert.Throws<OperationCanceledException>(() => MultiTaskTrainer.Train(train, test, rows, first));
+            var again = Options(FeatureInteractions.CrossedEmbeddings);
+            again.CheckpointPath = checkpoint;
+            var resumed = MultiTaskTrainer.Train(train, test, rows, again);
+            Assert.AreEqual(3, resumed.History.Count);
+            for (int p = 0; p < 3; p++) CollectionAssert.AreEqual(straight.CrossedTables![p], resumed.CrossedTables![p], $"crossed table {p}");
+            CollectionAssert.AreEqual(straight.Predict(test)["PCtr"], resumed.Predict(test)["PCtr"]);
+
+            // The state carries the pairs, their tables and optimizer state: at rate zero a warm start changes nothing, also
+            // when the vocabularies have grown past the row limit (the pairs are kept; each old row moves to its new place).
+            var frozen = Options(FeatureInteractions.CrossedEmbeddings);
+            (frozen.LearningRate, frozen.EmbeddingLearningRate, frozen.Epochs) = (0, 0, 1);
+            var state = straight.State!;
+            Assert.AreEqual(3, state.CrossedPairs!.Length);
+            var reloaded = Path.Combine(Path.GetTempPath(), $"crossed-state-{Guid.NewGuid():N}.bin");
+            try { state.Save(reloaded); state = TrainingState.Load(reloaded); }
+            finally { File.Delete(reloaded); }
+            var warm = MultiTaskTrainer.Train(train, null, rows, frozen, state);
+            CollectionAssert.AreEqual(straight.Predict(test)["PCtr"], warm.Predict(test)["PCtr"]);
+            var grown = MultiTaskTrainer.Train(train, null, [15, 14, 13], frozen, state);
+            Assert.AreEqual(15 * 14 * 4, grown.CrossedTables![0].Length, "pair (0, 1) now 15 x 14 rows, though past the limit of 169");
+            CollectionAssert.AreEqual(straight.Predict(test)["PCtr"], grown.Predict(test)["PCtr"]);
+            // A model without the block cannot go on from one with it, nor one with it from one without.
+            Assert.Throws<ArgumentException>(() => MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.None), state));
+            var plain = MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.None));
+            StringAssert.Contains(Assert.Throws<ArgumentException>(() => MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.CrossedEmbeddings), plain.State)).Message,
+                "crossed embeddings");
+        }
+        finally { File.Delete(checkpoint); }
     }
 }

@@ -45,9 +45,16 @@ public sealed record MultiTaskSpec
     /// The crossed pairs (plain fields a &lt; b, in row order) with their tables' rows, rows_a x rows_b; the pair's row for ids
     /// (i, j) is i x rows_b + j. Empty without <see cref="FeatureInteractions.CrossedEmbeddings"/>.
     /// </summary>
-    public IReadOnlyList<CrossedPair> CrossedPairs() => !Crossed ? [] :
-        [.. Enumerable.Range(0, PlainFields).SelectMany(a => Enumerable.Range(a + 1, PlainFields - a - 1).Select(b => new CrossedPair(a, b, FieldRows[a], FieldRows[b])))
+    public IReadOnlyList<CrossedPair> CrossedPairs() => !Crossed ? []
+        : CrossedFieldPairs is { } kept ? [.. kept.Select(p => new CrossedPair(p.A, p.B, FieldRows[p.A], FieldRows[p.B]))]
+        : [.. Enumerable.Range(0, PlainFields).SelectMany(a => Enumerable.Range(a + 1, PlainFields - a - 1).Select(b => new CrossedPair(a, b, FieldRows[a], FieldRows[b])))
             .Where(p => p.Rows <= CrossedRowLimit)];
+
+    /// <summary>
+    /// The crossed pairs when they are fixed (a warm start keeps its model's, whatever the vocabularies have grown to, so the
+    /// network keeps its shape); null to choose them by <see cref="CrossedRowLimit"/>.
+    /// </summary>
+    public IReadOnlyList<(int A, int B)>? CrossedFieldPairs { get; init; }
 
     /// <summary>
     /// Behaviour sequences (see <see cref="SequenceSpec"/>): their positions are the last fields, in order, each sequence's
@@ -106,6 +113,8 @@ public sealed record MultiTaskSpec
         if (Sequences.Select(s => s.Name).Distinct().Count() != Sequences.Count) throw new ArgumentException("two sequences have the same name");
         if (AttentionHidden < 1) throw new ArgumentException($"AttentionHidden must be at least 1, got {AttentionHidden}");
         if (FieldAware && (FieldAwareDim < 1 || PlainFields < 2)) throw new ArgumentException($"the field-aware block needs FieldAwareDim >= 1 (got {FieldAwareDim}) and two plain fields (got {PlainFields})");
+        if (CrossedFieldPairs?.FirstOrDefault(p => p.A < 0 || p.A >= p.B || p.B >= PlainFields) is { } bad && CrossedFieldPairs.Contains(bad))
+            throw new ArgumentException($"crossed pair ({bad.A}, {bad.B}) is not two plain fields in order");
         if (Crossed && CrossedPairs().Count == 0)
             throw new ArgumentException($"the crossed embeddings need a pair of plain fields with at most {CrossedRowLimit} value combinations (CrossedRowLimit), and there is none");
     }

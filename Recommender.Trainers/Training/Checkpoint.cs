@@ -7,7 +7,7 @@ namespace Recommender.Trainers.Training;
 
 /// <summary>What a checkpoint restores besides the weights.</summary>
 internal sealed record CheckpointState(int NextEpoch, List<EpochReport> History, double? Best, int SinceBest,
-    Dictionary<string, float[]>? BestParameters, float[][]? BestTables, float[][]? BestFieldAware = null);
+    Dictionary<string, float[]>? BestParameters, float[][]? BestTables, float[][]? BestFieldAware = null, float[][]? BestCrossed = null);
 
 /// <summary>
 /// The whole training state after an epoch — dense parameters and Adam state, the step count, embedding
@@ -19,7 +19,7 @@ internal static class Checkpoint
     private const string Magic = "RECOMMENDER-CHECKPOINT-3";
 
     public static void Save(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, JobFingerprint fingerprint, CheckpointState state,
-        FieldEmbeddings? fieldAware = null)
+        FieldEmbeddings? fieldAware = null, FieldEmbeddings? crossed = null)
     {
         AtomicFile.Write(path, stream =>
         {
@@ -46,10 +46,18 @@ internal static class Checkpoint
             }
             // Last, so the checkpoints of models without them end where they did: the field-aware tables, then the best epoch's.
             w.Write(fieldAware is not null);
-            if (fieldAware is null) return;
-            WriteTables(w, fieldAware);
-            w.Write(state.BestFieldAware is not null);
-            foreach (var t in state.BestFieldAware ?? []) TrainingState.Write(w, t);
+            if (fieldAware is not null)
+            {
+                WriteTables(w, fieldAware);
+                w.Write(state.BestFieldAware is not null);
+                foreach (var t in state.BestFieldAware ?? []) TrainingState.Write(w, t);
+            }
+            // Then the crossed pairs' tables, for models that have them.
+            if (crossed is null) return;
+            w.Write(true);
+            WriteTables(w, crossed);
+            w.Write(state.BestCrossed is not null);
+            foreach (var t in state.BestCrossed ?? []) TrainingState.Write(w, t);
         });
     }
 
@@ -58,9 +66,9 @@ internal static class Checkpoint
     /// truncated or corrupt.
     /// </summary>
     public static CheckpointState Load(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, JobFingerprint fingerprint,
-        FieldEmbeddings? fieldAware = null)
+        FieldEmbeddings? fieldAware = null, FieldEmbeddings? crossed = null)
     {
-        try { return Read(path, runner, embeddings, compiled, fingerprint, fieldAware); }
+        try { return Read(path, runner, embeddings, compiled, fingerprint, fieldAware, crossed); }
         catch (Exception e) when (e is EndOfStreamException or IOException or System.Text.Json.JsonException or FormatException or OverflowException or OutOfMemoryException)
         {
             throw new InvalidDataException($"{path}: not a readable checkpoint ({e.GetType().Name}: {e.Message}); delete it to train from the start");
@@ -68,7 +76,7 @@ internal static class Checkpoint
     }
 
     private static CheckpointState Read(string path, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled, JobFingerprint fingerprint,
-        FieldEmbeddings? fieldAware)
+        FieldEmbeddings? fieldAware, FieldEmbeddings? crossed)
     {
         using var r = new BinaryReader(File.OpenRead(path));
         if (r.ReadString() != Magic) throw new InvalidDataException($"{path}: not a checkpoint of this trainer");
@@ -104,7 +112,15 @@ internal static class Checkpoint
             ReadTables(r, fieldAware, path, "field-aware table");
             if (r.ReadBoolean()) bestFieldAware = fieldAware.Tables.Select(t => Read(r, t.Weights.Length, path, "best field-aware table")).ToArray();
         }
-        return new CheckpointState(nextEpoch, history, double.IsNaN(best) ? null : best, sinceBest, bestParameters, bestTables, bestFieldAware);
+        float[][]? bestCrossed = null;
+        bool hasCrossed = r.BaseStream.Position < r.BaseStream.Length && r.ReadBoolean();
+        if (hasCrossed != crossed is not null) throw new InvalidDataException($"{path}: the checkpoint's crossed tables do not match the model");
+        if (crossed is not null)
+        {
+            ReadTables(r, crossed, path, "crossed table");
+            if (r.ReadBoolean()) bestCrossed = crossed.Tables.Select(t => Read(r, t.Weights.Length, path, "best crossed table")).ToArray();
+        }
+        return new CheckpointState(nextEpoch, history, double.IsNaN(best) ? null : best, sinceBest, bestParameters, bestTables, bestFieldAware, bestCrossed);
     }
 
     // The fields that own their table, in order: a table shared by several fields (a sequence's positions) is written once.

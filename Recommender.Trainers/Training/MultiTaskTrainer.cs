@@ -43,7 +43,7 @@ public static class MultiTaskTrainer
             FieldRows = fieldRows, EmbeddingDim = o.EmbeddingDim, DenseSize = train.DenseSize, Tasks = tasks, Interactions = o.Interactions, CrossLayers = o.CrossLayers,
             LearnTaskWeights = o.LearnTaskWeights, Seed = o.Seed,
             Sequences = ResolveSequences(o, names), Pooling = o.Pooling, AttentionHidden = o.AttentionHidden, FieldAwareDim = o.FieldAwareDim,
-            CrossedRowLimit = o.CrossedRowLimit,
+            CrossedRowLimit = o.CrossedRowLimit, CrossedFieldPairs = KeptCrossedPairs(initial, names, o),
         };
         spec.ValidateSequences();
         var compiled = TrainStepCompiler.Compile(Define(o, spec), new DenseOptimizerOptions
@@ -62,14 +62,12 @@ public static class MultiTaskTrainer
         float[][]? bestFieldAware = null;
         // The crossed pairs' tables, a row per combination of the pair's ids; the rows of a batch are computed from its ids.
         var crossedPairs = spec.CrossedPairs();
-        if (spec.Crossed && (initial is not null || o.CheckpointPath is not null))
-            throw new ArgumentException("the crossed embeddings cannot yet be warm-started or checkpointed: train without --checkpoint, from scratch, or leave CrossedEmbeddings out");
         using var crossed = spec.Crossed
             ? new FieldEmbeddings(crossedPairs.Select(p => checked((int)p.Rows)).ToArray(), o.EmbeddingDim, o.Seed + 7_368_787, threads: o.Threads, idStride: crossedPairs.Count)
             : null;
         var crossedRows = new int[batch * crossedPairs.Count];
         float[][]? bestCrossed = null;
-        if (initial is not null) Continue(initial, names, runner, embeddings, compiled, sparse, o, fieldAware);
+        if (initial is not null) Continue(initial, names, runner, embeddings, compiled, sparse, o, fieldAware, crossed, crossedPairs);
         if (o.AdaptiveEmbeddingL2 > 0)
         {
             var counts = IdCounts(train, fieldRows, spec);
@@ -90,7 +88,7 @@ public static class MultiTaskTrainer
         var fingerprint = o.CheckpointPath is null ? null : Fingerprint(o, train, validation, fieldRows).With("warm_start.steps", initial?.Steps);
         if (o.CheckpointPath is { } path && o.Resume && File.Exists(path))
         {
-            var state = Checkpoint.Load(path, runner, embeddings, compiled, fingerprint!, fieldAware);
+            var state = Checkpoint.Load(path, runner, embeddings, compiled, fingerprint!, fieldAware, crossed);
             firstEpoch = state.NextEpoch;
             history.AddRange(state.History);
             best = state.Best;
@@ -98,6 +96,7 @@ public static class MultiTaskTrainer
             bestParameters = state.BestParameters;
             bestTables = state.BestTables;
             bestFieldAware = state.BestFieldAware;
+            bestCrossed = state.BestCrossed;
         }
 
         bool higher = MultiTaskMetrics.HigherIsBetter(stoppingMetric);
@@ -155,7 +154,7 @@ public static class MultiTaskTrainer
             history.Add(report);
             // Checkpoint first: whatever happens after this line, the epoch is not lost.
             if (o.CheckpointPath is { } cp)
-                Checkpoint.Save(cp, runner, embeddings, compiled, fingerprint!, new CheckpointState(epoch + 1, history, best, sinceBest, bestParameters, bestTables, bestFieldAware), fieldAware);
+                Checkpoint.Save(cp, runner, embeddings, compiled, fingerprint!, new CheckpointState(epoch + 1, history, best, sinceBest, bestParameters, bestTables, bestFieldAware, bestCrossed), fieldAware, crossed);
             o.EpochCompleted?.Invoke(report);
         }
         var finalParameters = bestParameters ?? runner.Parameters();
@@ -179,6 +178,10 @@ public static class MultiTaskTrainer
             FieldAwareTables = finalFieldAware,
             FieldAwareState1 = fieldAware is null ? null : CloneStates(fieldAware.Tables.Select(t => t.State1)),
             FieldAwareState2 = fieldAware is null ? null : CloneStates(fieldAware.Tables.Select(t => t.State2)),
+            CrossedPairs = crossed is null ? null : [.. crossedPairs.Select(p => (names[p.A], names[p.B], p.RowsA, p.RowsB))],
+            CrossedTables = finalCrossed,
+            CrossedState1 = crossed is null ? null : CloneStates(crossed.Tables.Select(t => t.State1)),
+            CrossedState2 = crossed is null ? null : CloneStates(crossed.Tables.Select(t => t.State2)),
         };
         if (calibration is null && isotonic is null)
             return new TrainedMultiTaskModel(spec, compiled, finalParameters, finalTables, history, runner.Device) { State = continuation, FieldAwareTables = finalFieldAware, CrossedTables = finalCrossed };
@@ -223,10 +226,12 @@ public static class MultiTaskTrainer
 
     // Loads a warm start's state into a fresh runner and fresh (possibly larger) tables.
     private static void Continue(TrainingState initial, string[] names, TrainStepRunner runner, FieldEmbeddings embeddings, CompiledModel compiled,
-        SparseAdagrad sparse, MultiTaskTrainerOptions o, FieldEmbeddings? fieldAware)
+        SparseAdagrad sparse, MultiTaskTrainerOptions o, FieldEmbeddings? fieldAware, FieldEmbeddings? crossed, IReadOnlyList<CrossedPair> crossedPairs)
     {
         if (initial.EmbeddingDim != o.EmbeddingDim) throw new ArgumentException($"the warm start has embeddings of width {initial.EmbeddingDim}, the options say {o.EmbeddingDim}");
         if (!initial.Fields.SequenceEqual(names)) throw new ArgumentException($"the warm start's fields [{string.Join(", ", initial.Fields)}] are not this model's [{string.Join(", ", names)}]");
+        if ((initial.CrossedTables is not null) != (crossed is not null))
+            throw new ArgumentException($"the warm start {(crossed is null ? "has" : "has no")} crossed embeddings and this model {(crossed is null ? "has none" : "needs them")}: the interactions must match");
         foreach (var p in compiled.Definition.Parameters)
         {
             if (!initial.Parameters.TryGetValue(p.Name, out var values) || values.Length != p.Size)
@@ -241,6 +246,47 @@ public static class MultiTaskTrainer
             throw new ArgumentException($"the warm start {(fieldAware is null ? "has" : "has no")} field-aware tables and this model {(fieldAware is null ? "has none" : "needs them")}: the interactions must match");
         if (fieldAware is not null) Restore(fieldAware, initial.FieldAwareTables!, initial.FieldAwareState1!, initial.FieldAwareState2!, names, sparse, "field-aware vectors");
         Restore(embeddings, initial.Tables, initial.TableState1, initial.TableState2, names, sparse, "embeddings");
+        if (crossed is not null) RestoreCrossed(crossed, crossedPairs, initial, sparse);
+    }
+
+    // A warm start keeps its model's crossed pairs, whatever the vocabularies have grown to (the network keeps its shape).
+    private static IReadOnlyList<(int A, int B)>? KeptCrossedPairs(TrainingState? initial, string[] names, MultiTaskTrainerOptions o)
+    {
+        if (initial?.CrossedPairs is not { } kept || !o.Interactions.HasFlag(FeatureInteractions.CrossedEmbeddings)) return null;
+        return [.. kept.Select(p => (Array.IndexOf(names, p.A), Array.IndexOf(names, p.B)) is var (a, b) && a >= 0 && b >= 0 ? (a, b)
+            : throw new ArgumentException($"the warm start crosses '{p.A}' x '{p.B}', which are not both fields of this model"))];
+    }
+
+    // Each crossed table's rows and optimizer state as they were, moved to where the grown vocabularies put them: row
+    // (i, j) of a pair is i * rows_b + j, so when the second field gained ids every first id's block moves.
+    private static void RestoreCrossed(FieldEmbeddings crossed, IReadOnlyList<CrossedPair> pairs, TrainingState initial, SparseAdagrad sparse)
+    {
+        var kept = initial.CrossedPairs!;
+        if (kept.Length != pairs.Count) throw new ArgumentException($"the warm start has {kept.Length} crossed pairs, this model {pairs.Count}");
+        for (int p = 0; p < pairs.Count; p++)
+        {
+            var (_, _, oldA, oldB) = kept[p];
+            var table = crossed.Tables[p];
+            int dim = table.Dim;
+            if (oldA > pairs[p].RowsA || oldB > pairs[p].RowsB || initial.CrossedTables![p].Length != (long)oldA * oldB * dim)
+                throw new ArgumentException($"crossed pair {p} had {oldA} x {oldB} rows in the warm start, {pairs[p].RowsA} x {pairs[p].RowsB} now: vocabularies may only grow");
+            var s1 = initial.CrossedState1?[p];
+            var s2 = initial.CrossedState2?[p];
+            if (s1 is not null)
+            {
+                table.State1 = new float[table.Weights.Length];
+                if (sparse.InitialAccumulator != 0) Array.Fill(table.State1, sparse.InitialAccumulator);
+            }
+            if (s2 is not null) table.State2 = new float[table.Weights.Length];
+            for (int i = 0; i < oldA; i++)
+            {
+                long from = (long)i * oldB * dim, to = (long)i * pairs[p].RowsB * dim;
+                int length = oldB * dim;
+                Array.Copy(initial.CrossedTables![p], from, table.Weights, to, length);
+                if (s1 is not null) Array.Copy(s1, from, table.State1!, to, length);
+                if (s2 is not null) Array.Copy(s2, from, table.State2!, to, length);
+            }
+        }
     }
 
     // Each table's known rows and optimizer state as they were; rows of ids first seen since (the tables may only grow) as a fresh model's.

@@ -39,6 +39,14 @@ public sealed class TrainingState
     public float[]?[]? FieldAwareState1 { get; init; }
     /// <summary>See <see cref="FieldAwareTables"/>.</summary>
     public float[]?[]? FieldAwareState2 { get; init; }
+    /// <summary>With crossed embeddings: each crossed pair's fields (by name) and table rows when it was trained; else null.</summary>
+    public (string A, string B, int RowsA, int RowsB)[]? CrossedPairs { get; init; }
+    /// <summary>With crossed embeddings: each pair's table (row-major [rows_a * rows_b, dim]) and its sparse optimizer's states.</summary>
+    public float[][]? CrossedTables { get; init; }
+    /// <summary>See <see cref="CrossedTables"/>.</summary>
+    public float[]?[]? CrossedState1 { get; init; }
+    /// <summary>See <see cref="CrossedTables"/>.</summary>
+    public float[]?[]? CrossedState2 { get; init; }
 
     /// <summary>Writes the state (atomically).</summary>
     public void Save(string path) => AtomicFile.Write(path, stream =>
@@ -96,6 +104,16 @@ public sealed class TrainingState
             w.Write(c.Upper.Length);
             foreach (double v in c.Upper) w.Write(v);
             foreach (double v in c.Values) w.Write(v);
+        }
+        // Then the crossed pairs and their tables, when the model has them.
+        w.Write(CrossedPairs?.Length ?? 0);
+        for (int p = 0; p < (CrossedPairs?.Length ?? 0); p++)
+        {
+            var (a, b, rowsA, rowsB) = CrossedPairs![p];
+            w.Write(a); w.Write(b); w.Write(rowsA); w.Write(rowsB);
+            Write(w, CrossedTables![p]);
+            Write(w, CrossedState1?[p] ?? []);
+            Write(w, CrossedState2?[p] ?? []);
         }
     });
 
@@ -174,8 +192,25 @@ public sealed class TrainingState
                     isotonic[task] = new IsotonicCalibration(upper, Enumerable.Range(0, blocks).Select(_ => r.ReadDouble()).ToArray());
                 }
             }
+            (string, string, int, int)[]? crossedPairs = null;
+            float[][]? crossed = null;
+            float[]?[]? cs1 = null, cs2 = null;
+            if (r.BaseStream.Position < r.BaseStream.Length && r.ReadInt32() is var pairs and > 0)
+            {
+                crossedPairs = new (string, string, int, int)[pairs]; crossed = new float[pairs][]; cs1 = new float[]?[pairs]; cs2 = new float[]?[pairs];
+                for (int p = 0; p < pairs; p++)
+                {
+                    crossedPairs[p] = (r.ReadString(), r.ReadString(), r.ReadInt32(), r.ReadInt32());
+                    crossed[p] = Read(r);
+                    var a = Read(r);
+                    var b = Read(r);
+                    cs1[p] = a.Length > 0 ? a : null;
+                    cs2[p] = b.Length > 0 ? b : null;
+                }
+            }
             return new TrainingState
             {
+                CrossedPairs = crossedPairs, CrossedTables = crossed, CrossedState1 = cs1, CrossedState2 = cs2,
                 Parameters = parameters, OptimizerState = optimizer, Steps = steps, Fields = names, EmbeddingDim = dim, Tables = tables, TableState1 = s1, TableState2 = s2,
                 Calibration = calibration, FieldAwareTables = fieldAware, FieldAwareState1 = fa1, FieldAwareState2 = fa2, Isotonic = isotonic,
             };
