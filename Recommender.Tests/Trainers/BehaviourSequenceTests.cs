@@ -192,6 +192,8 @@ public sealed class BehaviourSequenceTests
                 EmbeddingDim = 4, Tables = straight.State.Tables.Select(t => (float[])t.Clone()).ToArray(),
                 TableState1 = straight.State.TableState1.Select(t => (float[]?)t?.Clone()).ToArray(), TableState2 = straight.State.TableState2,
                 FieldAwareTables = straight.State.FieldAwareTables, FieldAwareState1 = straight.State.FieldAwareState1, FieldAwareState2 = straight.State.FieldAwareState2,
+                CrossedPairs = straight.State.CrossedPairs, CrossedTables = straight.State.CrossedTables,
+                CrossedState1 = straight.State.CrossedState1, CrossedState2 = straight.State.CrossedState2,
             };
             copies.Save(state + ".copies");
             Assert.AreEqual(3 * 2 * 21 * 4 * sizeof(float), new FileInfo(state + ".copies").Length - new FileInfo(state).Length);

@@ -40,8 +40,11 @@ public sealed class CrossedEmbeddingTests
         CrossedPair.Fill(spec.CrossedPairs(), ids, 4, 2, rows);
         CollectionAssert.AreEqual(new[] { 2 * 4 + 3, 2 * 2 + 1, 3 * 2 + 1, /**/ 1 * 4 + 0, 1 * 2 + 0, 0 }, rows);
         Assert.AreEqual(0, new MultiTaskSpec { FieldRows = [3, 4], CrossedRowLimit = 12 }.CrossedPairs().Count, "off without the flag");
+        // With no pair within the limit the block adds nothing (so it can be on by default whatever the schema).
         var none = new MultiTaskSpec { FieldRows = [30, 40], Interactions = FeatureInteractions.CrossedEmbeddings, CrossedRowLimit = 12 };
-        StringAssert.Contains(Assert.Throws<ArgumentException>(() => none.ValidateSequences()).Message, "at most 12 value combinations");
+        Assert.IsFalse(none.Crossed);
+        Assert.AreEqual(2 * 16, none.InputSize);
+        Assert.IsFalse(none.Inputs().Any(i => i.Name == MultiTaskInputs.CrossedEmbeddings));
     }
 
     [TestMethod]
@@ -112,11 +115,16 @@ public sealed class CrossedEmbeddingTests
             var grown = MultiTaskTrainer.Train(train, null, [15, 14, 13], frozen, state);
             Assert.AreEqual(15 * 14 * 4, grown.CrossedTables![0].Length, "pair (0, 1) now 15 x 14 rows, though past the limit of 169");
             CollectionAssert.AreEqual(straight.Predict(test)["PCtr"], grown.Predict(test)["PCtr"]);
-            // A model without the block cannot go on from one with it, nor one with it from one without.
-            Assert.Throws<ArgumentException>(() => MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.None), state));
-            var plain = MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.None));
-            StringAssert.Contains(Assert.Throws<ArgumentException>(() => MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.CrossedEmbeddings), plain.State)).Message,
+            // A model without the block cannot go on from one with it; one with the block on goes on from one without as
+            // that model was, with no crossed pairs (the network keeps its shape), and scores as it did at rate zero.
+            StringAssert.Contains(Assert.Throws<ArgumentException>(() => MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.None), state)).Message,
                 "crossed embeddings");
+            var plainOptions = Options(FeatureInteractions.None);
+            plainOptions.Epochs = 1;
+            var plain = MultiTaskTrainer.Train(train, null, rows, plainOptions);
+            var stillPlain = MultiTaskTrainer.Train(train, null, rows, frozen, plain.State);
+            Assert.IsNull(stillPlain.CrossedTables);
+            CollectionAssert.AreEqual(plain.Predict(test)["PCtr"], stillPlain.Predict(test)["PCtr"]);
         }
         finally { File.Delete(checkpoint); }
     }

@@ -38,14 +38,17 @@ public sealed record MultiTaskSpec
 
     /// <summary>With <see cref="FeatureInteractions.CrossedEmbeddings"/>: the most rows (value combinations) a crossed pair's table may have.</summary>
     public int CrossedRowLimit { get; init; } = 10_000;
-    /// <summary>Whether the crossed embeddings are on (a third embedding input, one table per crossed pair).</summary>
-    public bool Crossed => Interactions.HasFlag(FeatureInteractions.CrossedEmbeddings);
+    /// <summary>
+    /// Whether the model has crossed embeddings (a third embedding input, one table per crossed pair): the block is on and
+    /// some pair is within the limit. Where none is, the block adds nothing, so it can be on by default for any schema.
+    /// </summary>
+    public bool Crossed => CrossedPairs().Count > 0;
 
     /// <summary>
     /// The crossed pairs (plain fields a &lt; b, in row order) with their tables' rows, rows_a x rows_b; the pair's row for ids
     /// (i, j) is i x rows_b + j. Empty without <see cref="FeatureInteractions.CrossedEmbeddings"/>.
     /// </summary>
-    public IReadOnlyList<CrossedPair> CrossedPairs() => !Crossed ? []
+    public IReadOnlyList<CrossedPair> CrossedPairs() => !Interactions.HasFlag(FeatureInteractions.CrossedEmbeddings) ? []
         : CrossedFieldPairs is { } kept ? [.. kept.Select(p => new CrossedPair(p.A, p.B, FieldRows[p.A], FieldRows[p.B]))]
         : [.. Enumerable.Range(0, PlainFields).SelectMany(a => Enumerable.Range(a + 1, PlainFields - a - 1).Select(b => new CrossedPair(a, b, FieldRows[a], FieldRows[b])))
             .Where(p => p.Rows <= CrossedRowLimit)];
@@ -115,8 +118,6 @@ public sealed record MultiTaskSpec
         if (FieldAware && (FieldAwareDim < 1 || PlainFields < 2)) throw new ArgumentException($"the field-aware block needs FieldAwareDim >= 1 (got {FieldAwareDim}) and two plain fields (got {PlainFields})");
         if (CrossedFieldPairs?.FirstOrDefault(p => p.A < 0 || p.A >= p.B || p.B >= PlainFields) is { } bad && CrossedFieldPairs.Contains(bad))
             throw new ArgumentException($"crossed pair ({bad.A}, {bad.B}) is not two plain fields in order");
-        if (Crossed && CrossedPairs().Count == 0)
-            throw new ArgumentException($"the crossed embeddings need a pair of plain fields with at most {CrossedRowLimit} value combinations (CrossedRowLimit), and there is none");
     }
 
     /// <summary>A model of this spec: the parameters declared in <paramref name="init"/> (plus the heads'), the standard inputs, and <paramref name="forward"/>.</summary>

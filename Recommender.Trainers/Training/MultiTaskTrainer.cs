@@ -249,10 +249,12 @@ public static class MultiTaskTrainer
         if (crossed is not null) RestoreCrossed(crossed, crossedPairs, initial, sparse);
     }
 
-    // A warm start keeps its model's crossed pairs, whatever the vocabularies have grown to (the network keeps its shape).
+    // A warm start keeps its model's crossed pairs (none, if it had none), whatever the vocabularies have grown to: the
+    // network keeps its shape.
     private static IReadOnlyList<(int A, int B)>? KeptCrossedPairs(TrainingState? initial, string[] names, MultiTaskTrainerOptions o)
     {
-        if (initial?.CrossedPairs is not { } kept || !o.Interactions.HasFlag(FeatureInteractions.CrossedEmbeddings)) return null;
+        if (initial is null || !o.Interactions.HasFlag(FeatureInteractions.CrossedEmbeddings)) return null;
+        var kept = initial.CrossedPairs ?? [];
         return [.. kept.Select(p => (Array.IndexOf(names, p.A), Array.IndexOf(names, p.B)) is var (a, b) && a >= 0 && b >= 0 ? (a, b)
             : throw new ArgumentException($"the warm start crosses '{p.A}' x '{p.B}', which are not both fields of this model"))];
     }
