@@ -86,46 +86,32 @@ public sealed class CrossedEmbeddingTests
     {
         var (train, test) = Crossed();
         int[] rows = [13, 13, 13];
-        string checkpoint = Path.Combine(Path.GetTempPath(), $"crossed-{Environment.ProcessId}-{Guid.NewGuid():N}.ckpt");
-        try
-        {
-            var straight = MultiTaskTrainer.Train(train, test, rows, Options(FeatureInteractions.CrossedEmbeddings));
-            var first = Options(FeatureInteractions.CrossedEmbeddings);
-            first.CheckpointPath = checkpoint;
-            first.EpochCompleted = r => { if (r.Epoch == 2) throw new OperationCanceledException("simulated crash"); };
-            Assert.Throws<OperationCanceledException>(() => MultiTaskTrainer.Train(train, test, rows, first));
-            var again = Options(FeatureInteractions.CrossedEmbeddings);
-            again.CheckpointPath = checkpoint;
-            var resumed = MultiTaskTrainer.Train(train, test, rows, again);
-            Assert.AreEqual(3, resumed.History.Count);
-            for (int p = 0; p < 3; p++) CollectionAssert.AreEqual(straight.CrossedTables![p], resumed.CrossedTables![p], $"crossed table {p}");
-            CollectionAssert.AreEqual(straight.Predict(test)["PCtr"], resumed.Predict(test)["PCtr"]);
+        var (straight, resumed) = PairwiseClicks.StraightAndResumed(train, test, rows, () => Options(FeatureInteractions.CrossedEmbeddings));
+        for (int p = 0; p < 3; p++) CollectionAssert.AreEqual(straight.CrossedTables![p], resumed.CrossedTables![p], $"crossed table {p}");
 
-            // The state carries the pairs, their tables and optimizer state: at rate zero a warm start changes nothing, also
-            // when the vocabularies have grown past the row limit (the pairs are kept; each old row moves to its new place).
-            var frozen = Options(FeatureInteractions.CrossedEmbeddings);
-            (frozen.LearningRate, frozen.EmbeddingLearningRate, frozen.Epochs) = (0, 0, 1);
-            var state = straight.State!;
-            Assert.AreEqual(3, state.CrossedPairs!.Length);
-            var reloaded = Path.Combine(Path.GetTempPath(), $"crossed-state-{Guid.NewGuid():N}.bin");
-            try { state.Save(reloaded); state = TrainingState.Load(reloaded); }
-            finally { File.Delete(reloaded); }
-            var warm = MultiTaskTrainer.Train(train, null, rows, frozen, state);
-            CollectionAssert.AreEqual(straight.Predict(test)["PCtr"], warm.Predict(test)["PCtr"]);
-            var grown = MultiTaskTrainer.Train(train, null, [15, 14, 13], frozen, state);
-            Assert.AreEqual(15 * 14 * 4, grown.CrossedTables![0].Length, "pair (0, 1) now 15 x 14 rows, though past the limit of 169");
-            CollectionAssert.AreEqual(straight.Predict(test)["PCtr"], grown.Predict(test)["PCtr"]);
-            // A model without the block cannot go on from one with it; one with the block on goes on from one without as
-            // that model was, with no crossed pairs (the network keeps its shape), and scores as it did at rate zero.
-            StringAssert.Contains(Assert.Throws<ArgumentException>(() => MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.None), state)).Message,
-                "crossed embeddings");
-            var plainOptions = Options(FeatureInteractions.None);
-            plainOptions.Epochs = 1;
-            var plain = MultiTaskTrainer.Train(train, null, rows, plainOptions);
-            var stillPlain = MultiTaskTrainer.Train(train, null, rows, frozen, plain.State);
-            Assert.IsNull(stillPlain.CrossedTables);
-            CollectionAssert.AreEqual(plain.Predict(test)["PCtr"], stillPlain.Predict(test)["PCtr"]);
-        }
-        finally { File.Delete(checkpoint); }
+        // The state carries the pairs, their tables and optimizer state: at rate zero a warm start changes nothing, also
+        // when the vocabularies have grown past the row limit (the pairs are kept; each old row moves to its new place).
+        var frozen = Options(FeatureInteractions.CrossedEmbeddings);
+        (frozen.LearningRate, frozen.EmbeddingLearningRate, frozen.Epochs) = (0, 0, 1);
+        var state = straight.State!;
+        Assert.AreEqual(3, state.CrossedPairs!.Length);
+        var reloaded = Path.Combine(Path.GetTempPath(), $"crossed-state-{Guid.NewGuid():N}.bin");
+        try { state.Save(reloaded); state = TrainingState.Load(reloaded); }
+        finally { File.Delete(reloaded); }
+        var warm = MultiTaskTrainer.Train(train, null, rows, frozen, state);
+        CollectionAssert.AreEqual(straight.Predict(test)["PCtr"], warm.Predict(test)["PCtr"]);
+        var grown = MultiTaskTrainer.Train(train, null, [15, 14, 13], frozen, state);
+        Assert.AreEqual(15 * 14 * 4, grown.CrossedTables![0].Length, "pair (0, 1) now 15 x 14 rows, though past the limit of 169");
+        CollectionAssert.AreEqual(straight.Predict(test)["PCtr"], grown.Predict(test)["PCtr"]);
+        // A model without the block cannot go on from one with it; one with the block on goes on from one without as
+        // that model was, with no crossed pairs (the network keeps its shape), and scores as it did at rate zero.
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.None), state)).Message,
+            "crossed embeddings");
+        var plainOptions = Options(FeatureInteractions.None);
+        plainOptions.Epochs = 1;
+        var plain = MultiTaskTrainer.Train(train, null, rows, plainOptions);
+        var stillPlain = MultiTaskTrainer.Train(train, null, rows, frozen, plain.State);
+        Assert.IsNull(stillPlain.CrossedTables);
+        CollectionAssert.AreEqual(plain.Predict(test)["PCtr"], stillPlain.Predict(test)["PCtr"]);
     }
 }

@@ -54,29 +54,15 @@ public sealed class FieldAwareTests
     {
         var (train, test) = Crossed();
         int[] rows = [31, 31, 31];
-        string checkpoint = Path.Combine(Path.GetTempPath(), $"fa-{Environment.ProcessId}-{Guid.NewGuid():N}.ckpt");
-        try
-        {
-            var straight = MultiTaskTrainer.Train(train, test, rows, Options(FeatureInteractions.FieldAware));
-            var first = Options(FeatureInteractions.FieldAware);
-            first.CheckpointPath = checkpoint;
-            first.EpochCompleted = r => { if (r.Epoch == 2) throw new OperationCanceledException("simulated crash"); };
-            Assert.Throws<OperationCanceledException>(() => MultiTaskTrainer.Train(train, test, rows, first));
-            var again = Options(FeatureInteractions.FieldAware);
-            again.CheckpointPath = checkpoint;
-            var resumed = MultiTaskTrainer.Train(train, test, rows, again);
-            Assert.AreEqual(3, resumed.History.Count);
-            for (int f = 0; f < 3; f++) CollectionAssert.AreEqual(straight.FieldAwareTables![f], resumed.FieldAwareTables![f], $"field-aware table {f}");
-            CollectionAssert.AreEqual(straight.Predict(test)["PCtr"], resumed.Predict(test)["PCtr"]);
+        var (straight, resumed) = PairwiseClicks.StraightAndResumed(train, test, rows, () => Options(FeatureInteractions.FieldAware));
+        for (int f = 0; f < 3; f++) CollectionAssert.AreEqual(straight.FieldAwareTables![f], resumed.FieldAwareTables![f], $"field-aware table {f}");
 
-            // The state carries the field-aware tables and their optimizer state: at rate zero a warm start changes nothing.
-            var frozen = Options(FeatureInteractions.FieldAware);
-            (frozen.LearningRate, frozen.EmbeddingLearningRate, frozen.Epochs) = (0, 0, 1);
-            var warm = MultiTaskTrainer.Train(train, null, rows, frozen, straight.State);
-            CollectionAssert.AreEqual(straight.Predict(test)["PCtr"], warm.Predict(test)["PCtr"]);
-            // A model without the block cannot go on from one with it (its input, and so its first layer, differs).
-            Assert.Throws<ArgumentException>(() => MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.None), straight.State));
-        }
-        finally { File.Delete(checkpoint); }
+        // The state carries the field-aware tables and their optimizer state: at rate zero a warm start changes nothing.
+        var frozen = Options(FeatureInteractions.FieldAware);
+        (frozen.LearningRate, frozen.EmbeddingLearningRate, frozen.Epochs) = (0, 0, 1);
+        var warm = MultiTaskTrainer.Train(train, null, rows, frozen, straight.State);
+        CollectionAssert.AreEqual(straight.Predict(test)["PCtr"], warm.Predict(test)["PCtr"]);
+        // A model without the block cannot go on from one with it (its input, and so its first layer, differs).
+        Assert.Throws<ArgumentException>(() => MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.None), straight.State));
     }
 }

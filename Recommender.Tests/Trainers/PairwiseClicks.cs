@@ -34,4 +34,29 @@ internal static class PairwiseClicks
         Epochs = 3, BatchSize = 256, EmbeddingDim = 4, Bottom = [16], Tower = [8], CvrWeight = 0, RatingWeight = 0, Device = ExecutionDevice.Cpu, Threads = 1,
         Calibration = CalibrationKind.None, Patience = 0, Interactions = interactions,
     };
+
+    /// <summary>
+    /// The model trained straight through (validated on <paramref name="test"/>), and the same run crashed after its second
+    /// epoch and resumed from its checkpoint; the checkpoint file is removed.
+    /// </summary>
+    public static (TrainedMultiTaskModel Straight, TrainedMultiTaskModel Resumed) StraightAndResumed(FeatureMatrix train, FeatureMatrix test, int[] rows,
+        Func<MultiTaskTrainerOptions> options)
+    {
+        string checkpoint = Path.Combine(Path.GetTempPath(), $"pairwise-{Environment.ProcessId}-{Guid.NewGuid():N}.ckpt");
+        try
+        {
+            var straight = MultiTaskTrainer.Train(train, test, rows, options());
+            var first = options();
+            first.CheckpointPath = checkpoint;
+            first.EpochCompleted = r => { if (r.Epoch == 2) throw new OperationCanceledException("simulated crash"); };
+            Assert.Throws<OperationCanceledException>(() => MultiTaskTrainer.Train(train, test, rows, first));
+            var again = options();
+            again.CheckpointPath = checkpoint;
+            var resumed = MultiTaskTrainer.Train(train, test, rows, again);
+            Assert.AreEqual(first.Epochs, resumed.History.Count);
+            CollectionAssert.AreEqual(straight.Predict(test)["PCtr"], resumed.Predict(test)["PCtr"]);
+            return (straight, resumed);
+        }
+        finally { File.Delete(checkpoint); }
+    }
 }

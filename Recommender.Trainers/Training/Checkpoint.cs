@@ -44,20 +44,10 @@ internal static class Checkpoint
                 foreach (var p in compiled.Definition.Parameters) TrainingState.Write(w, state.BestParameters[p.Name]);
                 foreach (int f in Owners(embeddings)) TrainingState.Write(w, state.BestTables![f]);
             }
-            // Last, so the checkpoints of models without them end where they did: the field-aware tables, then the best epoch's.
-            w.Write(fieldAware is not null);
-            if (fieldAware is not null)
-            {
-                WriteTables(w, fieldAware);
-                w.Write(state.BestFieldAware is not null);
-                foreach (var t in state.BestFieldAware ?? []) TrainingState.Write(w, t);
-            }
-            // Then the crossed pairs' tables, for models that have them.
-            if (crossed is null) return;
-            w.Write(true);
-            WriteTables(w, crossed);
-            w.Write(state.BestCrossed is not null);
-            foreach (var t in state.BestCrossed ?? []) TrainingState.Write(w, t);
+            // Last, so the checkpoints of models without them end where they did: the field-aware tables, then the crossed
+            // pairs' (written only when there are some), each followed by the best epoch's copy.
+            WriteExtraTables(w, fieldAware, state.BestFieldAware);
+            if (crossed is not null) WriteExtraTables(w, crossed, state.BestCrossed);
         });
     }
 
@@ -104,23 +94,30 @@ internal static class Checkpoint
             // Fields that share a table share its best copy too.
             bestTables = embeddings.Tables.Select(t => read[Array.FindIndex(embeddings.Tables, u => ReferenceEquals(u, t))]).ToArray();
         }
-        float[][]? bestFieldAware = null;
-        bool hasFieldAware = r.BaseStream.Position < r.BaseStream.Length && r.ReadBoolean();
-        if (hasFieldAware != fieldAware is not null) throw new InvalidDataException($"{path}: the checkpoint's field-aware tables do not match the model");
-        if (fieldAware is not null)
-        {
-            ReadTables(r, fieldAware, path, "field-aware table");
-            if (r.ReadBoolean()) bestFieldAware = fieldAware.Tables.Select(t => Read(r, t.Weights.Length, path, "best field-aware table")).ToArray();
-        }
-        float[][]? bestCrossed = null;
-        bool hasCrossed = r.BaseStream.Position < r.BaseStream.Length && r.ReadBoolean();
-        if (hasCrossed != crossed is not null) throw new InvalidDataException($"{path}: the checkpoint's crossed tables do not match the model");
-        if (crossed is not null)
-        {
-            ReadTables(r, crossed, path, "crossed table");
-            if (r.ReadBoolean()) bestCrossed = crossed.Tables.Select(t => Read(r, t.Weights.Length, path, "best crossed table")).ToArray();
-        }
+        var bestFieldAware = ReadExtraTables(r, fieldAware, path, "field-aware");
+        var bestCrossed = ReadExtraTables(r, crossed, path, "crossed");
         return new CheckpointState(nextEpoch, history, double.IsNaN(best) ? null : best, sinceBest, bestParameters, bestTables, bestFieldAware, bestCrossed);
+    }
+
+    // An optional set of tables (field-aware, crossed): whether it is there, its tables, and the best epoch's copy if any.
+    private static void WriteExtraTables(BinaryWriter w, FieldEmbeddings? tables, float[][]? best)
+    {
+        w.Write(tables is not null);
+        if (tables is null) return;
+        WriteTables(w, tables);
+        w.Write(best is not null);
+        foreach (var t in best ?? []) TrainingState.Write(w, t);
+    }
+
+    // Reads what WriteExtraTables wrote into the model's tables; returns the best epoch's copy. A checkpoint that ends
+    // before the set reads as one without it.
+    private static float[][]? ReadExtraTables(BinaryReader r, FieldEmbeddings? tables, string path, string what)
+    {
+        bool present = r.BaseStream.Position < r.BaseStream.Length && r.ReadBoolean();
+        if (present != tables is not null) throw new InvalidDataException($"{path}: the checkpoint's {what} tables do not match the model");
+        if (tables is null) return null;
+        ReadTables(r, tables, path, $"{what} table");
+        return r.ReadBoolean() ? tables.Tables.Select(t => Read(r, t.Weights.Length, path, $"best {what} table")).ToArray() : null;
     }
 
     // The fields that own their table, in order: a table shared by several fields (a sequence's positions) is written once.
