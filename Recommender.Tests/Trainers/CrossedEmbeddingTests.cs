@@ -65,10 +65,7 @@ public sealed class CrossedEmbeddingTests
         // reads the unknown id's row, as the host does.
         var onnx = crossed.Export(["a", "b", "c"]);
         using var runner = new GraphRunner(onnx, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });
-        string[] names = ["a", "b", "c"];
-        var feed = new Dictionary<string, (Array, long[])>();
-        for (int f = 0; f < 3; f++) feed[names[f]] = (Enumerable.Range(0, test.Rows).Select(r => (long)test.Ids(r)[f]).ToArray(), [test.Rows, 1]);
-        var exported = (float[])runner.Run(feed)["PCtr"].Data;
+        var exported = PairwiseClicks.Exported(runner, test.Rows, (r, f) => test.Ids(r)[f]);
         var predicted = crossed.Predict(test)["PCtr"];
         for (int r = 0; r < test.Rows; r++) Assert.AreEqual(predicted[r], exported[r], 1e-6f, $"row {r}");
 
@@ -76,8 +73,7 @@ public sealed class CrossedEmbeddingTests
         int[] asUnknown = [5, 0, 3, /**/ 0, 7, 0];
         var unknown = FeatureMatrix.FromArrays(2, 3, 0, asUnknown, [], [new float[2], null, null]);
         var expected = crossed.Predict(unknown)["PCtr"];
-        for (int f = 0; f < 3; f++) feed[names[f]] = (new long[] { outOfRange[f], outOfRange[3 + f] }, [2, 1]);
-        var got = (float[])runner.Run(feed)["PCtr"].Data;
+        var got = PairwiseClicks.Exported(runner, 2, (r, f) => outOfRange[r * 3 + f]);
         for (int r = 0; r < 2; r++) Assert.AreEqual(expected[r], got[r], 1e-6f, $"out-of-range row {r}");
     }
 

@@ -30,8 +30,10 @@ public sealed class CudaCoverageTests
                 var fieldAware = model.Inputs.SingleOrDefault(i => i.Name == MultiTaskInputs.FieldAwareEmbeddings);
                 (string, IReadOnlyList<float[]>)? second = fieldAware is null ? null
                     : (fieldAware.Name, Enumerable.Range(0, 3).Select(f => new float[spec.FieldRows[f] * fieldAware.RowSize / 3]).ToArray());
-                // A crossed model (its test spec crosses at up to 100 rows: here fields 0 x 2 and 1 x 2) has a table per pair.
-                (int A, int B, int RowsA, int RowsB)[] pairs = model.Inputs.Any(i => i.Name == MultiTaskInputs.CrossedEmbeddings) ? [(0, 2, 10, 5), (1, 2, 20, 5)] : [];
+                // A crossed model has a table per pair, the pairs its spec chose (TrainStepTests crosses at up to 100 rows).
+                (int A, int B, int RowsA, int RowsB)[] pairs = model.Inputs.Any(i => i.Name == MultiTaskInputs.CrossedEmbeddings)
+                    ? [.. (spec with { Interactions = FeatureInteractions.CrossedEmbeddings, CrossedRowLimit = TrainStepTests.CrossedRowLimit }).CrossedPairs().Select(p => (p.A, p.B, p.RowsA, p.RowsB))]
+                    : [];
                 (string, IReadOnlyList<(int, int, int, int)>, IReadOnlyList<float[]>)? crossed = pairs.Length == 0 ? null
                     : (MultiTaskInputs.CrossedEmbeddings, pairs, pairs.Select(p => new float[p.RowsA * p.RowsB * spec.EmbeddingDim]).ToArray());
                 yield return ($"{name} standalone", compiled.Export(model.Parameters.ToDictionary(p => p.Name, p => p.Initial),

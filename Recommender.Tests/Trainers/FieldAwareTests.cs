@@ -41,10 +41,7 @@ public sealed class FieldAwareTests
         // The standalone model holds both sets of tables and gathers both from the same ids.
         var onnx = fieldAware.Export(["a", "b", "c"]);
         using var runner = new GraphRunner(onnx, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });
-        var feed = new Dictionary<string, (Array, long[])>();
-        string[] names = ["a", "b", "c"];
-        for (int f = 0; f < 3; f++) feed[names[f]] = (Enumerable.Range(0, test.Rows).Select(r => (long)test.Ids(r)[f]).ToArray(), [test.Rows, 1]);
-        var exported = (float[])runner.Run(feed)["PCtr"].Data;
+        var exported = PairwiseClicks.Exported(runner, test.Rows, (r, f) => test.Ids(r)[f]);
         var predicted = fieldAware.Predict(test)["PCtr"];
         for (int r = 0; r < test.Rows; r++) Assert.AreEqual(predicted[r], exported[r], 1e-6f, $"row {r}");
     }

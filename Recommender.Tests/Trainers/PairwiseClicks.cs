@@ -59,4 +59,13 @@ internal static class PairwiseClicks
         }
         finally { File.Delete(checkpoint); }
     }
+
+    /// <summary>The standalone model's PCtr for rows of three ids (its inputs "a", "b", "c"): <paramref name="id"/>(row, field).</summary>
+    public static float[] Exported(GraphRunner runner, int rows, Func<int, int, long> id)
+    {
+        string[] names = ["a", "b", "c"];
+        var feed = new Dictionary<string, (Array, long[])>();
+        for (int f = 0; f < 3; f++) feed[names[f]] = (Enumerable.Range(0, rows).Select(r => id(r, f)).ToArray(), [rows, 1]);
+        return (float[])runner.Run(feed)["PCtr"].Data;
+    }
 }

@@ -57,7 +57,7 @@ public sealed class TrainStepTests
         "EsmmFieldAwareLinear" => Esmm.Create(spec with { Interactions = FeatureInteractions.FieldAware | FeatureInteractions.FieldAwareLinear, FieldAwareDim = 2 }, [4]),
         "PleHistoryDeepFm" => Ple.Create(HistorySpec(spec, SequencePooling.Attention) with { Interactions = FeatureInteractions.DeepFm }, layers: 1, sharedExperts: 1, taskExperts: 1, expert: [4], tower: [3]),
         "EsmmFmCross" => Esmm.Create(ChainSpec(spec) with { Interactions = FeatureInteractions.FactorizationMachine | FeatureInteractions.Cross, CrossLayers = 1 }, [4]),
-        "EsmmCrossedFieldAware" => Esmm.Create(spec with { Interactions = FeatureInteractions.CrossedEmbeddings | FeatureInteractions.FieldAware, FieldAwareDim = 2, CrossedRowLimit = 100 }, [4]),
+        "EsmmCrossedFieldAware" => Esmm.Create(spec with { Interactions = FeatureInteractions.CrossedEmbeddings | FeatureInteractions.FieldAware, FieldAwareDim = 2, CrossedRowLimit = CrossedRowLimit }, [4]),
         _ => throw new ArgumentException(name),
     };
 
@@ -70,6 +70,9 @@ public sealed class TrainStepTests
 
     // Rows' sequence masks: two present, one, none (a user without history), and the padding row's three.
     private static readonly double[] SequenceMask = [1, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1, 1];
+
+    /// <summary>The crossed architecture's row limit (the CUDA replay derives the same pairs from it).</summary>
+    public const int CrossedRowLimit = 100;
 
     public static readonly string[] Architectures = ["SharedBottom", "SharedBottomLearnedWeights", "Esmm", "Mmoe", "Ple", "Esm2Chain", "MmoeChain", "PleChain", "SharedBottomFm", "MmoeCross", "EsmmFmCross", "SharedBottomDot",
         "SharedBottomHistoryMean", "MmoeHistoryAttention", "Esm2HistoryAttentionFmDot", "SharedBottomDeepFm", "PleHistoryDeepFm", "SharedBottomFieldAware", "MmoeHistoryFieldAwareDot",

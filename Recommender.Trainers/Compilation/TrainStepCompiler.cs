@@ -150,7 +150,10 @@ public sealed class CompiledModel
     private static Value GatherCrossed(GraphBuilder g, string name, IReadOnlyList<(int A, int B, int RowsA, int RowsB)> pairs, IReadOnlyList<float[]> tables, int width, Value ids)
     {
         var int64 = Onnx.TensorProto.Types.DataType.Int64;
-        Value Clamped(int field, int rows) => g.Min(g.Max(g.Slice(ids, 1, field, field + 1), g.Scalar(0, int64)), g.Scalar(rows, int64));
+        // A field is in many pairs (the default data's 69 pairs read 14 fields): its id column is sliced and clamped once.
+        var clamped = new Dictionary<int, Value>();
+        Value Clamped(int field, int rows) => clamped.TryGetValue(field, out var c) ? c
+            : clamped[field] = g.Min(g.Max(g.Slice(ids, 1, field, field + 1), g.Scalar(0, int64)), g.Scalar(rows, int64));
         var guarded = new float[pairs.Count][];
         var rows = new Value[pairs.Count];
         for (int p = 0; p < pairs.Count; p++)

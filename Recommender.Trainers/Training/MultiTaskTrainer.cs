@@ -274,12 +274,7 @@ public static class MultiTaskTrainer
                 throw new ArgumentException($"crossed pair {p} had {oldA} x {oldB} rows in the warm start, {pairs[p].RowsA} x {pairs[p].RowsB} now: vocabularies may only grow");
             var s1 = initial.CrossedState1?[p];
             var s2 = initial.CrossedState2?[p];
-            if (s1 is not null)
-            {
-                table.State1 = new float[table.Weights.Length];
-                if (sparse.InitialAccumulator != 0) Array.Fill(table.State1, sparse.InitialAccumulator);
-            }
-            if (s2 is not null) table.State2 = new float[table.Weights.Length];
+            FreshStates(table, sparse, s1 is not null, s2 is not null);
             for (int i = 0; i < oldA; i++)
             {
                 long from = (long)i * oldB * dim, to = (long)i * pairs[p].RowsB * dim;
@@ -302,18 +297,21 @@ public static class MultiTaskTrainer
             if (old.Length > table.Weights.Length || old.Length % table.Dim != 0)
                 throw new ArgumentException($"field '{names[f]}' has {old.Length / (double)table.Dim:N0} rows of {what} in the warm start but {table.Rows:N0} now: vocabularies may only grow");
             old.CopyTo(table.Weights, 0);
-            if (state1[f] is { } s1)
-            {
-                table.State1 = new float[table.Weights.Length];
-                if (sparse.InitialAccumulator != 0) Array.Fill(table.State1, sparse.InitialAccumulator);
-                s1.CopyTo(table.State1, 0);
-            }
-            if (state2[f] is { } s2)
-            {
-                table.State2 = new float[table.Weights.Length];
-                s2.CopyTo(table.State2, 0);
-            }
+            FreshStates(table, sparse, state1[f] is not null, state2[f] is not null);
+            state1[f]?.CopyTo(table.State1!, 0);
+            state2[f]?.CopyTo(table.State2!, 0);
         }
+    }
+
+    // The optimizer states a restored table's known rows are copied into: rows never seen start as a fresh model's.
+    private static void FreshStates(EmbeddingTable table, SparseAdagrad sparse, bool first, bool second)
+    {
+        if (first)
+        {
+            table.State1 = new float[table.Weights.Length];
+            if (sparse.InitialAccumulator != 0) Array.Fill(table.State1, sparse.InitialAccumulator);
+        }
+        if (second) table.State2 = new float[table.Weights.Length];
     }
 
     // Options that do not change what is learned are left out: where the checkpoint lives, the device and thread count

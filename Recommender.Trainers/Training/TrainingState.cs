@@ -90,12 +90,7 @@ public sealed class TrainingState
         }
         // After the calibration, for the same reason: the field-aware tables, when the model has them.
         w.Write(FieldAwareTables?.Length ?? 0);
-        for (int f = 0; f < (FieldAwareTables?.Length ?? 0); f++)
-        {
-            Write(w, FieldAwareTables![f]);
-            Write(w, FieldAwareState1?[f] ?? []);
-            Write(w, FieldAwareState2?[f] ?? []);
-        }
+        for (int f = 0; f < (FieldAwareTables?.Length ?? 0); f++) WriteTable(w, FieldAwareTables![f], FieldAwareState1?[f], FieldAwareState2?[f]);
         // Then, last again, the isotonic calibration.
         w.Write(Isotonic?.Count ?? 0);
         foreach (var (task, c) in Isotonic ?? new Dictionary<string, IsotonicCalibration>())
@@ -111,9 +106,7 @@ public sealed class TrainingState
         {
             var (a, b, rowsA, rowsB) = CrossedPairs![p];
             w.Write(a); w.Write(b); w.Write(rowsA); w.Write(rowsB);
-            Write(w, CrossedTables![p]);
-            Write(w, CrossedState1?[p] ?? []);
-            Write(w, CrossedState2?[p] ?? []);
+            WriteTable(w, CrossedTables![p], CrossedState1?[p], CrossedState2?[p]);
         }
     });
 
@@ -170,14 +163,7 @@ public sealed class TrainingState
             if (r.BaseStream.Position < r.BaseStream.Length && r.ReadInt32() is var n and > 0)
             {
                 fieldAware = new float[n][]; fa1 = new float[]?[n]; fa2 = new float[]?[n];
-                for (int f = 0; f < n; f++)
-                {
-                    fieldAware[f] = Read(r);
-                    var a = Read(r);
-                    var b = Read(r);
-                    fa1[f] = a.Length > 0 ? a : null;
-                    fa2[f] = b.Length > 0 ? b : null;
-                }
+                for (int f = 0; f < n; f++) (fieldAware[f], fa1[f], fa2[f]) = ReadTable(r);
             }
             Dictionary<string, IsotonicCalibration>? isotonic = null;
             if (r.BaseStream.Position < r.BaseStream.Length && r.ReadInt32() is var count2 and > 0)
@@ -201,11 +187,7 @@ public sealed class TrainingState
                 for (int p = 0; p < pairs; p++)
                 {
                     crossedPairs[p] = (r.ReadString(), r.ReadString(), r.ReadInt32(), r.ReadInt32());
-                    crossed[p] = Read(r);
-                    var a = Read(r);
-                    var b = Read(r);
-                    cs1[p] = a.Length > 0 ? a : null;
-                    cs2[p] = b.Length > 0 ? b : null;
+                    (crossed[p], cs1[p], cs2[p]) = ReadTable(r);
                 }
             }
             return new TrainingState
@@ -219,6 +201,22 @@ public sealed class TrainingState
         {
             throw new InvalidDataException($"{path}: not a readable training state ({e.GetType().Name}: {e.Message})");
         }
+    }
+
+    // An extra table (field-aware, crossed) and its sparse optimizer's two states, each empty where it keeps none.
+    private static void WriteTable(BinaryWriter w, float[] table, float[]? state1, float[]? state2)
+    {
+        Write(w, table);
+        Write(w, state1 ?? []);
+        Write(w, state2 ?? []);
+    }
+
+    private static (float[] Table, float[]? State1, float[]? State2) ReadTable(BinaryReader r)
+    {
+        var table = Read(r);
+        var a = Read(r);
+        var b = Read(r);
+        return (table, a.Length > 0 ? a : null, b.Length > 0 ? b : null);
     }
 
     // One tensor: its length, then its values (shared with checkpoints).
