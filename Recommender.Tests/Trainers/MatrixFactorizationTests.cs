@@ -54,35 +54,62 @@ public sealed class MatrixFactorizationTests
         var options = new MatrixFactorizationOptions { ApproximationRank = rank, Lambda = 0.05, LearningRate = 0.1, NumberOfIterations = 5, NumberOfThreads = 1, Seed = 7 };
         var solver = MatrixFactorizationTrainer.Train(train, options);
 
-        // The textbook loop, written out: the same initial factors and the same shuffled order (one block when one thread),
-        // the per-row and per-column adaptive rate eta / sqrt(G), G from 1 accumulating the mean squared gradient.
+        // The textbook loop, written out as LIBMF's fpsg does it: the same initial factors and the same shuffled order (one
+        // block when one thread); ratings and lambda divided by the ratings' standard deviation; per row and per column two
+        // adaptive rates eta / sqrt(G), one for the first 8 factors and one for the rest (left alone in the first
+        // iteration), each G from 1 gaining its part's mean squared gradient after the step; factors times sqrt(deviation).
         var rng = new Random(7);
         float scale = (float)Math.Sqrt(1.0 / rank);
         var p = Enumerable.Range(0, 60 * rank).Select(_ => (float)rng.NextDouble() * scale).ToArray();
         var q = Enumerable.Range(0, 50 * rank).Select(_ => (float)rng.NextDouble() * scale).ToArray();
         var order = Enumerable.Range(0, train.Count).ToArray();
         rng.Shuffle(order);
-        double[] gp = Enumerable.Repeat(1.0, 60).ToArray(), gq = Enumerable.Repeat(1.0, 50).ToArray();
+        double mean = train.Values.Average(v => (double)v);
+        double deviation = Math.Sqrt(train.Values.Average(v => (v - mean) * (v - mean))), lambda = 0.05 / deviation;
+        double[,] gp = new double[60, 2], gq = new double[50, 2];
+        for (int u = 0; u < 60; u++) gp[u, 0] = gp[u, 1] = 1;
+        for (int v = 0; v < 50; v++) gq[v, 0] = gq[v, 1] = 1;
         for (int iteration = 0; iteration < 5; iteration++)
             foreach (int i in order)
             {
                 int u = train.RowIndex[i], v = train.ColumnIndex[i];
-                double e = train.Values[i] - Enumerable.Range(0, rank).Sum(d => (double)p[u * rank + d] * q[v * rank + d]);
-                var gradP = Enumerable.Range(0, rank).Select(d => 0.05 * p[u * rank + d] - e * q[v * rank + d]).ToArray();
-                var gradQ = Enumerable.Range(0, rank).Select(d => 0.05 * q[v * rank + d] - e * p[u * rank + d]).ToArray();
-                gp[u] += gradP.Sum(g => g * g) / rank;
-                gq[v] += gradQ.Sum(g => g * g) / rank;
-                for (int d = 0; d < rank; d++) { p[u * rank + d] -= (float)(0.1 / Math.Sqrt(gp[u]) * gradP[d]); q[v * rank + d] -= (float)(0.1 / Math.Sqrt(gq[v]) * gradQ[d]); }
+                double e = train.Values[i] / deviation - Enumerable.Range(0, rank).Sum(d => (double)p[u * rank + d] * q[v * rank + d]);
+                foreach (var (part, from, to) in new[] { (0, 0, 8), (1, 8, rank) })
+                {
+                    if (part == 1 && iteration == 0) continue;
+                    var gradP = Enumerable.Range(from, to - from).Select(d => lambda * p[u * rank + d] - e * q[v * rank + d]).ToArray();
+                    var gradQ = Enumerable.Range(from, to - from).Select(d => lambda * q[v * rank + d] - e * p[u * rank + d]).ToArray();
+                    double rateP = 0.1 / Math.Sqrt(gp[u, part]), rateQ = 0.1 / Math.Sqrt(gq[v, part]);
+                    for (int d = from; d < to; d++) { p[u * rank + d] -= (float)(rateP * gradP[d - from]); q[v * rank + d] -= (float)(rateQ * gradQ[d - from]); }
+                    if (to > from) { gp[u, part] += gradP.Sum(g => g * g) / (to - from); gq[v, part] += gradQ.Sum(g => g * g) / (to - from); }
+                }
             }
+        for (int i = 0; i < p.Length; i++) p[i] *= (float)Math.Sqrt(deviation);
+        for (int i = 0; i < q.Length; i++) q[i] *= (float)Math.Sqrt(deviation);
         for (int i = 0; i < p.Length; i++) Assert.AreEqual(p[i], solver.LeftFactorMatrix[i], 1e-4f, $"P[{i}]");
         for (int i = 0; i < q.Length; i++) Assert.AreEqual(q[i], solver.RightFactorMatrix[i], 1e-4f, $"Q[{i}]");
 
-        // Threads take the blocks of a round in any order, but the blocks of a round share no factor: the same bits every run.
-        options.NumberOfThreads = 3;
-        var first = MatrixFactorizationTrainer.Train(train, options);
-        var second = MatrixFactorizationTrainer.Train(train, options);
-        CollectionAssert.AreEqual(first.LeftFactorMatrix, second.LeftFactorMatrix);
-        CollectionAssert.AreEqual(first.RightFactorMatrix, second.RightFactorMatrix);
+        // A block waits only for the previous blocks of its row band and column band, so threads run blocks of several
+        // rounds at once, in any interleaving; yet every band sees its blocks in one order: the grid cut for 3 threads gives
+        // the same bits run by 3 workers (twice) as run by one worker taking the blocks strictly in order.
+        var inOrder = SgdSolver.Train(train, options, null, threads: 3, workers: 1);
+        for (int run = 0; run < 2; run++)
+        {
+            var (p3, q3) = SgdSolver.Train(train, options, null, threads: 3);
+            CollectionAssert.AreEqual(inOrder.P, p3);
+            CollectionAssert.AreEqual(inOrder.Q, q3);
+        }
+    }
+
+    [TestMethod]
+    public void ConstantRatingsAreLearnedWithoutScaling()
+    {
+        // A zero standard deviation would divide the ratings by zero; nearly constant ratings are left unscaled.
+        var data = new RatingMatrix(20, 15, Enumerable.Range(0, 200).Select(i => i % 20).ToArray(), Enumerable.Range(0, 200).Select(i => i * 7 % 15).ToArray(), Enumerable.Repeat(4f, 200).ToArray());
+        Assert.AreEqual(1f, SgdSolver.Spread(data.Values));
+        Assert.AreEqual(2f, SgdSolver.Spread([1f, 5f, 1f, 5f]));
+        var model = MatrixFactorizationTrainer.Train(data, new MatrixFactorizationOptions { Lambda = 0.001, NumberOfIterations = 100, NumberOfThreads = 2 });
+        for (int i = 0; i < data.Count; i++) Assert.AreEqual(4f, model.Score(data.RowIndex[i], data.ColumnIndex[i]), 0.05f, $"rating {i}");
     }
 
     [TestMethod]
