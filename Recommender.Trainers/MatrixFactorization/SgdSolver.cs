@@ -149,6 +149,9 @@ internal static class SgdSolver
             return _errors.Sum();
         }
 
+        // Compiled fully optimized at once: a one-off training should not run its first passes as tier-0 code while
+        // the spinning workers keep the background compiler from the cores.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Work(int worker, int workers)
         {
             for (int t; (t = Interlocked.Increment(ref _next)) < _errors.Length;)
@@ -163,6 +166,7 @@ internal static class SgdSolver
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double ProcessBlock(Sweep s, Entry[] entries)
     {
         double squaredError = 0;
@@ -172,7 +176,7 @@ internal static class SgdSolver
         {
             var pu = s.P.AsSpan(x.Row * k, k);
             var qv = s.Q.AsSpan(x.Column * k, k);
-            float e = x.Value - MatrixFactorizationModelParameters.Dot(pu, qv);
+            float e = x.Value - (vectors ? DotVectors(pu, qv) : MatrixFactorizationModelParameters.Dot(pu, qv));
             squaredError += (double)e * e;
             ref float gp = ref s.Gp[2 * x.Row];
             ref float gq = ref s.Gq[2 * x.Column];
@@ -183,9 +187,21 @@ internal static class SgdSolver
         return squaredError;
     }
 
+    // In the solver rather than TensorPrimitives.Dot: the package's code starts as tier-0 code, and the spinning workers
+    // leave the background compiler no core to replace it during a one-off training.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float DotVectors(Span<float> pu, Span<float> qv)
+    {
+        ref float pr = ref MemoryMarshal.GetReference(pu), qr = ref MemoryMarshal.GetReference(qv);
+        var sum = Vector256.LoadUnsafe(ref pr) * Vector256.LoadUnsafe(ref qr);
+        for (int d = 8; d < pu.Length; d += 8) sum += Vector256.LoadUnsafe(ref pr, (nuint)d) * Vector256.LoadUnsafe(ref qr, (nuint)d);
+        return Vector256.Sum(sum);
+    }
+
     // A rating's update 8 factors at a time, the first vector the slow part and the rest the fast one: each part's
     // rates from its G as it stands (the four rates in one vector), then G gains the part's mean squared gradient
     // (LIBMF's order).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void UpdateVectors(Sweep s, Span<float> pu, Span<float> qv, ref float gp, ref float gq, float e, bool slowOnly)
     {
         int k = pu.Length;
@@ -228,6 +244,7 @@ internal static class SgdSolver
         return (gradP * gradP, gradQ * gradQ);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void UpdateScalar(Sweep s, Span<float> pu, Span<float> qv, ref float gp, ref float gq, float e)
     {
         int k = pu.Length;
