@@ -138,6 +138,7 @@ internal static class SgdSolver
         private readonly int[] _order = Enumerable.Range(0, bands).ToArray();
         private readonly int[] _rowDone = new int[bands], _columnDone = new int[bands];
         private int _next;
+        private volatile bool _failed;
 
         public double Iteration()
         {
@@ -158,8 +159,14 @@ internal static class SgdSolver
             {
                 int position = t / bands, i = t % bands, j = (i + _order[position]) % bands;
                 var spin = new SpinWait();
-                while (Volatile.Read(ref _rowDone[i]) < position || Volatile.Read(ref _columnDone[j]) < position) spin.SpinOnce(sleep1Threshold: -1);
-                _errors[t] = ProcessBlock(sweep, blocks[i * bands + j]);
+                while (Volatile.Read(ref _rowDone[i]) < position || Volatile.Read(ref _columnDone[j]) < position)
+                {
+                    // A block that failed never finishes: the others stop waiting and the pool rethrows its error.
+                    if (_failed) return;
+                    spin.SpinOnce(sleep1Threshold: -1);
+                }
+                try { _errors[t] = ProcessBlock(sweep, blocks[i * bands + j]); }
+                catch { _failed = true; throw; }
                 Volatile.Write(ref _rowDone[i], position + 1);
                 Volatile.Write(ref _columnDone[j], position + 1);
             }
