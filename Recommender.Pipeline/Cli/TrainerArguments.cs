@@ -22,6 +22,7 @@ internal sealed class TrainerArguments
     public readonly Option<FeatureInteractions?> Interactions = new("--interactions") { Description = "Explicit feature interactions of the input, for every architecture: a comma-separated combination of FactorizationMachine, Cross, PairwiseDot, DeepFm, FieldAware, FieldAwareLinear (with FieldAware: its pair products also straight into each logit) and CrossedEmbeddings (an embedding per value combination of every pair of fields with few combinations) (default FieldAware,PairwiseDot,CrossedEmbeddings), or None" };
     public readonly Option<int?> CrossLayers = new Option<int?>("--cross-layers") { Description = "Cross layers with --interactions Cross (default 2)" }.AtLeast(1);
     public readonly Option<int?> FieldAwareDim = new Option<int?>("--field-aware-dim") { Description = "Width of each field-aware vector with --interactions FieldAware (default 4)" }.AtLeast(1);
+    public readonly Option<int?> CrossedDim = new Option<int?>("--crossed-dim") { Description = $"Width of each crossed pair's embedding with --interactions CrossedEmbeddings (default {new MultiTaskTrainerOptions().CrossedDim})" }.AtLeast(1);
     public readonly Option<int?> CrossedRowLimit = new Option<int?>("--crossed-row-limit") { Description = $"With --interactions CrossedEmbeddings: a pair of fields is crossed when its values make at most this many combinations, unknown values included (default {new MultiTaskTrainerOptions().CrossedRowLimit})" }.AtLeast(1);
     public readonly Option<SequencePooling?> Pooling = new("--pooling") { Description = "How the schema's behaviour sequences are pooled: Attention (default, DIN's target attention) or Mean" };
     public readonly Option<int?> AttentionHidden = new Option<int?>("--attention-hidden") { Description = "Hidden width of the attention MLP (default 32)" }.AtLeast(1);
@@ -44,7 +45,7 @@ internal sealed class TrainerArguments
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, WarmupSteps, Decay, Interactions, CrossLayers, FieldAwareDim, CrossedRowLimit, Pooling, AttentionHidden, Calibration, Optimizer, WeightDecay, Momentum, ClipNorm, EmbeddingL2, AdaptiveEmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
+        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, WarmupSteps, Decay, Interactions, CrossLayers, FieldAwareDim, CrossedRowLimit, CrossedDim, Pooling, AttentionHidden, Calibration, Optimizer, WeightDecay, Momentum, ClipNorm, EmbeddingL2, AdaptiveEmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
             command.Options.Add(o);
     }
 
@@ -81,6 +82,7 @@ internal sealed class TrainerArguments
         if (r.GetValue(CrossLayers) is { } layers) o.CrossLayers = layers;
         if (r.GetValue(FieldAwareDim) is { } fieldAwareDim) o.FieldAwareDim = fieldAwareDim;
         if (r.GetValue(CrossedRowLimit) is { } crossedRowLimit) o.CrossedRowLimit = crossedRowLimit;
+        if (r.GetValue(CrossedDim) is { } crossedDim) o.CrossedDim = crossedDim;
         if (r.GetValue(Pooling) is { } pooling) o.Pooling = pooling;
         if (r.GetValue(AttentionHidden) is { } hidden) o.AttentionHidden = hidden;
         if (r.GetValue(WeightDecay) is { } wd) o.WeightDecay = wd;

@@ -20,6 +20,7 @@ public sealed class CrossedEmbeddingTests
     {
         var o = PairwiseClicks.Options(interactions);
         o.CrossedRowLimit = 169;
+        o.CrossedDim = 3; // not the field embeddings' 4: every path must take the crossed width from the crossed tables
         return o;
     }
 
@@ -27,9 +28,13 @@ public sealed class CrossedEmbeddingTests
     public void PairsAreThePlainFieldPairsWithinTheLimitAndTheirRowsCombineTheIds()
     {
         // Tables of 3, 4, 100 and 2 rows, limit 12: (0,1) 12, (0,3) 6 and (1,3) 8 are crossed; pairs with field 2 are not.
-        var spec = new MultiTaskSpec { FieldRows = [3, 4, 100, 2], Interactions = FeatureInteractions.CrossedEmbeddings, CrossedRowLimit = 12 };
+        var spec = new MultiTaskSpec { FieldRows = [3, 4, 100, 2], Interactions = FeatureInteractions.CrossedEmbeddings, CrossedRowLimit = 12, CrossedDim = 5 };
         CollectionAssert.AreEqual(new[] { (0, 1), (0, 3), (1, 3) }, spec.CrossedPairs().Select(p => (p.A, p.B)).ToArray());
-        Assert.AreEqual(4 * 16 + 3 * 16, spec.InputSize, "three pairs' 16-wide embeddings beside the four fields'");
+        Assert.AreEqual(4 * 16 + 3 * 5, spec.InputSize, "three pairs' 5-wide embeddings beside the four fields' 16-wide ones");
+        Assert.AreEqual(3 * 5, spec.Inputs().Single(i => i.Name == MultiTaskInputs.CrossedEmbeddings).RowSize);
+        Assert.AreEqual(4 * 16 + 3 * 8, (spec with { CrossedDim = 8 }).InputSize, "8 by default");
+        Assert.AreEqual(8, new MultiTaskSpec { FieldRows = [2] }.CrossedDim);
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => (spec with { CrossedDim = 0 }).ValidateSequences()).Message, "CrossedDim");
         var pair = spec.CrossedPairs()[0];
         Assert.AreEqual(2 * 4 + 3, pair.Row(2, 3));
         Assert.AreEqual(0 * 4 + 3, pair.Row(7, 3), "an id outside field 0's rows is its unknown id 0");
@@ -59,7 +64,7 @@ public sealed class CrossedEmbeddingTests
         Console.WriteLine($"test AUC: MLP over the embeddings {aucPlain:F4}, with crossed embeddings {aucCrossed:F4}");
         Assert.IsTrue(aucCrossed > aucPlain + 0.02, $"crossed {aucCrossed:F4} against {aucPlain:F4}");
         Assert.AreEqual(3, crossed.CrossedTables!.Count, "pairs (0,1), (0,2), (1,2): 169 rows each");
-        Assert.AreEqual(169 * 4, crossed.CrossedTables[0].Length);
+        Assert.AreEqual(169 * 3, crossed.CrossedTables[0].Length);
 
         // The standalone model computes each pair's row from the field ids; an id past its field's rows, or negative,
         // reads the unknown id's row, as the host does.
@@ -97,7 +102,12 @@ public sealed class CrossedEmbeddingTests
         var warm = MultiTaskTrainer.Train(train, null, rows, frozen, state);
         CollectionAssert.AreEqual(straight.Predict(test)["PCtr"], warm.Predict(test)["PCtr"]);
         var grown = MultiTaskTrainer.Train(train, null, [15, 14, 13], frozen, state);
-        Assert.AreEqual(15 * 14 * 4, grown.CrossedTables![0].Length, "pair (0, 1) now 15 x 14 rows, though past the limit of 169");
+        Assert.AreEqual(15 * 14 * 3, grown.CrossedTables![0].Length, "pair (0, 1) now 15 x 14 rows, though past the limit of 169");
+        // The crossed width is part of the network: a warm start cannot change it.
+        var wider = Options(FeatureInteractions.CrossedEmbeddings);
+        (wider.CrossedDim, wider.Epochs) = (5, 1);
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => MultiTaskTrainer.Train(train, null, rows, wider, state)).Message,
+            "crossed embeddings of width 3, the options say 5");
         CollectionAssert.AreEqual(straight.Predict(test)["PCtr"], grown.Predict(test)["PCtr"]);
         // A model without the block cannot go on from one with it; one with the block on goes on from one without as
         // that model was, with no crossed pairs (the network keeps its shape), and scores as it did at rate zero.

@@ -35,7 +35,7 @@ public sealed class CudaCoverageTests
                     ? [.. (spec with { Interactions = FeatureInteractions.CrossedEmbeddings, CrossedRowLimit = TrainStepTests.CrossedRowLimit }).CrossedPairs().Select(p => (p.A, p.B, p.RowsA, p.RowsB))]
                     : [];
                 (string, IReadOnlyList<(int, int, int, int)>, IReadOnlyList<float[]>)? crossed = pairs.Length == 0 ? null
-                    : (MultiTaskInputs.CrossedEmbeddings, pairs, pairs.Select(p => new float[p.RowsA * p.RowsB * spec.EmbeddingDim]).ToArray());
+                    : (MultiTaskInputs.CrossedEmbeddings, pairs, pairs.Select(p => new float[p.RowsA * p.RowsB * model.Inputs.Single(i => i.Name == MultiTaskInputs.CrossedEmbeddings).RowSize / pairs.Length]).ToArray());
                 yield return ($"{name} standalone", compiled.Export(model.Parameters.ToDictionary(p => p.Name, p => p.Initial),
                     owners.Select(o => new float[spec.FieldRows[o] * spec.EmbeddingDim]).ToArray(), owners.Select((_, f) => $"f{f}").ToArray(), spec.EmbeddingDim,
                     tableOwners: owners, idMask: history ? (MultiTaskInputs.SequenceMask, [3, 4, 5]) : null, secondTables: second, crossed: crossed));

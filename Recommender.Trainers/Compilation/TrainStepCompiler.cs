@@ -117,7 +117,7 @@ public sealed class CompiledModel
             var firstIds = count == tables.Count ? ids : g.Slice(ids, 1, 0, count);
             inputs[second.Input] = GatherFields(g, second.Input, second.Tables, Enumerable.Range(0, count).ToArray(), width, firstIds);
         }
-        if (crossed is { } cross) inputs[cross.Input] = GatherCrossed(g, cross.Input, cross.Pairs, cross.Tables, embeddingDim, ids);
+        if (crossed is { } cross) inputs[cross.Input] = GatherCrossed(g, cross.Input, cross.Pairs, cross.Tables, checked((int)Definition.Inputs.Single(i => i.Name == cross.Input).RowSize) / cross.Pairs.Count, ids);
         if (idMask is { } mask)
         {
             var zero = g.Scalar(0, int64);

@@ -38,6 +38,8 @@ public sealed record MultiTaskSpec
 
     /// <summary>With <see cref="FeatureInteractions.CrossedEmbeddings"/>: the most rows (value combinations) a crossed pair's table may have.</summary>
     public int CrossedRowLimit { get; init; } = 10_000;
+    /// <summary>Width of each crossed pair's embedding, with <see cref="FeatureInteractions.CrossedEmbeddings"/>.</summary>
+    public int CrossedDim { get; init; } = 8;
     /// <summary>
     /// Whether the model has crossed embeddings (a third embedding input, one table per crossed pair): the block is on and
     /// some pair is within the limit. Where none is, the block adds nothing, so it can be on by default for any schema.
@@ -96,7 +98,7 @@ public sealed record MultiTaskSpec
     /// <summary>Width of the network input: the concatenation (crossed, with the cross network), plus one embedding width with the bi-interaction, plus F(F-1)/2 pairwise dot products.</summary>
     public int InputSize => ConcatenatedSize + (Interactions.HasFlag(FeatureInteractions.FactorizationMachine) ? EmbeddingDim : 0)
         + (Interactions.HasFlag(FeatureInteractions.PairwiseDot) ? InteractionFields * (InteractionFields - 1) / 2 : 0)
-        + (FieldAware ? PlainFields * (PlainFields - 1) / 2 : 0) + CrossedPairs().Count * EmbeddingDim;
+        + (FieldAware ? PlainFields * (PlainFields - 1) / 2 : 0) + CrossedPairs().Count * CrossedDim;
 
     /// <summary>Checks that the sequences' positions are the last fields, contiguous and in order, over plain target fields of the right size.</summary>
     public void ValidateSequences()
@@ -116,6 +118,7 @@ public sealed record MultiTaskSpec
         if (Sequences.Select(s => s.Name).Distinct().Count() != Sequences.Count) throw new ArgumentException("two sequences have the same name");
         if (AttentionHidden < 1) throw new ArgumentException($"AttentionHidden must be at least 1, got {AttentionHidden}");
         if (FieldAware && (FieldAwareDim < 1 || PlainFields < 2)) throw new ArgumentException($"the field-aware block needs FieldAwareDim >= 1 (got {FieldAwareDim}) and two plain fields (got {PlainFields})");
+        if (Crossed && CrossedDim < 1) throw new ArgumentException($"crossed embeddings need CrossedDim >= 1, got {CrossedDim}");
         if (CrossedFieldPairs?.FirstOrDefault(p => p.A < 0 || p.A >= p.B || p.B >= PlainFields) is { } bad && CrossedFieldPairs.Contains(bad))
             throw new ArgumentException($"crossed pair ({bad.A}, {bad.B}) is not two plain fields in order");
     }
@@ -132,7 +135,7 @@ public sealed record MultiTaskSpec
     {
         var inputs = new List<BatchInputSpec> { new(MultiTaskInputs.Embeddings, [FieldRows.Count * EmbeddingDim], BatchInputKind.Embedding) };
         if (FieldAware) inputs.Add(new(MultiTaskInputs.FieldAwareEmbeddings, [PlainFields * PlainFields * FieldAwareDim], BatchInputKind.Embedding));
-        if (Crossed) inputs.Add(new(MultiTaskInputs.CrossedEmbeddings, [CrossedPairs().Count * EmbeddingDim], BatchInputKind.Embedding));
+        if (Crossed) inputs.Add(new(MultiTaskInputs.CrossedEmbeddings, [CrossedPairs().Count * CrossedDim], BatchInputKind.Embedding));
         if (DenseSize > 0) inputs.Add(new(MultiTaskInputs.Dense, [DenseSize], BatchInputKind.Feature));
         if (Sequences.Count > 0) inputs.Add(new(MultiTaskInputs.SequenceMask, [SequencePositions], BatchInputKind.Feature));
         inputs.Add(new(MultiTaskInputs.RowMask, [1], BatchInputKind.Label));

@@ -43,7 +43,7 @@ public static class MultiTaskTrainer
             FieldRows = fieldRows, EmbeddingDim = o.EmbeddingDim, DenseSize = train.DenseSize, Tasks = tasks, Interactions = o.Interactions, CrossLayers = o.CrossLayers,
             LearnTaskWeights = o.LearnTaskWeights, Seed = o.Seed,
             Sequences = ResolveSequences(o, names), Pooling = o.Pooling, AttentionHidden = o.AttentionHidden, FieldAwareDim = o.FieldAwareDim,
-            CrossedRowLimit = o.CrossedRowLimit, CrossedFieldPairs = KeptCrossedPairs(initial, names, o),
+            CrossedRowLimit = o.CrossedRowLimit, CrossedDim = o.CrossedDim, CrossedFieldPairs = KeptCrossedPairs(initial, names, o),
         };
         spec.ValidateSequences();
         var compiled = TrainStepCompiler.Compile(Define(o, spec), new DenseOptimizerOptions
@@ -63,7 +63,7 @@ public static class MultiTaskTrainer
         // The crossed pairs' tables, a row per combination of the pair's ids; the rows of a batch are computed from its ids.
         var crossedPairs = spec.CrossedPairs();
         using var crossed = spec.Crossed
-            ? new FieldEmbeddings(crossedPairs.Select(p => checked((int)p.Rows)).ToArray(), o.EmbeddingDim, o.Seed + 7_368_787, threads: o.Threads, idStride: crossedPairs.Count)
+            ? new FieldEmbeddings(crossedPairs.Select(p => checked((int)p.Rows)).ToArray(), spec.CrossedDim, o.Seed + 7_368_787, threads: o.Threads, idStride: crossedPairs.Count)
             : null;
         var crossedRows = new int[batch * crossedPairs.Count];
         float[][]? bestCrossed = null;
@@ -232,6 +232,9 @@ public static class MultiTaskTrainer
         if (!initial.Fields.SequenceEqual(names)) throw new ArgumentException($"the warm start's fields [{string.Join(", ", initial.Fields)}] are not this model's [{string.Join(", ", names)}]");
         if ((initial.CrossedTables is not null) != (crossed is not null))
             throw new ArgumentException($"the warm start {(crossed is null ? "has" : "has no")} crossed embeddings and this model {(crossed is null ? "has none" : "needs them")}: the interactions must match");
+        if (crossed is not null && initial.CrossedPairs is [var (_, _, rowsA, rowsB), ..] && (long)rowsA * rowsB is > 0 and var rows
+            && initial.CrossedTables![0].Length / rows is var width && width != crossed.Tables[0].Dim)
+            throw new ArgumentException($"the warm start has crossed embeddings of width {width}, the options say {crossed.Tables[0].Dim}");
         foreach (var p in compiled.Definition.Parameters)
         {
             if (!initial.Parameters.TryGetValue(p.Name, out var values) || values.Length != p.Size)
@@ -423,6 +426,7 @@ public static class MultiTaskTrainer
         if (o.CrossLayers < 1) throw new ArgumentException($"CrossLayers must be at least 1, got {o.CrossLayers}");
         if (o.FieldAwareDim < 1) throw new ArgumentException($"FieldAwareDim must be at least 1, got {o.FieldAwareDim}");
         if (o.CrossedRowLimit < 1) throw new ArgumentException($"CrossedRowLimit must be at least 1, got {o.CrossedRowLimit}");
+        if (o.CrossedDim < 1) throw new ArgumentException($"CrossedDim must be at least 1, got {o.CrossedDim}");
         // Zero is allowed: a warm start at rate zero must reproduce the model it starts from.
         if (!(float.IsFinite(o.LearningRate) && o.LearningRate >= 0) || !(float.IsFinite(o.EmbeddingLearningRate) && o.EmbeddingLearningRate >= 0))
             throw new ArgumentException($"the learning rates must be finite and at least 0, got LearningRate {o.LearningRate}, EmbeddingLearningRate {o.EmbeddingLearningRate}");

@@ -133,6 +133,11 @@ public sealed class MultiTaskTrainerOptions
     /// </summary>
     public int CrossedRowLimit = 10_000;
     /// <summary>
+    /// With <see cref="FeatureInteractions.CrossedEmbeddings"/>: the width of each crossed pair's embedding. Half the field
+    /// embeddings' width by default: as good on CTR as 16 on the generator's data, better on conversion, and a quarter faster.
+    /// </summary>
+    public int CrossedDim = 8;
+    /// <summary>
     /// Behaviour sequences among the key columns (see <see cref="BehaviourSequence"/>); null or empty for none. Their
     /// positions are not fields of their own: each sequence is pooled into one embedding.
     /// </summary>

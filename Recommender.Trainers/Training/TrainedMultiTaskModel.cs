@@ -70,7 +70,7 @@ public sealed class TrainedMultiTaskModel
             spec.PlainFields * spec.FieldAwareDim, idStride: data.Fields) : null;
         var crossedPairs = spec.CrossedPairs();
         using var crossed = spec.Crossed ? new FieldEmbeddings(crossedTables ?? throw new ArgumentException("a model with crossed embeddings needs their tables"),
-            spec.EmbeddingDim, idStride: crossedPairs.Count) : null;
+            spec.CrossedDim, idStride: crossedPairs.Count) : null;
         var crossedRows = new int[batchSize * crossedPairs.Count];
         var ids = new int[batchSize * data.Fields];
         var dense = spec.DenseSize > 0 ? inference.Input(MultiTaskInputs.Dense) : null;
