@@ -120,4 +120,26 @@ public sealed class CrossedEmbeddingTests
         Assert.IsNull(stillPlain.CrossedTables);
         CollectionAssert.AreEqual(plain.Predict(test)["PCtr"], stillPlain.Predict(test)["PCtr"]);
     }
+
+    [TestMethod]
+    public void AdaptiveL2CountsEachCrossedRowAndReachesTheCrossedTables()
+    {
+        // Pair (0, 1) of 3 x 3 rows sees (1, 2) twice, row 1 * 3 + 2 = 5, and (2, 0) once, row 6; pair (0, 2) of 3 x 7 rows
+        // sees (1, 5), (1, 6) and (2, 5), rows 12, 13 and 19.
+        var data = FeatureMatrix.FromArrays(3, 3, 0, [1, 2, 5, /**/ 1, 2, 6, /**/ 2, 0, 5], [], [new float[3], null, null]);
+        var counts = MultiTaskTrainer.CrossedCounts(data, [new CrossedPair(0, 1, 3, 3), new CrossedPair(0, 2, 3, 7)]);
+        CollectionAssert.AreEqual(new long[] { 0, 0, 0, 0, 0, 2, 1, 0, 0 }, counts[0]);
+        CollectionAssert.AreEqual(Enumerable.Range(0, 21).Select(r => r is 12 or 13 or 19 ? 1L : 0L).ToArray(), counts[1]);
+
+        // A strong adaptive L2 holds every table it reaches near zero; the crossed tables are among them.
+        var (train, _) = Crossed();
+        int[] rows = [13, 13, 13];
+        var free = MultiTaskTrainer.Train(train, null, rows, Options(FeatureInteractions.CrossedEmbeddings));
+        var held = Options(FeatureInteractions.CrossedEmbeddings);
+        held.AdaptiveEmbeddingL2 = 100;
+        var shrunk = MultiTaskTrainer.Train(train, null, rows, held);
+        static double Norm(IEnumerable<float[]> tables) => Math.Sqrt(tables.Sum(t => t.Sum(v => (double)v * v)));
+        Console.WriteLine($"crossed tables' norm {Norm(free.CrossedTables!):F3} without, {Norm(shrunk.CrossedTables!):F3} with; field tables {Norm(free.Tables):F3}, {Norm(shrunk.Tables):F3}");
+        Assert.IsTrue(Norm(shrunk.CrossedTables!) < 0.3 * Norm(free.CrossedTables!));
+    }
 }

@@ -73,6 +73,7 @@ public static class MultiTaskTrainer
             var counts = IdCounts(train, fieldRows, spec);
             embeddings.SetAdaptiveL2(o.AdaptiveEmbeddingL2, counts);
             fieldAware?.SetAdaptiveL2(o.AdaptiveEmbeddingL2, counts.Take(spec.PlainFields).ToArray());
+            crossed?.SetAdaptiveL2(o.AdaptiveEmbeddingL2, CrossedCounts(train, crossedPairs));
         }
         long startSteps = runner.Steps;
         var filler = new BatchFiller(train, tasks, batch, embeddings.Workers, spec.Sequences);
@@ -323,7 +324,6 @@ public static class MultiTaskTrainer
         nameof(MultiTaskTrainerOptions.Device), nameof(MultiTaskTrainerOptions.Threads), nameof(MultiTaskTrainerOptions.Progress),
         nameof(MultiTaskTrainerOptions.EpochCompleted), nameof(MultiTaskTrainerOptions.Cancellation)];
 
-    /// <summary>What makes a training run the run it is: its options and the content of its data.</summary>
     // How often each field takes each id in the training data; a behaviour sequence's padding (id 0 of a position) is not an occurrence.
     private static long[][] IdCounts(FeatureMatrix train, IReadOnlyList<int> fieldRows, MultiTaskSpec spec)
     {
@@ -342,6 +342,19 @@ public static class MultiTaskTrainer
         return counts;
     }
 
+    // How often each crossed pair's row (a combination of its two fields' ids) occurs in the training data.
+    internal static long[][] CrossedCounts(FeatureMatrix train, IReadOnlyList<CrossedPair> pairs)
+    {
+        var counts = pairs.Select(p => new long[checked((int)p.Rows)]).ToArray();
+        for (int row = 0; row < train.Rows; row++)
+        {
+            var ids = train.Ids(row);
+            for (int p = 0; p < pairs.Count; p++) counts[p][pairs[p].Row(ids[pairs[p].A], ids[pairs[p].B])]++;
+        }
+        return counts;
+    }
+
+    /// <summary>What makes a training run the run it is: its options and the content of its data.</summary>
     internal static JobFingerprint Fingerprint(MultiTaskTrainerOptions o, FeatureMatrix train, FeatureMatrix? validation, IReadOnlyList<int> fieldRows)
     {
         var f = new JobFingerprint();
