@@ -142,4 +142,24 @@ public sealed class CrossedEmbeddingTests
         Console.WriteLine($"crossed tables' norm {Norm(free.CrossedTables!):F3} without, {Norm(shrunk.CrossedTables!):F3} with; field tables {Norm(free.Tables):F3}, {Norm(shrunk.Tables):F3}");
         Assert.IsTrue(Norm(shrunk.CrossedTables!) < 0.3 * Norm(free.CrossedTables!));
     }
+
+    [TestMethod]
+    public void TablesTooLargeForTheProcessAreRefusedBeforeAnyAllocation()
+    {
+        // Fields of 3, 4 and 100 rows, 16 wide: 1,712 floats; field-aware vectors 3 fields x 4 wide: 107 x 12 = 1,284;
+        // pairs within 12 rows, (0, 1) only, 8 wide: 96. With two optimizer states each, 3,092 x 4 x 3 = 37,104 bytes.
+        var spec = new MultiTaskSpec
+        {
+            FieldRows = [3, 4, 100], Interactions = FeatureInteractions.FieldAware | FeatureInteractions.CrossedEmbeddings, CrossedRowLimit = 12, FieldAwareDim = 4,
+        };
+        MultiTaskTrainer.CheckTableMemory(spec, 37_104);
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => MultiTaskTrainer.CheckTableMemory(spec, 37_103)).Message, "lower EmbeddingDim");
+        // One table past .NET's largest array is refused whatever the memory.
+        Assert.Throws<ArgumentException>(() => MultiTaskTrainer.CheckTableMemory(spec with { CrossedDim = int.MaxValue / 4 }, long.MaxValue));
+        // Through the trainer: a crossed width no machine holds is one clear error, not an allocation failure.
+        var (train, _) = Crossed();
+        var huge = Options(FeatureInteractions.CrossedEmbeddings);
+        huge.CrossedDim = int.MaxValue;
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => MultiTaskTrainer.Train(train, null, [13, 13, 13], huge)).Message, "GiB");
+    }
 }

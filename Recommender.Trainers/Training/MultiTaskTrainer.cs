@@ -46,6 +46,7 @@ public static class MultiTaskTrainer
             CrossedRowLimit = o.CrossedRowLimit, CrossedDim = o.CrossedDim, CrossedFieldPairs = KeptCrossedPairs(initial, names, o),
         };
         spec.ValidateSequences();
+        CheckTableMemory(spec, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
         var compiled = TrainStepCompiler.Compile(Define(o, spec), new DenseOptimizerOptions
         {
             Kind = o.Optimizer, WeightDecay = o.WeightDecay, Momentum = o.Momentum, ClipNorm = o.GradientClipNorm,
@@ -340,6 +341,21 @@ public static class MultiTaskTrainer
             }
         }
         return counts;
+    }
+
+    // The host tables (field embeddings, field-aware vectors, crossed embeddings), each with two optimizer states, against
+    // what this process may use: a width or row limit too large for the machine is refused before anything is allocated,
+    // with the options to lower, instead of failing in an allocation or overflowing a size.
+    internal static void CheckTableMemory(MultiTaskSpec spec, long availableBytes)
+    {
+        var owners = spec.TableOwners();
+        var tables = Enumerable.Range(0, spec.FieldRows.Count).Where(f => owners[f] == f).Select(f => (double)spec.FieldRows[f] * spec.EmbeddingDim)
+            .Concat(spec.FieldAware ? Enumerable.Range(0, spec.PlainFields).Select(f => (double)spec.FieldRows[f] * spec.PlainFields * spec.FieldAwareDim) : [])
+            .Concat(spec.CrossedPairs().Select(p => (double)p.Rows * spec.CrossedDim)).ToArray();
+        double bytes = tables.Sum() * sizeof(float) * 3;
+        if (tables.Any(t => t > Array.MaxLength) || bytes > availableBytes)
+            throw new ArgumentException($"the embedding tables would take {bytes / (1L << 30):N1} GiB with their optimizer state (the largest {tables.Max():N0} floats), "
+                + $"more than the {availableBytes / (double)(1L << 30):N1} GiB this process may use: lower EmbeddingDim, FieldAwareDim, CrossedDim or CrossedRowLimit");
     }
 
     // How often each crossed pair's row (a combination of its two fields' ids) occurs in the training data.
