@@ -102,6 +102,15 @@ public sealed class MatrixFactorizationTests
     }
 
     [TestMethod]
+    public void FactorsTooLargeForOneArrayAreRefusedBeforeAllocation()
+    {
+        // 60 rows x (int.MaxValue / 8) factors is past .NET's largest array, whatever the machine's memory.
+        var (train, _) = Planted(60, 50, 3, 0.5, 3);
+        var options = new MatrixFactorizationOptions { ApproximationRank = int.MaxValue / 8, NumberOfIterations = 1, NumberOfThreads = 1 };
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => MatrixFactorizationTrainer.Train(train, options)).Message, "lower ApproximationRank");
+    }
+
+    [TestMethod]
     public void ConstantRatingsAreLearnedWithoutScaling()
     {
         // A zero standard deviation would divide the ratings by zero; nearly constant ratings are left unscaled.
