@@ -111,6 +111,18 @@ public sealed class MatrixFactorizationTests
     }
 
     [TestMethod]
+    public void ADivergedRunIsRefusedNotReturned()
+    {
+        // At a learning rate of 1e30 the first step overflows the factors: an error naming the iteration, not NaN factors.
+        var (train, _) = Planted(60, 50, 3, 0.5, 3);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var options = new MatrixFactorizationOptions { LearningRate = 1e30, NumberOfIterations = 3, NumberOfThreads = threads };
+            StringAssert.Contains(Assert.Throws<ArgumentException>(() => MatrixFactorizationTrainer.Train(train, options)).Message, "diverged in iteration 1");
+        }
+    }
+
+    [TestMethod]
     public void ConstantRatingsAreLearnedWithoutScaling()
     {
         // A zero standard deviation would divide the ratings by zero; nearly constant ratings are left unscaled.

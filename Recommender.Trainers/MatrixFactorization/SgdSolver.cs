@@ -46,6 +46,9 @@ internal static class SgdSolver
         {
             state.SlowOnly = iteration == 1;
             double squaredError = rounds.Iteration();
+            // A diverged run is refused rather than published as factors of infinities and NaNs.
+            if (!double.IsFinite(squaredError))
+                throw new ArgumentException($"matrix factorization diverged in iteration {iteration} (the training error is {squaredError}): lower LearningRate (now {o.LearningRate})");
             if (o.IterationCompleted is null) continue;
             double trainRmse = spread * Math.Sqrt(squaredError / Math.Max(1, data.Count));
             double validRmse = validation is null ? double.NaN : Rmse(validation, p, q, k, spread);
