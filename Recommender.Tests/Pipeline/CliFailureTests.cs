@@ -65,6 +65,7 @@ public sealed class CliFailureTests
             (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--learning-rate", "-1"], "--learning-rate must be a finite number >= 0"),
             (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--batch-size", "0"], "--batch-size must be at least 1"),
             (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--crossed-dim", "0"], "--crossed-dim must be at least 1"),
+            (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--learning-rate", "1e30", "--embedding-learning-rate", "1e30", "--interactions", "None"], "training diverged at step"),
             (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--adaptive-embedding-l2", "-0.1"], "--adaptive-embedding-l2 must be a finite number >= 0"),
             (["train", "--data", data, "--out", bundle], "a published version, which is immutable"),
             (["train", "--data", Path.Combine(root, "nothing")], "file not found"),

@@ -127,6 +127,9 @@ public static class MultiTaskTrainer
                 fieldAware?.Update(filler.Ids, real, runner.EmbeddingGradient(MultiTaskInputs.FieldAwareEmbeddings), sparse, o.EmbeddingLearningRate, runner.Steps);
                 crossed?.Update(crossedRows, real, runner.EmbeddingGradient(MultiTaskInputs.CrossedEmbeddings), sparse, o.EmbeddingLearningRate, runner.Steps);
                 lossSum += runner.Loss;
+                // A diverged run stops here, before a model of NaNs can be published or checkpointed.
+                if (!double.IsFinite(runner.Loss))
+                    throw new ArgumentException($"training diverged at step {runner.Steps:N0} (epoch {epoch + 1}): the loss is {runner.Loss}; lower LearningRate ({o.LearningRate}) or EmbeddingLearningRate ({o.EmbeddingLearningRate})");
                 foreach (var t in compiled.LossTerms) termSums[t] += runner.LossTerm(t);
                 o.Progress?.Invoke(epoch, s + 1, stepsPerEpoch, lossSum / (s + 1));
             }
