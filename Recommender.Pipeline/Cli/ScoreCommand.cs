@@ -19,11 +19,12 @@ internal static class ScoreCommand
         var batch = new Option<int>("--batch-size") { Description = "Rows per inference batch", DefaultValueFactory = _ => Recommender.Trainers.Runtime.BatchedInference.DefaultBatchSize }.AtLeast(1);
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Auto };
         var threads = new Option<int>("--threads") { Description = "Inference threads (default: one per core)" }.AtLeast(0);
+        var noSpinning = SpinningOption.Create();
         var wait = new Option<bool>("--wait") { Description = "If another job is writing the same output, wait for it instead of failing" };
         var skipHashes = new Option<bool>("--skip-hash-check") { Description = "Check the bundle's file sizes against its manifest but not their SHA-256 (faster start for large bundles)" };
         var command = new Command("score", "Score a file of any size with a model bundle: streamed in chunks, batched inference, atomic per-chunk parts (resumable), partitionable, bad rows quarantined")
         {
-            model, input, output, rank, partition, resume, chunkRows, batch, device, threads, wait, skipHashes,
+            model, input, output, rank, partition, resume, chunkRows, batch, device, threads, noSpinning, wait, skipHashes,
         };
         command.SetAction(result =>
         {
@@ -35,7 +36,7 @@ internal static class ScoreCommand
                 Model = result.GetValue(model)!.FullName, Input = result.GetValue(input)!.FullName, Output = result.GetValue(output)!.FullName,
                 Ranking = result.GetValue(rank), PartitionIndex = index, PartitionCount = count, Resume = result.GetValue(resume),
                 ChunkRows = result.GetValue(chunkRows), BatchSize = result.GetValue(batch), Device = result.GetValue(device), Threads = result.GetValue(threads),
-                WaitForLock = result.GetValue(wait), VerifyHashes = !result.GetValue(skipHashes),
+                AllowSpinning = !result.GetValue(noSpinning), WaitForLock = result.GetValue(wait), VerifyHashes = !result.GetValue(skipHashes),
             };
             long estimate = EstimateRows(options.Input);
             ScoringSummary summary;

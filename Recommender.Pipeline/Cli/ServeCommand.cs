@@ -25,13 +25,14 @@ internal static class ServeCommand
         var timeout = new Option<double>("--timeout-s") { Description = "Seconds before a request is answered 504", DefaultValueFactory = _ => ServingOptions.Defaults.RequestTimeoutSeconds }.Positive();
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads (default: one per core)" }.AtLeast(0);
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Auto };
+        var noSpinning = SpinningOption.Create();
         var skipHashes = new Option<bool>("--skip-hash-check") { Description = "Check bundle file sizes against the manifest but not their SHA-256" };
         var policy = new Option<string>("--policy") { Description = "How /v1/recommend picks the items shown: greedy, epsilon:E or softmax:T (propensities are logged)", DefaultValueFactory = _ => "greedy" };
         var policySeed = new Option<int>("--policy-seed") { Description = "Seed of the policy's random choices", DefaultValueFactory = _ => 1 };
         var duration = new Option<double?>("--duration-s") { Description = "Stop by itself after this many seconds (for scripted runs)" }.Positive();
         var command = new Command("serve", "Serve a model over HTTP: /v1/score, /v1/recommend, /v1/feedback, /v1/model, /healthz, /readyz, /metrics, a status page at /; micro-batching, hot reload, impression log")
         {
-            registry, model, urls, log, noLog, tokenFile, maxBatch, maxWait, noBatching, maxConcurrent, timeout, threads, device, skipHashes, policy, policySeed, duration,
+            registry, model, urls, log, noLog, tokenFile, maxBatch, maxWait, noBatching, maxConcurrent, timeout, threads, device, noSpinning, skipHashes, policy, policySeed, duration,
         };
         command.SetAction(result =>
         {
@@ -46,7 +47,7 @@ internal static class ServeCommand
                 Model = path, Watch = result.GetValue(registry) is not null, LogPath = logPath, AdminToken = token,
                 MaxBatchRows = result.GetValue(maxBatch), MaxWaitMicroseconds = result.GetValue(maxWait), MicroBatching = !result.GetValue(noBatching),
                 MaxConcurrentRequests = result.GetValue(maxConcurrent), RequestTimeoutSeconds = result.GetValue(timeout),
-                Threads = result.GetValue(threads), Device = result.GetValue(device), VerifyHashes = !result.GetValue(skipHashes),
+                Threads = result.GetValue(threads), Device = result.GetValue(device), AllowSpinning = !result.GetValue(noSpinning), VerifyHashes = !result.GetValue(skipHashes),
                 Policy = Scoring.ExplorationPolicy.Parse(result.GetValue(policy)!), PolicySeed = result.GetValue(policySeed),
             };
             // One service writes one log.

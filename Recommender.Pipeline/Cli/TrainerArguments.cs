@@ -40,12 +40,13 @@ internal sealed class TrainerArguments
     public readonly Option<string?> EarlyStopping = new("--early-stopping-metric") { Description = "task.metric: a binary task's auc, logloss or (chained) entire_auc / entire_logloss, a regression task's rmse or mae (default: the first binary task's auc)" };
     public readonly Option<ExecutionDevice?> Device = new("--device") { Description = "Auto (CUDA if it starts, else CPU), Cpu or Cuda" };
     public readonly Option<int?> Threads = new Option<int?>("--threads") { Description = "CPU threads (default: one per core)" }.AtLeast(0);
+    public readonly Option<bool> NoSpinning = SpinningOption.Create();
     public readonly Option<FileInfo?> Checkpoint = new("--checkpoint") { Description = "Checkpoint file written after each epoch; an existing one is resumed" };
     public readonly Option<int?> Seed = new("--seed") { Description = "Seed of initialization and shuffling" };
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, WarmupSteps, Decay, Interactions, CrossLayers, FieldAwareDim, CrossedRowLimit, CrossedDim, Pooling, AttentionHidden, Calibration, Optimizer, WeightDecay, Momentum, ClipNorm, EmbeddingL2, AdaptiveEmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, Checkpoint, Seed })
+        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, WarmupSteps, Decay, Interactions, CrossLayers, FieldAwareDim, CrossedRowLimit, CrossedDim, Pooling, AttentionHidden, Calibration, Optimizer, WeightDecay, Momentum, ClipNorm, EmbeddingL2, AdaptiveEmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, NoSpinning, Checkpoint, Seed })
             command.Options.Add(o);
     }
 
@@ -97,6 +98,7 @@ internal sealed class TrainerArguments
         if (r.GetValue(EarlyStopping) is { } m) o.EarlyStoppingMetric = m;
         if (r.GetValue(Device) is { } dev) o.Device = dev;
         if (r.GetValue(Threads) is { } t) o.Threads = t;
+        if (r.GetValue(NoSpinning)) o.AllowSpinning = false;
         if (r.GetValue(Checkpoint) is { } c) o.CheckpointPath = c.FullName;
         if (r.GetValue(Seed) is { } s) o.Seed = s;
         return o;

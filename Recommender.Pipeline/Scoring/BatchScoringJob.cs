@@ -35,6 +35,8 @@ public sealed class ScoringOptions
     public ExecutionDevice Device { get; init; } = ExecutionDevice.Auto;
     /// <summary>CPU threads of the inference session; 0 = one per core.</summary>
     public int Threads { get; init; }
+    /// <summary>ONNX Runtime's threads spin between a batch's kernels; false where other work shares the cores.</summary>
+    public bool AllowSpinning { get; init; } = true;
     /// <summary>Check the bundle's files against the manifest's SHA-256 (sizes are always checked).</summary>
     public bool VerifyHashes { get; init; } = true;
     /// <summary>Featurize through the compiled lookups where the featurization compiles (false: ML.NET's engine, for comparison).</summary>
@@ -90,7 +92,7 @@ public static class BatchScoringJob
         foreach (var stale in Directory.EnumerateFiles(Path.GetDirectoryName(output)!, Path.GetFileName(output) + ".*.tmp")) File.Delete(stale);
         var bundle = ModelBundle.Open(o.Model, o.VerifyHashes);
         if (output.StartsWith(bundle.Directory + Path.DirectorySeparatorChar, StringComparison.Ordinal)) throw new IOException($"{o.Output}: inside the model bundle, which is immutable");
-        using var scorer = BundleScorer.Open(bundle, o.BatchSize, new RuntimeOptions { Device = o.Device, Threads = o.Threads }, o.CompiledFeaturization);
+        using var scorer = BundleScorer.Open(bundle, o.BatchSize, new RuntimeOptions { Device = o.Device, Threads = o.Threads, AllowSpinning = o.AllowSpinning }, o.CompiledFeaturization);
         var schema = scorer.Metadata.Schema.WithoutLabels();
         schema.SkipBadRows = true;
         if (input.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) schema.Format = DataFormat.Parquet;

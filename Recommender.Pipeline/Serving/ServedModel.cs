@@ -78,7 +78,7 @@ public sealed class ServedModel : IDisposable
     public static ServedModel Load(string bundle, ServingOptions options, Action<int>? batchObserved = null)
     {
         var verified = ModelBundle.Open(bundle, options.VerifyHashes);
-        var scorer = BundleScorer.Open(verified, Math.Max(options.MaxBatchRows, 1024), new RuntimeOptions { Device = options.Device, Threads = options.Threads },
+        var scorer = BundleScorer.Open(verified, Math.Max(options.MaxBatchRows, 1024), new RuntimeOptions { Device = options.Device, Threads = options.Threads, AllowSpinning = options.AllowSpinning },
             options.CompiledFeaturization);
         var model = new ServedModel(verified, scorer, options);
         try

@@ -71,6 +71,8 @@ public sealed class ServingOptions
     public ExecutionDevice Device { get; init; } = ExecutionDevice.Auto;
     /// <summary>ONNX Runtime threads; 0 = one per core.</summary>
     public int Threads { get; init; }
+    /// <summary>ONNX Runtime's threads spin between a batch's kernels; false where other work shares the cores.</summary>
+    public bool AllowSpinning { get; init; } = true;
     /// <summary>Check bundle files against their manifest's SHA-256 on every load.</summary>
     public bool VerifyHashes { get; init; } = true;
 

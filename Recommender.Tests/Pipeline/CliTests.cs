@@ -51,9 +51,9 @@ public sealed class CliTests
         string data = files.Write("d.csv", "user,item,click\n" + string.Join('\n', lines) + "\n");
         string probe = files.Write("probe.csv", "user,item,click\nr1,i3,0\nr2,i3,0\nnever-seen,i3,0\nu1,i3,0\n");
         var (code, _, error) = Run("train", "--train", data, "--user", "user", "--item", "item", "--click", "click", "--cvr-weight", "0", "--rating-weight", "0",
-            "--min-count", "2", "--epochs", "2", "--batch-size", "64", "--threads", "1", "--device", "Cpu", "--out", files.Path_("m"));
+            "--min-count", "2", "--epochs", "2", "--batch-size", "64", "--threads", "1", "--device", "Cpu", "--no-spinning", "--out", files.Path_("m"));
         Assert.AreEqual(0, code, error);
-        Assert.AreEqual(0, Run("score", "--model", files.Path_("m"), "--input", probe, "--output", files.Path_("s.csv")).Code);
+        Assert.AreEqual(0, Run("score", "--model", files.Path_("m"), "--input", probe, "--output", files.Path_("s.csv"), "--no-spinning").Code);
         var p = File.ReadLines(files.Path_("s.csv")).Skip(1).Select(l => l.Split(',')[2]).ToArray();
         Assert.AreEqual(p[2], p[0], "a value seen once scores as a value never seen");
         Assert.AreEqual(p[2], p[1]);

@@ -480,7 +480,7 @@ public sealed class ServeProcessTests
         string registry = Path.GetDirectoryName(version)!, log = files.Path_("events.sqlite");
         var catalog = CandidateCatalog.Load(Path.Combine(version, CandidateCatalog.FileName));
         // The 12th commit of the log dies inside its transaction (SIGKILL), as a crash would.
-        using var process = ChildProcess.Start(["serve", "--registry", registry, "--urls", "http://127.0.0.1:0", "--log", log, "--threads", "1", "--device", "cpu", "--duration-s", "120"],
+        using var process = ChildProcess.Start(["serve", "--registry", registry, "--urls", "http://127.0.0.1:0", "--log", log, "--threads", "1", "--device", "cpu", "--no-spinning", "--duration-s", "120"],
             fault: "log.before-commit#12");
         string? address = null;
         for (string? line = await process.StandardOutput.ReadLineAsync(); line is not null && address is null; line = address is null ? await process.StandardOutput.ReadLineAsync() : null)

@@ -2,6 +2,7 @@ using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Embeddings;
 using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;
+using Recommender.Trainers.Training;
 
 namespace Recommender.Tests.Trainers;
 
@@ -309,5 +310,25 @@ public sealed class RuntimeTests
         double first = losses.Take(20).Average(), last = losses.Skip(280).Average();
         Console.WriteLine($"loss {first:F4} -> {last:F4}");
         Assert.IsTrue(last < first * 0.9, $"loss {first:F4} -> {last:F4}");
+    }
+
+    [TestMethod]
+    public void SpinningChangesHowThreadsWaitNotWhatTheyComputeAndAResumeMayChangeIt()
+    {
+        // Two ONNX Runtime threads, spinning or blocking between kernels: the same model to the bit.
+        var (train, test) = PairwiseClicks.Make(6, 9, _ => (a, b) => a == b ? 1 : -1);
+        int[] rows = [7, 7, 7];
+        static MultiTaskTrainerOptions Options(bool spinning)
+        {
+            var o = PairwiseClicks.Options(FeatureInteractions.None);
+            (o.Threads, o.AllowSpinning) = (2, spinning);
+            return o;
+        }
+        var spinning = MultiTaskTrainer.Train(train, test, rows, Options(true));
+        var blocking = MultiTaskTrainer.Train(train, test, rows, Options(false));
+        CollectionAssert.AreEqual(spinning.Predict(test)["PCtr"], blocking.Predict(test)["PCtr"]);
+        // So it is not part of what makes the job the job: a run checkpointed spinning may resume with --no-spinning.
+        Assert.AreEqual(MultiTaskTrainer.Fingerprint(Options(true), train, test, rows).ToJson(),
+            MultiTaskTrainer.Fingerprint(Options(false), train, test, rows).ToJson());
     }
 }

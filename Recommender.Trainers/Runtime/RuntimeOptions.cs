@@ -20,7 +20,8 @@ public sealed class RuntimeOptions
     /// waking sleeping threads (a train step runs 200-500 kernels). They stop spinning when the run ends, so the host's
     /// gather and sparse update between train steps keep the cores. On by default: in paired <c>bench engine</c> runs on a
     /// 2-core EPYC, ONNX Runtime's part of a step dropped 5-12% (MMoE 95-100k to 105-106k samples/s in four pairs out of
-    /// four, SharedBottom +1-8%, ESMM +3%).
+    /// four, SharedBottom +1-8%, ESMM +3%). Where another process takes a core, spinning threads wait on descheduled ones:
+    /// with one core of two busy, training ran 30-45% slower with it and inference 15-45%, so turn it off on shared machines.
     /// </summary>
     public bool AllowSpinning = true;
 

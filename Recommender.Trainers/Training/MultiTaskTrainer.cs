@@ -52,7 +52,7 @@ public static class MultiTaskTrainer
             Kind = o.Optimizer, WeightDecay = o.WeightDecay, Momentum = o.Momentum, ClipNorm = o.GradientClipNorm,
         });
         int batch = Math.Min(o.BatchSize, Math.Max(1, train.Rows));
-        var runtime = new RuntimeOptions { Device = o.Device, Threads = o.Threads };
+        var runtime = new RuntimeOptions { Device = o.Device, Threads = o.Threads, AllowSpinning = o.AllowSpinning };
         using var runner = new TrainStepRunner(compiled, batch, runtime);
         using var embeddings = new FieldEmbeddings(fieldRows, o.EmbeddingDim, o.Seed, threads: o.Threads, tableOf: spec.TableOwners());
         var sparse = new SparseAdagrad { L2 = o.EmbeddingL2 };
@@ -325,7 +325,7 @@ public static class MultiTaskTrainer
     // Options that do not change what is learned are left out: where the checkpoint lives, the device and thread count
     // (a resume may move), callbacks. Everything else, and the data itself, must be the same for a resume.
     private static readonly HashSet<string> NotInFingerprint = [nameof(MultiTaskTrainerOptions.CheckpointPath), nameof(MultiTaskTrainerOptions.Resume),
-        nameof(MultiTaskTrainerOptions.Device), nameof(MultiTaskTrainerOptions.Threads), nameof(MultiTaskTrainerOptions.Progress),
+        nameof(MultiTaskTrainerOptions.Device), nameof(MultiTaskTrainerOptions.Threads), nameof(MultiTaskTrainerOptions.AllowSpinning), nameof(MultiTaskTrainerOptions.Progress),
         nameof(MultiTaskTrainerOptions.EpochCompleted), nameof(MultiTaskTrainerOptions.Cancellation)];
 
     // How often each field takes each id in the training data; a behaviour sequence's padding (id 0 of a position) is not an occurrence.

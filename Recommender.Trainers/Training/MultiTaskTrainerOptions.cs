@@ -209,6 +209,8 @@ public sealed class MultiTaskTrainerOptions
     public ExecutionDevice Device = ExecutionDevice.Auto;
     /// <summary>CPU threads for ONNX Runtime and the host work; 0 = one per core.</summary>
     public int Threads;
+    /// <summary>ONNX Runtime's threads spin between a step's kernels (see <see cref="RuntimeOptions.AllowSpinning"/>); false where other work shares the cores.</summary>
+    public bool AllowSpinning = true;
 
     /// <summary>Called during each epoch (epoch, step within the epoch, steps per epoch, running loss).</summary>
     public Action<int, int, int, double>? Progress;
