@@ -1,5 +1,6 @@
 using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Embeddings;
+using Recommender.Trainers.Graph;
 using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
@@ -154,7 +155,7 @@ public sealed class RuntimeTests
     {
         // ONNX Runtime broadcasts a lower-rank operand against [N, 1] one element at a time; the builder gives the scalar the
         // column's rank: a [1, 1] constant for a declared scalar, a Reshape for a computed one. A scalar meeting a scalar stays rank 0.
-        var g = new Recommender.Trainers.Graph.GraphBuilder();
+        var g = new GraphBuilder();
         var x = g.Input("x", -1, 1);
         var three = g.Scalar(3);
         var total = g.Sum(x);
@@ -180,13 +181,13 @@ public sealed class RuntimeTests
     public void AGradientSumOfMatrixProductsAccumulatesInTheirCNotInAdds()
     {
         // x feeds two products; d/dx = G1 W1^T + G2 W2^T: the second product takes the first as its C, with no Add kernel.
-        var g = new Recommender.Trainers.Graph.GraphBuilder();
+        var g = new GraphBuilder();
         var x = g.Input("x", -1, 3);
         var w1 = g.Initializer("w1", [3, 2], new float[] { 1, 2, 3, 4, 5, 6 });
         var w2 = g.Initializer("w2", [3, 2], new float[] { -1, 0, 2, 1, 0, 3 });
         var loss = g.Sum(g.Mul(g.Gemm(x, w1, null), g.Gemm(x, w2, null)));
         var forward = g.Nodes.Count;
-        var dx = Recommender.Trainers.Graph.Autodiff.Gradients(loss, x)[0];
+        var dx = Autodiff.Gradients(loss, x)[0];
         g.Output(dx, "dx");
         var backward = g.Nodes.Skip(forward).ToArray();
         Assert.AreEqual(0, backward.Count(n => n.OpType == "Add"));
@@ -212,7 +213,7 @@ public sealed class RuntimeTests
     {
         // A node's result leaves the graph under the output's name with no Identity kernel (and copy) per step; a graph
         // input, and a value already output under another name, still need one.
-        var g = new Recommender.Trainers.Graph.GraphBuilder();
+        var g = new GraphBuilder();
         var x = g.Input("x", 2);
         var square = g.Mul(x, x);
         g.Output(square, "square");

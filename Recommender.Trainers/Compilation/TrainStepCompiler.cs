@@ -134,14 +134,6 @@ public sealed class CompiledModel
     }
 
     /// <summary>
-    /// The rows of every field's table for ids [N, F], as [N, F * width]: the tables stacked into one initializer (a shared
-    /// table once) and read by one Gather of the ids shifted by their field's offset, straight into the concatenated layout
-    /// (one Gather per field and a Concat of their outputs copied the batch's embeddings once more: a seventh of
-    /// SharedBottom's inference time). An id outside 0..rows-1 of its field reads that field's out-of-vocabulary row 0, as
-    /// an unseen value does; it cannot read another field's rows. For that each table is followed by a copy of its row 0,
-    /// and ids are clamped to 0..rows (Max and Min: two fast kernels, where a Less and a Where cost 0.27 ms a batch).
-    /// </summary>
-    /// <summary>
     /// The crossed pairs' rows for ids [N, F], as [N, pairs * width]. Each pair's table is stored with a guard row after every
     /// block of its second field's rows and a guard block after the last: (rows_a + 1) x (rows_b + 1) rows, where index rows_a
     /// or rows_b reads the unknown id 0's row. So an id outside its field's rows reads the pair's row for the unknown id, as
@@ -170,6 +162,14 @@ public sealed class CompiledModel
         return GatherFields(g, name, guarded, Enumerable.Range(0, pairs.Count).ToArray(), width, rows.Length == 1 ? rows[0] : g.Concat(1, rows));
     }
 
+    /// <summary>
+    /// The rows of every field's table for ids [N, F], as [N, F * width]: the tables stacked into one initializer (a shared
+    /// table once) and read by one Gather of the ids shifted by their field's offset, straight into the concatenated layout
+    /// (one Gather per field and a Concat of their outputs copied the batch's embeddings once more: a seventh of
+    /// SharedBottom's inference time). An id outside 0..rows-1 of its field reads that field's out-of-vocabulary row 0, as
+    /// an unseen value does; it cannot read another field's rows. For that each table is followed by a copy of its row 0,
+    /// and ids are clamped to 0..rows (Max and Min: two fast kernels, where a Less and a Where cost 0.27 ms a batch).
+    /// </summary>
     private static Value GatherFields(GraphBuilder g, string name, IReadOnlyList<float[]> tables, IReadOnlyList<int> owners, int width, Value ids)
     {
         int fields = owners.Count;

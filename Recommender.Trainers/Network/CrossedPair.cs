@@ -10,13 +10,17 @@ public readonly record struct CrossedPair(int A, int B, int RowsA, int RowsB)
     public int Row(int idA, int idB) => ((uint)idA < (uint)RowsA ? idA : 0) * RowsB + ((uint)idB < (uint)RowsB ? idB : 0);
 
     /// <summary>The pairs' rows for a batch: <paramref name="ids"/> holds <paramref name="fields"/> ids per row, <paramref name="rows"/> [batch * pairs].</summary>
-    public static void Fill(IReadOnlyList<CrossedPair> pairs, ReadOnlySpan<int> ids, int fields, int batch, Span<int> rows)
+    public static void Fill(ReadOnlySpan<CrossedPair> pairs, ReadOnlySpan<int> ids, int fields, int batch, Span<int> rows)
     {
-        int count = pairs.Count;
+        int count = pairs.Length;
         for (int b = 0; b < batch; b++)
         {
             var row = ids.Slice(b * fields, fields);
-            for (int p = 0; p < count; p++) rows[b * count + p] = pairs[p].Row(row[pairs[p].A], row[pairs[p].B]);
+            for (int p = 0; p < count; p++)
+            {
+                ref readonly var pair = ref pairs[p];
+                rows[b * count + p] = pair.Row(row[pair.A], row[pair.B]);
+            }
         }
     }
 }

@@ -168,4 +168,3 @@ public static class MultiTaskInputs
     /// <summary>1 where the task's label is there [B, 1].</summary>
     public static string LabelMask(TaskDefinition task) => "label_mask." + task.Name;
 }
-

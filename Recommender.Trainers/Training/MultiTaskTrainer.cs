@@ -62,11 +62,11 @@ public static class MultiTaskTrainer
             : null;
         float[][]? bestFieldAware = null;
         // The crossed pairs' tables, a row per combination of the pair's ids; the rows of a batch are computed from its ids.
-        var crossedPairs = spec.CrossedPairs();
+        var crossedPairs = spec.CrossedPairs().ToArray();
         using var crossed = spec.Crossed
-            ? new FieldEmbeddings(crossedPairs.Select(p => checked((int)p.Rows)).ToArray(), spec.CrossedDim, o.Seed + 7_368_787, threads: o.Threads, idStride: crossedPairs.Count)
+            ? new FieldEmbeddings(crossedPairs.Select(p => checked((int)p.Rows)).ToArray(), spec.CrossedDim, o.Seed + 7_368_787, threads: o.Threads, idStride: crossedPairs.Length)
             : null;
-        var crossedRows = new int[batch * crossedPairs.Count];
+        var crossedRows = new int[batch * crossedPairs.Length];
         float[][]? bestCrossed = null;
         if (initial is not null) Continue(initial, names, runner, embeddings, compiled, sparse, o, fieldAware, crossed, crossedPairs);
         if (o.AdaptiveEmbeddingL2 > 0)
@@ -126,10 +126,11 @@ public static class MultiTaskTrainer
                 embeddings.Update(filler.Ids, real, runner.EmbeddingGradient(MultiTaskInputs.Embeddings), sparse, o.EmbeddingLearningRate, runner.Steps);
                 fieldAware?.Update(filler.Ids, real, runner.EmbeddingGradient(MultiTaskInputs.FieldAwareEmbeddings), sparse, o.EmbeddingLearningRate, runner.Steps);
                 crossed?.Update(crossedRows, real, runner.EmbeddingGradient(MultiTaskInputs.CrossedEmbeddings), sparse, o.EmbeddingLearningRate, runner.Steps);
-                lossSum += runner.Loss;
+                float loss = runner.Loss;
                 // A diverged run stops here, before a model of NaNs can be published or checkpointed.
-                if (!double.IsFinite(runner.Loss))
-                    throw new ArgumentException($"training diverged at step {runner.Steps:N0} (epoch {epoch + 1}): the loss is {runner.Loss}; lower LearningRate ({o.LearningRate}) or EmbeddingLearningRate ({o.EmbeddingLearningRate})");
+                if (!float.IsFinite(loss))
+                    throw new ArgumentException($"training diverged at step {runner.Steps:N0} (epoch {epoch + 1}): the loss is {loss}; lower LearningRate ({o.LearningRate}) or EmbeddingLearningRate ({o.EmbeddingLearningRate})");
+                lossSum += loss;
                 foreach (var t in compiled.LossTerms) termSums[t] += runner.LossTerm(t);
                 o.Progress?.Invoke(epoch, s + 1, stepsPerEpoch, lossSum / (s + 1));
             }
@@ -237,9 +238,14 @@ public static class MultiTaskTrainer
         if (!initial.Fields.SequenceEqual(names)) throw new ArgumentException($"the warm start's fields [{string.Join(", ", initial.Fields)}] are not this model's [{string.Join(", ", names)}]");
         if ((initial.CrossedTables is not null) != (crossed is not null))
             throw new ArgumentException($"the warm start {(crossed is null ? "has" : "has no")} crossed embeddings and this model {(crossed is null ? "has none" : "needs them")}: the interactions must match");
-        if (crossed is not null && initial.CrossedPairs is [var (_, _, rowsA, rowsB), ..] && (long)rowsA * rowsB is > 0 and var rows
-            && initial.CrossedTables![0].Length / rows is var width && width != crossed.Tables[0].Dim)
-            throw new ArgumentException($"the warm start has crossed embeddings of width {width}, the options say {crossed.Tables[0].Dim}");
+        if (crossed is not null && initial.CrossedPairs is { Length: > 0 } kept)
+        {
+            // Checked before the network's parameters, whose first layer's size the width also changes.
+            long keptRows = (long)kept[0].RowsA * kept[0].RowsB;
+            int width = crossed.Tables[0].Dim;
+            if (keptRows > 0 && initial.CrossedTables![0].Length != keptRows * width)
+                throw new ArgumentException($"the warm start has crossed embeddings of width {initial.CrossedTables[0].Length / keptRows}, the options say {width}");
+        }
         foreach (var p in compiled.Definition.Parameters)
         {
             if (!initial.Parameters.TryGetValue(p.Name, out var values) || values.Length != p.Size)

@@ -68,10 +68,10 @@ public sealed class TrainedMultiTaskModel
         using var embeddings = new FieldEmbeddings(tables, spec.EmbeddingDim, tableOf: spec.TableOwners());
         using var fieldAware = spec.FieldAware ? new FieldEmbeddings(fieldAwareTables ?? throw new ArgumentException("a field-aware model needs its field-aware tables"),
             spec.PlainFields * spec.FieldAwareDim, idStride: data.Fields) : null;
-        var crossedPairs = spec.CrossedPairs();
+        var crossedPairs = spec.CrossedPairs().ToArray();
         using var crossed = spec.Crossed ? new FieldEmbeddings(crossedTables ?? throw new ArgumentException("a model with crossed embeddings needs their tables"),
-            spec.CrossedDim, idStride: crossedPairs.Count) : null;
-        var crossedRows = new int[batchSize * crossedPairs.Count];
+            spec.CrossedDim, idStride: crossedPairs.Length) : null;
+        var crossedRows = new int[batchSize * crossedPairs.Length];
         var ids = new int[batchSize * data.Fields];
         var dense = spec.DenseSize > 0 ? inference.Input(MultiTaskInputs.Dense) : null;
         int positions = spec.SequencePositions;
