@@ -100,7 +100,7 @@ public static class EngineBenchmark
         double ortMs = median.OrtMs, hostMs = median.HostMs;
         // The same-run reference: the machine's own SGEMM on the same threads; the ratio is what compares across CPUs.
         double sgemm = MachineInfo.SgemmGflops(threads);
-        double achieved = median.SamplesPerS * MachineInfo.TrainFlopsPerSample(compiled.Definition.Parameters.Where(p => p.Shape.Length == 2).Select(p => p.Size)) / 1e9;
+        double achieved = median.SamplesPerS * MachineInfo.TrainFlopsPerSample(compiled.Definition, spec.Tasks, architecture == MultiTaskArchitecture.Esmm, data) / 1e9;
         steps = perWindow * windows;
         var result = new JsonObject
         {

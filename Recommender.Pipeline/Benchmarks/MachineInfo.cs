@@ -1,6 +1,9 @@
 using System.Diagnostics;
+using Recommender.Trainers.Compilation;
 using Recommender.Trainers.Graph;
+using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;
+using Recommender.Trainers.Training;
 
 namespace Recommender.Pipeline.Benchmarks;
 
@@ -32,10 +35,32 @@ public static class MachineInfo
         return 2.0 * n * n * n / seconds[3] / 1e9;
     }
 
+
     /// <summary>
-    /// Floating-point operations of one train step per sample of a network whose dense layers are the 2-D
-    /// <paramref name="weights"/> (their element counts): 2 per multiply-add forward, twice that backward (the input's and
-    /// the weight's gradients), so 6 per weight element; activations, losses and the optimizer are left out.
+    /// Floating-point operations of one train step per sample of a multi-task network trained on <paramref name="data"/>,
+    /// from its dense layers (the 2-D weights): 2 per multiply-add forward, twice that backward (the input's and the weight's
+    /// gradients), so 6 per weight element, and a task's tower that runs on the rows where the task is defined
+    /// (<see cref="TaskHeads.RunsOnDefinedRows"/>) for the share of the rows it runs on; activations, losses and the optimizer
+    /// are left out.
     /// </summary>
-    public static double TrainFlopsPerSample(IEnumerable<long> weights) => 6.0 * weights.Sum();
+    public static double TrainFlopsPerSample(ModelDefinition model, IReadOnlyList<TaskDefinition> tasks, bool entireSpace, FeatureMatrix data)
+    {
+        var share = new Dictionary<string, double>();
+        for (int i = 0; i < tasks.Count; i++)
+        {
+            if (!TaskHeads.RunsOnDefinedRows(tasks[i], entireSpace)) continue;
+            var chain = TaskList.Ancestors(tasks, tasks[i]).Select(a => tasks.ToList().IndexOf(a)).ToArray();
+            long defined = 0;
+            for (int r = 0; r < data.Rows; r++)
+            {
+                var labels = data.LabelsOf(r);
+                bool chainHolds = true;
+                foreach (int a in chain) chainHolds &= labels[a] == 1;
+                if (chainHolds && labels[tasks.Count + i] == 1) defined++;
+            }
+            share[$"tower_{tasks[i].Name}."] = defined / (double)data.Rows;
+        }
+        return 6.0 * model.Parameters.Where(p => p.Shape.Length == 2)
+            .Sum(p => p.Size * share.FirstOrDefault(s => p.Name.StartsWith(s.Key, StringComparison.Ordinal), new(p.Name, 1)).Value);
+    }
 }

@@ -31,7 +31,7 @@ public static class TrainBenchmark
         var epoch = model.History[0];
         // The same-run reference: the machine's own SGEMM on the same threads.
         double sgemm = MachineInfo.SgemmGflops(threads);
-        double achieved = epoch.SamplesPerSecond * MachineInfo.TrainFlopsPerSample(model.Compiled.Definition.Parameters.Where(p => p.Shape.Length == 2).Select(p => p.Size)) / 1e9;
+        double achieved = epoch.SamplesPerSecond * MachineInfo.TrainFlopsPerSample(model.Compiled.Definition, model.Spec.Tasks, architecture == MultiTaskArchitecture.Esmm, train) / 1e9;
         // Inference as bench score measures it: the exported network (tables inside) on in-memory batches of 8192.
         double inferenceRows = InferenceThroughput.Measure(model.Export(features.Categorical.Select(c => c.Name).ToArray()), new RuntimeOptions { Device = device, Threads = threads });
         return new JsonObject

@@ -108,30 +108,10 @@ public sealed class TrainStepTests
         using var runner = new GraphRunner(compiled.TrainStep, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });
 
         const int batch = 4;
-        var rng = new Random(5);
-        double[] Rand(int n, double scale = 1) => Enumerable.Range(0, n).Select(_ => (rng.NextDouble() * 2 - 1) * scale).ToArray();
+        var feed = Feed(model);
         int width = (int)model.Inputs.Single(i => i.Name == MultiTaskInputs.Embeddings).RowSize;
-        var feed = new Dictionary<string, (Array, long[])>
-        {
-            [MultiTaskInputs.Embeddings] = (Rand(batch * width, 0.5), [batch, width]),
-            [MultiTaskInputs.Dense] = (Rand(batch * 2), [batch, 2]),
-            [MultiTaskInputs.RowMask] = (new double[] { 1, 1, 1, 0 }, [batch, 1]), // last row is padding
-            [GraphNames.LearningRate] = (new double[] { 1 }, []),
-            [GraphNames.Step] = (new double[] { 1 }, []),
-        };
         bool history = model.Inputs.Any(i => i.Name == MultiTaskInputs.SequenceMask);
         var fieldAware = model.Inputs.SingleOrDefault(i => i.Name == MultiTaskInputs.FieldAwareEmbeddings);
-        if (fieldAware is not null) feed[fieldAware.Name] = (Rand(batch * (int)fieldAware.RowSize, 0.5), [batch, fieldAware.RowSize]);
-        if (history) feed[MultiTaskInputs.SequenceMask] = (SequenceMask, [batch, 3]);
-        foreach (var input in model.Inputs.Where(i => i.Kind == BatchInputKind.Label && i.Name != MultiTaskInputs.RowMask))
-        {
-            var task = input.Name[(input.Name.IndexOf('.') + 1)..];
-            feed[input.Name] = (input.Name.StartsWith("label_mask.") ? Labels[task].Mask : Labels[task].Label, [batch, 1]);
-        }
-        // DeepFM's and the field-aware read-out's weights start at 0 (the plain network); at 0 the wide terms' paths to the
-        // embeddings would go unchecked.
-        foreach (var p in model.Parameters)
-            feed[p.Name] = (p.Name.StartsWith("deepfm.") ? [0.7] : p.Name.StartsWith("fieldaware_linear.") ? Rand((int)p.Size) : p.Initial.Select(v => (double)v).ToArray(), p.Shape);
         var result = runner.Run(feed);
         double Loss() => ((double[])runner.Run(feed, GraphNames.Loss)[GraphNames.Loss].Data)[0];
 
@@ -174,6 +154,70 @@ public sealed class TrainStepTests
                         for (int d = 0; d < 2; d++) Assert.AreEqual(0.0, embeddingGrad[b * width + (3 + i) * 2 + d], $"row {b} position {i}");
         Console.WriteLine($"train step: largest relative gradient error {worst:E2}");
         lock (typeof(GradientCheck)) GradientCheck.LargestRelativeError = Math.Max(GradientCheck.LargestRelativeError, worst);
+    }
+
+    // A float64 batch of 4 rows for the model (row 3 is padding), its labels from Labels, its parameters at their initial values.
+    private static Dictionary<string, (Array, long[])> Feed(ModelDefinition model, Func<string, (double[] Label, double[] Mask)>? labels = null)
+    {
+        const int batch = 4;
+        labels ??= task => Labels[task];
+        var rng = new Random(5);
+        double[] Rand(int n, double scale = 1) => Enumerable.Range(0, n).Select(_ => (rng.NextDouble() * 2 - 1) * scale).ToArray();
+        int width = (int)model.Inputs.Single(i => i.Name == MultiTaskInputs.Embeddings).RowSize;
+        var feed = new Dictionary<string, (Array, long[])>
+        {
+            [MultiTaskInputs.Embeddings] = (Rand(batch * width, 0.5), [batch, width]),
+            [MultiTaskInputs.Dense] = (Rand(batch * 2), [batch, 2]),
+            [MultiTaskInputs.RowMask] = (new double[] { 1, 1, 1, 0 }, [batch, 1]), // last row is padding
+            [GraphNames.LearningRate] = (new double[] { 1 }, []),
+            [GraphNames.Step] = (new double[] { 1 }, []),
+        };
+        bool history = model.Inputs.Any(i => i.Name == MultiTaskInputs.SequenceMask);
+        var fieldAware = model.Inputs.SingleOrDefault(i => i.Name == MultiTaskInputs.FieldAwareEmbeddings);
+        if (fieldAware is not null) feed[fieldAware.Name] = (Rand(batch * (int)fieldAware.RowSize, 0.5), [batch, fieldAware.RowSize]);
+        if (history) feed[MultiTaskInputs.SequenceMask] = (SequenceMask, [batch, 3]);
+        foreach (var input in model.Inputs.Where(i => i.Kind == BatchInputKind.Label && i.Name != MultiTaskInputs.RowMask))
+        {
+            var task = input.Name[(input.Name.IndexOf('.') + 1)..];
+            feed[input.Name] = (input.Name.StartsWith("label_mask.") ? labels(task).Mask : labels(task).Label, [batch, 1]);
+        }
+        // DeepFM's and the field-aware read-out's weights start at 0 (the plain network); at 0 the wide terms' paths to the
+        // embeddings would go unchecked.
+        foreach (var p in model.Parameters)
+            feed[p.Name] = (p.Name.StartsWith("deepfm.") ? [0.7] : p.Name.StartsWith("fieldaware_linear.") ? Rand((int)p.Size) : p.Initial.Select(v => (double)v).ToArray(), p.Shape);
+        return feed;
+    }
+
+    [TestMethod]
+    [DataRow("SharedBottomDeepFm", false)]
+    [DataRow("EsmmFieldAwareLinear", false)]
+    [DataRow("EsmmFieldAwareLinear", true)]
+    [DataRow("MmoeChain", false)]
+    [DataRow("PleChain", true)]
+    [DataRow("Esm2Chain", false)]
+    public void TowersOnTheirDefinedRowsTakeTheStepOfTowersOverEveryRow(string architecture, bool noRatings)
+    {
+        // Conversion (outside an entire-space model) and rating towers run on their defined rows only; the step must be the
+        // one of the towers over every row, in float64 to rounding. Row 0 is rated (it is also the guard row, so taken twice);
+        // noRatings: a batch without any rated row, common in real batches.
+        (double[], double[]) Label(string task) => noRatings && task is "rating" or "satisfaction" ? ([0, 0, 0, 0], [0, 0, 0, 0]) : Labels[task];
+        Dictionary<string, double[]> Step(bool onRows)
+        {
+            var spec = Spec() with { TowersOnDefinedRows = onRows };
+            var model = Architecture(architecture, spec);
+            var f64 = new ModelDefinition { Parameters = model.Parameters, Inputs = model.Inputs, Forward = model.Forward, FloatType = DataType.Double };
+            var compiled = TrainStepCompiler.Compile(f64, new DenseOptimizerOptions { Kind = DenseOptimizerKind.Sgd, Momentum = 0 });
+            Assert.AreEqual(onRows, compiled.OpTypes.Contains("NonZero"), "the towers on defined rows are built exactly when asked for");
+            using var runner = new GraphRunner(compiled.TrainStep, new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });
+            return runner.Run(Feed(model, Label)).ToDictionary(o => o.Key, o => ((double[])o.Value.Data).ToArray());
+        }
+        var everyRow = Step(false);
+        var definedRows = Step(true);
+        CollectionAssert.AreEquivalent(everyRow.Keys.ToArray(), definedRows.Keys.ToArray());
+        foreach (var (name, expected) in everyRow)
+            for (int j = 0; j < expected.Length; j++)
+                Assert.AreEqual(expected[j], definedRows[name][j], 1e-12 * Math.Max(1, Math.Abs(expected[j])), $"{name}[{j}]");
+        Assert.IsTrue(everyRow.Keys.Any(k => k.Contains("rating") || k.Contains("satisfaction")), "a rating loss term is compared");
     }
 
     [TestMethod]

@@ -16,6 +16,8 @@ public sealed partial class GraphBuilder
     public const int Opset = 18;
 
     private readonly List<Node> _nodes = new();
+    // Values made by ZerosLike: a scatter into one can scatter into another term instead (Accumulate).
+    private readonly HashSet<Value> _zeros = new();
     private readonly List<ValueInfoProto> _inputs = new();
     private readonly List<ValueInfoProto> _outputs = new();
     private readonly List<TensorProto> _initializers = new();
@@ -210,11 +212,8 @@ public sealed partial class GraphBuilder
         graph.Input.AddRange(_inputs);
         graph.Output.AddRange(_outputs);
         graph.Initializer.AddRange(_initializers);
-        // A scalar re-declared with its partner's rank (MatchRank) can leave the rank-0 constant unread; ONNX Runtime warns of each.
-        var read = _nodes.SelectMany(n => n.Inputs).Select(NameOf).Concat(_outputs.Select(o => o.Name)).ToHashSet();
-        foreach (var node in _nodes)
+        foreach (var node in LiveNodes())
         {
-            if (node.OpType == "Constant" && !read.Contains(NameOf(node.Output))) continue;
             var proto = new NodeProto { OpType = node.OpType, Name = node.Output.Name + "_op" };
             proto.Input.AddRange(node.Inputs.Select(NameOf));
             proto.Output.AddRange(node.Outputs.Select(NameOf));
@@ -224,6 +223,27 @@ public sealed partial class GraphBuilder
         var model = new ModelProto { IrVersion = 8, ProducerName = "Recommender.Trainers", Graph = graph };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
         return model;
+    }
+
+    /// <summary>
+    /// The nodes the graph's outputs depend on, in recorded order. ONNX Runtime runs every node it is given, and a model's
+    /// forward function builds its predictions in training too (the train step outputs only the losses and the new state), a
+    /// task's tower over every row beside the one over its labelled rows, and a gradient
+    /// accumulated into another term leaves its zeros unread; a scalar re-declared with its partner's rank (MatchRank) leaves
+    /// the rank-0 constant unread, which ONNX Runtime would warn of.
+    /// </summary>
+    private List<Node> LiveNodes()
+    {
+        var outputNames = _outputs.Select(o => o.Name).ToHashSet();
+        var live = new HashSet<Node>();
+        var stack = new Stack<Node>(_nodes.Where(n => n.Outputs.Any(o => outputNames.Contains(NameOf(o)))));
+        while (stack.Count > 0)
+        {
+            var node = stack.Pop();
+            if (!live.Add(node)) continue;
+            foreach (var input in node.Inputs) if (input.Producer is { } producer && !live.Contains(producer)) stack.Push(producer);
+        }
+        return _nodes.Where(live.Contains).ToList();
     }
 
     /// <summary>The serialized model.</summary>

@@ -68,6 +68,14 @@ public sealed partial class GraphBuilder
             gemm.Inputs = [.. gemm.Inputs, sum];
             return term;
         }
+        // A row scatter into fresh zeros (the gradient of a Gather of rows: a task's tower run on its labelled rows only) adds
+        // its rows into the sum instead; the zeros go unread and are not written (GraphBuilder.LiveNodes).
+        if (term.Producer is { OpType: "ScatterND" } scatter && _zeros.Contains(scatter.Inputs[0]) && sum.Type == term.Type && SameShape(sum.Shape, term.Shape)
+            && !_outputNames.ContainsKey(term) && !_nodes.Any(n => n != scatter && (Array.IndexOf(n.Inputs, term) >= 0 || Array.IndexOf(n.Inputs, scatter.Inputs[0]) >= 0)))
+        {
+            scatter.Inputs = [sum, .. scatter.Inputs[1..]];
+            return term;
+        }
         return Add(sum, term);
     }
 

@@ -50,6 +50,9 @@ public sealed partial class GraphBuilder
         return Emit(node, "gather", data.Type, indices.Shape.Concat(data.Shape.Skip(1)).ToArray());
     }
 
+    /// <summary>The positions of the non-zero elements of <paramref name="x"/>, [rank, count] int64 (not differentiable).</summary>
+    public Value NonZero(Value x) => Emit(new Node("NonZero", [x], null), "nonzero", DataType.Int64, [x.Rank, -1]);
+
     /// <summary>data with updates added at indices (duplicates accumulate); the gradient for data passes through, for updates it gathers.</summary>
     public Value ScatterNDAdd(Value data, Value indices, Value updates)
     {

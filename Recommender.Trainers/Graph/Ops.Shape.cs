@@ -112,5 +112,10 @@ public sealed partial class GraphBuilder
     }
 
     /// <summary>Zeros of x's run-time shape and type.</summary>
-    public Value ZerosLike(Value x) => Expand(Scalar(0, x.Type), Shape(x), x.Shape);
+    public Value ZerosLike(Value x)
+    {
+        var zeros = Expand(Scalar(0, x.Type), Shape(x), x.Shape);
+        _zeros.Add(zeros);
+        return zeros;
+    }
 }

@@ -25,8 +25,8 @@ public static class Mmoe
         {
             var x = input.Forward(g, inputs, p, out var wide);
             var outs = expertNets.Select(e => e.Forward(g, x, p)).ToArray();
-            var logits = towers.Select((tower, i) => tower.Forward(g, gates[i].Mix(g, x, outs, p), p)).ToArray();
-            return TaskHeads.Build(g, spec, inputs, p, logits, training, wide: wide);
+            var taskTowers = towers.Select((tower, i) => new TaskTower(gates[i].Mix(g, x, outs, p), rows => tower.Forward(g, rows, p))).ToArray();
+            return TaskHeads.Build(g, spec, inputs, p, taskTowers, training, wide: wide);
         });
     }
 }

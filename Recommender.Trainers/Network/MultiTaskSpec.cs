@@ -18,6 +18,11 @@ public sealed record MultiTaskSpec
     /// <c>sum_t exp(-s_t) w_t L_t + s_t</c> with a learned log-variance s_t per enabled task.
     /// </summary>
     public bool LearnTaskWeights { get; init; }
+    /// <summary>
+    /// Whether, in training, a task whose loss reads only its defined rows runs its tower on those rows alone (see
+    /// <see cref="TaskHeads.Build"/>); off only in the tests that check it against the towers over every row.
+    /// </summary>
+    internal bool TowersOnDefinedRows { get; init; } = true;
     /// <summary>Seed of the dense parameters' initialization.</summary>
     public int Seed { get; init; } = 1;
 

@@ -49,8 +49,8 @@ public static class Ple
                 if (sharedGates[l] is { } sharedGate) sharedInput = sharedGate.Mix(g, sharedInput, [.. own.SelectMany(e => e), .. common], p);
                 taskInputs = next;
             }
-            var logits = tasks.Select((_, i) => towers[i].Forward(g, taskInputs[i], p)).ToArray();
-            return TaskHeads.Build(g, spec, inputs, p, logits, training, wide: wide);
+            var taskTowers = tasks.Select((_, i) => new TaskTower(taskInputs[i], rows => towers[i].Forward(g, rows, p))).ToArray();
+            return TaskHeads.Build(g, spec, inputs, p, taskTowers, training, wide: wide);
         });
     }
 }

@@ -29,91 +29,150 @@ public static class TaskHeads
     }
 
     /// <summary>
-    /// Predictions and losses from the towers' logits (each [B, 1], one per task in declaration order); the input block's
-    /// <paramref name="wide"/> terms join every logit with the task's own learned weights (DeepFM's pairwise sum [B, 1], the
-    /// field-aware pair products [B, P]).
+    /// Predictions and losses from the towers (one per task in declaration order); the input block's <paramref name="wide"/>
+    /// terms join every logit with the task's own learned weights (DeepFM's pairwise sum [B, 1], the field-aware pair products
+    /// [B, P]).
     /// </summary>
+    /// <remarks>
+    /// In training, a task whose loss reads only the rows where it is defined (a <c>given</c> task outside an entire-space
+    /// model: conversions on clicked rows; a regression: ratings on rated rows) runs its tower on those rows alone, a few in a
+    /// batch where the tower over every row cost ESMM a third of its step. The rows other tasks' losses read, and every
+    /// prediction, come from the towers over all rows. The loss is the same function: the masked mean over the defined rows.
+    /// </remarks>
     public static ModelOutputs Build(GraphBuilder g, MultiTaskSpec spec, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> p,
-        IReadOnlyList<Value> logits, bool training, bool entireSpace = false, WideTerms? wide = null)
+        IReadOnlyList<TaskTower> towers, bool training, bool entireSpace = false, WideTerms? wide = null)
     {
-        if (wide?.PairwiseSum is { } sum) logits = logits.Select((l, i) => g.Add(l, g.Mul(sum, p[$"deepfm.{spec.Tasks[i].Name}"]))).ToArray();
-        if (wide?.FieldAwarePairs is { } pairs) logits = logits.Select((l, i) => g.Gemm(pairs, p[$"fieldaware_linear.{spec.Tasks[i].Name}"], l)).ToArray();
         var tasks = spec.Tasks;
         var index = tasks.Select((t, i) => (t.Name, i)).ToDictionary(x => x.Name, x => x.i);
+        var terms = new Value?[tasks.Count];
+        // defined[i]: 1 where task i's label is there and its chain holds; entireLabel / entireDefined: the chained
+        // label over the whole space (0 where the chain broke before the task, whatever the task's own column says).
+        var defined = new Value[tasks.Count];
+        var entireLabel = new Value[tasks.Count];
+        var entireDefined = new Value[tasks.Count];
+        var onRows = new bool[tasks.Count];
+        if (training)
+        {
+            for (int i = 0; i < tasks.Count; i++)
+            {
+                var t = tasks[i];
+                var y = inputs[MultiTaskInputs.Label(t)];
+                var m = inputs[MultiTaskInputs.LabelMask(t)];
+                if (t.Given is { } given)
+                {
+                    int gi = index[given];
+                    var parent = inputs[MultiTaskInputs.Label(tasks[gi])];
+                    defined[i] = g.Mul(m, g.Mul(defined[gi], parent));
+                    // Only an entire-space loss reads these: other models' train steps are not given the nodes.
+                    if (entireSpace && t.Kind == TaskKind.Binary)
+                    {
+                        entireLabel[i] = g.Mul(y, entireLabel[gi]);
+                        entireDefined[i] = g.Mul(entireDefined[gi], g.Add(g.Sub(g.Scalar(1), entireLabel[gi]), g.Mul(entireLabel[gi], m)));
+                    }
+                }
+                else
+                {
+                    defined[i] = m;
+                    entireLabel[i] = y;
+                    entireDefined[i] = m;
+                }
+            }
+            // Before the towers over all rows, so that backward reaches these last and scatters their rows into the others' sum.
+            var rows = inputs[MultiTaskInputs.RowMask];
+            for (int i = 0; i < tasks.Count; i++)
+                if (onRows[i] = spec.TowersOnDefinedRows && RunsOnDefinedRows(tasks[i], entireSpace))
+                    terms[i] = DefinedRowsLoss(g, spec, p, i, towers[i], inputs[MultiTaskInputs.Label(tasks[i])], g.Mul(rows, defined[i]), wide);
+        }
+
+        var logits = towers.Select((tower, i) => Logits(g, spec, p, i, tower.Logits(tower.Input), wide, at: null)).ToArray();
         var predictions = new Dictionary<string, Value>();
         var heads = new Value[tasks.Count];
         var entire = new Value[tasks.Count];
         for (int i = 0; i < tasks.Count; i++)
         {
             var t = tasks[i];
+            heads[i] = Head(g, spec, t, logits[i]);
             if (t.Kind == TaskKind.Regression)
             {
-                heads[i] = g.Add(g.Mul(g.Sigmoid(logits[i]), g.Scalar(t.Max - t.Min)), g.Scalar(t.Min));
                 predictions[t.PredictionName] = heads[i];
                 continue;
             }
-            // Calibration acts on the predictions only: the losses below take the raw logits.
-            heads[i] = g.Sigmoid(spec.Calibration?.TryGetValue(t.Name, out var c) == true && c != PlattCalibration.Identity
-                ? g.Add(g.Mul(logits[i], g.Scalar(c.Scale)), g.Scalar(c.Shift)) : logits[i]);
-            if (spec.Isotonic?.TryGetValue(t.Name, out var isotonic) == true) heads[i] = isotonic.Apply(g, heads[i], $"isotonic.{t.Name}");
             entire[i] = t.Given is { } given ? g.Mul(entire[index[given]], heads[i]) : heads[i];
             if (t.ConditionalPredictionName is { } conditional) predictions[conditional] = heads[i];
             predictions[t.PredictionName] = entire[i];
         }
         if (!training) return new ModelOutputs(predictions, null, new Dictionary<string, Value>());
 
-        var rows = inputs[MultiTaskInputs.RowMask];
-        // defined[i]: 1 where task i's label is there and its chain holds; entireLabel / entireDefined: the chained
-        // label over the whole space (0 where the chain broke before the task, whatever the task's own column says).
-        var defined = new Value[tasks.Count];
-        var entireLabel = new Value[tasks.Count];
-        var entireDefined = new Value[tasks.Count];
-        var terms = new Dictionary<string, Value>();
         for (int i = 0; i < tasks.Count; i++)
         {
             var t = tasks[i];
+            if (t.Weight <= 0 || onRows[i]) continue;
             var y = inputs[MultiTaskInputs.Label(t)];
-            var m = inputs[MultiTaskInputs.LabelMask(t)];
-            if (t.Given is { } given)
-            {
-                int gi = index[given];
-                var parent = inputs[MultiTaskInputs.Label(tasks[gi])];
-                defined[i] = g.Mul(m, g.Mul(defined[gi], parent));
-                // Only an entire-space loss reads these: other models' train steps are not given the nodes.
-                if (entireSpace && t.Kind == TaskKind.Binary)
-                {
-                    entireLabel[i] = g.Mul(y, entireLabel[gi]);
-                    entireDefined[i] = g.Mul(entireDefined[gi], g.Add(g.Sub(g.Scalar(1), entireLabel[gi]), g.Mul(entireLabel[gi], m)));
-                }
-            }
-            else
-            {
-                defined[i] = m;
-                entireLabel[i] = y;
-                entireDefined[i] = m;
-            }
-            if (t.Weight <= 0) continue;
+            var rows = inputs[MultiTaskInputs.RowMask];
             if (t.Kind == TaskKind.Regression)
-                terms[t.Name] = Losses.MaskedMse(heads[i], y, g.Mul(rows, defined[i]));
+                terms[i] = Losses.MaskedMse(heads[i], y, g.Mul(rows, defined[i]));
             else if (entireSpace && t.Given is not null)
             {
                 // ESMM / ESM2: learned through the entire-space product, never on the chain's rows alone (no sample-selection bias).
                 var chain = TaskList.Ancestors(tasks, t).Select(a => logits[index[a.Name]]).Append(logits[i]).ToArray();
-                terms[t.Name] = Losses.MaskedMean(ProductBce(chain, entireLabel[i]), g.Mul(rows, entireDefined[i]));
+                terms[i] = Losses.MaskedMean(ProductBce(chain, entireLabel[i]), g.Mul(rows, entireDefined[i]));
             }
-            else terms[t.Name] = Losses.MaskedBce(logits[i], y, g.Mul(rows, defined[i]));
+            else terms[i] = Losses.MaskedBce(logits[i], y, g.Mul(rows, defined[i]));
         }
 
+        var named = tasks.Select((t, i) => (t.Name, Loss: terms[i])).Where(x => x.Loss is not null).ToDictionary(x => x.Name, x => x.Loss!);
         var weights = tasks.ToDictionary(t => t.Name, t => (double)t.Weight);
-        if (!spec.LearnTaskWeights) return new ModelOutputs(predictions, Losses.WeightedSum(terms.Select(t => (t.Value, weights[t.Key])).ToList()), terms);
+        if (!spec.LearnTaskWeights) return new ModelOutputs(predictions, Losses.WeightedSum(named.Select(t => (t.Value, weights[t.Key])).ToList()), named);
         Value? total = null;
-        foreach (var (task, loss) in terms)
+        foreach (var (task, loss) in named)
         {
             var s = p[$"task_log_var.{task}"];
             var term = g.Add(g.Mul(g.Exp(g.Neg(s)), g.Mul(loss, g.Scalar(weights[task]))), s);
             total = total is null ? term : g.Add(total, term);
         }
-        return new ModelOutputs(predictions, g.Sum(total!), terms);
+        return new ModelOutputs(predictions, g.Sum(total!), named);
+    }
+
+    /// <summary>
+    /// Whether a task's tower runs on the rows where the task is defined in training: a task with a loss that reads only those,
+    /// a <c>given</c> task outside an entire-space model or a regression.
+    /// </summary>
+    public static bool RunsOnDefinedRows(TaskDefinition task, bool entireSpace) =>
+        task.Weight > 0 && (task.Kind == TaskKind.Regression || task.Given is not null && !entireSpace);
+
+    // Task i's logits from its tower's output, with the wide terms of the same rows (all of them, or those at `at`).
+    private static Value Logits(GraphBuilder g, MultiTaskSpec spec, IReadOnlyDictionary<string, Value> p, int i, Value logits, WideTerms? wide, Value? at)
+    {
+        var name = spec.Tasks[i].Name;
+        if (wide?.PairwiseSum is { } sum) logits = g.Add(logits, g.Mul(at is null ? sum : g.Gather(sum, at), p[$"deepfm.{name}"]));
+        if (wide?.FieldAwarePairs is { } pairs) logits = g.Gemm(at is null ? pairs : g.Gather(pairs, at), p[$"fieldaware_linear.{name}"], logits);
+        return logits;
+    }
+
+    // The prediction of one task from its logits: the sigmoid squashed into a regression's range, or a binary task's probability,
+    // calibrated where the spec says (calibration acts on the predictions only: the losses take the raw logits).
+    private static Value Head(GraphBuilder g, MultiTaskSpec spec, TaskDefinition t, Value logits)
+    {
+        if (t.Kind == TaskKind.Regression) return g.Add(g.Mul(g.Sigmoid(logits), g.Scalar(t.Max - t.Min)), g.Scalar(t.Min));
+        var head = g.Sigmoid(spec.Calibration?.TryGetValue(t.Name, out var c) == true && c != PlattCalibration.Identity
+            ? g.Add(g.Mul(logits, g.Scalar(c.Scale)), g.Scalar(c.Shift)) : logits);
+        return spec.Isotonic?.TryGetValue(t.Name, out var isotonic) == true ? isotonic.Apply(g, head, $"isotonic.{t.Name}") : head;
+    }
+
+    /// <summary>
+    /// Task i's loss, the masked mean over the rows where <paramref name="mask"/> [B, 1] is 1, with its tower run on those rows
+    /// only. Row 0 leads them with weight 0, so the set is never empty (a batch without a rating is common) and the loss of a
+    /// batch without any is exactly 0, as over all rows; the scatter of the gradient adds, so row 0 taken twice is no matter.
+    /// </summary>
+    private static Value DefinedRowsLoss(GraphBuilder g, MultiTaskSpec spec, IReadOnlyDictionary<string, Value> p, int i, TaskTower tower, Value labels, Value mask, WideTerms? wide)
+    {
+        var t = spec.Tasks[i];
+        var defined = g.Reshape(g.NonZero(g.Greater(g.Reshape(mask, -1), g.Scalar(0, mask.Type))), -1);
+        var at = g.Concat(0, g.Int64s(0), defined);
+        var weight = g.Concat(0, g.Reshape(g.Scalar(0, mask.Type), 1, 1), g.Gather(mask, defined));
+        var logits = Logits(g, spec, p, i, tower.Logits(g.Gather(tower.Input, at)), wide, at);
+        var y = g.Gather(labels, at);
+        return t.Kind == TaskKind.Regression ? Losses.MaskedMse(Head(g, spec, t, logits), y, weight) : Losses.MaskedBce(logits, y, weight);
     }
 
     /// <summary>

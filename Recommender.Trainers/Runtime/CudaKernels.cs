@@ -26,7 +26,7 @@ public static class CudaKernels
         ["Exp"] = Floating, ["Log"] = Floating, ["Sqrt"] = Floating, ["HardSigmoid"] = Floating, ["Tanh"] = Floating, ["Sigmoid"] = Floating, ["Relu"] = Floating,
         ["Softmax"] = Floating, ["MatMul"] = Floating, ["Gemm"] = Floating, ["ReduceMean"] = Floating,
         ["Pad"] = [DataType.Float, DataType.Double, DataType.Bool],
-        ["Cast"] = Any, ["Concat"] = Any, ["Expand"] = Any, ["Gather"] = Any, ["Identity"] = Any, ["Reshape"] = Any,
+        ["Cast"] = Any, ["Concat"] = Any, ["Expand"] = Any, ["Gather"] = Any, ["Identity"] = Any, ["NonZero"] = Any, ["Reshape"] = Any,
         ["ScatterND"] = Any, ["Shape"] = Any, ["Size"] = Any, ["Slice"] = Any, ["Split"] = Any, ["Squeeze"] = Any,
         ["Transpose"] = Any, ["Unsqueeze"] = Any,
         // ONNX Runtime turns Constant nodes into initializers when it loads a model: no kernel runs.
