@@ -25,7 +25,8 @@ public static class Mmoe
         {
             var x = input.Forward(g, inputs, p, out var wide);
             var outs = expertNets.Select(e => e.Forward(g, x, p)).ToArray();
-            var taskTowers = towers.Select((tower, i) => new TaskTower(gates[i].Mix(g, x, outs, p), rows => tower.Forward(g, rows, p))).ToArray();
+            var taskTowers = towers.Select((tower, i) => new TaskTower(at =>
+                tower.Forward(g, gates[i].Mix(g, TaskTower.Rows(x, at), outs.Select(o => TaskTower.Rows(o, at)).ToArray(), p), p))).ToArray();
             return TaskHeads.Build(g, spec, inputs, p, taskTowers, training, wide: wide);
         });
     }

@@ -49,7 +49,7 @@ public static class Ple
                 if (sharedGates[l] is { } sharedGate) sharedInput = sharedGate.Mix(g, sharedInput, [.. own.SelectMany(e => e), .. common], p);
                 taskInputs = next;
             }
-            var taskTowers = tasks.Select((_, i) => new TaskTower(taskInputs[i], rows => towers[i].Forward(g, rows, p))).ToArray();
+            var taskTowers = tasks.Select((_, i) => new TaskTower(at => towers[i].Forward(g, TaskTower.Rows(taskInputs[i], at), p))).ToArray();
             return TaskHeads.Build(g, spec, inputs, p, taskTowers, training, wide: wide);
         });
     }

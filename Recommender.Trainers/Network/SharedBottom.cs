@@ -23,7 +23,7 @@ public static class SharedBottom
         return spec.Define(init, (g, inputs, p, training) =>
         {
             var h = shared.Forward(g, input.Forward(g, inputs, p, out var wide), p);
-            return TaskHeads.Build(g, spec, inputs, p, towers.Select(t => new TaskTower(h, rows => t.Forward(g, rows, p))).ToArray(), training, wide: wide);
+            return TaskHeads.Build(g, spec, inputs, p, towers.Select(t => new TaskTower(at => t.Forward(g, TaskTower.Rows(h, at), p))).ToArray(), training, wide: wide);
         });
     }
 }

@@ -35,8 +35,8 @@ public static class TaskHeads
     /// </summary>
     /// <remarks>
     /// In training, a task whose loss reads only the rows where it is defined (a <c>given</c> task outside an entire-space
-    /// model: conversions on clicked rows; a regression: ratings on rated rows) runs its tower on those rows alone, a few in a
-    /// batch where the tower over every row cost ESMM a third of its step. The rows other tasks' losses read, and every
+    /// model: conversions on clicked rows; a regression: ratings on rated rows) runs its tower, and MMoE's gate, on those rows
+    /// alone, a few in a batch where the tower over every row cost ESMM a third of its step. The rows other tasks' losses read, and every
     /// prediction, come from the towers over all rows. The loss is the same function: the masked mean over the defined rows.
     /// </remarks>
     public static ModelOutputs Build(GraphBuilder g, MultiTaskSpec spec, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> p,
@@ -84,7 +84,7 @@ public static class TaskHeads
                     terms[i] = DefinedRowsLoss(g, spec, p, i, towers[i], inputs[MultiTaskInputs.Label(tasks[i])], g.Mul(rows, defined[i]), wide);
         }
 
-        var logits = towers.Select((tower, i) => Logits(g, spec, p, i, tower.Logits(tower.Input), wide, at: null)).ToArray();
+        var logits = towers.Select((tower, i) => Logits(g, spec, p, i, tower.Logits(null), wide, at: null)).ToArray();
         var predictions = new Dictionary<string, Value>();
         var heads = new Value[tasks.Count];
         var entire = new Value[tasks.Count];
@@ -144,8 +144,8 @@ public static class TaskHeads
     private static Value Logits(GraphBuilder g, MultiTaskSpec spec, IReadOnlyDictionary<string, Value> p, int i, Value logits, WideTerms? wide, Value? at)
     {
         var name = spec.Tasks[i].Name;
-        if (wide?.PairwiseSum is { } sum) logits = g.Add(logits, g.Mul(at is null ? sum : g.Gather(sum, at), p[$"deepfm.{name}"]));
-        if (wide?.FieldAwarePairs is { } pairs) logits = g.Gemm(at is null ? pairs : g.Gather(pairs, at), p[$"fieldaware_linear.{name}"], logits);
+        if (wide?.PairwiseSum is { } sum) logits = g.Add(logits, g.Mul(TaskTower.Rows(sum, at), p[$"deepfm.{name}"]));
+        if (wide?.FieldAwarePairs is { } pairs) logits = g.Gemm(TaskTower.Rows(pairs, at), p[$"fieldaware_linear.{name}"], logits);
         return logits;
     }
 
@@ -170,7 +170,7 @@ public static class TaskHeads
         var defined = g.Reshape(g.NonZero(g.Greater(g.Reshape(mask, -1), g.Scalar(0, mask.Type))), -1);
         var at = g.Concat(0, g.Int64s(0), defined);
         var weight = g.Concat(0, g.Reshape(g.Scalar(0, mask.Type), 1, 1), g.Gather(mask, defined));
-        var logits = Logits(g, spec, p, i, tower.Logits(g.Gather(tower.Input, at)), wide, at);
+        var logits = Logits(g, spec, p, i, tower.Logits(at), wide, at);
         var y = g.Gather(labels, at);
         return t.Kind == TaskKind.Regression ? Losses.MaskedMse(Head(g, spec, t, logits), y, weight) : Losses.MaskedBce(logits, y, weight);
     }

@@ -3,7 +3,9 @@
 One epoch over a folder written by `generate` (train.csv, schema.json), with the shapes `bench train` uses:
 16 categorical fields x 16 (sparse embeddings, Adagrad 0.05), the 8 dense features standardized, batch 2048,
 dense parameters by Adam 1e-3; tasks ctr (BCE on every row), cvr (BCE on clicked rows; ESMM: the product on every
-row) and rating (1 + 4 sigmoid, MSE on rated rows, weight 0.1). Prints one JSON object: training samples/s of the
+row) and rating (1 + 4 sigmoid, MSE on rated rows, weight 0.1); in training a tower whose loss reads only some rows
+runs on those (conversions on clicked rows outside ESMM, ratings on rated rows; in MMoE the task's gate too), as the
+project's engine does. Prints one JSON object: training samples/s of the
 training steps alone (data loading and featurization excluded), inference rows/s on in-memory batches of 8192, the
 dense parameter count (to check the shapes against the project's), and the machine's SGEMM through torch on the
 same threads.
@@ -78,31 +80,39 @@ class Model(nn.Module):
     def dense_parameters(self):
         return [p for name, p in self.named_parameters() if not name.startswith("embeddings.")]
 
-    def forward(self, cat, num):
+    def forward(self, cat, num, rows=None):
+        """Each task's logits; `rows` (training) gives, per task, the rows its tower runs on (None: every row), as the
+        project's engine does for a task whose loss reads only the rows where it is defined."""
+        rows = rows or [None] * len(self.towers)
+        pick = lambda h, r: h if r is None else h[r]
         x = torch.cat([e(cat[:, f]) for f, e in enumerate(self.embeddings)] + [num], dim=1)
         if self.architecture == "SharedBottom":
             h = self.bottom(x)
-            return [t(h) for t in self.towers]
+            return [t(pick(h, r)) for t, r in zip(self.towers, rows)]
         if self.architecture == "Esmm":
-            return [t(x) for t in self.towers]
+            return [t(pick(x, r)) for t, r in zip(self.towers, rows)]
         experts = torch.stack([e(x) for e in self.experts], dim=1)                     # [B, 4, 128]
-        return [t((torch.softmax(g(x), dim=1).unsqueeze(2) * experts).sum(1)) for g, t in zip(self.gates, self.towers)]
+        return [t((torch.softmax(g(pick(x, r)), dim=1).unsqueeze(2) * pick(experts, r)).sum(1)) for g, t, r in zip(self.gates, self.towers, rows)]
+
+
+def defined_rows(architecture, click, rating):
+    """The rows each task's loss reads where that is not every row: conversions on clicked rows (ESMM: every row, through
+    the product) and ratings on rated rows."""
+    return [None, None if architecture == "Esmm" else click > 0, ~torch.isnan(rating)]
 
 
 def loss_of(architecture, logits, click, conv, rating):
+    """The joint loss from the logits of forward(..., rows=defined_rows(...))."""
     z_ctr, z_cvr, z_rating = (l.squeeze(1) for l in logits)
     bce = nn.functional.binary_cross_entropy_with_logits
     loss = bce(z_ctr, click)
     if architecture == "Esmm":
         p = torch.sigmoid(z_ctr) * torch.sigmoid(z_cvr)
         loss = loss + nn.functional.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), click * conv)
-    else:
-        clicked = click > 0
-        if clicked.any():
-            loss = loss + bce(z_cvr[clicked], conv[clicked])
-    rated = ~torch.isnan(rating)
-    if rated.any():
-        loss = loss + 0.1 * ((1 + 4 * torch.sigmoid(z_rating[rated]) - rating[rated]) ** 2).mean()
+    elif z_cvr.numel() > 0:
+        loss = loss + bce(z_cvr, conv[click > 0])
+    if z_rating.numel() > 0:
+        loss = loss + 0.1 * ((1 + 4 * torch.sigmoid(z_rating) - rating[~torch.isnan(rating)]) ** 2).mean()
     return loss
 
 
@@ -131,7 +141,8 @@ def main():
     start = time.perf_counter()
     for s in range(0, n, batch):
         i = order[s:s + batch]
-        loss = loss_of(architecture, model(cat[i], num[i]), click[i], conv[i], rating[i])
+        rows = defined_rows(architecture, click[i], rating[i])
+        loss = loss_of(architecture, model(cat[i], num[i], rows), click[i], conv[i], rating[i])
         dense.zero_grad(set_to_none=True)
         sparse.zero_grad(set_to_none=True)
         loss.backward()
