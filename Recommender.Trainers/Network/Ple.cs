@@ -41,15 +41,22 @@ public static class Ple
             var x = input.Forward(g, inputs, p, out var wide);
             var taskInputs = tasks.Select(_ => x).ToArray();
             Value sharedInput = x;
-            for (int l = 0; l < layers; l++)
+            int top = layers - 1;
+            for (int l = 0; l < top; l++)
             {
                 var own = tasks.Select((_, i) => specific[l][i].Select(e => e.Forward(g, taskInputs[i], p)).ToArray()).ToArray();
                 var common = shared[l].Select(e => e.Forward(g, sharedInput, p)).ToArray();
-                var next = taskGates[l].Select((gate, i) => gate.Mix(g, taskInputs[i], [.. own[i], .. common], p)).ToArray();
-                if (sharedGates[l] is { } sharedGate) sharedInput = sharedGate.Mix(g, sharedInput, [.. own.SelectMany(e => e), .. common], p);
-                taskInputs = next;
+                taskInputs = taskGates[l].Select((gate, i) => gate.Mix(g, taskInputs[i], [.. own[i], .. common], p)).ToArray();
+                sharedInput = sharedGates[l]!.Mix(g, sharedInput, [.. own.SelectMany(e => e), .. common], p);
             }
-            var taskTowers = tasks.Select((_, i) => new TaskTower(at => towers[i].Forward(g, TaskTower.Rows(taskInputs[i], at), p))).ToArray();
+            // The top layer's own experts and gate read only their task's input: the task's part, run on its rows in training.
+            var topShared = shared[top].Select(e => e.Forward(g, sharedInput, p)).ToArray();
+            var taskTowers = tasks.Select((_, i) => new TaskTower(at =>
+            {
+                var rows = TaskTower.Rows(taskInputs[i], at);
+                Value[] experts = [.. specific[top][i].Select(e => e.Forward(g, rows, p)), .. topShared.Select(c => TaskTower.Rows(c, at))];
+                return towers[i].Forward(g, taskGates[top][i].Mix(g, rows, experts, p), p);
+            })).ToArray();
             return TaskHeads.Build(g, spec, inputs, p, taskTowers, training, wide: wide);
         });
     }
