@@ -68,7 +68,13 @@ public sealed class OpGradientTests
     [TestMethod] public void Softmax() => Check((g, x) => g.Softmax(x[0]), R(3, 5));
     [TestMethod] public void SoftmaxDynamicBatch() => Check((g, x) => g.Softmax(x[0], -1), Batch([-1, 4], [3, 4]));
 
+    // Distinct slices along the middle axis, some positions not taken (their gradient is exactly 0), the result weighted.
+    [TestMethod] public void GatherDistinct() => Check((g, x) => g.Mul(g.GatherDistinct(x[0], 1, [3, 0, 4]), x[1]), Batch([-1, 5, 2], [2, 5, 2]), R(2, 3, 2));
     [TestMethod] public void MatMul() => Check((g, x) => g.MatMul(x[0], x[1]), R(3, 4), R(4, 2));
+    [TestMethod] public void BatchMatMul() => Check((g, x) => g.BatchMatMul(x[0], x[1]), Batch([-1, 3, 4], [2, 3, 4]), R(2, 4, 5));
+    // A Gram matrix through the general product and a transpose, and as its own op.
+    [TestMethod] public void BatchGramMatrix() => Check((g, x) => g.BatchMatMul(x[0], g.Transpose(x[0], 0, 2, 1)), Batch([-1, 3, 2], [2, 3, 2]));
+    [TestMethod] public void Gram() => Check((g, x) => g.Mul(g.Gram(x[0]), x[1]), Batch([-1, 3, 2], [2, 3, 2]), R(2, 3, 3));
     [TestMethod] public void Gemm() => Check((g, x) => g.Gemm(x[0], x[1], x[2]), Batch([-1, 4], [3, 4]), R(4, 2), R(2));
     // A bias of 128 or more sums its gradient as a matrix-vector product with a column of ones built from the batch.
     [TestMethod] public void GemmWideBias() => Check((g, x) => g.Gemm(x[0], x[1], x[2]), Batch([-1, 3], [5, 3]), R(3, 130), R(130));

@@ -50,6 +50,40 @@ public sealed partial class GraphBuilder
         return Emit(node, "gather", data.Type, indices.Shape.Concat(data.Shape.Skip(1)).ToArray());
     }
 
+    /// <summary>
+    /// The slices of <paramref name="data"/> at <paramref name="indices"/> along <paramref name="axis"/> (constant, distinct,
+    /// and without a transpose to bring the axis first). The gradient is a gather too: the incoming gradient with one zero
+    /// slice appended, read at each position's place among the indices or at the zero slice, where a scatter into zeros
+    /// would write the whole tensor twice (the field-aware products' pairs: about 4 ms of the default ESMM's step).
+    /// </summary>
+    public Value GatherDistinct(Value data, int axis, long[] indices)
+    {
+        long n = data.Shape[axis];
+        if (n < 0) throw new ArgumentException($"GatherDistinct needs a static size on axis {axis} of {data}");
+        var place = new long[n];
+        Array.Fill(place, indices.Length);
+        for (int i = 0; i < indices.Length; i++)
+        {
+            if (indices[i] < 0 || indices[i] >= n || place[indices[i]] != indices.Length) throw new ArgumentException($"GatherDistinct: index {indices[i]} out of 0..{n - 1} or repeated");
+            place[indices[i]] = i;
+        }
+        var node = new Node("Gather", [data, Int64s(indices)], (g, nd, d) => [g.GatherAlong(g.Pad(d[0]!, axis, 0, 1), axis, place), null]);
+        node.Attributes.Add(IntAttribute("axis", axis));
+        var shape = (long[])data.Shape.Clone();
+        shape[axis] = indices.Length;
+        return Emit(node, "gather", data.Type, shape);
+    }
+
+    // A gather along an axis at constant indices, as the last step of a gradient (not differentiated again).
+    private Value GatherAlong(Value data, int axis, long[] indices)
+    {
+        var node = new Node("Gather", [data, Int64s(indices)], null);
+        node.Attributes.Add(IntAttribute("axis", axis));
+        var shape = (long[])data.Shape.Clone();
+        shape[axis] = indices.Length;
+        return Emit(node, "gather", data.Type, shape);
+    }
+
     /// <summary>The positions of the non-zero elements of <paramref name="x"/>, [rank, count] int64 (not differentiable).</summary>
     public Value NonZero(Value x) => Emit(new Node("NonZero", [x], null), "nonzero", DataType.Int64, [x.Rank, -1]);
 

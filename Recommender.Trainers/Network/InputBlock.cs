@@ -91,30 +91,43 @@ public sealed class InputBlock
         }
         if (spec.Interactions.HasFlag(FeatureInteractions.PairwiseDot))
         {
-            // [F, B, k] so that Gather picks fields; the pairs' products summed over k give [P, B], then [B, P].
+            // DLRM's form: each row's Gram matrix E E^T [B, F, F] of its field embeddings E [F, k], then the pairs i < j picked
+            // by a 0/1 matrix [F*F, P]. Gathering the pairs' embeddings instead moved [P, B, k] tensors, eight times E, in
+            // every direction: 9 of the default ESMM's 43 ms a step, against about 1 ms this way.
             int f = spec.InteractionFields;
-            var byField = g.Transpose(g.Reshape(embeddings, -1, f, spec.EmbeddingDim), 1, 0, 2);
-            var pairs = Pairs(f);
-            var left = g.Gather(byField, g.Int64s(pairs.Select(p => (long)p.i).ToArray()));
-            var right = g.Gather(byField, g.Int64s(pairs.Select(p => (long)p.j).ToArray()));
-            x = g.Concat(1, x, g.Transpose(g.ReduceSum(g.Mul(left, right), [2]), 1, 0));
+            var fields = g.Reshape(embeddings, -1, f, spec.EmbeddingDim);                                     // [B, F, k]
+            x = g.Concat(1, x, g.MatMul(g.Reshape(g.Gram(fields), -1, (long)f * f), PairSelection(g, f)));
         }
         if (spec.Interactions.HasFlag(FeatureInteractions.FactorizationMachine)) x = g.Concat(1, x, BiInteraction(g, embeddings));
         if (spec.Interactions.HasFlag(FeatureInteractions.FieldAware))
         {
-            // [F*F, B, k]: row i*F+j is field i's vector for field j; pair (i, j) multiplies rows i*F+j and j*F+i.
+            // [B, F*F, k]: row i*F+j is field i's vector for field j; pair (i, j) multiplies rows i*F+j and j*F+i.
             int f = spec.PlainFields, k = spec.FieldAwareDim;
-            var vectors = g.Transpose(g.Reshape(inputs[MultiTaskInputs.FieldAwareEmbeddings], -1, f * f, k), 1, 0, 2);
+            var vectors = g.Reshape(inputs[MultiTaskInputs.FieldAwareEmbeddings], -1, f * f, k);
             var pairs = Pairs(f);
-            var left = g.Gather(vectors, g.Int64s(pairs.Select(q => (long)(q.i * f + q.j)).ToArray()));
-            var right = g.Gather(vectors, g.Int64s(pairs.Select(q => (long)(q.j * f + q.i)).ToArray()));
-            var products = g.Transpose(g.ReduceSum(g.Mul(left, right), [2]), 1, 0);                        // [B, P]
+            // One gather of both sides (the rows i*F+j, i < j, and j*F+i are all distinct), so its gradient is one gather too.
+            var sides = g.Split(g.GatherDistinct(vectors, 1, [.. pairs.Select(q => (long)(q.i * f + q.j)), .. pairs.Select(q => (long)(q.j * f + q.i))]),
+                1, [pairs.Length, pairs.Length]);
+            var (left, right) = (sides[0], sides[1]);
+            // Summed over k as a product with a column of ones: its gradient is a product too, where ReduceSum's broadcast of
+            // [B, P, 1] to [B, P, k] ran at a few GB/s (1.9 ms a step).
+            var ones = g.Initializer("field_aware.ones", [k, 1], Enumerable.Repeat(1f, k).ToArray());
+            var products = g.Reshape(g.MatMul(g.Reshape(g.Mul(left, right), -1, k), ones), -1, pairs.Length);    // [B, P]
             x = g.Concat(1, x, products);
             if (spec.Interactions.HasFlag(FeatureInteractions.FieldAwareLinear)) fieldAwarePairs = products;
         }
         if (spec.Crossed) x = g.Concat(1, x, inputs[MultiTaskInputs.CrossedEmbeddings]);
         wide = pairwiseSum is null && fieldAwarePairs is null ? null : new WideTerms(pairwiseSum, fieldAwarePairs);
         return x;
+    }
+
+    // [f * f, P]: column p is 1 at row i * f + j of pair p = (i, j) (a Gram matrix's entry, flattened), 0 elsewhere.
+    private static Value PairSelection(GraphBuilder g, int f)
+    {
+        var pairs = Pairs(f);
+        var selection = new float[f * f * pairs.Length];
+        for (int p = 0; p < pairs.Length; p++) selection[(pairs[p].i * f + pairs[p].j) * pairs.Length + p] = 1;
+        return g.Initializer("pairwise_dot.selection", [f * f, pairs.Length], selection);
     }
 
     // Every pair of f fields, i < j, in row order.
