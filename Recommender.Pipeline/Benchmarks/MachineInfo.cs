@@ -35,7 +35,6 @@ public static class MachineInfo
         return 2.0 * n * n * n / seconds[3] / 1e9;
     }
 
-
     /// <summary>
     /// Floating-point operations of one train step per sample of a multi-task network trained on <paramref name="data"/>,
     /// from its dense layers (the 2-D weights): 2 per multiply-add forward, twice that backward (the input's and the weight's

@@ -227,10 +227,10 @@ public sealed partial class GraphBuilder
 
     /// <summary>
     /// The nodes the graph's outputs depend on, in recorded order. ONNX Runtime runs every node it is given, and a model's
-    /// forward function builds its predictions in training too (the train step outputs only the losses and the new state), a
-    /// task's tower over every row beside the one over its labelled rows, and a gradient
-    /// accumulated into another term leaves its zeros unread; a scalar re-declared with its partner's rank (MatchRank) leaves
-    /// the rank-0 constant unread, which ONNX Runtime would warn of.
+    /// forward function builds its predictions in training too (the train step outputs only the losses and the new state),
+    /// a task's tower over every row beside the one over its labelled rows; a gradient accumulated into another term leaves
+    /// its zeros unread, and a scalar re-declared with its partner's rank (MatchRank) its rank-0 constant, which ONNX
+    /// Runtime would warn of.
     /// </summary>
     private List<Node> LiveNodes()
     {

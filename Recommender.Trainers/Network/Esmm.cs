@@ -25,7 +25,8 @@ public static class Esmm
         return spec.Define(init, (g, inputs, p, training) =>
         {
             var x = input.Forward(g, inputs, p, out var wide);
-            return TaskHeads.Build(g, spec, inputs, p, towers.Select(t => new TaskTower(at => t.Forward(g, TaskTower.Rows(x, at), p))).ToArray(), training, entireSpace: true, wide: wide);
+            var taskTowers = towers.Select(t => new TaskTower(at => t.Forward(g, TaskTower.Rows(x, at), p))).ToArray();
+            return TaskHeads.Build(g, spec, inputs, p, taskTowers, training, entireSpace: true, wide: wide);
         });
     }
 }

@@ -23,7 +23,8 @@ public static class SharedBottom
         return spec.Define(init, (g, inputs, p, training) =>
         {
             var h = shared.Forward(g, input.Forward(g, inputs, p, out var wide), p);
-            return TaskHeads.Build(g, spec, inputs, p, towers.Select(t => new TaskTower(at => t.Forward(g, TaskTower.Rows(h, at), p))).ToArray(), training, wide: wide);
+            var taskTowers = towers.Select(t => new TaskTower(at => t.Forward(g, TaskTower.Rows(h, at), p))).ToArray();
+            return TaskHeads.Build(g, spec, inputs, p, taskTowers, training, wide: wide);
         });
     }
 }
