@@ -35,9 +35,10 @@ public static class TaskHeads
     /// </summary>
     /// <remarks>
     /// In training, a task whose loss reads only the rows where it is defined (a <c>given</c> task outside an entire-space
-    /// model: conversions on clicked rows; a regression: ratings on rated rows) runs its tower, and MMoE's gate, on those rows
-    /// alone, a few in a batch where the tower over every row cost ESMM a third of its step. The rows other tasks' losses read, and every
-    /// prediction, come from the towers over all rows. The loss is the same function: the masked mean over the defined rows.
+    /// model: conversions on clicked rows; a regression: ratings on rated rows) runs its own part of the network (its tower;
+    /// MMoE's gate; PLE's top-layer experts and gate) on those rows alone, a few in a batch, where the rating tower over
+    /// every row was a third of ESMM's step. The other tasks' losses, and every prediction, read the towers over all rows.
+    /// The loss is the same function: the masked mean over the defined rows.
     /// </remarks>
     public static ModelOutputs Build(GraphBuilder g, MultiTaskSpec spec, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> p,
         IReadOnlyList<TaskTower> towers, bool training, bool entireSpace = false, WideTerms? wide = null)
