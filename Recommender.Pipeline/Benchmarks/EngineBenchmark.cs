@@ -100,7 +100,8 @@ public static class EngineBenchmark
         double ortMs = median.OrtMs, hostMs = median.HostMs;
         // The same-run reference: the machine's own SGEMM on the same threads; the ratio is what compares across CPUs.
         double sgemm = MachineInfo.SgemmGflops(threads);
-        double achieved = median.SamplesPerS * MachineInfo.TrainFlopsPerSample(compiled.Definition, spec.Tasks, architecture == MultiTaskArchitecture.Esmm, data) / 1e9;
+        var shares = MachineInfo.DefinedRowShares(spec.Tasks, architecture == MultiTaskArchitecture.Esmm, data);
+        double achieved = median.SamplesPerS * MachineInfo.TrainFlopsPerSample(compiled.Definition, shares) / 1e9;
         steps = perWindow * windows;
         var result = new JsonObject
         {
@@ -129,6 +130,8 @@ public static class EngineBenchmark
             ["sgemm_gflops"] = Math.Round(sgemm, 1),
             ["step_dense_gflops"] = Math.Round(achieved, 1),
             ["step_over_sgemm"] = Math.Round(achieved / sgemm, 3),
+            // The tasks whose towers (and MMoE gates) run on their defined rows in training, with the share of rows they run on.
+            ["towers_on_defined_rows"] = new JsonObject(shares.Select(s => KeyValuePair.Create(s.Key, (JsonNode?)Math.Round(s.Value, 5)))),
         };
         if (profile)
         {

@@ -36,15 +36,12 @@ public static class MachineInfo
     }
 
     /// <summary>
-    /// Floating-point operations of one train step per sample of a multi-task network trained on <paramref name="data"/>,
-    /// from its dense layers (the 2-D weights): 2 per multiply-add forward, twice that backward (the input's and the weight's
-    /// gradients), so 6 per weight element, and a task's tower that runs on the rows where the task is defined
-    /// (<see cref="TaskHeads.RunsOnDefinedRows"/>) for the share of the rows it runs on; activations, losses and the optimizer
-    /// are left out.
+    /// The share of <paramref name="data"/>'s rows each task runs its own part of the network on in training, for the tasks
+    /// that run it on their defined rows (<see cref="TaskHeads.RunsOnDefinedRows"/>): its label there and its chain's labels 1.
     /// </summary>
-    public static double TrainFlopsPerSample(ModelDefinition model, IReadOnlyList<TaskDefinition> tasks, bool entireSpace, FeatureMatrix data)
+    public static Dictionary<string, double> DefinedRowShares(IReadOnlyList<TaskDefinition> tasks, bool entireSpace, FeatureMatrix data)
     {
-        var share = new Dictionary<string, double>();
+        var shares = new Dictionary<string, double>();
         for (int i = 0; i < tasks.Count; i++)
         {
             if (!TaskHeads.RunsOnDefinedRows(tasks[i], entireSpace)) continue;
@@ -57,9 +54,22 @@ public static class MachineInfo
                 foreach (int a in chain) chainHolds &= labels[a] == 1;
                 if (chainHolds && labels[tasks.Count + i] == 1) defined++;
             }
-            share[$"tower_{tasks[i].Name}."] = defined / (double)data.Rows;
+            shares[tasks[i].Name] = defined / (double)data.Rows;
         }
-        return 6.0 * model.Parameters.Where(p => p.Shape.Length == 2)
-            .Sum(p => p.Size * share.FirstOrDefault(s => p.Name.StartsWith(s.Key, StringComparison.Ordinal), new(p.Name, 1)).Value);
+        return shares;
+    }
+
+    /// <summary>
+    /// Floating-point operations of one train step per sample of a multi-task network, from its dense layers (the 2-D
+    /// weights): 2 per multiply-add forward, twice that backward (the input's and the weight's gradients), so 6 per weight
+    /// element, a task's tower and MMoE gate counted for the <paramref name="shares"/> of the rows they run on
+    /// (<see cref="DefinedRowShares"/>); activations, losses and the optimizer are left out.
+    /// </summary>
+    public static double TrainFlopsPerSample(ModelDefinition model, IReadOnlyDictionary<string, double> shares)
+    {
+        double Share(string parameter) =>
+            shares.FirstOrDefault(s => parameter.StartsWith($"tower_{s.Key}.", StringComparison.Ordinal) || parameter.StartsWith($"gate_{s.Key}.", StringComparison.Ordinal),
+                new(parameter, 1)).Value;
+        return 6.0 * model.Parameters.Where(p => p.Shape.Length == 2).Sum(p => p.Size * Share(p.Name));
     }
 }

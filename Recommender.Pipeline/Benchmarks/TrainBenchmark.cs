@@ -31,7 +31,8 @@ public static class TrainBenchmark
         var epoch = model.History[0];
         // The same-run reference: the machine's own SGEMM on the same threads.
         double sgemm = MachineInfo.SgemmGflops(threads);
-        double achieved = epoch.SamplesPerSecond * MachineInfo.TrainFlopsPerSample(model.Compiled.Definition, model.Spec.Tasks, architecture == MultiTaskArchitecture.Esmm, train) / 1e9;
+        var shares = MachineInfo.DefinedRowShares(model.Spec.Tasks, architecture == MultiTaskArchitecture.Esmm, train);
+        double achieved = epoch.SamplesPerSecond * MachineInfo.TrainFlopsPerSample(model.Compiled.Definition, shares) / 1e9;
         // Inference as bench score measures it: the exported network (tables inside) on in-memory batches of 8192.
         double inferenceRows = InferenceThroughput.Measure(model.Export(features.Categorical.Select(c => c.Name).ToArray()), new RuntimeOptions { Device = device, Threads = threads });
         return new JsonObject
@@ -56,6 +57,8 @@ public static class TrainBenchmark
             ["sgemm_gflops"] = Math.Round(sgemm, 1),
             ["epoch_dense_gflops"] = Math.Round(achieved, 1),
             ["epoch_over_sgemm"] = Math.Round(achieved / sgemm, 3),
+            // The tasks whose towers (and MMoE gates) run on their defined rows in training, with the share of rows they run on.
+            ["towers_on_defined_rows"] = new JsonObject(shares.Select(s => KeyValuePair.Create(s.Key, (JsonNode?)Math.Round(s.Value, 5)))),
         };
     }
 }
