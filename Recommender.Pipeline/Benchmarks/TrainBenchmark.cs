@@ -16,14 +16,14 @@ public static class TrainBenchmark
 {
     /// <summary>Runs the benchmark.</summary>
     public static JsonObject Run(FeatureMatrix train, FeatureMatrix valid, FeaturizedSchema features, int threads, ExecutionDevice device,
-        MultiTaskArchitecture architecture = MultiTaskArchitecture.SharedBottom)
+        MultiTaskArchitecture architecture = MultiTaskArchitecture.SharedBottom, FeatureInteractions interactions = FeatureInteractions.None)
     {
         // The reference shapes (and tools/torch-reference's): ESMM's nets are the bottom and the tower stacked, MMoE's experts the bottom's shape;
-        // the plain MLP over the embeddings (no interaction blocks), as the reference implements it.
+        // by default the plain MLP over the embeddings (no interaction blocks), as the reference implements it.
         var options = new MultiTaskTrainerOptions
         {
             Architecture = architecture, Epochs = 1, BatchSize = MultiTaskTrainerOptions.Defaults.BatchSize, EmbeddingDim = 16, Bottom = [256, 128], Tower = [64],
-            Expert = [256, 128], Experts = 4, Threads = threads, Device = device, Patience = 0, Interactions = FeatureInteractions.None,
+            Expert = [256, 128], Experts = 4, Threads = threads, Device = device, Patience = 0, Interactions = interactions,
         };
         var clock = Stopwatch.StartNew();
         var model = MultiTaskTrainer.Train(train, valid, features.Categorical.Select(c => c.Cardinality + 1).ToArray(), options);
@@ -46,7 +46,7 @@ public static class TrainBenchmark
                 MultiTaskArchitecture.Esmm => "ESMM, nets 256-128-64 x3, 16 fields x 16",
                 MultiTaskArchitecture.Mmoe => "MMoE, 4 experts 256-128, towers 64 x3, 16 fields x 16",
                 _ => $"{architecture} bottom 256-128, towers 64 x3, 16 fields x 16",
-            },
+            } + (interactions == FeatureInteractions.None ? "" : $", interactions {interactions}"),
             ["samples_per_s"] = Math.Round(epoch.SamplesPerSecond),
             ["dense_parameters"] = model.Compiled.Definition.Parameters.Sum(p => p.Size),
             ["epoch_seconds"] = Math.Round(epoch.Seconds, 2),

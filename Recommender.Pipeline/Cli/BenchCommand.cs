@@ -2,6 +2,7 @@ using Recommender.Trainers.Training;
 using System.CommandLine;
 using Recommender.Pipeline.Benchmarks;
 using Recommender.Trainers.Runtime;
+using Recommender.Trainers.Network;
 
 namespace Recommender.Pipeline.Cli;
 
@@ -99,15 +100,21 @@ internal static class BenchCommand
         {
             Description = "SharedBottom (bottom 256-128), Esmm (two nets of 256-128-64) or Mmoe (4 experts of 256-128); towers of 64", DefaultValueFactory = _ => MultiTaskArchitecture.SharedBottom,
         };
+        var interactions = new Option<FeatureInteractions>("--interactions")
+        {
+            Description = "The input's interaction blocks (default None: the plain network, the shapes of tools/torch-reference); the trainer's default is FieldAware,PairwiseDot,CrossedEmbeddings",
+            DefaultValueFactory = _ => FeatureInteractions.None,
+        };
         var command = new Command("train", "One epoch of the reference network over the featurized default training split (data already loaded): end-to-end samples/s and the validation CTR AUC")
         {
-            data, threads, device, architecture,
+            data, threads, device, architecture, interactions,
         };
         command.SetAction(result =>
         {
             var (train, valid, features, seconds) = EngineBenchmark.PrepareDefaultSplits(result.GetValue(data)?.FullName, 1_000_000, m => Console.Error.WriteLine(m), withValidation: true);
             Console.Error.WriteLine($"data ready: {train.Rows:N0} training rows featurized in {seconds:F1} s");
-            Console.WriteLine(MetricsReport.Format(TrainBenchmark.Run(train, valid!, features, result.GetValue(threads), result.GetValue(device), result.GetValue(architecture))));
+            Console.WriteLine(MetricsReport.Format(TrainBenchmark.Run(train, valid!, features, result.GetValue(threads), result.GetValue(device), result.GetValue(architecture),
+                result.GetValue(interactions))));
             return 0;
         });
         return command;
