@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Recommender.Trainers.Compilation;
+using Recommender.Trainers.Evaluation;
 using Recommender.Trainers.Graph;
 using Recommender.Trainers.Network;
 using Recommender.Trainers.Runtime;
@@ -41,22 +42,10 @@ public static class MachineInfo
     /// </summary>
     public static Dictionary<string, double> DefinedRowShares(IReadOnlyList<TaskDefinition> tasks, bool entireSpace, FeatureMatrix data)
     {
-        var shares = new Dictionary<string, double>();
-        for (int i = 0; i < tasks.Count; i++)
-        {
-            if (!TaskHeads.RunsOnDefinedRows(tasks[i], entireSpace)) continue;
-            var chain = TaskList.Ancestors(tasks, tasks[i]).Select(a => tasks.ToList().IndexOf(a)).ToArray();
-            long defined = 0;
-            for (int r = 0; r < data.Rows; r++)
-            {
-                var labels = data.LabelsOf(r);
-                bool chainHolds = true;
-                foreach (int a in chain) chainHolds &= labels[a] == 1;
-                if (chainHolds && labels[tasks.Count + i] == 1) defined++;
-            }
-            shares[tasks[i].Name] = defined / (double)data.Rows;
-        }
-        return shares;
+        var labels = Enumerable.Range(0, tasks.Count).Where(data.HasLabel).ToDictionary(t => tasks[t].Name, data.LabelColumn);
+        var (defined, _) = MultiTaskMetrics.Domains(tasks, labels);
+        return tasks.Where(t => TaskHeads.RunsOnDefinedRows(t, entireSpace))
+            .ToDictionary(t => t.Name, t => defined.TryGetValue(t.Name, out var rows) ? rows.Count(d => d) / (double)data.Rows : 0);
     }
 
     /// <summary>

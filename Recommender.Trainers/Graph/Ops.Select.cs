@@ -67,17 +67,14 @@ public sealed partial class GraphBuilder
             if (indices[i] < 0 || indices[i] >= n || place[indices[i]] != indices.Length) throw new ArgumentException($"GatherDistinct: index {indices[i]} out of 0..{n - 1} or repeated");
             place[indices[i]] = i;
         }
-        var node = new Node("Gather", [data, Int64s(indices)], (g, nd, d) => [g.GatherAlong(g.Pad(d[0]!, axis, 0, 1), axis, place), null]);
-        node.Attributes.Add(IntAttribute("axis", axis));
-        var shape = (long[])data.Shape.Clone();
-        shape[axis] = indices.Length;
-        return Emit(node, "gather", data.Type, shape);
+        // The gradient's own gather reads the zero slice more than once, so it is not differentiated again.
+        return GatherAlong(data, axis, indices, (g, nd, d) => [g.GatherAlong(g.Pad(d[0]!, axis, 0, 1), axis, place, null), null]);
     }
 
-    // A gather along an axis at constant indices, as the last step of a gradient (not differentiated again).
-    private Value GatherAlong(Value data, int axis, long[] indices)
+    // A gather along an axis at constant indices, with the given gradient rule.
+    private Value GatherAlong(Value data, int axis, long[] indices, GradientRule? gradient)
     {
-        var node = new Node("Gather", [data, Int64s(indices)], null);
+        var node = new Node("Gather", [data, Int64s(indices)], gradient);
         node.Attributes.Add(IntAttribute("axis", axis));
         var shape = (long[])data.Shape.Clone();
         shape[axis] = indices.Length;
