@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Recommender.Pipeline.Data;
@@ -53,7 +54,7 @@ public static class CliApp
             var parsed = root.Parse(args);
             if (parsed.Errors.Count > 0)
             {
-                Console.Error.WriteLine($"error: {string.Join("; ", parsed.Errors.Select(e => OneLine(e.Message)))} (see --help)");
+                Console.Error.WriteLine($"error: {string.Join("; ", parsed.Errors.Select(e => Readable(OneLine(e.Message)).TrimEnd('.')))} (see --help)");
                 return 2;
             }
             return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
@@ -70,11 +71,23 @@ public static class CliApp
         {
             bool expected = e is DataFormatException or SchemaException or IOException or InvalidDataException or UnauthorizedAccessException
                 or ArgumentException or InvalidOperationException or NotSupportedException or FormatException or OperationCanceledException;
-            Console.Error.WriteLine(expected ? $"error: {OneLine(e.Message)}" : $"error: internal error ({e.GetType().Name}): {OneLine(e.Message)}");
+            Console.Error.WriteLine(expected ? $"error: {Readable(OneLine(e.Message))}" : $"error: internal error ({e.GetType().Name}): {OneLine(e.Message)}");
             if (!expected && Environment.GetEnvironmentVariable("RECOMMENDER_DEBUG") == "1") Console.Error.WriteLine(e);
             return 2;
         }
     }
+
+    // System.CommandLine names the option's .NET type ("as expected type 'System.Nullable`1[System.Int32]'"): say what to type.
+    private static string Readable(string message) => Regex.Replace(message, @"as expected type '([^']*)'", m => "as " +
+        Regex.Replace(m.Groups[1].Value, @"^System\.Nullable`1\[(.*)\]$", "$1") switch
+        {
+            "System.Int32" => "a whole number (at most 2,147,483,647)",
+            "System.Int64" => "a whole number",
+            "System.Double" or "System.Single" => "a number",
+            "System.Boolean" => "true or false",
+            var type when type.StartsWith("Recommender.", StringComparison.Ordinal) => "one of the option's values",
+            var type => type,
+        });
 
     private static string OneLine(string message) => string.Join(' ', message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }
