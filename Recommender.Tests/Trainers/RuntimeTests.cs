@@ -38,6 +38,19 @@ public sealed class RuntimeTests
         finally { SessionFactory.Log = saved; }
         Assert.AreEqual(1, messages.Count);
         StringAssert.Contains(messages[0], "running on the CPU");
+        Assert.IsFalse(messages[0].Contains("onnxruntime_src"), messages[0]);
+    }
+
+    [TestMethod]
+    public void TheProvidersFailureIsTheLoadersOwnWords()
+    {
+        // ONNX Runtime 1.31's message where libcublasLt is missing, as it reads on this machine.
+        const string ort = "[ErrorCode:Fail] /onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 onnxruntime::Provider& " +
+            "onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library /app/runtimes/linux-x64/native/" +
+            "libonnxruntime_providers_cuda.so with error: libcublasLt.so.13: cannot open shared object file: No such file or directory\nsecond line";
+        Assert.AreEqual("libcublasLt.so.13: cannot open shared object file: No such file or directory", SessionFactory.Reason(ort));
+        Assert.AreEqual("CUDA device 3 not found", SessionFactory.Reason("CUDA device 3 not found\nmore"));
+        Assert.AreEqual("ends with error:", SessionFactory.Reason("ends with error: "));
     }
 
     [TestMethod]

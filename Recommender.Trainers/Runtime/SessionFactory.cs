@@ -64,18 +64,26 @@ public static class SessionFactory
             {
                 so.Dispose();
                 throw new InvalidOperationException(
-                    $"CUDA was requested but ONNX Runtime's CUDA provider could not start ({FirstLine(e.Message)}). " +
+                    $"CUDA was requested but ONNX Runtime's CUDA provider could not start ({Reason(e.Message)}). " +
                     "It needs an NVIDIA GPU and the CUDA 13 libraries (libcudart.so.13, libcublas.so.13, libcublasLt.so.13, libcurand.so.10) on the library path; use --device cpu or auto.", e);
             }
             if (Interlocked.Exchange(ref _fallbackLogged, 1) == 0)
-                Log($"note: CUDA is not available ({FirstLine(e.Message)}); running on the CPU.");
+                Log($"note: CUDA is not available ({Reason(e.Message)}); running on the CPU.");
             return so;
         }
     }
 
-    private static string FirstLine(string s)
+    /// <summary>
+    /// What stopped the provider, from ONNX Runtime's message: its first line, and of a library that failed to load only the
+    /// loader's own words ("libcublasLt.so.13: cannot open shared object file: No such file or directory"), not the source
+    /// location and install path before them.
+    /// </summary>
+    internal static string Reason(string message)
     {
-        int i = s.IndexOf('\n');
-        return (i < 0 ? s : s[..i]).Trim();
+        int i = message.IndexOf('\n');
+        var line = (i < 0 ? message : message[..i]).Trim();
+        const string marker = "with error: ";
+        int at = line.LastIndexOf(marker, StringComparison.Ordinal);
+        return at < 0 || at + marker.Length == line.Length ? line : line[(at + marker.Length)..];
     }
 }
