@@ -17,7 +17,7 @@ internal static class DemoCommand
         var rows = new Option<long>("--rows") { Description = "Rows to generate", DefaultValueFactory = _ => 1_000_000 }.AtLeast(1000);
         var output = new Option<DirectoryInfo>("--out") { Description = "Where the data and the models go", DefaultValueFactory = _ => new DirectoryInfo("models/demo") };
         var epochs = new Option<int>("--epochs") { Description = $"Epochs per model (default {MultiTaskTrainerOptions.Defaults.Epochs})", DefaultValueFactory = _ => MultiTaskTrainerOptions.Defaults.Epochs }.AtLeast(1);
-        var threads = new Option<int>("--threads") { Description = "CPU threads (default: one per core)" }.AtLeast(0);
+        var threads = new Option<int>("--threads") { Description = "CPU threads (default: one per core)" }.AtLeast(0).AtMost(OptionRules.MaxThreads);
         var command = new Command("demo", "Generate the default e-commerce data, train matrix factorization, SharedBottom and ESMM, evaluate each against the oracle (the true probabilities) side by side, and save the multi-task models")
         {
             rows, output, epochs, threads,

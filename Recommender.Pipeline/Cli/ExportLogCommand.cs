@@ -26,6 +26,7 @@ internal static class ExportLogCommand
             static DateTimeOffset Time(string text, string name) => DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)
                 ? t : throw new FormatException($"{name}: '{text}' is not an ISO 8601 time");
             var schema = ModelBundle.Open(result.GetValue(model)!, verifyHashes: false).Metadata.Schema;
+            using var outputLock = WriterLock.Acquire(result.GetValue(output)!.FullName, wait: false);
             var s = LogExport.Run(result.GetValue(log)!.FullName, schema, Time(result.GetValue(since)!, "--since"),
                 result.GetValue(until) is { } u ? Time(u, "--until") : DateTimeOffset.UtcNow, TimeSpan.FromHours(result.GetValue(window)), result.GetValue(output)!.FullName,
                 result.GetValue(position));

@@ -21,6 +21,7 @@ internal static class ExportOnnxCommand
             var metadata = bundle.Metadata;
             var bytes = bundle.ReadOnnx();
             if (Directory.Exists(result.GetValue(output)!.FullName)) throw new IOException($"{result.GetValue(output)!.FullName}: a folder; --out is the file to write");
+            using var outputLock = WriterLock.Acquire(result.GetValue(output)!.FullName, wait: false);
             AtomicFile.Write(result.GetValue(output)!.FullName, s => s.Write(bytes));
             Console.WriteLine($"wrote {result.GetValue(output)!.FullName} ({bytes.Length:N0} bytes, ONNX opset 18, {metadata.Architecture})");
             Console.WriteLine("inputs:");

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Data.Synthetic;
+using Recommender.Pipeline.Lifecycle;
 
 namespace Recommender.Pipeline.Cli;
 
@@ -35,6 +36,7 @@ internal static class GenerateCommand
             };
             string dir = result.GetValue(output)!.FullName;
             if (File.Exists(dir)) throw new IOException($"{dir}: a file; --out is the folder to write the data set into");
+            using var outputLock = WriterLock.Acquire(dir, wait: false);
             if (result.GetValue(census) && (options.Funnel || options.Favourite || options.Crosses || options.History > 0 || options.Users is not null || options.Items is not null))
                 throw new SchemaException("--census makes people, not impressions: it takes --rows, --seed and --out only");
             GenerationResult r;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Recommender.Pipeline.Data;
+using Recommender.Pipeline.Lifecycle;
 
 namespace Recommender.Pipeline.Cli;
 
@@ -20,6 +21,7 @@ internal static class ImportTaobaoCommand
         {
             string dir = result.GetValue(output)!.FullName;
             if (File.Exists(dir)) throw new IOException($"{dir}: a file; --out is the folder to write the data set into");
+            using var outputLock = WriterLock.Acquire(dir, wait: false);
             var r = TaobaoUserBehavior.Convert(result.GetValue(input)!.FullName, dir, result.GetValue(history));
             Console.WriteLine($"wrote {r.Directory}: {r.Impressions:N0} impressions (page views) of {r.Events:N0} events; train {r.TrainRows:N0}, valid {r.ValidRows:N0}, test {r.TestRows:N0}");
             Console.WriteLine($"clicks {r.Clicks:N0} ({r.Clicks / (double)Math.Max(1, r.Impressions):P2}), conversions {r.Conversions:N0}; {r.EngagementsWithoutView:N0} engagements without an earlier view of the item left out");

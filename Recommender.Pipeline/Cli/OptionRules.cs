@@ -16,6 +16,20 @@ internal static class OptionRules
         return option;
     }
 
+    /// <summary>Most threads a thread option takes.</summary>
+    public const int MaxThreads = Recommender.Trainers.Runtime.RuntimeOptions.MaxThreads;
+
+    /// <summary>The value, when given, must be at most <paramref name="max"/>.</summary>
+    public static Option<T> AtMost<T>(this Option<T> option, double max)
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 0 && r.Implicit) return;
+            if (ToDouble(r.GetValueOrDefault<T>()) is { } v && !(v <= max)) r.AddError($"{option.Name} must be at most {max}, got {Format(v)}");
+        });
+        return option;
+    }
+
     /// <summary>The value, when given, must be a finite number, at least <paramref name="min"/>.</summary>
     public static Option<T> Finite<T>(this Option<T> option, double min = double.NegativeInfinity)
     {

@@ -18,7 +18,7 @@ internal static class ScoreCommand
         var chunkRows = new Option<int>("--chunk-rows") { Description = "Rows per chunk (the unit of streaming, partitioning and resuming)", DefaultValueFactory = _ => Recommender.Trainers.Runtime.BatchedInference.DefaultBatchSize }.AtLeast(1);
         var batch = new Option<int>("--batch-size") { Description = "Rows per inference batch", DefaultValueFactory = _ => Recommender.Trainers.Runtime.BatchedInference.DefaultBatchSize }.AtLeast(1);
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Auto };
-        var threads = new Option<int>("--threads") { Description = "Inference threads (default: one per core)" }.AtLeast(0);
+        var threads = new Option<int>("--threads") { Description = "Inference threads (default: one per core)" }.AtLeast(0).AtMost(OptionRules.MaxThreads);
         var noSpinning = SpinningOption.Create();
         var wait = new Option<bool>("--wait") { Description = "If another job is writing the same output, wait for it instead of failing" };
         var skipHashes = new Option<bool>("--skip-hash-check") { Description = "Check the bundle's file sizes against its manifest but not their SHA-256 (faster start for large bundles)" };

@@ -23,7 +23,7 @@ internal static class ServeCommand
         var noBatching = new Option<bool>("--no-batching") { Description = "One ONNX Runtime run per request (for comparison)" };
         var maxConcurrent = new Option<int>("--max-concurrent") { Description = "Requests worked on at once; more are answered 429", DefaultValueFactory = _ => ServingOptions.Defaults.MaxConcurrentRequests }.AtLeast(1);
         var timeout = new Option<double>("--timeout-s") { Description = "Seconds before a request is answered 504", DefaultValueFactory = _ => ServingOptions.Defaults.RequestTimeoutSeconds }.Positive();
-        var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads (default: one per core)" }.AtLeast(0);
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads (default: one per core)" }.AtLeast(0).AtMost(OptionRules.MaxThreads);
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Auto };
         var noSpinning = SpinningOption.Create();
         var skipHashes = new Option<bool>("--skip-hash-check") { Description = "Check bundle file sizes against the manifest but not their SHA-256" };

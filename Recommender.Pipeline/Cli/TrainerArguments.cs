@@ -39,7 +39,7 @@ internal sealed class TrainerArguments
     public readonly Option<bool> LearnTaskWeights = new("--learn-task-weights") { Description = "Learn task weights by uncertainty (Kendall et al., 2018)" };
     public readonly Option<string?> EarlyStopping = new("--early-stopping-metric") { Description = "task.metric: a binary task's auc, logloss or (chained) entire_auc / entire_logloss, a regression task's rmse or mae (default: the first binary task's auc)" };
     public readonly Option<ExecutionDevice?> Device = new("--device") { Description = "Auto (CUDA if it starts, else CPU), Cpu or Cuda" };
-    public readonly Option<int?> Threads = new Option<int?>("--threads") { Description = "CPU threads (default: one per core)" }.AtLeast(0);
+    public readonly Option<int?> Threads = new Option<int?>("--threads") { Description = "CPU threads (default: one per core)" }.AtLeast(0).AtMost(OptionRules.MaxThreads);
     public readonly Option<bool> NoSpinning = SpinningOption.Create();
     public readonly Option<FileInfo?> Checkpoint = new("--checkpoint") { Description = "Checkpoint file written after each epoch; an existing one is resumed" };
     public readonly Option<int?> Seed = new("--seed") { Description = "Seed of initialization and shuffling" };

@@ -12,6 +12,17 @@ public sealed class BundleManifest
 {
     /// <summary>The file name.</summary>
     public const string FileName = "manifest.json";
+
+    /// <summary>
+    /// The published version (a folder with a manifest beside its model.json) that <paramref name="path"/> is or lies in, or
+    /// null: a published version is immutable, so no job writes into it.
+    /// </summary>
+    public static string? PublishedVersionHolding(string path)
+    {
+        for (var folder = Path.GetFullPath(path); folder is not null; folder = Path.GetDirectoryName(folder))
+            if (File.Exists(Path.Combine(folder, FileName)) && File.Exists(Path.Combine(folder, ModelBundle.MetadataFile))) return folder;
+        return null;
+    }
     /// <summary>The bundle format this build writes and reads.</summary>
     public const int CurrentFormat = 1;
 

@@ -32,6 +32,8 @@ public sealed class WriterLock : IDisposable
     /// </summary>
     public static WriterLock Acquire(string target, bool wait, CancellationToken cancel = default, Action<string>? log = null)
     {
+        if (BundleManifest.PublishedVersionHolding(target) is { } version)
+            throw new IOException($"{target}: inside the published version {version}, which is immutable; write it elsewhere");
         string path = Path.GetFullPath(target).TrimEnd(Path.DirectorySeparatorChar) + ".lock";
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         bool announced = false;

@@ -81,7 +81,7 @@ public static class BatchScoringJob
             throw new ArgumentException($"partition {o.PartitionIndex}/{o.PartitionCount} is not valid: use i/n with 0 <= i < n");
         if (o.ChunkRows < 1) throw new ArgumentException($"--chunk-rows must be at least 1, got {o.ChunkRows}");
         if (o.BatchSize < 1) throw new ArgumentException($"--batch-size must be at least 1, got {o.BatchSize}");
-        if (o.Threads < 0) throw new ArgumentException($"--threads must be 0 (one per core) or more, got {o.Threads}");
+        if (o.Threads < 0 || o.Threads > RuntimeOptions.MaxThreads) throw new ArgumentException($"--threads must be 0 (one per core) to {RuntimeOptions.MaxThreads}, got {o.Threads}");
         string output = Path.GetFullPath(o.Output), input = Path.GetFullPath(o.Input);
         if (Directory.Exists(output)) throw new IOException($"{o.Output}: a folder; --output is the file to write");
         if (output == input) throw new IOException($"{o.Output}: the output is the input; choose another output file");

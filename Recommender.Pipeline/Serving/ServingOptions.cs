@@ -94,5 +94,6 @@ public sealed class ServingOptions
         AtLeast(nameof(RequestTimeoutSeconds), RequestTimeoutSeconds, 0.001);
         AtLeast(nameof(ReloadIntervalMilliseconds), ReloadIntervalMilliseconds, 10);
         AtLeast(nameof(Threads), Threads, 0);
+        if (Threads > RuntimeOptions.MaxThreads) throw new ArgumentException($"Threads must be at most {RuntimeOptions.MaxThreads}, got {Threads}");
     }
 }

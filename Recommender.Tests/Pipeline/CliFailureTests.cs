@@ -92,6 +92,11 @@ public sealed class CliFailureTests
             (["evaluate-policy", "--log", Path.Combine(root, "none.sqlite"), "--model", bundle], "no such impression log"),
             (["evaluate-policy", "--log", test, "--model", bundle, "--policy", "softmax:0"], "policy 'softmax:0'"),
             (["no-such-command"], "no-such-command"),
+            (["export-onnx", "--model", bundle, "--out", Path.Combine(bundle, "copy.onnx")], $"inside the published version {bundle}, which is immutable"),
+            (["score", "--model", bundle, "--input", test, "--output", Path.Combine(bundle, "scores.csv")], $"inside the published version {bundle}, which is immutable"),
+            (["generate", "--rows", "2000", "--out", Path.Combine(bundle, "data")], $"inside the published version {bundle}, which is immutable"),
+            (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--threads", "100000"], "--threads must be at most 1024, got 100000"),
+            (["score", "--model", bundle, "--input", test, "--output", output, "--threads", "5000"], "--threads must be at most 1024"),
         };
         foreach (var (args, expected) in cases)
         {
@@ -106,5 +111,26 @@ public sealed class CliFailureTests
             Assert.IsFalse(error.Contains("System."), $"{what}: a .NET type name");
             Assert.IsFalse(File.Exists(output), $"{what}: wrote an output");
         }
+        // Nothing was written into the published version, whose manifest still verifies.
+        CollectionAssert.AreEquivalent(Directory.GetFiles(Fixture.Value.Bundle).Select(Path.GetFileName).ToArray(),
+            System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(bundle, "manifest.json"))).RootElement.GetProperty("files").EnumerateArray()
+                .Select(f => f.GetProperty("name").GetString()).Append("manifest.json").ToArray());
+    }
+
+    [TestMethod]
+    public void ASecondWriterOfADataFolderIsRefused()
+    {
+        // generate, import-taobao, export-log and export-onnx hold their output's lock like score and train: while another
+        // process writes the folder, a second job fails at once instead of mixing its files with the first one's.
+        string folder = Path.Combine(Fixture.Value.Root, "held");
+        using (Recommender.Pipeline.Lifecycle.WriterLock.Acquire(folder, wait: false))
+        {
+            var (code, error) = Run("generate", "--rows", "2000", "--out", folder);
+            Assert.AreEqual(2, code, error);
+            StringAssert.Contains(error, $"{folder} is being written by");
+            Assert.IsFalse(Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any(), "wrote into the held folder");
+        }
+        Assert.AreEqual(0, Run("generate", "--rows", "2000", "--out", folder).Code);
+        Assert.IsTrue(File.Exists(Path.Combine(folder, "train.csv")));
     }
 }

@@ -12,6 +12,9 @@ public sealed class RuntimeOptions
     /// <summary>Intra-op threads on the CPU; 0 lets ONNX Runtime choose (one per core).</summary>
     public int Threads;
 
+    /// <summary>Most threads any option takes: past this a typo (100000) would spend minutes starting threads instead of failing.</summary>
+    public const int MaxThreads = 1024;
+
     /// <summary>TF32 matrix math on CUDA (faster, about 1e-3 relative error); off for parity checks.</summary>
     public bool AllowTf32 = true;
 

@@ -469,6 +469,7 @@ public static class MultiTaskTrainer
         if (!(float.IsFinite(o.LearningRate) && o.LearningRate >= 0) || !(float.IsFinite(o.EmbeddingLearningRate) && o.EmbeddingLearningRate >= 0))
             throw new ArgumentException($"the learning rates must be finite and at least 0, got LearningRate {o.LearningRate}, EmbeddingLearningRate {o.EmbeddingLearningRate}");
         if (o.Threads < 0 || o.WarmupSteps < 0 || o.Patience < 0) throw new ArgumentException("Threads, WarmupSteps and Patience cannot be negative");
+        if (o.Threads > RuntimeOptions.MaxThreads) throw new ArgumentException($"Threads must be at most {RuntimeOptions.MaxThreads}, got {o.Threads}");
         return StoppingMetric(o, tasks);
     }
 }
