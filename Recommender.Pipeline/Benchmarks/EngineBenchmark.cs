@@ -51,6 +51,7 @@ public static class EngineBenchmark
         {
             Architecture = architecture, Bottom = [256, 128], Tower = [64], Expert = [256, 128], Experts = 4,
         }, spec));
+        if (batch > data.Rows) throw new ArgumentException($"--batch must be at most the data's {data.Rows:N0} rows, got {batch:N0}");
         using var runner = new TrainStepRunner(compiled, batch, new RuntimeOptions { Device = device, Threads = threads });
         using var embeddings = new FieldEmbeddings(spec.FieldRows, spec.EmbeddingDim, seed: 1, threads: hostThreads > 0 ? hostThreads : threads);
         var optimizer = new SparseAdagrad();

@@ -123,7 +123,7 @@ internal static class BenchCommand
     private static Command Engine()
     {
         var data = new Option<DirectoryInfo?>("--data") { Description = "Folder with generated data (train.csv, schema.json); default: generate 1,000,000 rows (seed 42) into a temp folder" };
-        var batch = new Option<int>("--batch") { Description = "Rows per train step", DefaultValueFactory = _ => MultiTaskTrainerOptions.Defaults.BatchSize }.AtLeast(1);
+        var batch = new Option<int>("--batch") { Description = "Rows per train step", DefaultValueFactory = _ => MultiTaskTrainerOptions.Defaults.BatchSize }.AtLeast(1).AtMost(Recommender.Trainers.Runtime.RuntimeOptions.MaxBatchRows);
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads and host worker threads", DefaultValueFactory = _ => 2 }.AtLeast(1).AtMost(OptionRules.MaxThreads);
         var steps = new Option<int>("--steps") { Description = "Measured steps (after 5 warm-up steps), in 5 windows; the median window is reported", DefaultValueFactory = _ => 100 }.AtLeast(1);
         var hostThreads = new Option<int>("--host-threads") { Description = "Host worker threads for fill, gather and sparse update (default: --threads)" }.AtLeast(0);

@@ -15,8 +15,8 @@ internal static class ScoreCommand
         var rank = new Option<string?>("--rank") { Description = "Ranking formula: a product of the model's predictions (P_task, Pred_task; pctr, pcvr, pctcvr, rating for the default chain), dense columns and numbers, each with an optional ^exponent (default: the first prediction)" };
         var partition = new Option<string>("--partition") { Description = "i/n: score the chunks k with k mod n = i (run the n parts anywhere)", DefaultValueFactory = _ => "0/1" };
         var resume = new Option<bool>("--resume") { Description = "Keep the chunks an interrupted run finished" };
-        var chunkRows = new Option<int>("--chunk-rows") { Description = "Rows per chunk (the unit of streaming, partitioning and resuming)", DefaultValueFactory = _ => Recommender.Trainers.Runtime.BatchedInference.DefaultBatchSize }.AtLeast(1);
-        var batch = new Option<int>("--batch-size") { Description = "Rows per inference batch", DefaultValueFactory = _ => Recommender.Trainers.Runtime.BatchedInference.DefaultBatchSize }.AtLeast(1);
+        var chunkRows = new Option<int>("--chunk-rows") { Description = "Rows per chunk (the unit of streaming, partitioning and resuming)", DefaultValueFactory = _ => Recommender.Trainers.Runtime.BatchedInference.DefaultBatchSize }.AtLeast(1).AtMost(Recommender.Trainers.Runtime.RuntimeOptions.MaxBatchRows);
+        var batch = new Option<int>("--batch-size") { Description = "Rows per inference batch", DefaultValueFactory = _ => Recommender.Trainers.Runtime.BatchedInference.DefaultBatchSize }.AtLeast(1).AtMost(Recommender.Trainers.Runtime.RuntimeOptions.MaxBatchRows);
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Auto };
         var threads = new Option<int>("--threads") { Description = "Inference threads (default: one per core)" }.AtLeast(0).AtMost(OptionRules.MaxThreads);
         var noSpinning = SpinningOption.Create();

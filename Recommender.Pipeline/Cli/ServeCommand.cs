@@ -18,7 +18,7 @@ internal static class ServeCommand
         var log = new Option<FileInfo?>("--log") { Description = "The impression and feedback log (SQLite; default REGISTRY.events.sqlite beside the registry)" };
         var noLog = new Option<bool>("--no-log") { Description = "Keep no impression log (feedback is then refused)" };
         var tokenFile = new Option<FileInfo?>("--admin-token-file") { Description = "File holding the bearer token of /admin/* (or set RECOMMENDER_ADMIN_TOKEN); without one, /admin is refused" };
-        var maxBatch = new Option<int>("--max-batch-rows") { Description = "Rows coalesced into one ONNX Runtime run at most", DefaultValueFactory = _ => ServingOptions.Defaults.MaxBatchRows }.AtLeast(1);
+        var maxBatch = new Option<int>("--max-batch-rows") { Description = "Rows coalesced into one ONNX Runtime run at most", DefaultValueFactory = _ => ServingOptions.Defaults.MaxBatchRows }.AtLeast(1).AtMost(Recommender.Trainers.Runtime.RuntimeOptions.MaxBatchRows);
         var maxWait = new Option<int>("--max-wait-us") { Description = "Microseconds the batcher waits for more requests after the first (0: what is queued when it is free)", DefaultValueFactory = _ => ServingOptions.Defaults.MaxWaitMicroseconds }.AtLeast(0);
         var noBatching = new Option<bool>("--no-batching") { Description = "One ONNX Runtime run per request (for comparison)" };
         var maxConcurrent = new Option<int>("--max-concurrent") { Description = "Requests worked on at once; more are answered 429", DefaultValueFactory = _ => ServingOptions.Defaults.MaxConcurrentRequests }.AtLeast(1);

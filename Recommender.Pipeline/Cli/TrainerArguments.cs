@@ -13,7 +13,7 @@ internal sealed class TrainerArguments
 {
     public readonly Option<MultiTaskArchitecture?> Architecture = new("--architecture") { Description = "SharedBottom, Esmm, Mmoe or Ple" };
     public readonly Option<int?> Epochs = new Option<int?>("--epochs") { Description = $"Passes over the training data (default {MultiTaskTrainerOptions.Defaults.Epochs})" }.AtLeast(1);
-    public readonly Option<int?> BatchSize = new Option<int?>("--batch-size") { Description = $"Rows per step (default {MultiTaskTrainerOptions.Defaults.BatchSize})" }.AtLeast(1);
+    public readonly Option<int?> BatchSize = new Option<int?>("--batch-size") { Description = $"Rows per step (default {MultiTaskTrainerOptions.Defaults.BatchSize})" }.AtLeast(1).AtMost(Recommender.Trainers.Runtime.RuntimeOptions.MaxBatchRows);
     public readonly Option<int?> EmbeddingDim = new Option<int?>("--embedding-dim") { Description = $"Embedding width (default {MultiTaskTrainerOptions.Defaults.EmbeddingDim})" }.AtLeast(1);
     public readonly Option<float?> LearningRate = new Option<float?>("--learning-rate") { Description = "Adam learning rate of dense parameters (default 0.001)" }.Finite(0);
     public readonly Option<float?> EmbeddingLearningRate = new Option<float?>("--embedding-learning-rate") { Description = "Sparse Adagrad learning rate of the embeddings (default 0.05)" }.Finite(0);

@@ -79,8 +79,8 @@ public static class BatchScoringJob
     {
         if (o.PartitionCount < 1 || o.PartitionIndex < 0 || o.PartitionIndex >= o.PartitionCount)
             throw new ArgumentException($"partition {o.PartitionIndex}/{o.PartitionCount} is not valid: use i/n with 0 <= i < n");
-        if (o.ChunkRows < 1) throw new ArgumentException($"--chunk-rows must be at least 1, got {o.ChunkRows}");
-        if (o.BatchSize < 1) throw new ArgumentException($"--batch-size must be at least 1, got {o.BatchSize}");
+        if (o.ChunkRows < 1 || o.ChunkRows > RuntimeOptions.MaxBatchRows) throw new ArgumentException($"--chunk-rows must be 1 to {RuntimeOptions.MaxBatchRows}, got {o.ChunkRows}");
+        if (o.BatchSize < 1 || o.BatchSize > RuntimeOptions.MaxBatchRows) throw new ArgumentException($"--batch-size must be 1 to {RuntimeOptions.MaxBatchRows}, got {o.BatchSize}");
         if (o.Threads < 0 || o.Threads > RuntimeOptions.MaxThreads) throw new ArgumentException($"--threads must be 0 (one per core) to {RuntimeOptions.MaxThreads}, got {o.Threads}");
         string output = Path.GetFullPath(o.Output), input = Path.GetFullPath(o.Input);
         if (Directory.Exists(output)) throw new IOException($"{o.Output}: a folder; --output is the file to write");

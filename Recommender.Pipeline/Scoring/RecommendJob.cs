@@ -67,7 +67,9 @@ public static class RecommendJob
         int outputs = bundle.Metadata.OnnxOutputs.Count;
         var retrieval = new TopNRetrieval(catalog.Retrieval());
         const int usersPerBatch = 64;
-        using var scorer = BundleScorer.Open(bundle, Math.Min(BatchedInference.DefaultBatchSize, usersPerBatch * candidates), new RuntimeOptions { Device = device, Threads = threads });
+        // No user has more candidates than the catalog has items.
+        candidates = Math.Min(candidates, Math.Max(k, catalog.Items.Count));
+        using var scorer = BundleScorer.Open(bundle, (int)Math.Min(BatchedInference.DefaultBatchSize, (long)usersPerBatch * candidates), new RuntimeOptions { Device = device, Threads = threads });
         var seen = catalog.Seen.Select(s => (IReadOnlySet<int>)s.ToHashSet()).ToArray();
         var inv = CultureInfo.InvariantCulture;
         for (int start = 0; start < users.Count; start += usersPerBatch)

@@ -84,6 +84,7 @@ public sealed class ServingOptions
             if (!(value >= min) || double.IsInfinity(value)) throw new ArgumentException($"{name} must be a finite number >= {min}, got {value}");
         }
         AtLeast(nameof(MaxBatchRows), MaxBatchRows, 1);
+        if (MaxBatchRows > RuntimeOptions.MaxBatchRows) throw new ArgumentException($"MaxBatchRows must be at most {RuntimeOptions.MaxBatchRows}, got {MaxBatchRows}");
         AtLeast(nameof(MaxWaitMicroseconds), MaxWaitMicroseconds, 0);
         AtLeast(nameof(MaxRowsPerRequest), MaxRowsPerRequest, 1);
         AtLeast(nameof(MaxCandidates), MaxCandidates, 1);

@@ -68,6 +68,8 @@ public static class ClosedLoop
     /// <summary>Runs it in <paramref name="work"/>; <paramref name="log"/> gets progress lines.</summary>
     public static JsonObject Run(SimulationOptions o, string work, Action<string> log)
     {
+        if (o.Candidates < 1 || o.Candidates > o.Items) throw new ArgumentException($"--candidates must be 1 to the world's {o.Items:N0} items, got {o.Candidates:N0}");
+        if (o.Slots < 1 || o.Slots > o.Candidates) throw new ArgumentException($"--slots must be 1 to --candidates ({o.Candidates}), got {o.Slots:N0}");
         Directory.CreateDirectory(work);
         var world = new SimulatedWorld(o.Users, o.Items, o.Days, o.LateItems, o.Seed);
         var trainer = new MultiTaskTrainerOptions

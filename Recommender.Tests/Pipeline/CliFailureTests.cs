@@ -97,6 +97,12 @@ public sealed class CliFailureTests
             (["generate", "--rows", "2000", "--out", Path.Combine(bundle, "data")], $"inside the published version {bundle}, which is immutable"),
             (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--threads", "100000"], "--threads must be at most 1024, got 100000"),
             (["score", "--model", bundle, "--input", test, "--output", output, "--threads", "5000"], "--threads must be at most 1024"),
+            (["score", "--model", bundle, "--input", test, "--output", output, "--batch-size", "2000000000"], "--batch-size must be at most 1048576"),
+            (["score", "--model", bundle, "--input", test, "--output", output, "--chunk-rows", "2000000000"], "--chunk-rows must be at most 1048576"),
+            (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--batch-size", "2000000000"], "--batch-size must be at most 1048576"),
+            (["serve", "--model", bundle, "--max-batch-rows", "2000000000"], "--max-batch-rows must be at most 1048576"),
+            (["simulate", "--candidates", "2000000000"], "--candidates must be 1 to the world's 4,000 items"),
+            (["simulate", "--candidates", "10", "--slots", "20"], "--slots must be 1 to --candidates (10), got 20"),
         };
         foreach (var (args, expected) in cases)
         {

@@ -42,4 +42,20 @@ public sealed class RecommendTests
                 Assert.AreEqual((double)float.Parse(r[3], CultureInfo.InvariantCulture) * float.Parse(r[4], CultureInfo.InvariantCulture), double.Parse(r[7], CultureInfo.InvariantCulture), 1e-15); // the formula multiplies in double
         }
     }
+
+    [TestMethod]
+    public void MoreCandidatesThanItemsAreAllTheItems()
+    {
+        // int.MaxValue candidates once overflowed the batch size (64 users x candidates); past the catalog's size every item is a
+        // candidate, so the answer is the one for exactly that many.
+        using var files = new TestFiles();
+        var (_, bundle, _) = TinyBundle.Train(files.Root, 8_000, 5);
+        var catalog = CandidateCatalog.Load(Path.Combine(bundle, CandidateCatalog.FileName));
+        string[] users = [catalog.Users[0], catalog.Users[3]];
+        string all = files.Path_("all.csv"), huge = files.Path_("huge.csv");
+        RecommendJob.Run(bundle, users, k: 5, candidates: catalog.Items.Count, excludeSeen: true, ranking: null, all, ExecutionDevice.Cpu, 1);
+        RecommendJob.Run(bundle, users, k: 5, candidates: int.MaxValue, excludeSeen: true, ranking: null, huge, ExecutionDevice.Cpu, 1);
+        Assert.AreEqual(11, File.ReadAllLines(all).Length);
+        CollectionAssert.AreEqual(File.ReadAllBytes(all), File.ReadAllBytes(huge));
+    }
 }

@@ -25,6 +25,8 @@ public sealed class BatchedInference : IDisposable
     /// <summary>Creates the session and binds a buffer of <paramref name="batchSize"/> rows to every float input and output.</summary>
     public BatchedInference(byte[] model, int batchSize, RuntimeOptions? options = null)
     {
+        if (batchSize < 1 || batchSize > RuntimeOptions.MaxBatchRows)
+            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"the batch size must be 1 to {RuntimeOptions.MaxBatchRows:N0} rows");
         _session = SessionFactory.Create(model, options ?? new RuntimeOptions(), out var device);
         Device = device;
         BatchSize = batchSize;

@@ -15,6 +15,12 @@ public sealed class RuntimeOptions
     /// <summary>Most threads any option takes: past this a typo (100000) would spend minutes starting threads instead of failing.</summary>
     public const int MaxThreads = 1024;
 
+    /// <summary>
+    /// Most rows one batch takes (a train step, an inference run, a scoring chunk): throughput stops growing a few thousand rows
+    /// in, while the buffers of a wide model grow to gigabytes, so past this a number is a typo to refuse, not a wish to allocate.
+    /// </summary>
+    public const int MaxBatchRows = 1 << 20;
+
     /// <summary>TF32 matrix math on CUDA (faster, about 1e-3 relative error); off for parity checks.</summary>
     public bool AllowTf32 = true;
 

@@ -461,6 +461,7 @@ public static class MultiTaskTrainer
                 throw new ArgumentException($"task '{task.Name}' is given '{given}', whose label column is not in the data");
         }
         if (o.Epochs < 1 || o.BatchSize < 1 || o.EmbeddingDim < 1) throw new ArgumentException("Epochs, BatchSize and EmbeddingDim must be positive");
+        if (o.BatchSize > RuntimeOptions.MaxBatchRows) throw new ArgumentException($"BatchSize must be at most {RuntimeOptions.MaxBatchRows:N0}, got {o.BatchSize:N0}");
         if (o.CrossLayers < 1) throw new ArgumentException($"CrossLayers must be at least 1, got {o.CrossLayers}");
         if (o.FieldAwareDim < 1) throw new ArgumentException($"FieldAwareDim must be at least 1, got {o.FieldAwareDim}");
         if (o.CrossedRowLimit < 1) throw new ArgumentException($"CrossedRowLimit must be at least 1, got {o.CrossedRowLimit}");
