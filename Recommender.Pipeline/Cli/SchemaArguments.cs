@@ -32,11 +32,18 @@ internal sealed class SchemaArguments
     }
 
     /// <summary>The schema: from the file or experiment if given, with every flag overriding its field.</summary>
-    public DatasetSchema Build(ParseResult result, out ExperimentFile? experiment)
+    public DatasetSchema Build(ParseResult result, out ExperimentFile? experiment, DatasetSchema? folderSchema = null)
     {
         experiment = null;
         DatasetSchema schema;
-        if (result.GetValue(Experiment) is { } e)
+        if (folderSchema is not null)
+        {
+            // --data DIR: its schema.json is the base, and the role options change it as they change a --schema file.
+            if (result.GetValue(Experiment) is not null || result.GetValue(Schema) is not null)
+                throw new SchemaException("--data DIR brings its own schema.json: give --schema or --experiment with --train FILE instead, or change the folder's schema with the role options");
+            schema = folderSchema;
+        }
+        else if (result.GetValue(Experiment) is { } e)
         {
             experiment = ExperimentFile.Load(e.FullName);
             schema = experiment.ResolveSchema();

@@ -45,7 +45,7 @@ internal static class TrainCommand
         var mfAlpha = new Option<double>("--mf-alpha") { Description = "One-class: weight of the unobserved entries", DefaultValueFactory = _ => MatrixFactorizationOptions.Defaults.Alpha }.Finite(0);
         var mfC = new Option<double>("--mf-c") { Description = "One-class: the value the unobserved entries are pulled to", DefaultValueFactory = _ => MatrixFactorizationOptions.Defaults.C }.Finite();
         var minCount = new Option<int>("--min-count") { Description = "Categorical values seen fewer times than this in training share the out-of-vocabulary key (rare ids pooled; default 1: every value its own key)", DefaultValueFactory = _ => Recommender.Pipeline.Featurization.FeaturizerOptions.Defaults.MinCount }.AtLeast(1);
-        var folds = new Option<int>("--folds") { Description = "With --trainer MatrixFactorization: k-fold cross-validation on the training file first (0: none)", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var folds = new Option<int>("--folds") { Description = "With --trainer MatrixFactorization: k-fold cross-validation on the training file first (0: none)", DefaultValueFactory = _ => 0 }.AtLeast(0).AtMost(MatrixFactorizationJob.MaxFolds);
         var output = new Option<DirectoryInfo>("--out") { Description = "Model registry folder: the bundle is published as its next version (v1, v2, ...) and becomes current", DefaultValueFactory = _ => new DirectoryInfo("models/model") };
         var warmStart = new Option<string?>("--warm-start") { Description = "Go on training this registry's current version (or a version folder) on the new data: grown vocabularies, kept network, optimizer state and embedding rows; same architecture and sizes" };
         var wait = new Option<bool>("--wait") { Description = "If another job is publishing into the same registry, wait for it instead of failing" };
@@ -61,7 +61,13 @@ internal static class TrainCommand
         {
             TrainingData training;
             ExperimentFile? experiment = null;
-            if (result.GetValue(data) is { } dir) training = TrainingData.FromDirectory(dir.FullName);
+            if (result.GetValue(data) is { } dir)
+            {
+                if (result.GetValue(trainFile) is not null || result.GetValue(validFile) is not null || result.GetValue(testFile) is not null)
+                    throw new SchemaException("--data DIR reads its own train.csv, valid.csv and test.csv: give either --data or --train/--valid/--test");
+                var folder = TrainingData.FromDirectory(dir.FullName);
+                training = folder with { Schema = schemaArgs.Build(result, out _, folder.Schema) };
+            }
             else
             {
                 if (result.GetValue(trainFile) is null && result.GetValue(schemaArgs.Experiment) is null)

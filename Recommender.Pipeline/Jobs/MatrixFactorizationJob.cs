@@ -44,6 +44,12 @@ public static class MatrixFactorizationJob
         return (task with { Given = null, Weight = 1, Prediction = "Score", ConditionalPrediction = null }, loss.Value);
     }
 
+    /// <summary>
+    /// Most cross-validation folds: ML.NET's split builds every fold's view before the first trains, so a million folds spent
+    /// minutes there where no cancellation reaches; past a few dozen folds the estimate gains nothing.
+    /// </summary>
+    public const int MaxFolds = 100;
+
     /// <summary>Runs the job: <paramref name="folds"/> of 2 or more cross-validate on the training file first.</summary>
     public static MatrixFactorizationResult Run(TrainingData data, MatrixFactorizationOptions options, string registry, Action<string> log, int folds = 0,
         LossFunctionType? loss = null, PublishControl? control = null)
@@ -53,7 +59,7 @@ public static class MatrixFactorizationJob
         // The MovieLens preset's roles, resolved once, so the task and the bundle's schema are the file's.
         if (data.Schema.Format == DataFormat.MovieLens) data = data with { Schema = MovieLensReader.Preset(data.Train, data.Schema) };
         var (task, lossFunction) = TaskOf(data.Schema, loss);
-        if (folds == 1 || folds < 0) throw new ArgumentException($"folds must be 0 (none) or at least 2, got {folds}");
+        if (folds == 1 || folds < 0 || folds > MaxFolds) throw new ArgumentException($"folds must be 0 (none) or 2 to {MaxFolds}, got {folds}");
         using var publisher = BundlePublisher.Begin(registry, control.WaitForLock, control.Cancel, log);
         var dataIdentity = data.Identity();
         var ml = new MLContext(seed: options.Seed);
@@ -70,6 +76,7 @@ public static class MatrixFactorizationJob
         {
             // Each fold featurizes its own training part, so an id seen only in the held-out part is unknown, as in use.
             var view = train.ToDataView();
+            if (folds > train.RowCount) throw new ArgumentException($"--folds {folds} is more than the training file's {train.RowCount:N0} rows");
             int k = 0;
             foreach (var split in ml.Data.CrossValidationSplit(view, folds, seed: o.Seed))
             {

@@ -103,6 +103,9 @@ public sealed class CliFailureTests
             (["serve", "--model", bundle, "--max-batch-rows", "2000000000"], "--max-batch-rows must be at most 1048576"),
             (["simulate", "--candidates", "2000000000"], "--candidates must be 1 to the world's 4,000 items"),
             (["simulate", "--candidates", "10", "--slots", "20"], "--slots must be 1 to --candidates (10), got 20"),
+            (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--trainer", "MatrixFactorization", "--folds", "1000000"], "--folds must be at most 100"),
+            (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--rating-min", "5", "--rating-max", "1"], "ratingMin (5) must be below ratingMax (1)"),
+            (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--train", test], "give either --data or --train/--valid/--test"),
         };
         foreach (var (args, expected) in cases)
         {

@@ -89,6 +89,31 @@ public sealed class OptionsTests
         finally { Console.SetOut(oldOut); Console.SetError(oldError); }
         StringAssert.Contains(File.ReadAllText(Path.Combine(files.Path_("mmoe"), "v1", "model.json")), "\"architecture\": \"Mmoe\"");
     }
+
+    [TestMethod]
+    public void RoleOptionsChangeTheSchemaOfADataFolder()
+    {
+        // With --data DIR the role options were once ignored without a word: --skip-bad-rows did not skip and a rating range
+        // did not apply. They change the folder's schema.json as they change a --schema file.
+        using var files = new TestFiles();
+        string sim = files.Path_("sim");
+        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 3_000, Seed = 43 }, sim);
+        int lines = File.ReadAllLines(Path.Combine(sim, "train.csv")).Length;
+        File.AppendAllText(Path.Combine(sim, "train.csv"), "1,2,3\n");
+        string[] common = ["train", "--data", sim, "--epochs", "1", "--batch-size", "256", "--embedding-dim", "4", "--interactions", "None", "--threads", "1", "--device", "Cpu"];
+        var (code, _, error) = CliRunner.Run([.. common, "--out", files.Path_("strict")]);
+        Assert.AreEqual(2, code, error);
+        StringAssert.Contains(error, $"train.csv:{lines + 1}:");
+        (code, _, error) = CliRunner.Run([.. common, "--out", files.Path_("lenient"), "--skip-bad-rows", "--rating-max", "4.5"]);
+        Assert.AreEqual(0, code, error);
+        StringAssert.Contains(error, "1 malformed skipped");
+        var schema = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(files.Path_("lenient"), "v1", "model.json"))).RootElement.GetProperty("schema");
+        Assert.IsTrue(schema.GetProperty("skipBadRows").GetBoolean());
+        Assert.AreEqual(4.5, schema.GetProperty("ratingMax").GetDouble());
+        (code, _, error) = CliRunner.Run([.. common, "--out", files.Path_("both"), "--schema", Path.Combine(sim, "schema.json")]);
+        Assert.AreEqual(2, code, error);
+        StringAssert.Contains(error, "--data DIR brings its own schema.json");
+    }
 }
 
 [TestClass]
