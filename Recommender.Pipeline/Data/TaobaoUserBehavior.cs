@@ -94,7 +94,7 @@ public static class TaobaoUserBehavior
         }
         catch
         {
-            foreach (var (stream, temp) in files) { stream.Dispose(); File.Delete(temp); }
+            foreach (var (stream, temp) in files) AtomicFile.Abandon(stream, temp);
             throw;
         }
     }

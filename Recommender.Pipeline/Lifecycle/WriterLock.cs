@@ -14,10 +14,20 @@ public sealed class WriterLock : IDisposable
     private FileStream? _stream;
     private readonly string _path;
 
+    // Locks held now. A process ended by Environment.Exit (a signal to a command with nothing to keep) releases them on the
+    // way out, so its lock files go as they do when a job returns.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<WriterLock, byte> Held = new();
+
+    static WriterLock() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        foreach (var held in Held.Keys) held.Dispose();
+    };
+
     private WriterLock(FileStream stream, string path)
     {
         _stream = stream;
         _path = path;
+        Held[this] = 0;
     }
 
     /// <summary>The holder's record.</summary>
@@ -89,7 +99,7 @@ public sealed class WriterLock : IDisposable
     /// <summary>Releases the lock and removes its files.</summary>
     public void Dispose()
     {
-        if (_stream is null) return;
+        if (!Held.TryRemove(this, out _) || _stream is null) return;
         // The record goes first, then the lock file while still locked, so no one ever reads a stale record of a live lock.
         try { File.Delete(_path + ".json"); } catch (IOException) { }
         try { File.Delete(_path); } catch (IOException) { }

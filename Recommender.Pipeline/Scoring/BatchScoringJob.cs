@@ -216,8 +216,7 @@ public static class BatchScoringJob
             if (quarantineRows > 0) AtomicFile.Commit(quarantineStream, quarantineTemp, quarantine);
             else
             {
-                quarantineStream.Dispose();
-                File.Delete(quarantineTemp);
+                AtomicFile.Abandon(quarantineStream, quarantineTemp);
                 File.Delete(quarantine);
             }
             FaultInjection.Point("score.before-output");
@@ -225,10 +224,8 @@ public static class BatchScoringJob
         }
         catch
         {
-            try { quarantineStream.Dispose(); } catch (IOException) { }
-            try { outputStream.Dispose(); } catch (IOException) { }
-            File.Delete(quarantineTemp);
-            File.Delete(outputTemp);
+            AtomicFile.Abandon(quarantineStream, quarantineTemp);
+            AtomicFile.Abandon(outputStream, outputTemp);
             throw;
         }
         FaultInjection.Point("score.after-output");

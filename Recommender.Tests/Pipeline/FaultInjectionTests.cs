@@ -91,6 +91,31 @@ public sealed class FaultInjectionTests
     }
 
     [TestMethod]
+    public void SigtermEndsACommandWithNothingToKeepAtOnceAndLeavesNoFiles()
+    {
+        // generate takes no cancellation: the signal once set it running on to the end (a swallowed SIGTERM), and the kernel's
+        // default action would leave its temporary files and lock behind. It ends through Environment.Exit, whose ProcessExit
+        // deletes both.
+        using var files = new TestFiles();
+        string folder = files.Path_("sim");
+        using (var process = ChildProcess.Start(["generate", "--rows", "400000", "--out", folder], delay: "generate.wave-written:200"))
+        {
+            var error = process.StandardError.ReadToEndAsync();
+            var clock = Stopwatch.StartNew();
+            while (!process.HasExited && clock.Elapsed < TimeSpan.FromSeconds(60) && !(Directory.Exists(folder) && Directory.EnumerateFiles(folder, "train.csv.*.tmp").Any(f => new FileInfo(f).Length > 0)))
+                Thread.Sleep(5);
+            Assert.IsFalse(process.HasExited, "the job finished before the signal");
+            Process.Start("kill", ["-TERM", process.Id.ToString()])!.WaitForExit();
+            Assert.IsTrue(process.WaitForExit(TimeSpan.FromSeconds(60)), "stopped after SIGTERM");
+            Assert.AreEqual(143, process.ExitCode);
+            var lines = error.GetAwaiter().GetResult().Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('\r') && !l.Contains("generate [")).ToList();
+            Assert.AreEqual("error: stopped by SIGTERM; nothing was published", lines[^1].Trim());
+        }
+        Assert.AreEqual(0, Directory.EnumerateFileSystemEntries(folder).Count(), string.Join(", ", Directory.EnumerateFileSystemEntries(folder)));
+        Assert.IsFalse(File.Exists(folder + ".lock") || File.Exists(folder + ".lock.json"), "the lock is released");
+    }
+
+    [TestMethod]
     public void SigtermStopsScoringCleanlyWithExitCode143AndTheRunResumes()
     {
         using var files = new TestFiles();

@@ -137,6 +137,7 @@ public static class SyntheticGenerator
                     clicks += r.Clicks; conversions += r.Conversions; ratings += r.Ratings;
                 }
                 progress?.Invoke(Math.Min(options.Rows, (first + count) * ChunkRows), options.Rows);
+                Recommender.Trainers.FaultInjection.Point("generate.wave-written");
             }
             for (int f = 0; f < names.Length; f++) AtomicFile.Commit(streams[f], temps[f], Path.Combine(directory, names[f]));
             schema.Save(Path.Combine(directory, "schema.json"));
@@ -146,7 +147,7 @@ public static class SyntheticGenerator
         }
         catch
         {
-            for (int f = 0; f < names.Length; f++) { streams[f].Dispose(); File.Delete(temps[f]); }
+            for (int f = 0; f < names.Length; f++) AtomicFile.Abandon(streams[f], temps[f]);
             throw;
         }
     }
