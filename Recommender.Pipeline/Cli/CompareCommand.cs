@@ -39,7 +39,7 @@ internal static class CompareCommand
             if (File.Exists(truth))
             {
                 var oracle = LabelledEvaluation.ReadPredictions(truth, TaskList.Predictions(tasks));
-                models.Insert(0, new ComparedModel("oracle", MultiTaskMetrics.Compute(tasks, oracle, labels, test.Schema.GroupOutput is { } g ? test.GetText(g) : null), 0));
+                models.Insert(0, new ComparedModel("oracle", MultiTaskMetrics.Compute(tasks, oracle, labels, test.Schema.GroupOutput is { } g ? test.GetText(g) : null), 0, oracle));
             }
             // Class counts of each AUC's rows, for its standard error: once per metric, not per cell.
             var (defined, entire) = MultiTaskMetrics.Domains(tasks, labels);
@@ -59,12 +59,20 @@ internal static class CompareCommand
             }
             var names = models.SelectMany(m => m.Metrics.Items().Select(i => i.Name)).Distinct().Where(n => !n.EndsWith("unscored_rows")).ToList();
             var counts = names.ToDictionary(n => n, Counts);
+            // Each AUC also as a paired difference from a reference (ML.NET's FFM where it ran): on one test set two models err on
+            // the same hard rows, so DeLong's standard error of the difference is what says whether one beats the other.
+            var reference = models.FirstOrDefault(m => m.Name == "FieldAwareFactorizationMachine") ?? models.FirstOrDefault(m => m.Name != "oracle");
+            var differences = models.ToDictionary(m => m.Name, m => reference?.Predictions is { } r && m.Predictions is { } own && m != reference
+                ? MultiTaskMetrics.AucDifferences(tasks, own, r, labels).ToDictionary(d => d.Name, d => (d.Difference, d.StandardError)) : []);
             var table = new TextTable(["metric", .. models.Select(m => m.Name)]);
             foreach (var name in names)
             {
                 table.Add([name, .. models.Select(m => m.Metrics[name] is { IsDefined: true } v
                     ? v.Value.ToString("F4", CultureInfo.InvariantCulture) + (counts[name] is var (p, n) && m.Name != "oracle" ? $" ± {BinaryMetrics.AucStandardError(v.Value, p, n):F4}" : "")
                     : "-")]);
+                if (differences.Values.Any(d => d.ContainsKey(name)))
+                    table.Add([$"  vs {reference!.Name}, paired", .. models.Select(m => differences[m.Name].TryGetValue(name, out var d)
+                        ? $"{d.Difference.ToString("+0.0000;-0.0000", CultureInfo.InvariantCulture)} ± {d.StandardError.ToString("F4", CultureInfo.InvariantCulture)}" : "-")]);
             }
             table.Add(["seconds", .. models.Select(m => m.Name == "oracle" ? "-" : m.Seconds.ToString("F1", CultureInfo.InvariantCulture))]);
             Console.WriteLine("test split:");

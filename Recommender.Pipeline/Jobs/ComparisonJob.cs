@@ -13,7 +13,8 @@ using Recommender.Trainers.Training;
 namespace Recommender.Pipeline.Jobs;
 
 /// <summary>One model's test metrics in a comparison, with its training seconds.</summary>
-public sealed record ComparedModel(string Name, MultiTaskMetrics Metrics, double Seconds);
+/// <summary>A model's test metrics, its training time, and its test predictions by name (for paired comparisons).</summary>
+public sealed record ComparedModel(string Name, MultiTaskMetrics Metrics, double Seconds, IReadOnlyDictionary<string, float[]>? Predictions = null);
 
 /// <summary>
 /// What ML.NET already gives a .NET shop, beside the multi-task networks, on the same data: ML.NET's field-aware
@@ -53,9 +54,10 @@ public static class ComparisonJob
                 FeatureMatrix Fields(FeatureMatrix m) => history ? m : withoutHistory.TryGetValue(m, out var copy) ? copy : withoutHistory[m] = m.FirstFields(plain);
                 var model = MultiTaskTrainer.Train(Fields(featurized.Train), valid is null ? null : Fields(featurized.Others[0]), featurized.FieldRows[..(history ? featurized.FieldRows.Length : plain)],
                     o, fieldNames: featurized.FieldNames[..(history ? featurized.FieldRows.Length : plain)]);
-                var metrics = MultiTaskMetrics.Compute(model.Spec.Tasks, model.Predict(Fields(testMatrix)).Columns, labels, groups);
+                var predictions = model.Predict(Fields(testMatrix)).Columns;
+                var metrics = MultiTaskMetrics.Compute(model.Spec.Tasks, predictions, labels, groups);
                 string name = history ? $"{architecture}+{o.Pooling.ToString().ToLowerInvariant()} history" : architecture.ToString();
-                results.Add(new ComparedModel(name, metrics, clock.Elapsed.TotalSeconds));
+                results.Add(new ComparedModel(name, metrics, clock.Elapsed.TotalSeconds, predictions));
                 log($"{name}: ctr.auc {metrics["ctr.auc"]} in {clock.Elapsed.TotalSeconds:F1} s");
             }
         return results;
@@ -140,7 +142,7 @@ public static class ComparisonJob
         }
         var metrics = MultiTaskMetrics.Compute(tasks, predictions, labels, groups);
         log($"{name}: ctr.auc {metrics["ctr.auc"]} in {clock.Elapsed.TotalSeconds:F1} s");
-        return new ComparedModel(name, metrics, clock.Elapsed.TotalSeconds);
+        return new ComparedModel(name, metrics, clock.Elapsed.TotalSeconds, predictions);
     }
 
     private sealed class LabelIn

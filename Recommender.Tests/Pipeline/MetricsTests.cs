@@ -1,5 +1,6 @@
 using Recommender.Trainers.Evaluation;
 using Recommender.Pipeline.Evaluation;
+using Recommender.Trainers.Network;
 
 namespace Recommender.Tests.Pipeline;
 
@@ -129,6 +130,73 @@ public sealed class MetricsTests
         Assert.AreEqual(Math.Sqrt((0.16 + 9 * (2 / 3.0 - 0.64) + 19 * (1.28 / 1.8 - 0.64)) / 200), BinaryMetrics.AucStandardError(0.8, 10, 20), 1e-12);
         Assert.AreEqual(0.0936, BinaryMetrics.AucStandardError(0.8, 10, 20), 1e-4);
         Assert.IsTrue(double.IsNaN(BinaryMetrics.AucStandardError(0.8, 0, 20)));
+    }
+
+    [TestMethod]
+    public void PairedAucDifferenceIsDeLongs()
+    {
+        // By hand: positives P1, P2 and negatives N1, N2. a: P1 0.9, P2 0.3, N1 0.8, N2 0.2 -> positives' placements 1, 0.5, negatives'
+        // 0.5, 1 (AUC 0.75). b: P1 0.6, P2 0.6, N1 0.6, N2 0.1 -> 0.75, 0.75 (ties half) and 0.5, 1 (AUC 0.75). S10: var(a) 0.125,
+        // var(b) 0, cov 0; S01: 0.125, 0.125, 0.125. Variance 0.125 / 2 + 0 / 2.
+        float[] labels = [1, 0, 1, 0];
+        var (difference, error) = BinaryMetrics.PairedAucDifference([0.9f, 0.8f, 0.3f, 0.2f], [0.6f, 0.6f, 0.6f, 0.1f], labels);
+        Assert.AreEqual(0, difference, 1e-15);
+        Assert.AreEqual(0.25, error, 1e-15);
+
+        // Against a direct O(P N) count on random scores with many ties, and the AUCs against BinaryMetrics.Auc.
+        var rng = new Random(3);
+        int n = 700;
+        var y = Enumerable.Range(0, n).Select(_ => rng.NextDouble() < 0.3 ? 1f : 0f).ToArray();
+        var a = y.Select(v => (float)Math.Round(v + 1.5 * rng.NextDouble(), 1)).ToArray();
+        var b = a.Select((v, i) => (float)Math.Round(0.5 * v + 0.8 * rng.NextDouble() + 0.2 * y[i], 2)).ToArray();
+        var pos = Enumerable.Range(0, n).Where(i => y[i] == 1).ToArray();
+        var neg = Enumerable.Range(0, n).Where(i => y[i] == 0).ToArray();
+        static double Psi(float p, float q) => p > q ? 1 : p == q ? 0.5 : 0;
+        double[] V10(float[] s) => pos.Select(i => neg.Average(j => Psi(s[i], s[j]))).ToArray();
+        double[] V01(float[] s) => neg.Select(j => pos.Average(i => Psi(s[i], s[j]))).ToArray();
+        static double Cov(double[] x, double[] z) => x.Zip(z, (p, q) => (p - x.Average()) * (q - z.Average())).Sum() / (x.Length - 1);
+        var (ta, tb, ua, ub) = (V10(a), V10(b), V01(a), V01(b));
+        double variance = (Cov(ta, ta) + Cov(tb, tb) - 2 * Cov(ta, tb)) / pos.Length + (Cov(ua, ua) + Cov(ub, ub) - 2 * Cov(ua, ub)) / neg.Length;
+        (difference, error) = BinaryMetrics.PairedAucDifference(a, b, y);
+        Assert.AreEqual(BinaryMetrics.Auc(a, y).Value - BinaryMetrics.Auc(b, y).Value, difference, 1e-12);
+        Assert.AreEqual(ta.Average() - tb.Average(), difference, 1e-12);
+        Assert.AreEqual(Math.Sqrt(variance), error, 1e-12);
+        // The pairing is what makes it small: far below the two AUCs' own standard errors combined.
+        double unpaired = Math.Sqrt(Math.Pow(BinaryMetrics.AucStandardError(BinaryMetrics.Auc(a, y).Value, pos.Length, neg.Length), 2)
+            + Math.Pow(BinaryMetrics.AucStandardError(BinaryMetrics.Auc(b, y).Value, pos.Length, neg.Length), 2));
+        Assert.IsTrue(error < 0.8 * unpaired, $"paired {error}, unpaired {unpaired}");
+        var (swapped, swappedError) = BinaryMetrics.PairedAucDifference(b, a, y);
+        Assert.AreEqual(-difference, swapped, 1e-15);
+        Assert.AreEqual(error, swappedError, 1e-15);
+        Assert.AreEqual((0.0, 0.0), BinaryMetrics.PairedAucDifference(a, a, y));
+    }
+
+    [TestMethod]
+    public void AucDifferencesPairTheRowsEachAucIsMeasuredOn()
+    {
+        // cvr.auc on clicked rows, cvr.entire_auc over every row: the differences equal those of the metrics Compute reports.
+        var rng = new Random(5);
+        int n = 400;
+        var click = Enumerable.Range(0, n).Select(_ => rng.NextDouble() < 0.5 ? 1f : 0f).ToArray();
+        var conversion = click.Select(c => c == 1 && rng.NextDouble() < 0.4 ? 1f : 0f).ToArray();
+        var tasks = TaskList.DefaultChain("click", "conversion", "rating", 1, 1, 0, 1, 5).Take(2).ToList();
+        Dictionary<string, float[]> Model(double noise) => new()
+        {
+            ["PCtr"] = click.Select(c => (float)(0.3 * c + noise * rng.NextDouble())).ToArray(),
+            ["PCvr"] = conversion.Select(c => (float)(0.3 * c + noise * rng.NextDouble())).ToArray(),
+            ["PCtcvr"] = conversion.Select(c => (float)(0.2 * c + noise * rng.NextDouble())).ToArray(),
+        };
+        var (a, b) = (Model(0.5), Model(0.9));
+        var labels = new Dictionary<string, float[]> { ["ctr"] = click, ["cvr"] = conversion };
+        var ma = MultiTaskMetrics.Compute(tasks, a, labels, null);
+        var mb = MultiTaskMetrics.Compute(tasks, b, labels, null);
+        var differences = MultiTaskMetrics.AucDifferences(tasks, a, b, labels);
+        CollectionAssert.AreEqual(new[] { "ctr.auc", "cvr.auc", "cvr.entire_auc" }, differences.Select(d => d.Name).ToArray());
+        foreach (var (name, difference, error) in differences)
+        {
+            Assert.AreEqual(ma[name]!.Value.Value - mb[name]!.Value.Value, difference, 1e-12, name);
+            Assert.IsTrue(error > 0 && error < 0.1, $"{name}: {error}");
+        }
     }
 
     [TestMethod]

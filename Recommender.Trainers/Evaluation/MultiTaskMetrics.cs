@@ -102,6 +102,31 @@ public sealed record MultiTaskMetrics
     }
 
     /// <summary>
+    /// Every AUC both prediction sets have (<c>task.auc</c> on the task's rows, <c>task.entire_auc</c> over the entire space),
+    /// as the paired difference <paramref name="a"/> - <paramref name="b"/> with its standard error
+    /// (<see cref="BinaryMetrics.PairedAucDifference"/>), on the rows where both predict, the rows <see cref="Compute(IReadOnlyList{TaskDefinition}, IReadOnlyDictionary{string, float[]}, IReadOnlyDictionary{string, float[]}, IReadOnlyList{string}?)"/> measures each on.
+    /// </summary>
+    public static IReadOnlyList<(string Name, double Difference, double StandardError)> AucDifferences(IReadOnlyList<TaskDefinition> tasks,
+        IReadOnlyDictionary<string, float[]> a, IReadOnlyDictionary<string, float[]> b, IReadOnlyDictionary<string, float[]> labels)
+    {
+        var (defined, entire) = Domains(tasks, labels);
+        var differences = new List<(string, double, double)>();
+        void Add(string name, string prediction, bool[]? rows, float[] y)
+        {
+            if (!a.TryGetValue(prediction, out var pa) || !b.TryGetValue(prediction, out var pb)) return;
+            var at = Enumerable.Range(0, y.Length).Where(i => (rows is null || rows[i]) && !float.IsNaN(y[i]) && !float.IsNaN(pa[i]) && !float.IsNaN(pb[i])).ToArray();
+            var (difference, error) = BinaryMetrics.PairedAucDifference(at.Select(i => pa[i]).ToArray(), at.Select(i => pb[i]).ToArray(), at.Select(i => y[i]).ToArray());
+            if (!double.IsNaN(difference)) differences.Add((name, difference, error));
+        }
+        foreach (var t in tasks.Where(t => t.Kind == TaskKind.Binary && defined.ContainsKey(t.Name)))
+        {
+            Add($"{t.Name}.auc", t.ConditionalPredictionName ?? t.PredictionName, defined[t.Name], labels[t.Name]);
+            if (t.Given is not null) Add($"{t.Name}.entire_auc", t.PredictionName, null, entire[t.Name]);
+        }
+        return differences;
+    }
+
+    /// <summary>
     /// Per task with labels (and its chain's): <c>Defined</c>, whether a row's label is there and its chain holds (the
     /// rows the task is trained and measured on); <c>Entire</c>, the label over the entire space (0 where the chain broke
     /// before the task, NaN where unknown).
