@@ -1,6 +1,6 @@
-using System.Text.RegularExpressions;
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 using Recommender.Pipeline.Data;
 
 namespace Recommender.Pipeline.Cli;
