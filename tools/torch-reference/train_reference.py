@@ -6,7 +6,8 @@ dense parameters by Adam 1e-3; tasks ctr (BCE on every row), cvr (BCE on clicked
 row) and rating (1 + 4 sigmoid, MSE on rated rows, weight 0.1); in training a tower whose loss reads only some rows
 runs on those (conversions on clicked rows outside ESMM, ratings on rated rows; in MMoE the task's gate too), as the
 project's engine does. Prints one JSON object: training samples/s of the
-training steps alone (data loading and featurization excluded), inference rows/s on in-memory batches of 8192, the
+training steps alone (data loading and featurization excluded), inference rows/s on in-memory batches of 8192 (the best
+of six half-second windows), the
 dense parameter count (to check the shapes against the project's), and the machine's SGEMM through torch on the
 same threads.
 
@@ -158,11 +159,14 @@ def main():
             z = model(ids, dense_in)
             return torch.sigmoid(z[0]), torch.sigmoid(z[1]), 1 + 4 * torch.sigmoid(z[2])
         infer()
-        batches, clock = 0, time.perf_counter()
-        while time.perf_counter() - clock < 3:
-            infer()
-            batches += 1
-        inference = batches * 8192 / (time.perf_counter() - clock)
+        # The best of six half-second windows, as the project's InferenceThroughput: a neighbour only ever slows a window down.
+        inference = 0
+        for _ in range(6):
+            batches, clock = 0, time.perf_counter()
+            while time.perf_counter() - clock < 0.5:
+                infer()
+                batches += 1
+            inference = max(inference, batches * 8192 / (time.perf_counter() - clock))
     print(json.dumps({
         "inference_rows_per_s": round(inference),
         "framework": f"pytorch {torch.__version__}", "architecture": architecture, "threads": threads, "rows": n, "batch": batch,
