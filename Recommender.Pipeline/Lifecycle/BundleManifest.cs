@@ -23,6 +23,7 @@ public sealed class BundleManifest
             if (File.Exists(Path.Combine(folder, FileName)) && File.Exists(Path.Combine(folder, ModelBundle.MetadataFile))) return folder;
         return null;
     }
+
     /// <summary>The bundle format this build writes and reads.</summary>
     public const int CurrentFormat = 1;
 
@@ -41,14 +42,19 @@ public sealed class BundleManifest
     public SortedDictionary<string, string> Data { get; set; } = new();
     /// <summary>Every file but the manifest.</summary>
     public List<Entry> Files { get; set; } = new();
+    /// <summary>
+    /// The registry version it was published as (<c>v3</c>); absent in bundles published before this field. A folder named as
+    /// a version whose manifest names another is a version copied or renamed inside a registry, and is refused.
+    /// </summary>
+    public string? Version { get; set; }
 
     /// <summary>Describes every file of <paramref name="directory"/> (no subfolders allowed) and writes the manifest there, atomically.</summary>
-    public static BundleManifest Write(string directory, string producer, Dictionary<string, object?> options, SortedDictionary<string, string> data)
+    public static BundleManifest Write(string directory, string producer, Dictionary<string, object?> options, SortedDictionary<string, string> data, string? version = null)
     {
         if (Directory.EnumerateDirectories(directory).Any()) throw new InvalidOperationException($"{directory}: a bundle holds files only");
         var manifest = new BundleManifest
         {
-            FormatVersion = CurrentFormat, CreatedUtc = DateTime.UtcNow.ToString("O"), Producer = producer, Options = options, Data = data,
+            FormatVersion = CurrentFormat, CreatedUtc = DateTime.UtcNow.ToString("O"), Producer = producer, Options = options, Data = data, Version = version,
             Files = Directory.EnumerateFiles(directory).Select(Path.GetFileName).Where(n => n != FileName).Order(StringComparer.Ordinal)
                 .Select(n => new Entry(n!, new FileInfo(Path.Combine(directory, n!)).Length, JobFingerprint.Sha256File(Path.Combine(directory, n!)))).ToList(),
         };
@@ -69,6 +75,9 @@ public sealed class BundleManifest
         if (manifest.FormatVersion != CurrentFormat)
             throw new InvalidDataException($"{path}: bundle format {manifest.FormatVersion}, this build reads format {CurrentFormat}");
         if (manifest.Files.Count == 0) throw new InvalidDataException($"{path}: lists no files");
+        string folder = Path.GetFileName(Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar));
+        if (manifest.Version is { } version && ModelRegistry.ParseVersion(folder) > 0 && folder != version)
+            throw new InvalidDataException($"{directory}: holds the manifest of {version}, a version copied or renamed in a registry; versions are published by train, never copied");
         foreach (var f in manifest.Files)
         {
             if (f.Name != Path.GetFileName(f.Name) || f.Name is "." or "..") throw new InvalidDataException($"{path}: '{f.Name}' is not a file name of this folder");

@@ -56,9 +56,11 @@ public sealed class BundlePublisher : IDisposable
     public string Publish(Dictionary<string, object?> options, SortedDictionary<string, string> data)
     {
         FaultInjection.Point("publish.before-manifest");
-        BundleManifest.Write(Staging, string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), options, data);
+        // The manifest names the version it becomes (the lock keeps the next version the next), so a copy under another name is refused.
+        string next = Registry.NextVersion();
+        BundleManifest.Write(Staging, string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), options, data, next);
         FaultInjection.Point("publish.after-manifest");
-        string version = Registry.Publish(Staging);
+        string version = Registry.Publish(Staging, next);
         _published = true;
         return version;
     }

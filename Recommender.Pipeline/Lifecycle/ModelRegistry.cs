@@ -82,11 +82,13 @@ public sealed class ModelRegistry
     /// Publishes a staged bundle (manifest already written): renames it to the next version, then points
     /// <c>current</c> at it. Call under the writer lock. Returns the version's folder.
     /// </summary>
-    public string Publish(string staging)
+    public string Publish(string staging, string? version = null)
     {
         BundleManifest.Verify(staging, hashes: false);
-        int next = Versions().Select(ParseVersion).DefaultIfEmpty(0).Max() + 1;
-        string version = $"v{next}", target = Path.Combine(Root, version);
+        string next = NextVersion();
+        if (version is not null && version != next) throw new InvalidOperationException($"{Root}: the staged bundle names {version}, but the next version is {next}");
+        version = next;
+        string target = Path.Combine(Root, version);
         FaultInjection.Point("publish.before-rename");
         Directory.Move(staging, target);
         FaultInjection.Point("publish.after-rename");
@@ -94,6 +96,9 @@ public sealed class ModelRegistry
         FaultInjection.Point("publish.after-current");
         return target;
     }
+
+    /// <summary>The name the next published version gets (<c>v1</c> in an empty registry). Stable under the writer lock.</summary>
+    public string NextVersion() => $"v{Versions().Select(ParseVersion).DefaultIfEmpty(0).Max() + 1}";
 
     /// <summary>Points <c>current</c> at <paramref name="version"/> after verifying it. Call under the writer lock.</summary>
     public void Promote(string version)

@@ -83,6 +83,27 @@ public sealed class LifecycleTests
     }
 
     [TestMethod]
+    public void AVersionCopiedUnderAnotherVersionNameIsRefused()
+    {
+        // Every file and the manifest agree in a whole copy, so only the manifest's own version name can tell v1 copied to
+        // v2 from a v2 that train published; a copy outside a registry's version names (a deployment folder) still opens.
+        using var files = new TestFiles();
+        string registry = files.Path_("reg");
+        var source = new ModelRegistry(Fixture.Value.Registry).PathOf();
+        Assert.AreEqual("v1", Recommender.Pipeline.Data.JsonFile.Read<BundleManifest>(Path.Combine(source, BundleManifest.FileName)).Version);
+        foreach (var version in new[] { "v1", "v2" })
+        {
+            Directory.CreateDirectory(Path.Combine(registry, version));
+            foreach (var f in Directory.EnumerateFiles(source)) File.Copy(f, Path.Combine(registry, version, Path.GetFileName(f)));
+        }
+        File.WriteAllText(Path.Combine(registry, "current"), "v2\n");
+        Assert.AreEqual(Path.Combine(registry, "v1"), ModelBundle.Open(Path.Combine(registry, "v1")).Directory);
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => ModelBundle.Open(registry));
+        Assert.AreEqual($"{Path.Combine(registry, "v2")}: holds the manifest of v1, a version copied or renamed in a registry; versions are published by train, never copied", e.Message);
+        Assert.IsNotNull(ModelBundle.Open(CopyOfVersion(files)));
+    }
+
+    [TestMethod]
     public void AnAlteredBundleIsRefusedInOneLineNamingTheFile()
     {
         using var files = new TestFiles();
