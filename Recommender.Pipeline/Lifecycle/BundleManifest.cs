@@ -75,9 +75,6 @@ public sealed class BundleManifest
         if (manifest.FormatVersion != CurrentFormat)
             throw new InvalidDataException($"{path}: bundle format {manifest.FormatVersion}, this build reads format {CurrentFormat}");
         if (manifest.Files.Count == 0) throw new InvalidDataException($"{path}: lists no files");
-        string folder = Path.GetFileName(Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar));
-        if (manifest.Version is { } version && ModelRegistry.ParseVersion(folder) > 0 && folder != version)
-            throw new InvalidDataException($"{directory}: holds the manifest of {version}, a version copied or renamed in a registry; versions are published by train, never copied");
         foreach (var f in manifest.Files)
         {
             if (f.Name != Path.GetFileName(f.Name) || f.Name is "." or "..") throw new InvalidDataException($"{path}: '{f.Name}' is not a file name of this folder");
@@ -87,6 +84,10 @@ public sealed class BundleManifest
             if (hashes && JobFingerprint.Sha256File(info.FullName) != f.Sha256)
                 throw new InvalidDataException($"{info.FullName}: content differs from the manifest's SHA-256: the bundle was altered");
         }
+        // After the files: a damaged file is the more basic fault, and names itself.
+        string folder = Path.GetFileName(Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar));
+        if (manifest.Version is { } version && ModelRegistry.ParseVersion(folder) > 0 && folder != version)
+            throw new InvalidDataException($"{directory}: holds the manifest of {version}, a version copied or renamed in a registry; versions are published by train, never copied");
         return (manifest, JobFingerprint.Sha256File(path));
     }
 }
