@@ -142,6 +142,8 @@ public sealed class MetricsTests
         var (difference, error) = BinaryMetrics.PairedAucDifference([0.9f, 0.8f, 0.3f, 0.2f], [0.6f, 0.6f, 0.6f, 0.1f], labels);
         Assert.AreEqual(0, difference, 1e-15);
         Assert.AreEqual(0.25, error, 1e-15);
+        // Ties at infinity count half too: a's placements 0.75 and 0.25 (AUC 0.5) against 0.75 above.
+        Assert.AreEqual(-0.25, BinaryMetrics.PairedAucDifference([float.PositiveInfinity, float.PositiveInfinity, 0.1f, 0.1f], [0.9f, 0.8f, 0.3f, 0.2f], labels).Difference, 1e-15);
 
         // Against a direct O(P N) count on random scores with many ties, and the AUCs against BinaryMetrics.Auc.
         var rng = new Random(3);

@@ -95,17 +95,18 @@ public static class BinaryMetrics
     // How many of the sorted values lie below x, those equal to x counted half.
     private static double Below(float[] sorted, float x)
     {
-        int lower = LowerBound(sorted, x), upper = LowerBound(sorted, MathF.BitIncrement(x));
+        int lower = FirstIndex(sorted, v => v >= x), upper = FirstIndex(sorted, v => v > x);
         return lower + (upper - lower) / 2.0;
     }
 
-    private static int LowerBound(float[] sorted, float x)
+    // The first index of the ascending values where the condition (false, then true along them) holds, or their count.
+    private static int FirstIndex(float[] sorted, Func<float, bool> condition)
     {
         int lo = 0, hi = sorted.Length;
         while (lo < hi)
         {
             int mid = (lo + hi) >>> 1;
-            if (sorted[mid] < x) lo = mid + 1; else hi = mid;
+            if (condition(sorted[mid])) hi = mid; else lo = mid + 1;
         }
         return lo;
     }
