@@ -26,7 +26,7 @@ internal static class BenchCommand
         var work = new Option<DirectoryInfo>("--work") { Description = "Folder for the generated data", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), "rec-bench-tasks")) };
         var rows = new Option<long>("--rows") { Description = "Generated funnel rows (all splits)", DefaultValueFactory = _ => 1_000_000 }.AtLeast(10_000);
         var seeds = new Option<int>("--seeds") { Description = "Training seeds per case", DefaultValueFactory = _ => 3 }.AtLeast(2);
-        var threads = new Option<int>("--threads") { Description = "Threads", DefaultValueFactory = _ => 2 }.AtLeast(1).AtMost(OptionRules.MaxThreads);
+        var threads = new Option<int>("--threads") { Description = "Threads", DefaultValueFactory = _ => 2 }.AtLeast(1).AtMost(RuntimeOptions.MaxThreads);
         var command = new Command("tasks", "ESM2 over the chain click -> cart -> purchase against independent towers and SharedBottom on generated funnel data: every task's test AUC per seed, mean and standard error, the paired difference with a bootstrap standard error")
         {
             work, rows, seeds, threads,
@@ -44,7 +44,7 @@ internal static class BenchCommand
         var work = new Option<DirectoryInfo>("--work") { Description = "Folder for the generated data and the bundle (kept between runs)", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), "rec-bench-serve")) };
         var clients = new Option<int>("--clients") { Description = "Concurrent closed-loop clients", DefaultValueFactory = _ => 32 }.AtLeast(1);
         var seconds = new Option<double>("--seconds") { Description = "Measured seconds per case (after a warm-up)", DefaultValueFactory = _ => 10 }.Positive();
-        var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads of the service", DefaultValueFactory = _ => 1 }.AtLeast(1).AtMost(OptionRules.MaxThreads);
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads of the service", DefaultValueFactory = _ => 1 }.AtLeast(1).AtMost(RuntimeOptions.MaxThreads);
         var noLog = new Option<bool>("--no-log") { Description = "Run the service without its impression log" };
         var mlNet = new Option<bool>("--ml-net-featurization") { Description = "Featurize through ML.NET's engine instead of the compiled lookups (as bundles whose featurization does not compile do)" };
         var command = new Command("serve", "The HTTP service on loopback under closed-loop load: req/s and latency percentiles for score (1 and 100 rows) and recommend (k=10 of 500), micro-batching on and off, each next to the in-process floor")
@@ -62,7 +62,7 @@ internal static class BenchCommand
     private static Command Score()
     {
         var work = new Option<DirectoryInfo>("--work") { Description = "Folder for the generated data and the bundle (kept between runs)", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), "rec-bench-score")) };
-        var threads = new Option<int>("--threads") { Description = "Threads", DefaultValueFactory = _ => 2 }.AtLeast(1).AtMost(OptionRules.MaxThreads);
+        var threads = new Option<int>("--threads") { Description = "Threads", DefaultValueFactory = _ => 2 }.AtLeast(1).AtMost(RuntimeOptions.MaxThreads);
         var command = new Command("score", "The scoring job end to end (CSV in, CSV out) on 1,000,000 generated rows, the network alone on in-memory batches, and the peak memory")
         {
             work, threads,
@@ -78,7 +78,7 @@ internal static class BenchCommand
     private static Command MatrixFactorization()
     {
         var data = new Option<FileInfo>("--data") { Description = "MovieLens ratings.csv", DefaultValueFactory = _ => new FileInfo("../shared/data/ml-latest-small/ratings.csv") };
-        var threads = new Option<int>("--threads") { Description = "Threads", DefaultValueFactory = _ => 2 }.AtLeast(1).AtMost(OptionRules.MaxThreads);
+        var threads = new Option<int>("--threads") { Description = "Threads", DefaultValueFactory = _ => 2 }.AtLeast(1).AtMost(RuntimeOptions.MaxThreads);
         var command = new Command("mf", "Matrix factorization on MovieLens: train seconds and test RMSE (seeded 80/20 split) for ML.NET's default settings and a tuned one, top-100 retrieval users/s, leave-last-out HitRate@10 and NDCG@10")
         {
             data, threads,
@@ -94,7 +94,7 @@ internal static class BenchCommand
     private static Command Train()
     {
         var data = new Option<DirectoryInfo?>("--data") { Description = "Folder with generated data; default: generate 1,000,000 rows (seed 42) into a temp folder" };
-        var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => 2 }.AtLeast(1).AtMost(OptionRules.MaxThreads);
+        var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => 2 }.AtLeast(1).AtMost(RuntimeOptions.MaxThreads);
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Cpu };
         var architecture = new Option<MultiTaskArchitecture>("--architecture")
         {
@@ -123,8 +123,8 @@ internal static class BenchCommand
     private static Command Engine()
     {
         var data = new Option<DirectoryInfo?>("--data") { Description = "Folder with generated data (train.csv, schema.json); default: generate 1,000,000 rows (seed 42) into a temp folder" };
-        var batch = new Option<int>("--batch") { Description = "Rows per train step", DefaultValueFactory = _ => MultiTaskTrainerOptions.Defaults.BatchSize }.AtLeast(1).AtMost(Recommender.Trainers.Runtime.RuntimeOptions.MaxBatchRows);
-        var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads and host worker threads", DefaultValueFactory = _ => 2 }.AtLeast(1).AtMost(OptionRules.MaxThreads);
+        var batch = new Option<int>("--batch") { Description = "Rows per train step", DefaultValueFactory = _ => MultiTaskTrainerOptions.Defaults.BatchSize }.AtLeast(1).AtMost(RuntimeOptions.MaxBatchRows);
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads and host worker threads", DefaultValueFactory = _ => 2 }.AtLeast(1).AtMost(RuntimeOptions.MaxThreads);
         var steps = new Option<int>("--steps") { Description = "Measured steps (after 5 warm-up steps), in 5 windows; the median window is reported", DefaultValueFactory = _ => 100 }.AtLeast(1);
         var hostThreads = new Option<int>("--host-threads") { Description = "Host worker threads for fill, gather and sparse update (default: --threads)" }.AtLeast(0);
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Cpu };

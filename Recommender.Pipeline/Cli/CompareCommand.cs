@@ -72,7 +72,7 @@ internal static class CompareCommand
                     : "-")]);
                 if (differences.Values.Any(d => d.ContainsKey(name)))
                     table.Add([$"  vs {reference!.Name}, paired", .. models.Select(m => differences[m.Name].TryGetValue(name, out var d)
-                        ? $"{d.Difference.ToString("+0.0000;-0.0000", CultureInfo.InvariantCulture)} ± {d.StandardError.ToString("F4", CultureInfo.InvariantCulture)}" : "-")]);
+                        ? MetricsReport.Difference(d.Difference, d.StandardError) : "-")]);
             }
             table.Add(["seconds", .. models.Select(m => m.Name == "oracle" ? "-" : m.Seconds.ToString("F1", CultureInfo.InvariantCulture))]);
             Console.WriteLine("test split:");

@@ -5,6 +5,7 @@ using Recommender.Pipeline.Evaluation;
 using Recommender.Pipeline.Jobs;
 using Recommender.Trainers.Evaluation;
 using Recommender.Trainers.Network;
+using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
 
 namespace Recommender.Pipeline.Cli;
@@ -17,7 +18,7 @@ internal static class DemoCommand
         var rows = new Option<long>("--rows") { Description = "Rows to generate", DefaultValueFactory = _ => 1_000_000 }.AtLeast(1000);
         var output = new Option<DirectoryInfo>("--out") { Description = "Where the data and the models go", DefaultValueFactory = _ => new DirectoryInfo("models/demo") };
         var epochs = new Option<int>("--epochs") { Description = $"Epochs per model (default {MultiTaskTrainerOptions.Defaults.Epochs})", DefaultValueFactory = _ => MultiTaskTrainerOptions.Defaults.Epochs }.AtLeast(1);
-        var threads = new Option<int>("--threads") { Description = "CPU threads (default: one per core)" }.AtLeast(0).AtMost(OptionRules.MaxThreads);
+        var threads = new Option<int>("--threads") { Description = "CPU threads (default: one per core)" }.AtLeast(0).AtMost(RuntimeOptions.MaxThreads);
         var command = new Command("demo", "Generate the default e-commerce data, train matrix factorization, SharedBottom and ESMM, evaluate each against the oracle (the true probabilities) side by side, and save the multi-task models")
         {
             rows, output, epochs, threads,
@@ -74,8 +75,8 @@ internal static class DemoCommand
                 columns.Add((architecture.ToString(), r.Test!));
                 // The paired difference from FFM on the same test rows (DeLong), which the AUCs' own standard errors overstate.
                 if (ffm?.Predictions is { } f && r.TestPredictions is { } own && r.TestLabels is { } labels && own.Rows == f.Values.First().Length)
-                    paired.AddRange(MultiTaskMetrics.AucDifferences(data.Schema.ResolveTasks(), own.Columns, f, labels).Where(d => d.Name is "ctr.auc" or "cvr.auc")
-                        .Select(d => $"{architecture} {d.Name} {d.Difference.ToString("+0.0000;-0.0000", CultureInfo.InvariantCulture)} ± {d.StandardError.ToString("F4", CultureInfo.InvariantCulture)}"));
+                    paired.AddRange(MultiTaskMetrics.AucDifferences(r.Model.Spec.Tasks, own.Columns, f, labels).Where(d => d.Name is "ctr.auc" or "cvr.auc")
+                        .Select(d => $"{architecture} {d.Name} {MetricsReport.Difference(d.Difference, d.StandardError)}"));
                 reported.Add(new HtmlReport.ModelResult(architecture.ToString(), r.Model.History, lossCurve, r.TestPredictions![TaskList.PCtr], r.TestLabels!["ctr"]));
             }
 

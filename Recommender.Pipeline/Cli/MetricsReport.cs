@@ -33,4 +33,7 @@ internal static class MetricsReport
     public static string Format(JsonNode node) => node.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
 
     public static string F(double v) => v.ToString("F4", CultureInfo.InvariantCulture);
+
+    /// <summary>A paired difference and its standard error, signed: <c>+0.0031 ± 0.0010</c>.</summary>
+    public static string Difference(double difference, double standardError) => $"{difference.ToString("+0.0000;-0.0000", CultureInfo.InvariantCulture)} ± {F(standardError)}";
 }

@@ -16,9 +16,6 @@ internal static class OptionRules
         return option;
     }
 
-    /// <summary>Most threads a thread option takes.</summary>
-    public const int MaxThreads = Recommender.Trainers.Runtime.RuntimeOptions.MaxThreads;
-
     /// <summary>The value, when given, must be at most <paramref name="max"/>.</summary>
     public static Option<T> AtMost<T>(this Option<T> option, double max)
     {

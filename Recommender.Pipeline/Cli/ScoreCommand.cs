@@ -15,10 +15,10 @@ internal static class ScoreCommand
         var rank = new Option<string?>("--rank") { Description = "Ranking formula: a product of the model's predictions (P_task, Pred_task; pctr, pcvr, pctcvr, rating for the default chain), dense columns and numbers, each with an optional ^exponent (default: the first prediction)" };
         var partition = new Option<string>("--partition") { Description = "i/n: score the chunks k with k mod n = i (run the n parts anywhere)", DefaultValueFactory = _ => "0/1" };
         var resume = new Option<bool>("--resume") { Description = "Keep the chunks an interrupted run finished" };
-        var chunkRows = new Option<int>("--chunk-rows") { Description = "Rows per chunk (the unit of streaming, partitioning and resuming)", DefaultValueFactory = _ => Recommender.Trainers.Runtime.BatchedInference.DefaultBatchSize }.AtLeast(1).AtMost(Recommender.Trainers.Runtime.RuntimeOptions.MaxBatchRows);
-        var batch = new Option<int>("--batch-size") { Description = "Rows per inference batch", DefaultValueFactory = _ => Recommender.Trainers.Runtime.BatchedInference.DefaultBatchSize }.AtLeast(1).AtMost(Recommender.Trainers.Runtime.RuntimeOptions.MaxBatchRows);
+        var chunkRows = new Option<int>("--chunk-rows") { Description = "Rows per chunk (the unit of streaming, partitioning and resuming)", DefaultValueFactory = _ => Recommender.Trainers.Runtime.BatchedInference.DefaultBatchSize }.AtLeast(1).AtMost(RuntimeOptions.MaxBatchRows);
+        var batch = new Option<int>("--batch-size") { Description = "Rows per inference batch", DefaultValueFactory = _ => Recommender.Trainers.Runtime.BatchedInference.DefaultBatchSize }.AtLeast(1).AtMost(RuntimeOptions.MaxBatchRows);
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Auto };
-        var threads = new Option<int>("--threads") { Description = "Inference threads (default: one per core)" }.AtLeast(0).AtMost(OptionRules.MaxThreads);
+        var threads = new Option<int>("--threads") { Description = "Inference threads (default: one per core)" }.AtLeast(0).AtMost(RuntimeOptions.MaxThreads);
         var noSpinning = SpinningOption.Create();
         var wait = new Option<bool>("--wait") { Description = "If another job is writing the same output, wait for it instead of failing" };
         var skipHashes = new Option<bool>("--skip-hash-check") { Description = "Check the bundle's file sizes against its manifest but not their SHA-256 (faster start for large bundles)" };

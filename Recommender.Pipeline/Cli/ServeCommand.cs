@@ -18,12 +18,12 @@ internal static class ServeCommand
         var log = new Option<FileInfo?>("--log") { Description = "The impression and feedback log (SQLite; default REGISTRY.events.sqlite beside the registry)" };
         var noLog = new Option<bool>("--no-log") { Description = "Keep no impression log (feedback is then refused)" };
         var tokenFile = new Option<FileInfo?>("--admin-token-file") { Description = "File holding the bearer token of /admin/* (or set RECOMMENDER_ADMIN_TOKEN); without one, /admin is refused" };
-        var maxBatch = new Option<int>("--max-batch-rows") { Description = "Rows coalesced into one ONNX Runtime run at most", DefaultValueFactory = _ => ServingOptions.Defaults.MaxBatchRows }.AtLeast(1).AtMost(Recommender.Trainers.Runtime.RuntimeOptions.MaxBatchRows);
+        var maxBatch = new Option<int>("--max-batch-rows") { Description = "Rows coalesced into one ONNX Runtime run at most", DefaultValueFactory = _ => ServingOptions.Defaults.MaxBatchRows }.AtLeast(1).AtMost(RuntimeOptions.MaxBatchRows);
         var maxWait = new Option<int>("--max-wait-us") { Description = "Microseconds the batcher waits for more requests after the first (0: what is queued when it is free)", DefaultValueFactory = _ => ServingOptions.Defaults.MaxWaitMicroseconds }.AtLeast(0);
         var noBatching = new Option<bool>("--no-batching") { Description = "One ONNX Runtime run per request (for comparison)" };
         var maxConcurrent = new Option<int>("--max-concurrent") { Description = "Requests worked on at once; more are answered 429", DefaultValueFactory = _ => ServingOptions.Defaults.MaxConcurrentRequests }.AtLeast(1);
         var timeout = new Option<double>("--timeout-s") { Description = "Seconds before a request is answered 504", DefaultValueFactory = _ => ServingOptions.Defaults.RequestTimeoutSeconds }.Positive();
-        var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads (default: one per core)" }.AtLeast(0).AtMost(OptionRules.MaxThreads);
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads (default: one per core)" }.AtLeast(0).AtMost(RuntimeOptions.MaxThreads);
         var device = new Option<ExecutionDevice>("--device") { Description = "Auto, Cpu or Cuda", DefaultValueFactory = _ => ExecutionDevice.Auto };
         var noSpinning = SpinningOption.Create();
         var skipHashes = new Option<bool>("--skip-hash-check") { Description = "Check bundle file sizes against the manifest but not their SHA-256" };

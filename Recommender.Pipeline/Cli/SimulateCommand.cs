@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using Recommender.Pipeline.Simulation;
+using Recommender.Trainers.Runtime;
 
 namespace Recommender.Pipeline.Cli;
 
@@ -18,7 +19,7 @@ internal static class SimulateCommand
         var lateItems = new Option<double>("--late-items") { Description = "Share of items that arrive after day 0", DefaultValueFactory = _ => 0.3 }.Finite(0);
         var seed = new Option<int>("--seed") { Description = "Seed of the world and the visits (repeats use seed, seed+1, ...)", DefaultValueFactory = _ => 1 }.AtLeast(0);
         var repeats = new Option<int>("--repeats") { Description = "Independent runs (worlds), for the spread of the differences", DefaultValueFactory = _ => 1 }.AtLeast(1);
-        var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => 2 }.AtLeast(1).AtMost(OptionRules.MaxThreads);
+        var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => 2 }.AtLeast(1).AtMost(RuntimeOptions.MaxThreads);
         var work = new Option<DirectoryInfo>("--work") { Description = "Folder for the day logs and the registries", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), "rec-simulate")) };
         var command = new Command("simulate", "The feedback loop for D days against the synthetic world: (a) warm-started nightly with epsilon-greedy exploration, (b) the same greedy, (c) the day-0 model never updated, (d) popularity, (e) the oracle; per day and cumulative clicks, conversions, value and regret, as JSON")
         {

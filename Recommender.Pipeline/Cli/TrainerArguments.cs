@@ -13,7 +13,7 @@ internal sealed class TrainerArguments
 {
     public readonly Option<MultiTaskArchitecture?> Architecture = new("--architecture") { Description = "SharedBottom, Esmm, Mmoe or Ple" };
     public readonly Option<int?> Epochs = new Option<int?>("--epochs") { Description = $"Passes over the training data (default {MultiTaskTrainerOptions.Defaults.Epochs})" }.AtLeast(1);
-    public readonly Option<int?> BatchSize = new Option<int?>("--batch-size") { Description = $"Rows per step (default {MultiTaskTrainerOptions.Defaults.BatchSize})" }.AtLeast(1).AtMost(Recommender.Trainers.Runtime.RuntimeOptions.MaxBatchRows);
+    public readonly Option<int?> BatchSize = new Option<int?>("--batch-size") { Description = $"Rows per step (default {MultiTaskTrainerOptions.Defaults.BatchSize})" }.AtLeast(1).AtMost(RuntimeOptions.MaxBatchRows);
     public readonly Option<int?> EmbeddingDim = new Option<int?>("--embedding-dim") { Description = $"Embedding width (default {MultiTaskTrainerOptions.Defaults.EmbeddingDim})" }.AtLeast(1);
     public readonly Option<float?> LearningRate = new Option<float?>("--learning-rate") { Description = "Adam learning rate of dense parameters (default 0.001)" }.Finite(0);
     public readonly Option<float?> EmbeddingLearningRate = new Option<float?>("--embedding-learning-rate") { Description = "Sparse Adagrad learning rate of the embeddings (default 0.05)" }.Finite(0);
@@ -39,7 +39,7 @@ internal sealed class TrainerArguments
     public readonly Option<bool> LearnTaskWeights = new("--learn-task-weights") { Description = "Learn task weights by uncertainty (Kendall et al., 2018)" };
     public readonly Option<string?> EarlyStopping = new("--early-stopping-metric") { Description = "task.metric: a binary task's auc, logloss or (chained) entire_auc / entire_logloss, a regression task's rmse or mae (default: the first binary task's auc)" };
     public readonly Option<ExecutionDevice?> Device = new("--device") { Description = "Auto (CUDA if it starts, else CPU), Cpu or Cuda" };
-    public readonly Option<int?> Threads = new Option<int?>("--threads") { Description = "CPU threads (default: one per core)" }.AtLeast(0).AtMost(OptionRules.MaxThreads);
+    public readonly Option<int?> Threads = new Option<int?>("--threads") { Description = "CPU threads (default: one per core)" }.AtLeast(0).AtMost(RuntimeOptions.MaxThreads);
     public readonly Option<bool> NoSpinning = SpinningOption.Create();
     public readonly Option<FileInfo?> Checkpoint = new("--checkpoint") { Description = "Checkpoint file written after each epoch; an existing one is resumed" };
     public readonly Option<int?> Seed = new("--seed") { Description = "Seed of initialization and shuffling" };

@@ -57,10 +57,9 @@ public sealed class BundlePublisher : IDisposable
     {
         FaultInjection.Point("publish.before-manifest");
         // The manifest names the version it becomes (the lock keeps the next version the next), so a copy under another name is refused.
-        string next = Registry.NextVersion();
-        BundleManifest.Write(Staging, string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), options, data, next);
+        BundleManifest.Write(Staging, string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), options, data, Registry.NextVersion());
         FaultInjection.Point("publish.after-manifest");
-        string version = Registry.Publish(Staging, next);
+        string version = Registry.Publish(Staging);
         _published = true;
         return version;
     }

@@ -82,12 +82,11 @@ public sealed class ModelRegistry
     /// Publishes a staged bundle (manifest already written): renames it to the next version, then points
     /// <c>current</c> at it. Call under the writer lock. Returns the version's folder.
     /// </summary>
-    public string Publish(string staging, string? version = null)
+    public string Publish(string staging)
     {
-        BundleManifest.Verify(staging, hashes: false);
-        string next = NextVersion();
-        if (version is not null && version != next) throw new InvalidOperationException($"{Root}: the staged bundle names {version}, but the next version is {next}");
-        version = next;
+        var (manifest, _) = BundleManifest.Verify(staging, hashes: false);
+        string version = NextVersion();
+        if (manifest.Version is { } named && named != version) throw new InvalidOperationException($"{Root}: the staged bundle names {named}, but the next version is {version}");
         string target = Path.Combine(Root, version);
         FaultInjection.Point("publish.before-rename");
         Directory.Move(staging, target);
