@@ -28,7 +28,7 @@ public static class EngineBenchmark
         if (!File.Exists(Path.Combine(dir, "train.csv")))
         {
             log($"generating {rows:N0} rows into {dir}");
-            SyntheticGenerator.Generate(new SyntheticOptions { Rows = rows, Seed = 42 }, dir);
+            SyntheticGenerator.Generate(SyntheticOptions.Plain(rows), dir);
         }
         var schema = DatasetSchema.Load(Path.Combine(dir, "schema.json"));
         Table[] others = withValidation ? [DataLoader.Load(schema, Path.Combine(dir, "valid.csv"))] : [];

@@ -24,7 +24,7 @@ public static class ScoreBenchmark
         if (!File.Exists(Path.Combine(data, "train.csv")))
         {
             log("generating 1,250,000 rows (1,000,000 in the training split)");
-            SyntheticGenerator.Generate(new SyntheticOptions { Rows = 1_250_000, Seed = 42 }, data);
+            SyntheticGenerator.Generate(SyntheticOptions.Plain(1_250_000), data);
         }
         string bundle = Path.Combine(workDirectory, "bundle");
         if (!ModelRegistry.IsRegistry(bundle) || new ModelRegistry(bundle).Current is null)

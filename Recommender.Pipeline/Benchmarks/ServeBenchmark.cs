@@ -32,7 +32,7 @@ public static class ServeBenchmark
         if (!File.Exists(Path.Combine(data, "train.csv")))
         {
             log("generating 250,000 rows");
-            SyntheticGenerator.Generate(new SyntheticOptions { Rows = 250_000, Seed = 42 }, data);
+            SyntheticGenerator.Generate(SyntheticOptions.Plain(250_000), data);
         }
         if (!ModelRegistry.IsRegistry(registry))
         {

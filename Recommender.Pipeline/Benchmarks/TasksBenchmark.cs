@@ -23,7 +23,7 @@ public static class TasksBenchmark
     /// <summary>Runs the benchmark on <paramref name="rows"/> generated rows with <paramref name="seeds"/> training seeds.</summary>
     public static JsonObject Run(string work, long rows, int seeds, int threads, Action<string> log)
     {
-        var generation = new SyntheticOptions { Rows = rows, Seed = 42, Funnel = true, Favourite = true };
+        var generation = new SyntheticOptions { Rows = rows, Seed = 42, Funnel = true, Favourite = true, Crosses = false, History = 0 };
         string data = Path.Combine(work, $"funnel-{rows}");
         var generated = SyntheticGenerator.Generate(generation, data);
         var schema = DatasetSchema.Load(Path.Combine(data, "schema.json"));

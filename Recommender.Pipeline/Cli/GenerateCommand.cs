@@ -19,12 +19,13 @@ internal static class GenerateCommand
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
         var funnel = new Option<bool>("--funnel") { Description = "A cart step between click and purchase: the schema declares the chain click -> cart -> purchase (conversion) -> rating" };
         var favourite = new Option<bool>("--favourite") { Description = "An independent favourite label on every impression, declared as its own task" };
-        var crosses = new Option<bool>("--crosses") { Description = "Pairwise attribute crosses in the click and purchase laws (age x category, gender x brand, device x channel, price sensitivity by segment)" };
-        var history = new Option<int>("--history") { Description = "Behaviour: drifting interests, and each impression's last N clicked items and categories before it as sequence columns (default 0: none)" }.InRange(0, 1001);
+        var crosses = new Option<bool>("--crosses") { Description = "Pairwise attribute crosses in the click and purchase laws (age x category, gender x brand, device x channel, price sensitivity by segment); default true, --crosses false for none", DefaultValueFactory = _ => true };
+        var history = new Option<int>("--history") { Description = "Behaviour: drifting interests, and each impression's last N clicked items and categories before it as sequence columns (default 10; 0: none, and with --crosses false the plain law)", DefaultValueFactory = _ => 10 }.InRange(0, 1001);
+        var warmUp = new Option<int>("--warm-up-days") { Description = "With --history: days of traffic simulated before the log and not written, so the log opens with histories mid-stream (default 30; 0: every history starts empty on the first day)", DefaultValueFactory = _ => 30 }.InRange(0, SyntheticGenerator.MaxWarmUpDays + 1);
         var census = new Option<bool>("--census") { Description = "Instead of e-commerce logs: a Census-Income stand-in (mixed categorical and dense columns, two independent tasks income > 50K and never married, no user, item or click)" };
         var command = new Command("generate", "Generate the synthetic e-commerce logs (train/valid/test by time, true probabilities beside valid and test) and print the oracle metrics")
         {
-            rows, output, seed, users, items, json, funnel, favourite, crosses, history, census,
+            rows, output, seed, users, items, json, funnel, favourite, crosses, history, warmUp, census,
         };
         command.SetAction(result =>
         {
@@ -32,15 +33,16 @@ internal static class GenerateCommand
             {
                 Rows = result.GetValue(rows), Seed = result.GetValue(seed),
                 Users = result.GetValue(users), Items = result.GetValue(items), Funnel = result.GetValue(funnel), Favourite = result.GetValue(favourite), Crosses = result.GetValue(crosses),
-                History = result.GetValue(history),
+                History = result.GetValue(history), WarmUpDays = result.GetValue(warmUp),
             };
             string dir = result.GetValue(output)!.FullName;
             if (File.Exists(dir)) throw new IOException($"{dir}: a file; --out is the folder to write the data set into");
             using var outputLock = WriterLock.Acquire(dir, wait: false);
-            if (result.GetValue(census) && (options.Funnel || options.Favourite || options.Crosses || options.History > 0 || options.Users is not null || options.Items is not null))
-                throw new SchemaException("--census makes people, not impressions: it takes --rows, --seed and --out only");
+            bool people = result.GetValue(census);
+            if (people && new Option[] { funnel, favourite, crosses, history, warmUp, users, items }.FirstOrDefault(o => result.GetResult(o) is { Implicit: false }) is { } other)
+                throw new SchemaException($"--census makes people, not impressions: it takes --rows, --seed and --out only, not {other.Name}");
             GenerationResult r;
-            if (result.GetValue(census)) r = CensusGenerator.Generate(options.Rows, options.Seed, dir);
+            if (people) r = CensusGenerator.Generate(options.Rows, options.Seed, dir);
             else
             {
                 using var bar = new ProgressBar("generate");

@@ -25,7 +25,7 @@ internal sealed class SimulatedWorld
 
     public SimulatedWorld(int users, int items, int days, double lateItems, ulong seed)
     {
-        var options = new SyntheticOptions { Rows = 1_000_000, Users = users, Items = items, Seed = seed, Days = days };
+        var options = new SyntheticOptions { Rows = 1_000_000, Users = users, Items = items, Seed = seed, Days = days, Crosses = false, History = 0 };
         _w = new SyntheticWorld(options);
         SyntheticGenerator.Calibrate(_w, options);
         _profile = new SyntheticGenerator.Profiles(_w, seed);
@@ -95,7 +95,7 @@ internal sealed class SimulatedWorld
     }
 
     /// <summary>The header of <see cref="Row"/>.</summary>
-    public static string Header => SyntheticGenerator.Header(new SyntheticOptions());
+    public static string Header => SyntheticGenerator.Header(SyntheticOptions.Plain(1_000_000));
 
     /// <summary>The schema of the rows.</summary>
     public static DatasetSchema Schema() => SyntheticGenerator.Schema();

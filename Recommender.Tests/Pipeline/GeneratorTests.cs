@@ -27,8 +27,8 @@ public sealed class GeneratorTests
     public void CrossesAreSignalTheOracleGainsFromAndTheBaseRatesHold()
     {
         using var files = new TestFiles();
-        var plain = Generate(files, "plain", 60_000, 7);
-        var crossed = SyntheticGenerator.Generate(new SyntheticOptions { Rows = 60_000, Seed = 7, Crosses = true }, Path.Combine(files.Root, "crossed"));
+        var plain = SyntheticGenerator.Generate(SyntheticOptions.Plain(60_000, 7), Path.Combine(files.Root, "plain"));
+        var crossed = SyntheticGenerator.Generate(new SyntheticOptions { Rows = 60_000, Seed = 7, History = 0 }, Path.Combine(files.Root, "crossed"));
         CollectionAssert.AreEqual(File.ReadAllBytes(Path.Combine(plain.Directory, "schema.json")), File.ReadAllBytes(Path.Combine(crossed.Directory, "schema.json")), "the same columns and roles");
         Assert.IsTrue(crossed.Oracle["ctr.auc"]!.Value.Value > plain.Oracle["ctr.auc"]!.Value.Value + 0.01,
             $"the crosses are signal: oracle CTR AUC {crossed.Oracle["ctr.auc"]} against {plain.Oracle["ctr.auc"]}");
@@ -36,18 +36,21 @@ public sealed class GeneratorTests
     }
 
     [TestMethod]
-    public void HistoriesHoldExactlyTheUsersLatestClicksStrictlyBeforeEachImpression()
+    [DataRow(30, DisplayName = "warmed up")]
+    [DataRow(0, DisplayName = "from an empty start")]
+    public void HistoriesHoldExactlyTheUsersLatestClicksStrictlyBeforeEachImpression(int warmUpDays)
     {
         using var files = new TestFiles();
-        var r = SyntheticGenerator.Generate(new SyntheticOptions { Rows = 40_000, Seed = 3, History = 5 }, Path.Combine(files.Root, "h"));
+        var r = SyntheticGenerator.Generate(new SyntheticOptions { Rows = 40_000, Seed = 3, History = 5, WarmUpDays = warmUpDays }, Path.Combine(files.Root, "h"));
         Assert.AreEqual(0.04, r.Ctr, 0.004, "the click intercept, solved over the whole log, hits the target rate");
         var schema = DatasetSchema.Load(Path.Combine(r.Directory, "schema.json"));
         CollectionAssert.AreEqual(new[] { "recent_items:item_id:5", "recent_categories:category:5" }, schema.Sequences!.Select(q => $"{q.Column}:{q.Field}:{q.Length}").ToArray());
 
-        // Rebuilt from the log alone, in file order (train, valid, test: time order): every user's clicks so far.
+        // Rebuilt from the log, in file order (train, valid, test: time order): every user's clicks so far, after the clicks
+        // of the unwritten warm-up, which a user's first row shows (none of their logged clicks can be before it).
         var clicks = new Dictionary<string, List<(long Time, string Item)>>();
         var categoryOf = new Dictionary<string, string>();
-        long previous = 0, withHistory = 0, rows = 0;
+        long previous = 0, withHistory = 0, rows = 0, warmedUsers = 0;
         foreach (var file in new[] { "train.csv", "valid.csv", "test.csv" })
         {
             var lines = File.ReadAllLines(Path.Combine(r.Directory, file));
@@ -60,9 +63,19 @@ public sealed class GeneratorTests
                 var f = line.Split(',');
                 long t = long.Parse(f[time], CultureInfo.InvariantCulture);
                 Assert.IsTrue(t >= previous, $"{file}: time goes back at '{line}'");
+                Assert.IsTrue(t >= SyntheticGenerator.TimeOrigin, $"{file}: a warm-up row was written: '{line}'");
                 previous = t;
                 categoryOf[f[item]] = f[category];
-                var mine = clicks.TryGetValue(f[user], out var c) ? c : clicks[f[user]] = new();
+                if (!clicks.TryGetValue(f[user], out var mine))
+                {
+                    // The warm-up's clicks: only these can be in a user's first history; with no warm-up there are none.
+                    var before = f[items].Length == 0 ? [] : f[items].Split('|');
+                    if (warmUpDays == 0) Assert.AreEqual(0, before.Length, $"{file}: a history before any click at '{line}'");
+                    if (before.Length > 0) warmedUsers++;
+                    clicks[f[user]] = mine = [.. before.Select(i => (SyntheticGenerator.TimeOrigin - 1, i))];
+                    var beforeCategories = f[categories].Length == 0 ? [] : f[categories].Split('|');
+                    for (int i = 0; i < before.Length; i++) categoryOf.TryAdd(before[i], beforeCategories[i]);
+                }
                 // Expected: the user's latest 5 clicks with a time strictly before this row's, written oldest first.
                 var expected = mine.Where(e => e.Time < t).TakeLast(5).Select(e => e.Item).ToArray();
                 Assert.AreEqual(string.Join('|', expected), f[items], $"{file}: history of '{line}'");
@@ -74,6 +87,7 @@ public sealed class GeneratorTests
         }
         Assert.AreEqual(40_000, rows);
         Assert.IsTrue(withHistory > rows / 4, $"only {withHistory} of {rows} rows have a history");
+        if (warmUpDays > 0) Assert.IsTrue(warmedUsers > 100, $"warmed up, users come to the log with histories: {warmedUsers}");
     }
 
     [TestMethod]
@@ -99,7 +113,8 @@ public sealed class GeneratorTests
             if (!float.IsNaN(rating[i])) Assert.IsTrue(rating[i] is >= 1 and <= 5 && rating[i] == MathF.Round(rating[i]));
         }
         // Split by time: every training row is no later than any test row (timestamps by day).
-        static long Day(string line) => long.Parse(line.Split(',')[^1], CultureInfo.InvariantCulture) / 86_400;
+        int timestamp = Array.IndexOf(File.ReadLines(Path.Combine(r.Directory, "train.csv")).First().Split(','), "timestamp");
+        long Day(string line) => long.Parse(line.Split(',')[timestamp], CultureInfo.InvariantCulture) / 86_400;
         long lastTrainDay = File.ReadLines(Path.Combine(r.Directory, "train.csv")).Skip(1).Max(Day);
         long firstTestDay = File.ReadLines(Path.Combine(r.Directory, "test.csv")).Skip(1).Min(Day);
         Assert.IsTrue(lastTrainDay <= firstTestDay);
@@ -117,7 +132,7 @@ public sealed class GeneratorTests
     public void OracleBeatsChanceAndTheCollaborativeSignalMatters()
     {
         using var files = new TestFiles();
-        var r = Generate(files, "o", 200_000, 3);
+        var r = SyntheticGenerator.Generate(SyntheticOptions.Plain(200_000, 3), Path.Combine(files.Root, "o"));
         Assert.IsTrue(r.Oracle["ctr.auc"]!.Value.Value is > 0.7 and < 0.9, $"oracle CTR AUC {r.Oracle["ctr.auc"]}");
         Assert.IsTrue(r.Oracle["cvr.auc"]!.Value.Value > 0.65, $"oracle CVR AUC {r.Oracle["cvr.auc"]}");
         Assert.AreEqual(1.0, r.Oracle["ctr.calibration"]!.Value.Value, 0.1);

@@ -18,7 +18,8 @@ public sealed class QuickStartTests
         using var files = new TestFiles();
         string dir = Path.Combine(files.Root, "sim");
         string modelPath = Path.Combine(files.Root, "model.zip");
-        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 40_000, Seed = 3 }, dir);
+        // The plain columns: ImpressionRow below carries no behaviour sequences (a model with histories takes their positions too).
+        SyntheticGenerator.Generate(SyntheticOptions.Plain(40_000, 3), dir);
 
         // README quick start, from here
         var ml = new MLContext(seed: 1);

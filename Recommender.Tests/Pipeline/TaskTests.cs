@@ -153,7 +153,7 @@ public sealed class TaskTests
     private static readonly Lazy<(IDataView Train, IDataView Valid, IReadOnlyList<TaskDefinition> Tasks, ITransformer Featurization, string FirstTestLine)> Funnel = new(() =>
     {
         string dir = Path.Combine(Path.GetTempPath(), "rec-tests-funnel-" + Environment.ProcessId);
-        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 40_000, Seed = 8, Funnel = true, Favourite = true }, dir);
+        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 40_000, Seed = 8, Funnel = true, Favourite = true, History = 0 }, dir);
         var ml = new MLContext(seed: 1);
         var schema = DatasetSchema.Load(Path.Combine(dir, "schema.json"));
         var train = DataLoader.Load(schema, Path.Combine(dir, "train.csv"));

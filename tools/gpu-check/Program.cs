@@ -11,7 +11,8 @@ using Recommender.Trainers.Runtime;
 using Recommender.Trainers.Training;
 
 // Rows per field of the reference network: the featurized vocabularies (+1 out-of-vocabulary row) of the
-// default generated data (generate --rows 1000000 --seed 42), as `bench engine` prints them in field_rows.
+// plain-law generated data (generate --rows 1000000 --seed 42 --crosses false --history 0), as `bench engine` prints them
+// in field_rows.
 int[] fieldRows = [49675, 19835, 8, 4, 401, 21, 6, 301, 1528, 2363, 11, 21, 25, 8, 5, 6];
 const int Dense = 8, Dim = 16, PoolRows = 65536;
 int cores = Environment.ProcessorCount;

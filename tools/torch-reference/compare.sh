@@ -16,7 +16,7 @@ repeats=${3:-1}
 python=/usr/bin/python3
 dotnet build -c Release Recommender.Pipeline -v q -nologo > /dev/null
 app="dotnet Recommender.Pipeline/bin/Release/net10.0/Recommender.Pipeline.dll"
-[ -f "$data/train.csv" ] || $app generate --rows 1000000 --out "$data" > /dev/null
+[ -f "$data/train.csv" ] || $app generate --rows 1000000 --crosses false --history 0 --out "$data" > /dev/null
 # Two thread pools spinning against each other on 2 cores cost torch 2.5x: passive waits.
 export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
 [ -d /usr/lib/x86_64-linux-gnu/openblas-pthread ] && export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}

@@ -88,10 +88,17 @@ public static class SyntheticGenerator
 
     private const int ChunkRows = 50_000;
 
+    /// <summary>The most warm-up days (<see cref="SyntheticOptions.WarmUpDays"/>) a log may ask for.</summary>
+    public const int MaxWarmUpDays = 3650;
+
+    // The unwritten rows before the log, at the log's own traffic per day (row -1 is the last moment before the log).
+    private static long WarmUpRows(SyntheticOptions o) => o.History > 0 ? (long)Math.Round(o.Rows * (double)o.WarmUpDays / o.Days) : 0;
+
     /// <summary>Generates the data set into <paramref name="directory"/>; every file is written atomically.</summary>
     public static GenerationResult Generate(SyntheticOptions options, string directory, Action<long, long>? progress = null)
     {
         if (options.Rows < 100) throw new ArgumentOutOfRangeException(nameof(options), "generate at least 100 rows");
+        if (options.WarmUpDays is < 0 or > MaxWarmUpDays) throw new ArgumentOutOfRangeException(nameof(options), $"warm-up days must be in [0, {MaxWarmUpDays}]");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var world = new SyntheticWorld(options);
         Calibrate(world, options);
@@ -120,6 +127,11 @@ public static class SyntheticGenerator
             long clicks = 0, conversions = 0, ratings = 0;
             // With behaviour, each row depends on the log before it: one chunk at a time, in order.
             var behaviour = options.History > 0 ? new UserBehaviour(world, options.History) : null;
+            if (behaviour is not null)
+            {
+                var warmUp = new Rng(options.Seed, stream: 5);
+                SimulateClicks(world, options, behaviour, ref warmUp, -WarmUpRows(options), 0, null);
+            }
             int wave = behaviour is not null ? 1 : Math.Max(2, Environment.ProcessorCount * 2);
             for (long first = 0; first < chunks; first += wave)
             {
@@ -196,7 +208,7 @@ public static class SyntheticGenerator
         x.Channel = rng.Pick(w.ChannelCumulative);
         int favorite = w.UserFavorite[x.User];
         double t = row / (double)o.Rows * o.Days;
-        int day = (int)t;
+        int day = (int)Math.Floor(t); // a warm-up row (negative) falls on a day before the log
         if (behaviour is not null)
         {
             // The time first: the history is the user's clicks before it, and it steers what is shown and clicked. Rows are in
@@ -225,7 +237,7 @@ public static class SyntheticGenerator
         x.Position = rng.Pick(w.PositionCumulative) + 1;
         if (behaviour is null) x.Hour = rng.Pick(w.HourCumulative);
         x.Device = rng.NextDouble() < 0.85 ? w.UserDevice[x.User] : rng.NextInt(SyntheticWorld.Devices);
-        x.Weekday = (day + 3) % 7;
+        x.Weekday = ((day + 3) % 7 + 7) % 7;
         if (behaviour is null) x.Timestamp = TimeOrigin + day * 86_400L + x.Hour * 3600L + rng.NextInt(3600);
         x.Recency = rng.NextExponential(3);
         x.Affinity = w.Affinity(x.User, x.Item);
@@ -285,7 +297,7 @@ public static class SyntheticGenerator
     }
 
     // With behaviour, clicks feed later clicks, so the click rate is a property of the whole log: the click intercept is
-    // corrected by simulating the whole log's clicks (no output) until its rate is the target's.
+    // corrected by simulating the warm-up and the whole log's clicks (no output) until the log's rate is the target's.
     private static void CalibrateBehaviour(SyntheticWorld w, SyntheticOptions o)
     {
         static double Logit(double p) => Math.Log(p / (1 - p));
@@ -293,21 +305,30 @@ public static class SyntheticGenerator
         {
             var behaviour = new UserBehaviour(w, o.History);
             var rng = new Rng(o.Seed, stream: 4);
-            long clicks = 0;
+            SimulateClicks(w, o, behaviour, ref rng, -WarmUpRows(o), 0, null);
             var clickedCvrLogits = new List<double>();
-            for (long row = 0; row < o.Rows; row++)
-            {
-                Sample(w, o, ref rng, row, out var x, behaviour);
-                if (rng.NextDouble() >= SyntheticWorld.Sigmoid(w.CtrIntercept + x.ClickLogit)) continue;
-                clicks++;
-                behaviour.Clicked(x.User, x.Timestamp, x.Item);
-                if (clickedCvrLogits.Count < 200_000) clickedCvrLogits.Add(CvrLogit(w, x));
-            }
+            long clicks = SimulateClicks(w, o, behaviour, ref rng, 0, o.Rows, clickedCvrLogits);
             double rate = Math.Clamp(clicks / (double)o.Rows, 1e-6, 1 - 1e-6);
             w.CtrIntercept += Logit(o.TargetCtr) - Logit(rate);
             // The clicked rows are not the ones the first estimate weighed: the conversion rate among them is solved again.
             if (clickedCvrLogits.Count > 0) w.CvrIntercept = Solve(b => clickedCvrLogits.Average(z => SyntheticWorld.Sigmoid(b + z)), o.TargetCvr);
         }
+    }
+
+    // Rows [from, to) of the behaviour log without output: each click joins its user's history. Returns the clicks, and
+    // keeps the first 200,000 clicked rows' conversion logits where asked.
+    private static long SimulateClicks(SyntheticWorld w, SyntheticOptions o, UserBehaviour behaviour, ref Rng rng, long from, long to, List<double>? clickedCvrLogits)
+    {
+        long clicks = 0;
+        for (long row = from; row < to; row++)
+        {
+            Sample(w, o, ref rng, row, out var x, behaviour);
+            if (rng.NextDouble() >= SyntheticWorld.Sigmoid(w.CtrIntercept + x.ClickLogit)) continue;
+            clicks++;
+            behaviour.Clicked(x.User, x.Timestamp, x.Item);
+            if (clickedCvrLogits is { Count: < 200_000 }) clickedCvrLogits.Add(CvrLogit(w, x));
+        }
+        return clicks;
     }
 
     private static double CartLogit(SyntheticWorld w, in Impression x) =>

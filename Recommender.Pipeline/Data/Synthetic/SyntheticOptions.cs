@@ -1,6 +1,9 @@
 namespace Recommender.Pipeline.Data.Synthetic;
 
-/// <summary>Options of the synthetic e-commerce log generator. Defaults give Ali-CCP-like base rates and a long tail.</summary>
+/// <summary>
+/// Options of the synthetic e-commerce log generator. Defaults give Ali-CCP-like base rates, a long tail, attribute crosses
+/// and behaviour (<see cref="Plain"/> for the law without them).
+/// </summary>
 public sealed class SyntheticOptions
 {
     /// <summary>Impressions to generate (all splits).</summary>
@@ -37,9 +40,10 @@ public sealed class SyntheticOptions
     /// <summary>
     /// Pairwise attribute crosses in the click and purchase laws, the structure a model must learn as interactions:
     /// age x category, gender x brand, device x channel, and price sensitivity by consumption segment (price bucket
-    /// x segment, in the click and more strongly in the purchase).
+    /// x segment, in the click and more strongly in the purchase). On by default, as in real logs; off (with
+    /// <see cref="History"/> 0) the click law is the plain one, a factorization machine's own form.
     /// </summary>
-    public bool Crosses { get; set; }
+    public bool Crosses { get; set; } = true;
 
     /// <summary>An independent <c>favourite</c> label on every impression (driven by quality and affinity, not by the click).</summary>
     public bool Favourite { get; set; }
@@ -47,9 +51,17 @@ public sealed class SyntheticOptions
     /// <summary>
     /// Behaviour: users' interests drift, and each impression carries the user's last <c>History</c> clicked items and their
     /// categories before it (columns <c>recent_items</c> and <c>recent_categories</c>, declared as sequences in the schema);
-    /// see <c>UserBehaviour</c>. 0 (default) for none. Generation is then sequential (a user's history is the log so far).
+    /// see <c>UserBehaviour</c>. 10 by default; 0 for none. Generation is then sequential (a user's history is the log so far).
     /// </summary>
-    public int History { get; set; }
+    public int History { get; set; } = 10;
+
+    /// <summary>
+    /// With <see cref="History"/>: days of the same traffic simulated before the log and not written, so that the log opens
+    /// on a running system, users' histories as they are mid-stream. Without it every history is empty on the first day, so
+    /// the click rate and the meaning of a history's length drift through the log (an empty history is a heavy user on
+    /// day one and a light one on day thirty) in a way no real log does.
+    /// </summary>
+    public int WarmUpDays { get; set; } = 30;
 
     /// <summary>Target mean cart rate given a click (with <see cref="Funnel"/>; purchase given cart is then TargetCvr / TargetCart).</summary>
     public double TargetCart { get; set; } = 0.25;
@@ -62,6 +74,12 @@ public sealed class SyntheticOptions
 
     /// <summary>Share of rows (the very latest) in the test split.</summary>
     public double TestFraction { get; set; } = 0.1;
+
+    /// <summary>
+    /// The plain law: no attribute crosses and no behaviour, a factorization machine's own form (user and item biases, a
+    /// latent user-item affinity, additive context), the default before the full law; the engine's speed references use it.
+    /// </summary>
+    public static SyntheticOptions Plain(long rows, ulong seed = 42) => new() { Rows = rows, Seed = seed, Crosses = false, History = 0 };
 
     internal int UserCount => Users ?? (int)Math.Max(1000, Rows / 20);
     internal int ItemCount => Items ?? (int)Math.Max(500, Rows / 50);
