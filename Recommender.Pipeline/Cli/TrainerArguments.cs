@@ -25,6 +25,7 @@ internal sealed class TrainerArguments
     public readonly Option<int?> CrossedDim = new Option<int?>("--crossed-dim") { Description = $"Width of each crossed pair's embedding with --interactions CrossedEmbeddings (default {new MultiTaskTrainerOptions().CrossedDim})" }.AtLeast(1);
     public readonly Option<int?> CrossedRowLimit = new Option<int?>("--crossed-row-limit") { Description = $"With --interactions CrossedEmbeddings: a pair of fields is crossed when its values make at most this many combinations, unknown values included (default {new MultiTaskTrainerOptions().CrossedRowLimit})" }.AtLeast(1);
     public readonly Option<SequencePooling?> Pooling = new("--pooling") { Description = "How the schema's behaviour sequences are pooled: Attention (default, DIN's target attention) or Mean" };
+    public readonly Option<bool?> SequenceMatches = new("--sequence-matches") { Description = "With behaviour sequences: each position's match with the candidate (the same item, the same category) joins the input (default true; false for a model trained without them)" };
     public readonly Option<int?> AttentionHidden = new Option<int?>("--attention-hidden") { Description = "Hidden width of the attention MLP (default 32)" }.AtLeast(1);
     public readonly Option<CalibrationKind?> Calibration = new("--calibration") { Description = "Post-hoc calibration of the binary heads on the validation data: Platt (default), Isotonic or None" };
     public readonly Option<DenseOptimizerKind?> Optimizer = new("--optimizer") { Description = "Dense optimizer: Adam (default), AdamW or Sgd" };
@@ -46,7 +47,7 @@ internal sealed class TrainerArguments
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, WarmupSteps, Decay, Interactions, CrossLayers, FieldAwareDim, CrossedRowLimit, CrossedDim, Pooling, AttentionHidden, Calibration, Optimizer, WeightDecay, Momentum, ClipNorm, EmbeddingL2, AdaptiveEmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, NoSpinning, Checkpoint, Seed })
+        foreach (var o in new Option[] { Architecture, Epochs, BatchSize, EmbeddingDim, LearningRate, EmbeddingLearningRate, WarmupSteps, Decay, Interactions, CrossLayers, FieldAwareDim, CrossedRowLimit, CrossedDim, Pooling, SequenceMatches, AttentionHidden, Calibration, Optimizer, WeightDecay, Momentum, ClipNorm, EmbeddingL2, AdaptiveEmbeddingL2, CtrWeight, CvrWeight, RatingWeight, LearnTaskWeights, EarlyStopping, Device, Threads, NoSpinning, Checkpoint, Seed })
             command.Options.Add(o);
     }
 
@@ -86,6 +87,7 @@ internal sealed class TrainerArguments
         if (r.GetValue(CrossedDim) is { } crossedDim) o.CrossedDim = crossedDim;
         if (r.GetValue(Pooling) is { } pooling) o.Pooling = pooling;
         if (r.GetValue(AttentionHidden) is { } hidden) o.AttentionHidden = hidden;
+        if (r.GetValue(SequenceMatches) is { } sequenceMatches) o.SequenceMatches = sequenceMatches;
         if (r.GetValue(WeightDecay) is { } wd) o.WeightDecay = wd;
         if (r.GetValue(Momentum) is { } momentum) o.Momentum = momentum;
         if (r.GetValue(ClipNorm) is { } clip) o.GradientClipNorm = clip;

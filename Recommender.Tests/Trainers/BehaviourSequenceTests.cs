@@ -21,6 +21,48 @@ public sealed class BehaviourSequenceTests
     [TestMethod]
     [DataRow(SequencePooling.Mean)]
     [DataRow(SequencePooling.Attention)]
+    public void MatchesMarkExactlyThePresentPositionsHoldingTheTargetsId(SequencePooling pooling)
+    {
+        var spec = new MultiTaskSpec
+        {
+            FieldRows = [4, 6, 6, 6, 6], EmbeddingDim = 3, Sequences = [new SequenceSpec("recent", TargetField: 1, FirstField: 2, Length: 3)],
+            Pooling = pooling, AttentionHidden = 4, SequenceMatches = true,
+        };
+        Assert.AreEqual(2 * 3 + 3 + 3, spec.ConcatenatedSize, "one match per position beside the fields and the pooled history");
+        var init = new ParameterInit(7);
+        var block = new BehaviourPooling(init, spec);
+        var g = new GraphBuilder(DataType.Double);
+        var p = init.Parameters.ToDictionary(x => x.Name, x => g.Input(x.Name, x.Shape));
+        block.Fields(g, g.Input("e", -1, 15), g.Input("m", -1, 3), p, out var matches);
+        g.Output(matches!, "matches");
+        using var runner = new GraphRunner(g.ToBytes(), new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });
+
+        // Ids of field 0, the target field 1 and the three positions (0 = padding or unknown), gathered as the host does: a
+        // position reads its target's table. Row 2's target is unknown like its padding (both read row 0: no match); row 3
+        // holds the target twice and another id once.
+        int[][] ids = [[1, 3, 3, 5, 0], [2, 4, 1, 2, 5], [3, 0, 0, 0, 2], [1, 5, 5, 2, 5], [2, 1, 1, 0, 1]];
+        var rng = new Random(5);
+        var own = Enumerable.Range(0, 4 * 3).Select(_ => rng.NextDouble()).ToArray();
+        var shared = Enumerable.Range(0, 6 * 3).Select(_ => rng.NextDouble()).ToArray();
+        int rows = ids.Length;
+        var e = new double[rows * 15];
+        var m = new double[rows * 3];
+        for (int b = 0; b < rows; b++)
+            for (int f = 0; f < 5; f++)
+            {
+                for (int d = 0; d < 3; d++) e[b * 15 + f * 3 + d] = f == 0 ? own[ids[b][f] * 3 + d] : shared[ids[b][f] * 3 + d];
+                if (f >= 2) m[b * 3 + f - 2] = ids[b][f] != 0 ? 1 : 0;
+            }
+        var feed = new Dictionary<string, (Array, long[])> { ["e"] = (e, [rows, 15]), ["m"] = (m, [rows, 3]) };
+        foreach (var x in init.Parameters) feed[x.Name] = (x.Initial.Select(v => (double)v).ToArray(), x.Shape);
+        var output = (double[])runner.Run(feed)["matches"].Data;
+        double[] expected = [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 1];
+        CollectionAssert.AreEqual(expected, output, "1 exactly where a present position holds the target's own id");
+    }
+
+    [TestMethod]
+    [DataRow(SequencePooling.Mean)]
+    [DataRow(SequencePooling.Attention)]
     public void PoolingMatchesAnIndependentImplementationAndIgnoresPaddingExactly(SequencePooling pooling)
     {
         var spec = Spec(pooling);
@@ -28,7 +70,7 @@ public sealed class BehaviourSequenceTests
         var block = new BehaviourPooling(init, spec);
         var g = new GraphBuilder(DataType.Double);
         var p = init.Parameters.ToDictionary(x => x.Name, x => g.Input(x.Name, x.Shape));
-        g.Output(block.Fields(g, g.Input("e", -1, 15), g.Input("m", -1, 3), p), "out");
+        g.Output(block.Fields(g, g.Input("e", -1, 15), g.Input("m", -1, 3), p, out _), "out");
         using var runner = new GraphRunner(g.ToBytes(), new RuntimeOptions { Device = ExecutionDevice.Cpu, Threads = 1 });
 
         const int rows = 4;

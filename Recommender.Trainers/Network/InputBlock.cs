@@ -50,7 +50,7 @@ public enum FeatureInteractions
 
 /// <summary>
 /// The network input every architecture starts from: the gathered field embeddings (each behaviour sequence pooled
-/// into one, see <see cref="BehaviourPooling"/>) concatenated with the dense features, then the spec's interaction blocks (<see cref="FeatureInteractions"/>); <see cref="MultiTaskSpec.InputSize"/>
+/// into one, see <see cref="BehaviourPooling"/>) concatenated with the dense features and the sequences' matches, then the spec's interaction blocks (<see cref="FeatureInteractions"/>); <see cref="MultiTaskSpec.InputSize"/>
 /// is its width. With no interactions it declares no parameter, so such models are what they were without the block.
 /// </summary>
 public sealed class InputBlock
@@ -80,11 +80,12 @@ public sealed class InputBlock
     public Value Forward(GraphBuilder g, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> p, out WideTerms? wide)
     {
         var spec = _spec;
-        var embeddings = _pooling.Fields(g, inputs[MultiTaskInputs.Embeddings], inputs.GetValueOrDefault(MultiTaskInputs.SequenceMask), p);
+        var embeddings = _pooling.Fields(g, inputs[MultiTaskInputs.Embeddings], inputs.GetValueOrDefault(MultiTaskInputs.SequenceMask), p, out var matches);
         var pairwiseSum = spec.Interactions.HasFlag(FeatureInteractions.DeepFm) ? g.ReduceSum(BiInteraction(g, embeddings), [1], keepDims: true) : null;
         Value? fieldAwarePairs = null;
         var parts = new List<Value> { embeddings };
         if (spec.DenseSize > 0) parts.Add(inputs[MultiTaskInputs.Dense]);
+        if (matches is not null) parts.Add(matches);
         if (spec.Interactions.HasFlag(FeatureInteractions.Cross))
         {
             var x0 = parts.Count == 1 ? parts[0] : g.Concat(1, [.. parts]);

@@ -97,8 +97,14 @@ public sealed record MultiTaskSpec
         return owners;
     }
 
-    /// <summary>Width of the concatenated (pooled) field embeddings and dense features.</summary>
-    public int ConcatenatedSize => InteractionFields * EmbeddingDim + DenseSize;
+    /// <summary>With behaviour sequences: each position's match with its target joins the input (see <see cref="BehaviourPooling"/>).</summary>
+    public bool SequenceMatches { get; init; }
+
+    /// <summary>Values the behaviour block adds beside the pooled embeddings: a match per sequence position, with <see cref="SequenceMatches"/>.</summary>
+    public int SequenceSummaries => SequenceMatches ? SequencePositions : 0;
+
+    /// <summary>Width of the concatenated (pooled) field embeddings, dense features and sequence matches.</summary>
+    public int ConcatenatedSize => InteractionFields * EmbeddingDim + DenseSize + SequenceSummaries;
 
     /// <summary>Width of the network input: the concatenation (crossed, with the cross network), plus one embedding width with the bi-interaction, plus F(F-1)/2 pairwise dot products.</summary>
     public int InputSize => ConcatenatedSize + (Interactions.HasFlag(FeatureInteractions.FactorizationMachine) ? EmbeddingDim : 0)

@@ -42,7 +42,7 @@ public static class MultiTaskTrainer
         {
             FieldRows = fieldRows, EmbeddingDim = o.EmbeddingDim, DenseSize = train.DenseSize, Tasks = tasks, Interactions = o.Interactions, CrossLayers = o.CrossLayers,
             LearnTaskWeights = o.LearnTaskWeights, Seed = o.Seed,
-            Sequences = ResolveSequences(o, names), Pooling = o.Pooling, AttentionHidden = o.AttentionHidden, FieldAwareDim = o.FieldAwareDim,
+            Sequences = ResolveSequences(o, names), Pooling = o.Pooling, AttentionHidden = o.AttentionHidden, SequenceMatches = o.SequenceMatches, FieldAwareDim = o.FieldAwareDim,
             CrossedRowLimit = o.CrossedRowLimit, CrossedDim = o.CrossedDim, CrossedFieldPairs = KeptCrossedPairs(initial, names, o),
         };
         spec.ValidateSequences();

@@ -146,6 +146,12 @@ public sealed class MultiTaskTrainerOptions
     public SequencePooling Pooling = SequencePooling.Attention;
     /// <summary>Hidden width of the attention MLP.</summary>
     public int AttentionHidden = 32;
+    /// <summary>
+    /// With behaviour sequences: each position's match with the candidate (1 where the event is the candidate's own item, or
+    /// its category, 0 otherwise) joins the input, position by position (SIM's hard search as features; see
+    /// <see cref="BehaviourPooling"/>). Default true; a model trained without them warm-starts with false.
+    /// </summary>
+    public bool SequenceMatches = true;
     /// <summary>SharedBottom: the bottom MLP's hidden sizes.</summary>
     public int[] Bottom = [256, 128];
     /// <summary>Every architecture: each task tower's hidden sizes (a linear output follows).</summary>
