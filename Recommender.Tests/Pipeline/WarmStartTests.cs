@@ -135,4 +135,23 @@ public sealed class WarmStartTests
         StringAssert.Contains(e.Message, "architecture and layer sizes must match");
         Assert.IsFalse(ModelRegistry.IsRegistry(files.Path_("reg2")));
     }
+
+    [TestMethod]
+    public void AModelWithoutSequenceMatchesGoesOnOnlyWithoutThem()
+    {
+        // A model of histories trained before the matches were the default: its first layers are narrower by a column per
+        // position, so a warm start with the matches is refused naming them, and one without goes on.
+        using var files = new TestFiles();
+        SyntheticGenerator.Generate(new SyntheticOptions { Rows = 6_000, Seed = 35, History = 3 }, files.Path_("a"));
+        var data = TrainingData.FromDirectory(files.Path_("a"));
+        var without = Tiny();
+        without.SequenceMatches = false;
+        var first = TrainingJob.Run(data, without, files.Path_("reg"), _ => { });
+        var e = Assert.ThrowsExactly<ArgumentException>(() => TrainingJob.Run(data, Tiny(), files.Path_("reg2"), _ => { }, warmStart: first.Bundle));
+        StringAssert.Contains(e.Message, "the sequence matches");
+        var second = TrainingJob.Run(data with { Valid = null, Test = null }, without, files.Path_("reg3"), _ => { }, warmStart: first.Bundle);
+        Assert.IsFalse(second.Model.Spec.SequenceMatches);
+        Assert.AreEqual(first.Model.Spec.InputSize, second.Model.Spec.InputSize);
+        Assert.AreEqual(first.Model.Spec.InputSize + 2 * 3, (first.Model.Spec with { SequenceMatches = true }).InputSize, "a match per position of the two histories");
+    }
 }

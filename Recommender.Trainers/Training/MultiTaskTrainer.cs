@@ -249,7 +249,7 @@ public static class MultiTaskTrainer
         foreach (var p in compiled.Definition.Parameters)
         {
             if (!initial.Parameters.TryGetValue(p.Name, out var values) || values.Length != p.Size)
-                throw new ArgumentException($"the warm start's network differs from this one at '{p.Name}' (architecture and layer sizes must match)");
+                throw new ArgumentException($"the warm start's network differs from this one at '{p.Name}' (architecture and layer sizes must match, and the input's blocks: the interactions, the crossed width, the sequence matches)");
             runner.SetParameter(p.Name, values);
             var states = initial.OptimizerState[p.Name];
             if (states.Length != compiled.Optimizer.StateNames.Length) throw new ArgumentException($"the warm start's optimizer state of '{p.Name}' does not match");
