@@ -61,7 +61,7 @@ internal static class CompareCommand
             var counts = names.ToDictionary(n => n, Counts);
             // Each AUC also as a paired difference from a reference (ML.NET's FFM where it ran): on one test set two models err on
             // the same hard rows, so DeLong's standard error of the difference is what says whether one beats the other.
-            var reference = models.FirstOrDefault(m => m.Name == "FieldAwareFactorizationMachine") ?? models.FirstOrDefault(m => m.Name != "oracle");
+            var reference = models.FirstOrDefault(m => m.Name == ComparisonJob.FieldAwareFactorizationMachine) ?? models.FirstOrDefault(m => m.Name != "oracle");
             var differences = models.ToDictionary(m => m.Name, m => reference?.Predictions is { } r && m.Predictions is { } own && m != reference
                 ? MultiTaskMetrics.AucDifferences(tasks, own, r, labels).ToDictionary(d => d.Name, d => (d.Difference, d.StandardError)) : []);
             var table = new TextTable(["metric", .. models.Select(m => m.Name)]);

@@ -44,9 +44,10 @@ internal static class DemoCommand
             ComparedModel? ffm = null;
             foreach (var baseline in ComparisonJob.Baselines(trainTable, testTable, result.GetValue(threads), m => Console.Error.WriteLine(m)))
             {
-                if (baseline.Name == "FieldAwareFactorizationMachine") ffm = baseline;
+                bool isFfm = baseline.Name == ComparisonJob.FieldAwareFactorizationMachine;
+                if (isFfm) ffm = baseline;
                 Console.WriteLine($"ML.NET {baseline.Name}: {baseline.Seconds:F1} s");
-                columns.Add((baseline.Name == "FieldAwareFactorizationMachine" ? "ML.NET FFM" : "ML.NET LightGbm", baseline.Metrics));
+                columns.Add((isFfm ? "ML.NET FFM" : "ML.NET LightGbm", baseline.Metrics));
             }
             var reported = new List<HtmlReport.ModelResult>();
             var paired = new List<string>();

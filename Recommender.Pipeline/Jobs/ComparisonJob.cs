@@ -12,7 +12,6 @@ using Recommender.Trainers.Training;
 
 namespace Recommender.Pipeline.Jobs;
 
-/// <summary>One model's test metrics in a comparison, with its training seconds.</summary>
 /// <summary>A model's test metrics, its training time, and its test predictions by name (for paired comparisons).</summary>
 public sealed record ComparedModel(string Name, MultiTaskMetrics Metrics, double Seconds, IReadOnlyDictionary<string, float[]>? Predictions = null);
 
@@ -63,6 +62,9 @@ public static class ComparisonJob
         return results;
     }
 
+    /// <summary>The name of ML.NET's field-aware factorization machine among the <see cref="Baselines"/>, the reference paired differences are taken from.</summary>
+    public const string FieldAwareFactorizationMachine = "FieldAwareFactorizationMachine";
+
     /// <summary>
     /// ML.NET's field-aware factorization machine and LightGBM on <paramref name="train"/>, measured on <paramref name="test"/>
     /// (the default chain's click, and the conversion on clicked rows where the data has it).
@@ -75,7 +77,7 @@ public static class ComparisonJob
         var ml = new MLContext(seed: 1);
         return
         [
-            Baseline(ml, "FieldAwareFactorizationMachine", train, test, tasks, labels, groups, log,
+            Baseline(ml, FieldAwareFactorizationMachine, train, test, tasks, labels, groups, log,
                 (features, label) => ml.BinaryClassification.Trainers.FieldAwareFactorizationMachine(new FieldAwareFactorizationMachineTrainer.Options
                 {
                     FeatureColumnName = features[0], ExtraFeatureColumns = features[1..], LabelColumnName = label,

@@ -1,4 +1,5 @@
 using Recommender.Pipeline.Cli;
+using Recommender.Pipeline.Data.Synthetic;
 
 namespace Recommender.Tests.Pipeline;
 
@@ -30,7 +31,7 @@ public sealed class CliTests
         string full = Path.Combine(files.Root, "full"), plain = Path.Combine(files.Root, "plain"), api = Path.Combine(files.Root, "api");
         Assert.AreEqual(0, Run("generate", "--rows", "5000", "--out", full).Code);
         Assert.AreEqual(0, Run("generate", "--rows", "5000", "--out", plain, "--crosses", "false", "--history", "0").Code);
-        Recommender.Pipeline.Data.Synthetic.SyntheticGenerator.Generate(Recommender.Pipeline.Data.Synthetic.SyntheticOptions.Plain(5000), api);
+        SyntheticGenerator.Generate(SyntheticOptions.Plain(5000), api);
         StringAssert.EndsWith(File.ReadLines(Path.Combine(full, "train.csv")).First(), ",timestamp,recent_items,recent_categories");
         foreach (var f in new[] { "train.csv", "test.csv", "test_truth.csv", "schema.json" })
             CollectionAssert.AreEqual(File.ReadAllBytes(Path.Combine(api, f)), File.ReadAllBytes(Path.Combine(plain, f)), f);

@@ -23,11 +23,7 @@ public sealed class BehaviourSequenceTests
     [DataRow(SequencePooling.Attention)]
     public void MatchesMarkExactlyThePresentPositionsHoldingTheTargetsId(SequencePooling pooling)
     {
-        var spec = new MultiTaskSpec
-        {
-            FieldRows = [4, 6, 6, 6, 6], EmbeddingDim = 3, Sequences = [new SequenceSpec("recent", TargetField: 1, FirstField: 2, Length: 3)],
-            Pooling = pooling, AttentionHidden = 4, SequenceMatches = true,
-        };
+        var spec = Spec(pooling) with { SequenceMatches = true };
         Assert.AreEqual(2 * 3 + 3 + 3, spec.ConcatenatedSize, "one match per position beside the fields and the pooled history");
         var init = new ParameterInit(7);
         var block = new BehaviourPooling(init, spec);

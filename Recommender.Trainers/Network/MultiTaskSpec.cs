@@ -100,11 +100,8 @@ public sealed record MultiTaskSpec
     /// <summary>With behaviour sequences: each position's match with its target joins the input (see <see cref="BehaviourPooling"/>).</summary>
     public bool SequenceMatches { get; init; }
 
-    /// <summary>Values the behaviour block adds beside the pooled embeddings: a match per sequence position, with <see cref="SequenceMatches"/>.</summary>
-    public int SequenceSummaries => SequenceMatches ? SequencePositions : 0;
-
     /// <summary>Width of the concatenated (pooled) field embeddings, dense features and sequence matches.</summary>
-    public int ConcatenatedSize => InteractionFields * EmbeddingDim + DenseSize + SequenceSummaries;
+    public int ConcatenatedSize => InteractionFields * EmbeddingDim + DenseSize + (SequenceMatches ? SequencePositions : 0);
 
     /// <summary>Width of the network input: the concatenation (crossed, with the cross network), plus one embedding width with the bi-interaction, plus F(F-1)/2 pairwise dot products.</summary>
     public int InputSize => ConcatenatedSize + (Interactions.HasFlag(FeatureInteractions.FactorizationMachine) ? EmbeddingDim : 0)

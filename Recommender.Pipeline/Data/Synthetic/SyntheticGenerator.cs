@@ -92,7 +92,7 @@ public static class SyntheticGenerator
     public const int MaxWarmUpDays = 3650;
 
     // The unwritten rows before the log, at the log's own traffic per day (row -1 is the last moment before the log).
-    private static long WarmUpRows(SyntheticOptions o) => o.History > 0 ? (long)Math.Round(o.Rows * (double)o.WarmUpDays / o.Days) : 0;
+    private static long WarmUpRows(SyntheticOptions o) => (long)Math.Round(o.Rows * (double)o.WarmUpDays / o.Days);
 
     /// <summary>Generates the data set into <paramref name="directory"/>; every file is written atomically.</summary>
     public static GenerationResult Generate(SyntheticOptions options, string directory, Action<long, long>? progress = null)
