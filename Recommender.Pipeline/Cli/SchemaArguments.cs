@@ -13,6 +13,7 @@ internal sealed class SchemaArguments
     public readonly Option<string?> User = new("--user") { Description = "User id column" };
     public readonly Option<string?> Item = new("--item") { Description = "Item id column" };
     public readonly Option<string?> Group = new("--group") { Description = "GAUC grouping column (default: the user column)" };
+    public readonly Option<string?> Time = new("--time") { Description = "Event time column (Unix seconds; not a feature): lets calendar fields such as a weekday be counted in days (see --min-days)" };
     public readonly Option<string[]> Categorical = new("--categorical") { Description = "Categorical columns (names or * globs; comma-separated or repeated)", AllowMultipleArgumentsPerToken = true };
     public readonly Option<string[]> Dense = new("--dense") { Description = "Dense columns (names or * globs)", AllowMultipleArgumentsPerToken = true };
     public readonly Option<string?> Click = new("--click") { Description = "Click label column (0/1)" };
@@ -27,7 +28,7 @@ internal sealed class SchemaArguments
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Schema, Experiment, Format, Separator, User, Item, Group, Categorical, Dense, Click, Conversion, Rating, RatingMin, RatingMax, Task, SkipBadRows, OnInconsistent, CommonFeatures })
+        foreach (var o in new Option[] { Schema, Experiment, Format, Separator, User, Item, Group, Time, Categorical, Dense, Click, Conversion, Rating, RatingMin, RatingMax, Task, SkipBadRows, OnInconsistent, CommonFeatures })
             command.Options.Add(o);
     }
 
@@ -61,6 +62,7 @@ internal sealed class SchemaArguments
         if (result.GetValue(User) is { } user) schema.User = user;
         if (result.GetValue(Item) is { } item) schema.Item = item;
         if (result.GetValue(Group) is { } group) schema.Group = group;
+        if (result.GetValue(Time) is { } time) schema.Time = time;
         if (result.GetValue(Categorical) is { Length: > 0 } cat) schema.Categorical = Split(cat);
         if (result.GetValue(Dense) is { Length: > 0 } dense) schema.Dense = Split(dense);
         if (result.GetValue(Click) is { } click) schema.Click = click;

@@ -39,7 +39,7 @@ public enum InconsistentRowPolicy
 public sealed class DatasetSchema
 {
     /// <summary>Canonical output column names: every loader emits these for the roles.</summary>
-    public const string UserColumn = "UserId", ItemColumn = "ItemId", GroupColumn = "Group",
+    public const string UserColumn = "UserId", ItemColumn = "ItemId", GroupColumn = "Group", TimeColumn = "Time",
         ClickColumn = "Click", ConversionColumn = "Conversion", RatingColumn = "Rating";
 
     /// <summary>A name for reports.</summary>
@@ -71,6 +71,13 @@ public sealed class DatasetSchema
 
     /// <summary>The column that groups rows for GAUC; defaults to <see cref="User"/>.</summary>
     public string? Group { get; set; }
+
+    /// <summary>
+    /// The column holding each row's event time, in Unix seconds (optional; not a feature). With it the featurizer can
+    /// tell a calendar field (one value per day, as a weekday) and count its values in days rather than rows; see
+    /// <c>FeaturizerOptions.MinDays</c>. Data to score may lack it.
+    /// </summary>
+    public string? Time { get; set; }
 
     /// <summary>Categorical feature columns (names or globs).</summary>
     public List<string> Categorical { get; set; } = new();
@@ -236,6 +243,7 @@ public sealed class DatasetSchema
         var sequences = (Sequences ?? []).Select(q => Claim(q.Column, "sequence")).ToArray();
         string? groupName = Group ?? User;
         int group = groupName == User ? user : Claim(groupName, "group");
+        int time = Claim(Time, "time", optional: LabelsOptional);
 
         List<int> Expand(List<string> patterns, string role)
         {
@@ -267,7 +275,7 @@ public sealed class DatasetSchema
         dense.AddRange(Expand(Dense.Where(p => p.Contains('*')).ToList(), "dense"));
         categorical.AddRange(Expand(Categorical.Where(p => p.Contains('*')).ToList(), "categorical"));
 
-        var reserved = new[] { UserColumn, ItemColumn, GroupColumn, ClickColumn, ConversionColumn, RatingColumn };
+        var reserved = new[] { UserColumn, ItemColumn, GroupColumn, TimeColumn, ClickColumn, ConversionColumn, RatingColumn };
         foreach (int i in categorical.Concat(dense))
         {
             if (reserved.Contains(header[i], StringComparer.OrdinalIgnoreCase))
@@ -278,7 +286,7 @@ public sealed class DatasetSchema
             bool known = q.Field == User || q.Field == Item || categorical.Any(i => header[i] == q.Field);
             if (!known) throw new SchemaException($"{source}: sequence '{q.Column}' lists values of '{q.Field}', which is not the user, the item or a categorical column");
         }
-        return new ResolvedSchema(this, header.ToArray(), user, item, group == user ? -1 : group,
+        return new ResolvedSchema(this, header.ToArray(), user, item, group == user ? -1 : group, time,
             categorical.ToArray(), dense.ToArray(), click, conversion, rating, taskLabels, sequences);
     }
 

@@ -8,7 +8,7 @@ namespace Recommender.Pipeline.Data;
 /// </summary>
 public sealed class ResolvedSchema
 {
-    internal ResolvedSchema(DatasetSchema schema, string[] header, int user, int item, int group,
+    internal ResolvedSchema(DatasetSchema schema, string[] header, int user, int item, int group, int time,
         int[] categorical, int[] dense, int click, int conversion, int rating, int[] taskLabels, int[] sequences)
     {
         Schema = schema;
@@ -17,6 +17,7 @@ public sealed class ResolvedSchema
         if (user >= 0) text.Add((DatasetSchema.UserColumn, user));
         if (item >= 0) text.Add((DatasetSchema.ItemColumn, item));
         if (group >= 0) text.Add((DatasetSchema.GroupColumn, group));
+        if (time >= 0) text.Add((DatasetSchema.TimeColumn, time));
         foreach (int i in categorical) text.Add((header[i], i));
         // Each sequence's positions after every other text column: the model's sequence fields come last.
         var elements = Enumerable.Repeat(-1, text.Count).ToList();
@@ -60,9 +61,10 @@ public sealed class ResolvedSchema
         NumberColumns = numbers.Select(t => t.Item1).ToArray();
         NumberSources = numbers.Select(t => t.Item2).ToArray();
         DenseCount = dense.Length;
-        CategoricalFeatures = text.Where(t => t.Item1 != DatasetSchema.GroupColumn).Select(t => t.Item1).ToArray();
+        CategoricalFeatures = text.Where(t => t.Item1 is not (DatasetSchema.GroupColumn or DatasetSchema.TimeColumn)).Select(t => t.Item1).ToArray();
         DenseFeatures = numbers.Take(dense.Length).Select(t => t.Item1).ToArray();
         GroupOutput = group >= 0 ? DatasetSchema.GroupColumn : user >= 0 ? DatasetSchema.UserColumn : null;
+        TimeOutput = time >= 0 ? DatasetSchema.TimeColumn : null;
     }
 
     /// <summary>The schema this came from.</summary>
@@ -129,6 +131,9 @@ public sealed class ResolvedSchema
 
     /// <summary>Output name of the GAUC grouping column, or null when there is none.</summary>
     public string? GroupOutput { get; }
+
+    /// <summary>Output name of the event-time column (text, Unix seconds), or null when the schema has none or the file lacks it.</summary>
+    public string? TimeOutput { get; }
 
     /// <summary>Highest source field index any role reads (a record needs more fields than this).</summary>
     public int MaxSource => TextSources.Concat(NumberSources).DefaultIfEmpty(-1).Max();

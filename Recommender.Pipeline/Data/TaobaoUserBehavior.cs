@@ -25,7 +25,7 @@ public static class TaobaoUserBehavior
     /// <summary>The schema of the converted files.</summary>
     public static DatasetSchema Schema(int history) => new()
     {
-        Name = "taobao-user-behavior", Format = DataFormat.Csv, User = "user_id", Item = "item_id", Group = "user_id",
+        Name = "taobao-user-behavior", Format = DataFormat.Csv, User = "user_id", Item = "item_id", Group = "user_id", Time = "timestamp",
         Categorical = ["category", "hour", "weekday"], Click = "click", Conversion = "conversion", Rating = null,
         Sequences = [new() { Column = "recent_items", Field = "item_id", Length = history }, new() { Column = "recent_categories", Field = "category", Length = history }],
     };

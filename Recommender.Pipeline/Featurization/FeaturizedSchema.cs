@@ -9,6 +9,13 @@ public sealed record FeaturizedSchema(IReadOnlyList<CategoricalFeature> Categori
 {
     /// <summary>The name of the dense feature vector column.</summary>
     public const string DenseFeatures = "DenseFeatures";
+
+    /// <summary>Categorical columns left out: calendar fields none of whose values was held on enough training days.</summary>
+    public IReadOnlyList<string> LeftOut { get; init; } = [];
+
+    /// <summary>The log line that names the <paramref name="leftOut"/> columns and says why.</summary>
+    public static string LeftOutLine(IReadOnlyList<string> leftOut, int minDays) =>
+        $"left out {string.Join(", ", leftOut.Select(c => $"'{c}'"))}: calendar field(s), one value a day, none of whose values was held on {minDays} training days (--min-days)";
 }
 
 /// <summary>A categorical feature as a key column.</summary>

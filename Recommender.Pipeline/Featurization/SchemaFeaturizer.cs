@@ -8,7 +8,7 @@ namespace Recommender.Pipeline.Featurization;
 /// <summary>
 /// Builds the featurization of a <see cref="ResolvedSchema"/> from ML.NET's own estimators, so it saves
 /// and loads with the model: categoricals to keys through a vocabulary learned here (min-count,
-/// max-vocabulary; unseen values map to key 0, never to an exception) or by hashing; dense features
+/// max-vocabulary, and for calendar fields min-days; unseen values map to key 0, never to an exception) or by hashing; dense features
 /// concatenated, missing values replaced by the training mean, then normalized.
 /// </summary>
 public static class SchemaFeaturizer
@@ -21,11 +21,13 @@ public static class SchemaFeaturizer
         if (options.MinCount < 1) throw new ArgumentOutOfRangeException(nameof(options), "MinCount must be at least 1");
         if (options.MaxVocabulary < 1) throw new ArgumentOutOfRangeException(nameof(options), "MaxVocabulary must be at least 1");
         if (options.HashBits is < 1 or > 30) throw new ArgumentOutOfRangeException(nameof(options), "HashBits must be in 1..30");
+        if (options.MinDays < 1) throw new ArgumentOutOfRangeException(nameof(options), "MinDays must be at least 1");
 
         // A sequence position is hashed, or mapped through a vocabulary, as the column whose values it lists.
         var hashed = schema.CategoricalFeatures.Where(c => options.HashedColumns.Any(p => DatasetSchema.Glob(p, schema.VocabularyOf(c)))).ToHashSet();
         var vocabularies = VocabularyBuilder.Build(training, schema.CategoricalFeatures.Where(c => !hashed.Contains(c) && schema.VocabularyOf(c) == c).ToArray(),
             options.MinCount, options.MaxVocabulary);
+        var leftOut = KeepCalendarValues(training, schema, options, vocabularies);
 
         IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
         var features = new List<CategoricalFeature>();
@@ -37,6 +39,7 @@ public static class SchemaFeaturizer
                 features.Add(new CategoricalFeature(column, 1 << options.HashBits, Hashed: true));
                 continue;
             }
+            if (leftOut.Contains(column)) continue;
             var vocabulary = vocabularies[schema.VocabularyOf(column)];
             if (vocabulary.Count == 0) throw new SchemaException($"categorical column '{column}' has no value seen at least {options.MinCount} times in training");
             chain = chain.Append(KeyMapping(mlContext, column, vocabulary));
@@ -57,13 +60,28 @@ public static class SchemaFeaturizer
                 _ => chain,
             };
         }
-        return (chain, new FeaturizedSchema(features, dense > 0 ? FeaturizedSchema.DenseFeatures : null, dense));
+        return (chain, new FeaturizedSchema(features, dense > 0 ? FeaturizedSchema.DenseFeatures : null, dense) { LeftOut = leftOut });
+    }
+
+    // Narrows each calendar field's vocabulary to the values held on at least MinDays days and returns the fields left with
+    // none. A sequence's target keeps its vocabulary whole: the positions read it.
+    private static List<string> KeepCalendarValues(IDataView training, ResolvedSchema schema, FeaturizerOptions options, Dictionary<string, List<string>> vocabularies)
+    {
+        if (schema.TimeOutput is not { } time || options.MinDays <= 1) return [];
+        var targets = schema.BehaviourSequences.Select(q => q.Target).ToHashSet();
+        var leftOut = new List<string>();
+        foreach (var field in CalendarFields.Find(training, time, schema.Schema.Time!, vocabularies.Keys.Where(c => !targets.Contains(c)).ToArray()))
+        {
+            var kept = vocabularies[field.Column] = vocabularies[field.Column].Where(v => field.Days.GetValueOrDefault(v) >= options.MinDays).ToList();
+            if (kept.Count == 0) leftOut.Add(field.Column);
+        }
+        return leftOut;
     }
 
     /// <summary>
     /// A trained featurization grown for new data (a warm start): each vocabulary keeps its values and keys and
-    /// appends values first seen in <paramref name="newTraining"/> (min-count applied to the new data, the total capped at
-    /// the maximum vocabulary), hashed columns hash as before, and the dense imputation and normalization are kept as
+    /// appends values first seen in <paramref name="newTraining"/> (min-count, and min-days for calendar fields, applied to
+    /// the new data, the total capped at the maximum vocabulary), a column left out stays out, hashed columns hash as before, and the dense imputation and normalization are kept as
     /// they were, so known rows featurize exactly as before.
     /// </summary>
     public static (ITransformer Featurization, FeaturizedSchema Output) Grow(MLContext mlContext, ResolvedSchema schema, IDataView newTraining,
@@ -78,10 +96,14 @@ public static class SchemaFeaturizer
         var features = new List<CategoricalFeature>();
         var fresh = VocabularyBuilder.Build(newTraining, schema.CategoricalFeatures.Where(c => output.GetColumnOrNull(c)?.HasKeyValues() == true && schema.VocabularyOf(c) == c).ToArray(),
             options.MinCount, options.MaxVocabulary);
+        KeepCalendarValues(newTraining, schema, options, fresh);
+        var leftOut = new List<string>();
         var grownVocabularies = new Dictionary<string, List<string>>();
         foreach (var column in schema.CategoricalFeatures)
         {
             var old = output.GetColumnOrNull(column) ?? throw new SchemaException($"categorical column '{column}' is not in the warm start's featurization");
+            // Left out then (a calendar field without a value on enough days), left out now: the model has no input for it.
+            if (old.Type is TextDataViewType) { leftOut.Add(column); continue; }
             if (!old.HasKeyValues())
             {
                 // Hashed: the hash of a value does not depend on the data, so the same hash is fitted again.
@@ -109,7 +131,7 @@ public static class SchemaFeaturizer
         }
         grown.AddRange(parts.Where(p => p is ColumnConcatenatingTransformer or MissingValueReplacingTransformer or NormalizingTransformer));
         int dense = schema.DenseFeatures.Length;
-        return (new TransformerChain<ITransformer>(grown.ToArray()), new FeaturizedSchema(features, dense > 0 ? FeaturizedSchema.DenseFeatures : null, dense));
+        return (new TransformerChain<ITransformer>(grown.ToArray()), new FeaturizedSchema(features, dense > 0 ? FeaturizedSchema.DenseFeatures : null, dense) { LeftOut = leftOut });
     }
 
     // Value to key through a fixed vocabulary: key k+1 for its k-th value (0 for anything else).

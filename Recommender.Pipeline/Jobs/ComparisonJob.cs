@@ -37,6 +37,7 @@ public static class ComparisonJob
         var results = new List<ComparedModel>();
         if (baselines) results.AddRange(Baselines(train, test, options.Threads, log));
         var featurized = FeaturizedTables.Build(new MLContext(seed: 1), train, featurizer, valid is null ? [test] : [valid, test]);
+        if (featurized.Features.LeftOut.Count > 0) log(FeaturizedSchema.LeftOutLine(featurized.Features.LeftOut, (featurizer ?? new()).MinDays));
         var testMatrix = featurized.Others[^1];
         // With behaviour sequences in the data, each architecture once without them (the plain fields only) and once with.
         bool[] variants = featurized.Sequences.Length > 0 ? [false, true] : [false];

@@ -98,6 +98,7 @@ public static class TrainingJob
             features = created;
         }
         log($"featurized: {features.Categorical.Count} categorical fields ({features.Categorical.Sum(c => (long)c.Cardinality):N0} keys), {features.DenseSize} dense");
+        if (features.LeftOut.Count > 0) log(FeaturizedSchema.LeftOutLine(features.LeftOut, (featurizer ?? new()).MinDays));
         if (options.Interactions.HasFlag(Recommender.Trainers.Network.FeatureInteractions.FieldAware))
         {
             // The field-aware tables grow with the plain fields squared: say what they take before training does.

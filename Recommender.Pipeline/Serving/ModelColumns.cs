@@ -33,6 +33,7 @@ public sealed class ModelColumns
             DatasetSchema.UserColumn => schema.User ?? c,
             DatasetSchema.ItemColumn => schema.Item ?? c,
             DatasetSchema.GroupColumn => schema.Group ?? c,
+            DatasetSchema.TimeColumn => schema.Time ?? c,
             _ => c,
         }).ToArray();
         for (int i = 0; i < TextColumns.Length; i++) _byRequestName[RequestNames[i]] = (true, i);

@@ -97,6 +97,14 @@ internal sealed class SimulatedWorld
     /// <summary>The header of <see cref="Row"/>.</summary>
     public static string Header => SyntheticGenerator.Header(SyntheticOptions.Plain(1_000_000));
 
-    /// <summary>The schema of the rows.</summary>
-    public static DatasetSchema Schema() => SyntheticGenerator.Schema();
+    /// <summary>
+    /// The schema of the rows, without the event time: each night learns from one day's log, in which no field can be
+    /// told to be a calendar one, and the exported logs carry the serving clock instead (<c>ts</c>, in milliseconds).
+    /// </summary>
+    public static DatasetSchema Schema()
+    {
+        var schema = SyntheticGenerator.Schema();
+        schema.Time = null;
+        return schema;
+    }
 }

@@ -98,8 +98,10 @@ public sealed class BehaviourBundleTests
         using var files = new TestFiles();
         var (dir, bundle, result) = TinyBundle.Train(files.Root, 20_000, 4, MultiTaskArchitecture.Mmoe, history: 5);
         var metadata = ModelBundle.Open(bundle).Metadata;
-        Assert.AreEqual(2 + 14 + 2 * 5, metadata.OnnxIdInputs.Count, "user, item, 14 categoricals, and two histories of 5");
-        CollectionAssert.AreEqual(new[] { "recent_items#0", "recent_items#1" }, metadata.OnnxIdInputs.Skip(16).Take(2).ToArray());
+        // The weekday, a calendar field each of whose values the 24 training days hold three or four times, is left out.
+        Assert.AreEqual(2 + 13 + 2 * 5, metadata.OnnxIdInputs.Count, "user, item, 13 categoricals, and two histories of 5");
+        Assert.IsFalse(metadata.OnnxIdInputs.Contains("weekday"));
+        CollectionAssert.AreEqual(new[] { "recent_items#0", "recent_items#1" }, metadata.OnnxIdInputs.Skip(15).Take(2).ToArray());
         Assert.IsTrue(result.Model.Spec.Sequences.Count == 2 && result.Model.Compiled.Definition.Parameters.Any(p => p.Name == "attention.recent_items.position"));
 
         var ml = new MLContext();

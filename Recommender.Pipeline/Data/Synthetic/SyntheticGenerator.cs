@@ -77,6 +77,7 @@ public static class SyntheticGenerator
         User = "user_id",
         Item = "item_id",
         Group = "user_id",
+        Time = "timestamp",
         Categorical = CategoricalColumns.Where(c => c is not "user_id" and not "item_id").ToList(),
         Dense = DenseColumns.ToList(),
         Click = "click",

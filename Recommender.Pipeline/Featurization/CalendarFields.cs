@@ -1,0 +1,118 @@
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Recommender.Pipeline.Data;
+
+namespace Recommender.Pipeline.Featurization;
+
+/// <summary>
+/// A calendar field: a categorical column that holds one value per day (a weekday, a month, a holiday flag), found from
+/// the event times. <paramref name="Days"/> counts, per value, the days it held.
+/// </summary>
+/// <param name="Column">The column.</param>
+/// <param name="OffsetMinutes">Where its days start, in minutes after UTC midnight (a local time zone's midnight).</param>
+/// <param name="Days">Per value, the number of days on which it was the day's value.</param>
+public sealed record CalendarField(string Column, int OffsetMinutes, IReadOnlyDictionary<string, int> Days);
+
+/// <summary>
+/// Finds the calendar fields of training data. Every row of a day shares such a field's value, so whatever else moved
+/// the day (a trend, a campaign, a day's own noise) moves all of that value's rows together: its effect is measured once
+/// per day, not once per row, and a value seen on three days is three observations however many rows it has. The
+/// featurizer counts these fields' values in days (<see cref="FeaturizerOptions.MinDays"/>).
+/// </summary>
+public static class CalendarFields
+{
+    /// <summary>Days are found to start on a quarter hour after UTC midnight (every time zone's do; a log's own clock may be off by minutes).</summary>
+    public const int BucketMinutes = 15;
+
+    /// <summary>A day is one value's when that value holds at least this share of its rows (a daylight-saving hour or the quarter hour midnight falls in may hold the next).</summary>
+    public const double DayShare = 0.95;
+
+    /// <summary>
+    /// A column is called a calendar field only where, had its values been drawn independently of the day, at least this
+    /// many days would have been expected to show a second value: one row a day is no evidence.
+    /// </summary>
+    public const double Evidence = 3;
+
+    /// <summary>
+    /// The calendar fields among <paramref name="columns"/> (text columns of <paramref name="data"/>), from the event times in
+    /// <paramref name="timeColumn"/> (Unix seconds as text; empty times are skipped). <paramref name="timeName"/> names
+    /// the column in errors.
+    /// </summary>
+    public static IReadOnlyList<CalendarField> Find(IDataView data, string timeColumn, string timeName, IReadOnlyList<string> columns)
+    {
+        // Per column, each quarter hour's values and their rows. A quarter hour holds at most two (the one a day ends on may
+        // straddle midnight); a column with more is no calendar field and is no longer followed.
+        var buckets = columns.Select(_ => new Dictionary<long, Dictionary<string, long>>()).ToArray();
+        var alive = columns.Select(_ => true).ToArray();
+        int following = columns.Count;
+        var schemaColumns = columns.Append(timeColumn).Select(c => data.Schema[c]).ToArray();
+        using (var cursor = data.GetRowCursor(schemaColumns))
+        {
+            var getters = columns.Select(c => cursor.GetGetter<ReadOnlyMemory<char>>(data.Schema[c])).ToArray();
+            var time = cursor.GetGetter<ReadOnlyMemory<char>>(data.Schema[timeColumn]);
+            ReadOnlyMemory<char> text = default, value = default;
+            while (following > 0 && cursor.MoveNext())
+            {
+                time(ref text);
+                if (text.IsEmpty) continue;
+                if (!double.TryParse(text.Span, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) || !double.IsFinite(seconds))
+                    throw new SchemaException($"time column '{timeName}': '{text}' is not a time in Unix seconds");
+                long bucket = (long)Math.Floor(seconds / (BucketMinutes * 60));
+                for (int c = 0; c < getters.Length; c++)
+                {
+                    if (!alive[c]) continue;
+                    getters[c](ref value);
+                    if (value.IsEmpty) continue;
+                    if (!buckets[c].TryGetValue(bucket, out var counts)) buckets[c][bucket] = counts = new(StringComparer.Ordinal);
+                    var lookup = counts.GetAlternateLookup<ReadOnlySpan<char>>();
+                    if (lookup.TryGetValue(value.Span, out long rows)) lookup[value.Span] = rows + 1;
+                    else if (counts.Count < 2) lookup[value.Span] = 1;
+                    else { alive[c] = false; buckets[c].Clear(); following--; }
+                }
+            }
+        }
+        var found = new List<CalendarField>();
+        for (int c = 0; c < columns.Count; c++)
+            if (alive[c] && Days(buckets[c]) is { } days) found.Add(days with { Column = columns[c] });
+        return found;
+    }
+
+    // The best start of day for one column's quarter hours, if at it every day has a value of its own.
+    private static CalendarField? Days(Dictionary<long, Dictionary<string, long>> buckets)
+    {
+        const int perDay = 24 * 60 / BucketMinutes;
+        // The most frequent value's share of the rows: drawn independently of the day, a day of n rows would show it
+        // alone (or any one value alone) with probability at most top^(n-1).
+        var totals = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var (value, rows) in buckets.Values.SelectMany(b => b)) totals[value] = totals.GetValueOrDefault(value) + rows;
+        if (totals.Count == 0) return null;
+        double top = (double)totals.Values.Max() / totals.Values.Sum();
+        CalendarField? best = null;
+        long bestRows = -1;
+        for (int offset = 0; offset < perDay; offset++)
+        {
+            var days = new Dictionary<long, Dictionary<string, long>>();
+            foreach (var (bucket, values) in buckets)
+            {
+                long day = Math.DivRem(bucket - offset, perDay, out long r) - (r < 0 ? 1 : 0);
+                if (!days.TryGetValue(day, out var counts)) days[day] = counts = new(StringComparer.Ordinal);
+                foreach (var (value, rows) in values) counts[value] = counts.GetValueOrDefault(value) + rows;
+            }
+            long held = 0;
+            var byValue = new Dictionary<string, int>(StringComparer.Ordinal);
+            bool calendar = true;
+            foreach (var counts in days.Values)
+            {
+                var (dayValue, rows) = counts.MaxBy(kv => kv.Value);
+                if (rows < DayShare * counts.Values.Sum()) { calendar = false; break; }
+                held += rows;
+                byValue[dayValue] = byValue.GetValueOrDefault(dayValue) + 1;
+            }
+            if (!calendar || held <= bestRows || days.Values.Sum(d => 1 - Math.Pow(top, d.Values.Sum() - 1)) < Evidence) continue;
+            best = new CalendarField("", offset * BucketMinutes, byValue);
+            bestRows = held;
+        }
+        return best;
+    }
+}
