@@ -60,20 +60,23 @@ internal static class CompareCommand
             }
             var names = models.SelectMany(m => m.Metrics.Items().Select(i => i.Name)).Distinct().Where(n => !n.EndsWith("unscored_rows")).ToList();
             var counts = names.ToDictionary(n => n, Counts);
-            // Each AUC also as a paired difference from a reference (ML.NET's FFM where it ran): on one test set two models err on
-            // the same hard rows, so DeLong's standard error of the difference is what says whether one beats the other.
-            var reference = models.FirstOrDefault(m => m.Name == ComparisonJob.FieldAwareFactorizationMachine) ?? models.FirstOrDefault(m => m.Name != "oracle");
-            var differences = models.ToDictionary(m => m.Name, m => reference?.Predictions is { } r && m.Predictions is { } own && m != reference
-                ? MultiTaskMetrics.AucDifferences(tasks, own, r, labels).ToDictionary(d => d.Name, d => (d.Difference, d.StandardError)) : []);
+            // Each AUC also as a paired difference from each of ML.NET's trainers where they ran (else from the first model): on one
+            // test set two models err on the same hard rows, so DeLong's standard error of the difference is what says whether
+            // one beats the other.
+            var references = models.Where(m => m.Name is ComparisonJob.FieldAwareFactorizationMachine or ComparisonJob.LightGbm).ToList();
+            if (references.Count == 0 && models.FirstOrDefault(m => m.Name != "oracle") is { } first) references.Add(first);
+            var differences = references.Select(reference => models.ToDictionary(m => m.Name, m => reference.Predictions is { } r && m.Predictions is { } own && m != reference
+                ? MultiTaskMetrics.AucDifferences(tasks, own, r, labels).ToDictionary(d => d.Name, d => (d.Difference, d.StandardError)) : [])).ToList();
             var table = new TextTable(["metric", .. models.Select(m => m.Name)]);
             foreach (var name in names)
             {
                 table.Add([name, .. models.Select(m => m.Metrics[name] is { IsDefined: true } v
                     ? v.Value.ToString("F4", CultureInfo.InvariantCulture) + (counts[name] is var (p, n) && m.Name != "oracle" ? $" ± {BinaryMetrics.AucStandardError(v.Value, p, n):F4}" : "")
                     : "-")]);
-                if (differences.Values.Any(d => d.ContainsKey(name)))
-                    table.Add([$"  vs {reference!.Name}, paired", .. models.Select(m => differences[m.Name].TryGetValue(name, out var d)
-                        ? MetricsReport.Difference(d.Difference, d.StandardError) : "-")]);
+                for (int k = 0; k < references.Count; k++)
+                    if (differences[k].Values.Any(d => d.ContainsKey(name)))
+                        table.Add([$"  vs {references[k].Name}, paired", .. models.Select(m => differences[k][m.Name].TryGetValue(name, out var d)
+                            ? MetricsReport.Difference(d.Difference, d.StandardError) : "-")]);
             }
             table.Add(["seconds", .. models.Select(m => m.Name == "oracle" ? "-" : m.Seconds.ToString("F1", CultureInfo.InvariantCulture))]);
             Console.WriteLine("test split:");

@@ -66,6 +66,9 @@ public static class ComparisonJob
     /// <summary>The name of ML.NET's field-aware factorization machine among the <see cref="Baselines"/>, the reference paired differences are taken from.</summary>
     public const string FieldAwareFactorizationMachine = "FieldAwareFactorizationMachine";
 
+    /// <summary>The name of ML.NET's LightGBM among the <see cref="Baselines"/>.</summary>
+    public const string LightGbm = "LightGbm";
+
     /// <summary>
     /// ML.NET's field-aware factorization machine and LightGBM on <paramref name="train"/>, measured on <paramref name="test"/>
     /// (the default chain's click, and the conversion on clicked rows where the data has it).
@@ -83,7 +86,7 @@ public static class ComparisonJob
                 {
                     FeatureColumnName = features[0], ExtraFeatureColumns = features[1..], LabelColumnName = label,
                 })),
-            Baseline(ml, "LightGbm", train, test, tasks, labels, groups, log,
+            Baseline(ml, LightGbm, train, test, tasks, labels, groups, log,
                 (features, label) => ml.Transforms.Concatenate("Features", features).Append(ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options
                 {
                     FeatureColumnName = "Features", LabelColumnName = label, Seed = 1, NumberOfThreads = threads > 0 ? threads : null,

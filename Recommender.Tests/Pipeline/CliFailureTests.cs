@@ -65,6 +65,8 @@ public sealed class CliFailureTests
             (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--learning-rate", "-1"], "--learning-rate must be a finite number >= 0"),
             (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--batch-size", "0"], "--batch-size must be at least 1"),
             (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--crossed-dim", "0"], "--crossed-dim must be at least 1"),
+            (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--min-days", "0"], "--min-days must be at least 1"),
+            (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--time", "when"], "the time column 'when' is not in the data"),
             (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--epochs", "1e9"], "Cannot parse argument '1e9' for option '--epochs' as a whole number (at most 2,147,483,647)"),
             (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--architecture", "Foo"], "as one of the option's values. Did you mean one of the following? Esmm Mmoe Ple SharedBottom (see --help)"),
             (["train", "--data", data, "--out", Path.Combine(root, "reg"), "--learning-rate", "1e30", "--embedding-learning-rate", "1e30", "--interactions", "None"], "training diverged at step"),

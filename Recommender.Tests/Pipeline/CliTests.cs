@@ -57,6 +57,18 @@ public sealed class CliTests
         Assert.IsTrue(Value(1) > Value(2) && Value(2) > 0.6, $"the oracle leads; FFM learns: {string.Join(' ', auc)}");
         Assert.AreEqual("±", auc[3]);
         StringAssert.Contains(output, "cvr.auc");
+        // Under each AUC, the paired differences from both of ML.NET's trainers: LightGBM - FFM in one row is FFM - LightGBM
+        // in the other, with the same standard error.
+        int at = Array.FindIndex(lines, l => l.StartsWith("ctr.auc "));
+        string[] Cells(string line) => line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[3..];
+        var fromFfm = Cells(lines[at + 1]);
+        var fromLightGbm = Cells(lines[at + 2]);
+        StringAssert.StartsWith(lines[at + 1], "  vs FieldAwareFactorizationMachine, paired");
+        StringAssert.StartsWith(lines[at + 2], "  vs LightGbm, paired");
+        Assert.AreEqual("-", fromFfm[3]);
+        Assert.AreEqual("-", fromLightGbm[6]);
+        string Negated(string d) => (d[0] == '+' ? "-" : "+") + d[1..];
+        CollectionAssert.AreEqual(new[] { Negated(fromFfm[4]), "±", fromFfm[6] }, fromLightGbm[3..6]);
     }
 
     [TestMethod]
