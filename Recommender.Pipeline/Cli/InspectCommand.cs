@@ -51,7 +51,7 @@ internal static class InspectCommand
             var counts = values.GroupBy(v => v).Select(g => (g.Key, Count: g.Count())).OrderByDescending(g => g.Count).ToList();
             columns.Add(new JsonObject
             {
-                ["name"] = name, ["kind"] = "categorical", ["distinct"] = counts.Count,
+                ["name"] = name, ["kind"] = name == DatasetSchema.TimeColumn ? "time" : "categorical", ["distinct"] = counts.Count,
                 ["top"] = counts.Count > 0 ? counts[0].Key : null, ["top_share"] = counts.Count > 0 ? Math.Round(counts[0].Count / (double)values.Length, 4) : null,
             });
         }
@@ -88,7 +88,12 @@ internal static class InspectCommand
             t.Add(Cell("name"), Cell("kind"), Cell("distinct"), Cell("missing"), Cell("mean"), Cell("min"), Cell("max"), Cell("top"));
         }
         Console.Write(t.ToString());
-        Console.WriteLine($"roles: user={table.Schema.Schema.User ?? "-"} item={table.Schema.Schema.Item ?? "-"} group={table.Schema.GroupOutput ?? "-"}; " +
-            $"{table.Schema.CategoricalFeatures.Length} categorical, {table.Schema.DenseFeatures.Length} dense features");
+        Console.WriteLine($"roles: user={table.Schema.Schema.User ?? "-"} item={table.Schema.Schema.Item ?? "-"} group={table.Schema.GroupOutput ?? "-"} " +
+            $"time={(table.Schema.TimeOutput is null ? "-" : table.Schema.Schema.Time)}; {table.Schema.CategoricalFeatures.Length} categorical, {table.Schema.DenseFeatures.Length} dense features");
+        if (table.Schema.TimeOutput is { } time)
+            foreach (var field in Recommender.Pipeline.Featurization.CalendarFields.Find(table.ToDataView(), time, table.Schema.Schema.Time!,
+                table.Schema.CategoricalFeatures.Where(c => table.Schema.VocabularyOf(c) == c).ToArray()))
+                Console.WriteLine($"calendar field: {field.Column} (one value a day from {field.OffsetMinutes / 60:00}:{field.OffsetMinutes % 60:00} UTC; " +
+                    $"each value held on {field.Days.Values.Min()}-{field.Days.Values.Max()} days)");
     }
 }

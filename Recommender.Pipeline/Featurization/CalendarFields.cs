@@ -99,17 +99,22 @@ public static class CalendarFields
                 if (!days.TryGetValue(day, out var counts)) days[day] = counts = new(StringComparer.Ordinal);
                 foreach (var (value, rows) in values) counts[value] = counts.GetValueOrDefault(value) + rows;
             }
+            // A day with under half the median day's rows is a part of one (the log's first or last, an outage): it holds
+            // its value for hours, not a day, so it neither counts nor tests.
+            var sizes = days.Values.Select(d => d.Values.Sum()).Order().ToArray();
+            long median = sizes[sizes.Length / 2];
+            var whole = days.Values.Where(d => 2 * d.Values.Sum() >= median).ToList();
             long held = 0;
             var byValue = new Dictionary<string, int>(StringComparer.Ordinal);
             bool calendar = true;
-            foreach (var counts in days.Values)
+            foreach (var counts in whole)
             {
                 var (dayValue, rows) = counts.MaxBy(kv => kv.Value);
                 if (rows < DayShare * counts.Values.Sum()) { calendar = false; break; }
                 held += rows;
                 byValue[dayValue] = byValue.GetValueOrDefault(dayValue) + 1;
             }
-            if (!calendar || held <= bestRows || days.Values.Sum(d => 1 - Math.Pow(top, d.Values.Sum() - 1)) < Evidence) continue;
+            if (!calendar || held <= bestRows || whole.Sum(d => 1 - Math.Pow(top, d.Values.Sum() - 1)) < Evidence) continue;
             best = new CalendarField("", offset * BucketMinutes, byValue);
             bestRows = held;
         }

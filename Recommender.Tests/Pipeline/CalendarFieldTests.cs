@@ -35,7 +35,10 @@ public sealed class CalendarFieldTests
     public void AWeekdayIsFoundWithItsLocalMidnightAndCountedInDaysWhileHourAndColorAreNot()
     {
         using var files = new TestFiles();
-        var train = DataLoader.Load(Schema(), files.Write("train.csv", Log()));
+        // The log opens in the last hour of the day before (weekday 6): a part of a day, which is no day of its value's.
+        long opening = UtcMidnight - LocalOffsetHours * 3600;
+        string log = Log().Insert(Log().IndexOf('\n') + 1, $"u0,i0,6,23,red,0,{opening - 3600}\nu1,i1,6,23,blue,1,{opening - 60}\n");
+        var train = DataLoader.Load(Schema(), files.Write("train.csv", log));
         var found = CalendarFields.Find(train.ToDataView(), DatasetSchema.TimeColumn, "ts", ["weekday", "hour", "color", DatasetSchema.UserColumn, DatasetSchema.ItemColumn]);
 
         var weekday = found.Single();

@@ -48,6 +48,12 @@ public sealed class CliTests
         Assert.AreEqual(0, Run("generate", "--rows", "12000", "--out", dir, "--seed", "4").Code);
         var (code, output, error) = Run("compare", "--data", dir, "--architectures", "SharedBottom", "--threads", "1", "--device", "Cpu");
         Assert.AreEqual(0, code, error);
+        // The weekday holds one value a day, and the 24 training days hold each value on three or four: left out, and said so.
+        StringAssert.Contains(error, "left out 'weekday': calendar field");
+        var inspected = Run("inspect", "--schema", Path.Combine(dir, "schema.json"), "--data", Path.Combine(dir, "train.csv"));
+        StringAssert.Contains(inspected.Out, "time=timestamp;");
+        StringAssert.Contains(inspected.Out, "calendar field: weekday (one value a day from ");
+        StringAssert.Contains(inspected.Out, "each value held on 3-4 days)");
         var lines = output.Split('\n');
         var header = lines.First(l => l.StartsWith("metric"));
         foreach (var column in new[] { "oracle", "FieldAwareFactorizationMachine", "LightGbm", "SharedBottom" }) StringAssert.Contains(header, column);
