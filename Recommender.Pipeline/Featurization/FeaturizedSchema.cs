@@ -15,7 +15,8 @@ public sealed record FeaturizedSchema(IReadOnlyList<CategoricalFeature> Categori
 
     /// <summary>The log line that names the <paramref name="leftOut"/> columns and says why.</summary>
     public static string LeftOutLine(IReadOnlyList<string> leftOut, int minDays) =>
-        $"left out {string.Join(", ", leftOut.Select(c => $"'{c}'"))}: calendar field(s), one value a day, none of whose values was held on {minDays} training days (--min-days)";
+        $"left out {string.Join(", ", leftOut.Select(c => $"'{c}'"))}: {(leftOut.Count == 1 ? "a calendar field" : "calendar fields")} (one value a day) " +
+        $"with no value held on {minDays} training days (--min-days)";
 }
 
 /// <summary>A categorical feature as a key column.</summary>

@@ -7,8 +7,8 @@ namespace Recommender.Pipeline.Featurization;
 
 /// <summary>
 /// Builds the featurization of a <see cref="ResolvedSchema"/> from ML.NET's own estimators, so it saves
-/// and loads with the model: categoricals to keys through a vocabulary learned here (min-count,
-/// max-vocabulary, and for calendar fields min-days; unseen values map to key 0, never to an exception) or by hashing; dense features
+/// and loads with the model: categoricals to keys through a vocabulary learned here (min-count, max-vocabulary, and
+/// min-days for calendar fields; unseen values map to key 0, never to an exception) or by hashing; dense features
 /// concatenated, missing values replaced by the training mean, then normalized.
 /// </summary>
 public static class SchemaFeaturizer
@@ -81,8 +81,8 @@ public static class SchemaFeaturizer
     /// <summary>
     /// A trained featurization grown for new data (a warm start): each vocabulary keeps its values and keys and
     /// appends values first seen in <paramref name="newTraining"/> (min-count, and min-days for calendar fields, applied to
-    /// the new data, the total capped at the maximum vocabulary), a column left out stays out, hashed columns hash as before, and the dense imputation and normalization are kept as
-    /// they were, so known rows featurize exactly as before.
+    /// the new data, the total capped at the maximum vocabulary), a column left out stays out, hashed columns hash as
+    /// before, and the dense imputation and normalization are kept as they were, so known rows featurize exactly as before.
     /// </summary>
     public static (ITransformer Featurization, FeaturizedSchema Output) Grow(MLContext mlContext, ResolvedSchema schema, IDataView newTraining,
         ITransformer trained, DataViewSchema trainedInput, FeaturizerOptions? options = null)

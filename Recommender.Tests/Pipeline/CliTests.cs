@@ -49,7 +49,7 @@ public sealed class CliTests
         var (code, output, error) = Run("compare", "--data", dir, "--architectures", "SharedBottom", "--threads", "1", "--device", "Cpu");
         Assert.AreEqual(0, code, error);
         // The weekday holds one value a day, and the 24 training days hold each value on three or four: left out, and said so.
-        StringAssert.Contains(error, "left out 'weekday': calendar field");
+        StringAssert.Contains(error, "left out 'weekday': a calendar field (one value a day) with no value held on 8 training days (--min-days)");
         var inspected = Run("inspect", "--schema", Path.Combine(dir, "schema.json"), "--data", Path.Combine(dir, "train.csv"));
         StringAssert.Contains(inspected.Out, "time=timestamp;");
         StringAssert.Contains(inspected.Out, "calendar field: weekday (one value a day from ");
