@@ -13,7 +13,7 @@ internal sealed class SchemaArguments
     public readonly Option<string?> User = new("--user") { Description = "User id column" };
     public readonly Option<string?> Item = new("--item") { Description = "Item id column" };
     public readonly Option<string?> Group = new("--group") { Description = "GAUC grouping column (default: the user column)" };
-    public readonly Option<string?> Time = new("--time") { Description = "Event time column (Unix seconds; not a feature): lets calendar fields such as a weekday be counted in days (see --min-days)" };
+    public readonly Option<string?> Time = new("--time") { Description = "Event time column (Unix seconds or milliseconds; not a feature): lets calendar fields such as a weekday be counted in days (see --min-days)" };
     public readonly Option<string[]> Categorical = new("--categorical") { Description = "Categorical columns (names or * globs; comma-separated or repeated)", AllowMultipleArgumentsPerToken = true };
     public readonly Option<string[]> Dense = new("--dense") { Description = "Dense columns (names or * globs)", AllowMultipleArgumentsPerToken = true };
     public readonly Option<string?> Click = new("--click") { Description = "Click label column (0/1)" };

@@ -73,7 +73,7 @@ public sealed class DatasetSchema
     public string? Group { get; set; }
 
     /// <summary>
-    /// The column holding each row's event time, in Unix seconds (optional; not a feature). With it the featurizer can
+    /// The column holding each row's event time, in Unix seconds or milliseconds (optional; not a feature). With it the featurizer can
     /// tell a calendar field (one value per day, as a weekday) and count its values in days rather than rows; see
     /// <c>FeaturizerOptions.MinDays</c>. Data to score may lack it.
     /// </summary>

@@ -132,7 +132,7 @@ public sealed class ResolvedSchema
     /// <summary>Output name of the GAUC grouping column, or null when there is none.</summary>
     public string? GroupOutput { get; }
 
-    /// <summary>Output name of the event-time column (text, Unix seconds), or null when the schema has none or the file lacks it.</summary>
+    /// <summary>Output name of the event-time column (text, Unix seconds or milliseconds), or null when the schema has none or the file lacks it.</summary>
     public string? TimeOutput { get; }
 
     /// <summary>Highest source field index any role reads (a record needs more fields than this).</summary>

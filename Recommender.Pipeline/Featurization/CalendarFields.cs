@@ -34,9 +34,12 @@ public static class CalendarFields
     /// </summary>
     public const double Evidence = 3;
 
+    /// <summary>Times from this on are read as Unix milliseconds (as seconds they would fall after the year 5000), as logs often write them.</summary>
+    public const double MillisecondsFrom = 1e11;
+
     /// <summary>
     /// The calendar fields among <paramref name="columns"/> (text columns of <paramref name="data"/>), from the event times in
-    /// <paramref name="timeColumn"/> (Unix seconds as text; empty times are skipped). <paramref name="timeName"/> names
+    /// <paramref name="timeColumn"/> (Unix seconds, or milliseconds, as text; empty times are skipped). <paramref name="timeName"/> names
     /// the column in errors.
     /// </summary>
     public static IReadOnlyList<CalendarField> Find(IDataView data, string timeColumn, string timeName, IReadOnlyList<string> columns)
@@ -58,6 +61,7 @@ public static class CalendarFields
                 if (text.IsEmpty) continue;
                 if (!double.TryParse(text.Span, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) || !double.IsFinite(seconds))
                     throw new SchemaException($"time column '{timeName}': '{text}' is not a time in Unix seconds");
+                if (Math.Abs(seconds) >= MillisecondsFrom) seconds /= 1000;
                 long bucket = (long)Math.Floor(seconds / (BucketMinutes * 60));
                 for (int c = 0; c < getters.Length; c++)
                 {

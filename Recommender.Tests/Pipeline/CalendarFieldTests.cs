@@ -32,12 +32,16 @@ public sealed class CalendarFieldTests
     }
 
     [TestMethod]
-    public void AWeekdayIsFoundWithItsLocalMidnightAndCountedInDaysWhileHourAndColorAreNot()
+    [DataRow(false)]
+    [DataRow(true)]
+    public void AWeekdayIsFoundWithItsLocalMidnightAndCountedInDaysWhileHourAndColorAreNot(bool milliseconds)
     {
         using var files = new TestFiles();
         // The log opens in the last hour of the day before (weekday 6): a part of a day, which is no day of its value's.
         long opening = UtcMidnight - LocalOffsetHours * 3600;
         string log = Log().Insert(Log().IndexOf('\n') + 1, $"u0,i0,6,23,red,0,{opening - 3600}\nu1,i1,6,23,blue,1,{opening - 60}\n");
+        // The same log with its times in milliseconds, as logs often write them, reads the same.
+        if (milliseconds) log = string.Join('\n', log.Split('\n').Select((l, i) => i == 0 || l.Length == 0 ? l : l + "000"));
         var train = DataLoader.Load(Schema(), files.Write("train.csv", log));
         var found = CalendarFields.Find(train.ToDataView(), DatasetSchema.TimeColumn, "ts", ["weekday", "hour", "color", DatasetSchema.UserColumn, DatasetSchema.ItemColumn]);
 
