@@ -92,8 +92,7 @@ internal static class InspectCommand
         Console.WriteLine($"roles: user={table.Schema.Schema.User ?? "-"} item={table.Schema.Schema.Item ?? "-"} group={table.Schema.GroupOutput ?? "-"} " +
             $"time={(table.Schema.TimeOutput is null ? "-" : table.Schema.Schema.Time)}; {table.Schema.CategoricalFeatures.Length} categorical, {table.Schema.DenseFeatures.Length} dense features");
         if (table.Schema.TimeOutput is { } time)
-            foreach (var field in CalendarFields.Find(table.ToDataView(), time, table.Schema.Schema.Time!,
-                table.Schema.CategoricalFeatures.Where(c => table.Schema.VocabularyOf(c) == c).ToArray()))
+            foreach (var field in CalendarFields.Find(table.ToDataView(), time, table.Schema.Schema.Time!, CalendarFields.Candidates(table.Schema)))
                 Console.WriteLine($"calendar field: {field.Column} (one value a day from {field.OffsetMinutes / 60:00}:{field.OffsetMinutes % 60:00} UTC; " +
                     $"each value held on {field.Days.Values.Min()}-{field.Days.Values.Max()} days)");
     }

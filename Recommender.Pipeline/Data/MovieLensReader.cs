@@ -3,7 +3,8 @@ namespace Recommender.Pipeline.Data;
 /// <summary>
 /// MovieLens ratings: <c>ratings.csv</c> (latest releases: <c>userId,movieId,rating,timestamp</c> with a
 /// header, ratings 0.5-5) or <c>u.data</c> (100k release: tab-separated, no header, ratings 1-5).
-/// Roles the schema leaves unset get these defaults; the timestamp is kept as a dense column.
+/// Roles the schema leaves unset get these defaults; the timestamp is kept as a dense column, unless it is the schema's
+/// event time (<c>time</c>).
 /// </summary>
 public static class MovieLensReader
 {
@@ -23,8 +24,9 @@ public static class MovieLensReader
             Item = s.Item ?? (uData ? "item_id" : "movieId"),
             Rating = s.Rating ?? "rating",
             Group = s.Group,
+            Time = s.Time,
             Categorical = s.Categorical,
-            Dense = s.Dense.Count > 0 ? s.Dense : ["timestamp"],
+            Dense = s.Dense.Count > 0 ? s.Dense : s.Time == "timestamp" ? [] : ["timestamp"],
             Click = s.Click,
             Conversion = s.Conversion,
             RatingMin = schema is null || s.Rating is null ? (uData ? 1f : 0.5f) : s.RatingMin,

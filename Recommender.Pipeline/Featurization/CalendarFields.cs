@@ -34,6 +34,15 @@ public static class CalendarFields
     /// </summary>
     public const double Evidence = 3;
 
+    /// <summary>
+    /// The columns of <paramref name="schema"/> that may be calendar fields: the categorical ones with a vocabulary of their
+    /// own, but not the user or item id (ids name things, not days, however few a sparse log shows a day) nor a sequence's
+    /// target (its positions read its vocabulary).
+    /// </summary>
+    public static string[] Candidates(ResolvedSchema schema) => schema.CategoricalFeatures
+        .Where(c => schema.VocabularyOf(c) == c && c is not (DatasetSchema.UserColumn or DatasetSchema.ItemColumn) && !schema.BehaviourSequences.Any(q => q.Target == c))
+        .ToArray();
+
     /// <summary>Times from this on are read as Unix milliseconds (as seconds they would fall after the year 5000), as logs often write them.</summary>
     public const double MillisecondsFrom = 1e11;
 

@@ -64,13 +64,12 @@ public static class SchemaFeaturizer
     }
 
     // Narrows each calendar field's vocabulary to the values held on at least MinDays days and returns the fields left with
-    // none. A sequence's target keeps its vocabulary whole: the positions read it.
+    // none.
     private static List<string> KeepCalendarValues(IDataView training, ResolvedSchema schema, FeaturizerOptions options, Dictionary<string, List<string>> vocabularies)
     {
         if (schema.TimeOutput is not { } time || options.MinDays <= 1) return [];
-        var targets = schema.BehaviourSequences.Select(q => q.Target).ToHashSet();
         var leftOut = new List<string>();
-        foreach (var field in CalendarFields.Find(training, time, schema.Schema.Time!, vocabularies.Keys.Where(c => !targets.Contains(c)).ToArray()))
+        foreach (var field in CalendarFields.Find(training, time, schema.Schema.Time!, CalendarFields.Candidates(schema).Where(vocabularies.ContainsKey).ToArray()))
         {
             var kept = vocabularies[field.Column] = vocabularies[field.Column].Where(v => field.Days.GetValueOrDefault(v) >= options.MinDays).ToList();
             if (kept.Count == 0) leftOut.Add(field.Column);

@@ -17,7 +17,7 @@ public sealed class CalendarFieldTests
     // Twelve local days, two rows in every local hour (at minute 0 and minute 59). weekday = day % 7, so the values 0-4 hold
     // two days each and 5 and 6 one; hour is constant within each hour only; color alternates within the day. The first
     // hour of day 4 still reads the day before's weekday, as a log does where a daylight-saving change moved midnight.
-    private static string Log(int days = 12, bool everyHour = true)
+    private static string Log(int days = 12, bool everyHour = true, bool oneUserADay = false)
     {
         var text = new StringBuilder("user,item,weekday,hour,color,click,ts\n");
         for (int d = 0; d < days; d++)
@@ -26,7 +26,8 @@ public sealed class CalendarFieldTests
                 {
                     long ts = UtcMidnight + d * 86_400L - LocalOffsetHours * 3600 + h * 3600 + minute * 60;
                     int weekday = d == 4 && h == 0 ? 3 : d % 7;
-                    text.Append($"u{h % 5},i{(h + minute) % 3},{weekday},{h},{(minute == 0 ? "red" : "blue")},{(h + d) % 2},{ts}\n");
+                    string user = oneUserADay ? $"u{d}" : $"u{h % 5}", item = oneUserADay ? $"i{d}" : $"i{(h + minute) % 3}";
+                    text.Append($"{user},{item},{weekday},{h},{(minute == 0 ? "red" : "blue")},{(h + d) % 2},{ts}\n");
                 }
         return text.ToString();
     }
@@ -90,6 +91,21 @@ public sealed class CalendarFieldTests
             model, train.ToDataView().Schema, new FeaturizerOptions { MinDays = 3 });
         CollectionAssert.AreEqual(new[] { "weekday" }, grown.LeftOut.ToArray());
         Assert.IsFalse(grown.Categorical.Any(c => c.Name == "weekday"));
+    }
+
+    [TestMethod]
+    public void TheUserAndItemIdsAreNeverCalendarFieldsEvenInALogOfOneUserADay()
+    {
+        using var files = new TestFiles();
+        var train = DataLoader.Load(Schema(), files.Write("train.csv", Log(oneUserADay: true)));
+        var ids = new[] { DatasetSchema.UserColumn, DatasetSchema.ItemColumn };
+        // Read by their rows alone they would be: each holds one value a day.
+        CollectionAssert.IsSubsetOf(ids, CalendarFields.Find(train.ToDataView(), DatasetSchema.TimeColumn, "ts", ids).Select(f => f.Column).ToArray());
+        CollectionAssert.AreEqual(new[] { "weekday" }, CalendarFields.Candidates(train.Schema).Intersect(["weekday", .. ids]).ToArray());
+        var (_, output) = SchemaFeaturizer.Create(new MLContext(seed: 1), train.Schema, train.ToDataView(), new FeaturizerOptions { MinDays = 3 });
+        CollectionAssert.AreEqual(new[] { "weekday" }, output.LeftOut.ToArray());
+        Assert.AreEqual(12, output.Categorical.Single(c => c.Name == DatasetSchema.UserColumn).Cardinality);
+        Assert.AreEqual(12, output.Categorical.Single(c => c.Name == DatasetSchema.ItemColumn).Cardinality);
     }
 
     [TestMethod]

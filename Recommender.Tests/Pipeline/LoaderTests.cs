@@ -187,6 +187,11 @@ public sealed class LoaderTests
         var t = DataLoader.Load(new DatasetSchema { Format = DataFormat.MovieLens }, csv);
         CollectionAssert.AreEqual(new[] { "31", "1029" }, t.GetText("ItemId"));
         CollectionAssert.AreEqual(new[] { 2.5f, 3f }, t.GetNumbers("Rating"));
+        CollectionAssert.AreEqual(new[] { "timestamp" }, t.Schema.DenseFeatures);
+        // The timestamp as the event time instead: no longer a dense feature.
+        var timed = DataLoader.Load(new DatasetSchema { Format = DataFormat.MovieLens, Time = "timestamp" }, csv);
+        Assert.AreEqual(0, timed.Schema.DenseFeatures.Length);
+        CollectionAssert.AreEqual(new[] { "1260759144", "1260759179" }, timed.GetText(DatasetSchema.TimeColumn));
 
         string udata = files.Write("u.data", "196\t242\t3\t881250949\n186\t302\t3\t891717742\n");
         var u = DataLoader.Load(new DatasetSchema { Format = DataFormat.MovieLens }, udata);
