@@ -22,10 +22,13 @@ public sealed record CalendarField(string Column, int OffsetMinutes, IReadOnlyDi
 /// </summary>
 public static class CalendarFields
 {
-    /// <summary>Days are found to start on a quarter hour after UTC midnight (every time zone's do; a log's own clock may be off by minutes).</summary>
+    /// <summary>Days are found to start on a quarter hour after UTC midnight, as every time zone's do.</summary>
     public const int BucketMinutes = 15;
 
-    /// <summary>A day is one value's when that value holds at least this share of its rows (a daylight-saving hour or the quarter hour midnight falls in may hold the next).</summary>
+    /// <summary>
+    /// A day is one value's when that value holds at least this share of its rows: a daylight-saving hour, or the quarter
+    /// hour a log's own midnight falls in, may hold the next day's.
+    /// </summary>
     public const double DayShare = 0.95;
 
     /// <summary>
@@ -34,22 +37,23 @@ public static class CalendarFields
     /// </summary>
     public const double Evidence = 3;
 
+    /// <summary>Times from this on are read as Unix milliseconds (as seconds they would fall after the year 5000), as logs often write them.</summary>
+    public const double MillisecondsFrom = 1e11;
+
     /// <summary>
     /// The columns of <paramref name="schema"/> that may be calendar fields: the categorical ones with a vocabulary of their
     /// own, but not the user or item id (ids name things, not days, however few a sparse log shows a day) nor a sequence's
     /// target (its positions read its vocabulary).
     /// </summary>
     public static string[] Candidates(ResolvedSchema schema) => schema.CategoricalFeatures
-        .Where(c => schema.VocabularyOf(c) == c && c is not (DatasetSchema.UserColumn or DatasetSchema.ItemColumn) && !schema.BehaviourSequences.Any(q => q.Target == c))
+        .Where(c => schema.VocabularyOf(c) == c && c is not (DatasetSchema.UserColumn or DatasetSchema.ItemColumn))
+        .Where(c => !schema.BehaviourSequences.Any(q => q.Target == c))
         .ToArray();
-
-    /// <summary>Times from this on are read as Unix milliseconds (as seconds they would fall after the year 5000), as logs often write them.</summary>
-    public const double MillisecondsFrom = 1e11;
 
     /// <summary>
     /// The calendar fields among <paramref name="columns"/> (text columns of <paramref name="data"/>), from the event times in
-    /// <paramref name="timeColumn"/> (Unix seconds, or milliseconds, as text; empty times are skipped). <paramref name="timeName"/> names
-    /// the column in errors.
+    /// <paramref name="timeColumn"/> (Unix seconds, or milliseconds, as text; empty times are skipped).
+    /// <paramref name="timeName"/> names the column in errors.
     /// </summary>
     public static IReadOnlyList<CalendarField> Find(IDataView data, string timeColumn, string timeName, IReadOnlyList<string> columns)
     {
