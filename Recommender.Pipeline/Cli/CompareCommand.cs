@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using Recommender.Pipeline.Data;
 using Recommender.Pipeline.Evaluation;
-using Recommender.Pipeline.Featurization;
 using Recommender.Pipeline.Jobs;
 using Recommender.Trainers.Evaluation;
 using Recommender.Trainers.Network;
@@ -18,21 +17,21 @@ internal static class CompareCommand
         var data = new Option<DirectoryInfo>("--data") { Description = "A folder as generate writes it (schema.json, train.csv, valid.csv, test.csv; test_truth.csv adds the oracle)", Required = true };
         var architectures = new Option<MultiTaskArchitecture[]>("--architectures") { Description = "The architectures to train", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [MultiTaskArchitecture.SharedBottom, MultiTaskArchitecture.Esmm, MultiTaskArchitecture.Mmoe, MultiTaskArchitecture.Ple] };
         var noBaselines = new Option<bool>("--no-baselines") { Description = "Leave out ML.NET's field-aware factorization machine and LightGBM" };
-        var minCount = new Option<int>("--min-count") { Description = "Categorical values seen fewer times than this in training share the out-of-vocabulary key, for the networks (default 1: every value its own key)", DefaultValueFactory = _ => FeaturizerOptions.Defaults.MinCount }.AtLeast(1);
-        var minDays = new Option<int>("--min-days") { Description = "With the schema's time column: a calendar field's values (one value a day, as a weekday) held on fewer training days than this share the out-of-vocabulary key, for the networks; a field left with none is left out (1: count rows only)", DefaultValueFactory = _ => FeaturizerOptions.Defaults.MinDays }.AtLeast(1);
+        var featurizerArgs = new FeaturizerArguments();
         var trainerArgs = new TrainerArguments();
         var command = new Command("compare", "ML.NET's field-aware factorization machine and LightGBM (click on all rows, conversion on clicked rows) and the multi-task architectures on the same data: test metrics in one table next to the oracle, each AUC with its standard error (Hanley-McNeil)")
         {
-            data, architectures, noBaselines, minCount, minDays,
+            data, architectures, noBaselines,
         };
         trainerArgs.AddTo(command);
+        featurizerArgs.AddTo(command);
         command.SetAction(result =>
         {
             string dir = result.GetValue(data)!.FullName;
             var training = TrainingData.FromDirectory(dir);
             var options = trainerArgs.Build(result, null);
             var models = ComparisonJob.Run(training, result.GetValue(architectures)!, options, !result.GetValue(noBaselines), m => Console.Error.WriteLine(m),
-                new FeaturizerOptions { MinCount = result.GetValue(minCount), MinDays = result.GetValue(minDays) }).ToList();
+                featurizerArgs.Build(result)).ToList();
             var test = DataLoader.Load(training.Schema, training.Test!);
             var tasks = training.Schema.ResolveTasks();
             var labels = tasks.Where(t => Array.IndexOf(test.Schema.NumberColumns, t.Label) >= 0).ToDictionary(t => t.Name, t => test.GetNumbers(t.Label));

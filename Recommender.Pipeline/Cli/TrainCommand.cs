@@ -44,8 +44,7 @@ internal static class TrainCommand
         var mfLearningRate = new Option<double>("--mf-learning-rate") { Description = "Matrix factorization: SGD learning rate", DefaultValueFactory = _ => MatrixFactorizationOptions.Defaults.LearningRate }.Finite(1e-12);
         var mfAlpha = new Option<double>("--mf-alpha") { Description = "One-class: weight of the unobserved entries", DefaultValueFactory = _ => MatrixFactorizationOptions.Defaults.Alpha }.Finite(0);
         var mfC = new Option<double>("--mf-c") { Description = "One-class: the value the unobserved entries are pulled to", DefaultValueFactory = _ => MatrixFactorizationOptions.Defaults.C }.Finite();
-        var minCount = new Option<int>("--min-count") { Description = "Categorical values seen fewer times than this in training share the out-of-vocabulary key (rare ids pooled; default 1: every value its own key)", DefaultValueFactory = _ => Recommender.Pipeline.Featurization.FeaturizerOptions.Defaults.MinCount }.AtLeast(1);
-        var minDays = new Option<int>("--min-days") { Description = "With the schema's time column: a calendar field's values (one value a day, as a weekday) held on fewer training days than this share the out-of-vocabulary key; a field left with none is left out (1: count rows only)", DefaultValueFactory = _ => Recommender.Pipeline.Featurization.FeaturizerOptions.Defaults.MinDays }.AtLeast(1);
+        var featurizerArgs = new FeaturizerArguments();
         var folds = new Option<int>("--folds") { Description = "With --trainer MatrixFactorization: k-fold cross-validation on the training file first (0: none)", DefaultValueFactory = _ => 0 }.AtLeast(0).AtMost(MatrixFactorizationJob.MaxFolds);
         var output = new Option<DirectoryInfo>("--out") { Description = "Model registry folder: the bundle is published as its next version (v1, v2, ...) and becomes current", DefaultValueFactory = _ => new DirectoryInfo("models/model") };
         var warmStart = new Option<string?>("--warm-start") { Description = "Go on training this registry's current version (or a version folder) on the new data: grown vocabularies, kept network, optimizer state and embedding rows; same architecture and sizes" };
@@ -54,10 +53,11 @@ internal static class TrainCommand
         var trainerArgs = new TrainerArguments();
         var command = new Command("train", "Train a multi-task model (featurization + network) and save it as a bundle; prints validation metrics per epoch and test metrics at the end")
         {
-            data, trainFile, validFile, testFile, output, trainer, mf, mfRank, mfLoss, mfIterations, mfLambda, mfLearningRate, mfAlpha, mfC, folds, minCount, minDays, wait, warmStart,
+            data, trainFile, validFile, testFile, output, trainer, mf, mfRank, mfLoss, mfIterations, mfLambda, mfLearningRate, mfAlpha, mfC, folds, wait, warmStart,
         };
         schemaArgs.AddTo(command);
         trainerArgs.AddTo(command);
+        featurizerArgs.AddTo(command);
         command.SetAction(result =>
         {
             TrainingData training;
@@ -115,7 +115,7 @@ internal static class TrainCommand
             var options = trainerArgs.Build(result, experiment);
             new EpochTable().Attach(options, options.Architecture.ToString());
             var mfOptions = result.GetValue(mf) ? new Recommender.Trainers.MatrixFactorization.MatrixFactorizationOptions { ApproximationRank = result.GetValue(mfRank) } : null;
-            var featurizer = new Recommender.Pipeline.Featurization.FeaturizerOptions { MinCount = result.GetValue(minCount), MinDays = result.GetValue(minDays) };
+            var featurizer = featurizerArgs.Build(result);
             var r = TrainingJob.Run(training, options, result.GetValue(output)!.FullName, m => Console.Error.WriteLine(m), featurizer, matrixFactorization: mfOptions,
                 control: new PublishControl(result.GetValue(wait), cancel), warmStart: result.GetValue(warmStart));
             if (r.MatrixFactorizationTest is { } alone)

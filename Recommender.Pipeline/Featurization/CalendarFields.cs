@@ -58,9 +58,8 @@ public static class CalendarFields
     public static IReadOnlyList<CalendarField> Find(IDataView data, string timeColumn, string timeName, IReadOnlyList<string> columns)
     {
         // Per column, each quarter hour's values and their rows. A quarter hour holds at most two (the one a day ends on may
-        // straddle midnight); a column with more is no calendar field and is no longer followed.
-        var buckets = columns.Select(_ => new Dictionary<long, Dictionary<string, long>>()).ToArray();
-        var alive = columns.Select(_ => true).ToArray();
+        // straddle midnight); a column with more is no calendar field, and its quarter hours are dropped (null).
+        var buckets = columns.Select(_ => (Dictionary<long, Dictionary<string, long>>?)new()).ToArray();
         int following = columns.Count;
         var schemaColumns = columns.Append(timeColumn).Select(c => data.Schema[c]).ToArray();
         using (var cursor = data.GetRowCursor(schemaColumns))
@@ -78,25 +77,25 @@ public static class CalendarFields
                 long bucket = (long)Math.Floor(seconds / (BucketMinutes * 60));
                 for (int c = 0; c < getters.Length; c++)
                 {
-                    if (!alive[c]) continue;
+                    if (buckets[c] is not { } quarters) continue;
                     getters[c](ref value);
                     if (value.IsEmpty) continue;
-                    if (!buckets[c].TryGetValue(bucket, out var counts)) buckets[c][bucket] = counts = new(StringComparer.Ordinal);
+                    if (!quarters.TryGetValue(bucket, out var counts)) quarters[bucket] = counts = new(StringComparer.Ordinal);
                     var lookup = counts.GetAlternateLookup<ReadOnlySpan<char>>();
                     if (lookup.TryGetValue(value.Span, out long rows)) lookup[value.Span] = rows + 1;
                     else if (counts.Count < 2) lookup[value.Span] = 1;
-                    else { alive[c] = false; buckets[c].Clear(); following--; }
+                    else { buckets[c] = null; following--; }
                 }
             }
         }
         var found = new List<CalendarField>();
         for (int c = 0; c < columns.Count; c++)
-            if (alive[c] && Days(buckets[c]) is { } days) found.Add(days with { Column = columns[c] });
+            if (buckets[c] is { } quarters && Days(columns[c], quarters) is { } field) found.Add(field);
         return found;
     }
 
     // The best start of day for one column's quarter hours, if at it every day has a value of its own.
-    private static CalendarField? Days(Dictionary<long, Dictionary<string, long>> buckets)
+    private static CalendarField? Days(string column, Dictionary<long, Dictionary<string, long>> buckets)
     {
         const int perDay = 24 * 60 / BucketMinutes;
         // The most frequent value's share of the rows: drawn independently of the day, a day of n rows would show it
@@ -116,23 +115,15 @@ public static class CalendarFields
                 if (!days.TryGetValue(day, out var counts)) days[day] = counts = new(StringComparer.Ordinal);
                 foreach (var (value, rows) in values) counts[value] = counts.GetValueOrDefault(value) + rows;
             }
+            var sized = days.Values.Select(d => (Rows: d.Values.Sum(), Top: d.MaxBy(kv => kv.Value))).ToList();
             // A day with under half the median day's rows is a part of one (the log's first or last, an outage): it holds
             // its value for hours, not a day, so it neither counts nor tests.
-            var sizes = days.Values.Select(d => d.Values.Sum()).Order().ToArray();
-            long median = sizes[sizes.Length / 2];
-            var whole = days.Values.Where(d => 2 * d.Values.Sum() >= median).ToList();
-            long held = 0;
-            var byValue = new Dictionary<string, int>(StringComparer.Ordinal);
-            bool calendar = true;
-            foreach (var counts in whole)
-            {
-                var (dayValue, rows) = counts.MaxBy(kv => kv.Value);
-                if (rows < DayShare * counts.Values.Sum()) { calendar = false; break; }
-                held += rows;
-                byValue[dayValue] = byValue.GetValueOrDefault(dayValue) + 1;
-            }
-            if (!calendar || held <= bestRows || whole.Sum(d => 1 - Math.Pow(top, d.Values.Sum() - 1)) < Evidence) continue;
-            best = new CalendarField("", offset * BucketMinutes, byValue);
+            long median = sized.Select(d => d.Rows).Order().ElementAt(sized.Count / 2);
+            var whole = sized.Where(d => 2 * d.Rows >= median).ToList();
+            if (whole.Any(d => d.Top.Value < DayShare * d.Rows)) continue;
+            long held = whole.Sum(d => d.Top.Value);
+            if (held <= bestRows || whole.Sum(d => 1 - Math.Pow(top, d.Rows - 1)) < Evidence) continue;
+            best = new CalendarField(column, offset * BucketMinutes, whole.GroupBy(d => d.Top.Key).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal));
             bestRows = held;
         }
         return best;
